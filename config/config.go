@@ -1,0 +1,152 @@
+// Package config loads Reservo's configuration from RESERVO_* environment variables. Every
+// setting has a default that matches the local stack started by deploy/stack.sh, so a fresh
+// checkout runs without any variable set.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of the reservo binary. The env tag names the variable, def its
+// default; secret settings are masked when printed.
+type Config struct {
+	Profile  string `env:"RESERVO_PROFILE" def:"local" help:"local (one machine) or scale"`
+	LogLevel string `env:"RESERVO_LOG_LEVEL" def:"info" help:"debug, info, warn or error"`
+	LogText  bool   `env:"RESERVO_LOG_TEXT" def:"false" help:"human-readable logs instead of JSON"`
+
+	HTTPAddr        string        `env:"RESERVO_HTTP_ADDR" def:"127.0.0.1:8080" help:"address of the API"`
+	PublicURL       string        `env:"RESERVO_PUBLIC_URL" def:"http://127.0.0.1:8080" help:"URL of the API as clients see it"`
+	BodyLimit       int           `env:"RESERVO_BODY_LIMIT" def:"65536" help:"largest request body in bytes"`
+	ShutdownTimeout time.Duration `env:"RESERVO_SHUTDOWN_TIMEOUT" def:"15s" help:"time given to in-flight work on shutdown"`
+	RateLimit       int           `env:"RESERVO_RATE_LIMIT" def:"600" help:"requests per minute per client address (0: off)"`
+	LoginRateLimit  int           `env:"RESERVO_LOGIN_RATE_LIMIT" def:"20" help:"login attempts per minute per client address and account"`
+
+	DatabaseURL   string `env:"RESERVO_DATABASE_URL" def:"postgres://reservo:reservo@127.0.0.1:55432/reservo?sslmode=disable" secret:"true" help:"PostgreSQL (system of record)"`
+	DatabaseConns int32  `env:"RESERVO_DATABASE_MAX_CONNS" def:"20" help:"PostgreSQL pool size"`
+	RedisAddr     string `env:"RESERVO_REDIS_ADDR" def:"127.0.0.1:56379" help:"Redis (cache, rate limits)"`
+	RedisPassword string `env:"RESERVO_REDIS_PASSWORD" def:"" secret:"true" help:"Redis password"`
+
+	TemporalAddr      string `env:"RESERVO_TEMPORAL_ADDR" def:"127.0.0.1:7233" help:"Temporal frontend"`
+	TemporalNamespace string `env:"RESERVO_TEMPORAL_NAMESPACE" def:"default" help:"Temporal namespace"`
+	TemporalUIURL     string `env:"RESERVO_TEMPORAL_UI_URL" def:"http://127.0.0.1:8233" help:"Temporal Web UI, printed for support staff"`
+
+	JWTSecret string        `env:"RESERVO_JWT_SECRET" def:"" secret:"true" help:"HMAC key of access tokens (random per process when empty)"`
+	TokenTTL  time.Duration `env:"RESERVO_TOKEN_TTL" def:"1h" help:"lifetime of access tokens"`
+}
+
+// Load reads the configuration from the environment through getenv (os.Getenv in production).
+func Load(getenv func(string) string) (*Config, error) {
+	var cfg Config
+	v := reflect.ValueOf(&cfg).Elem()
+	t := v.Type()
+	var errs []error
+	for i := range t.NumField() {
+		f := t.Field(i)
+		raw := getenv(f.Tag.Get("env"))
+		if raw == "" {
+			raw = f.Tag.Get("def")
+		}
+		if err := set(v.Field(i), raw); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %w", f.Tag.Get("env"), raw, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if cfg.Profile != "local" && cfg.Profile != "scale" {
+		return nil, fmt.Errorf("RESERVO_PROFILE=%q: want local or scale", cfg.Profile)
+	}
+	if cfg.JWTSecret == "" {
+		b := make([]byte, 32)
+		if _, err := io.ReadFull(rand.Reader, b); err != nil {
+			return nil, fmt.Errorf("generate jwt secret: %w", err)
+		}
+		cfg.JWTSecret = hex.EncodeToString(b)
+	} else if len(cfg.JWTSecret) < 32 {
+		return nil, errors.New("RESERVO_JWT_SECRET: must be at least 32 characters")
+	}
+	return &cfg, nil
+}
+
+func set(f reflect.Value, raw string) error {
+	switch f.Interface().(type) {
+	case string:
+		f.SetString(raw)
+	case bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return err
+		}
+		f.SetBool(b)
+	case time.Duration:
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return err
+		}
+		f.SetInt(int64(d))
+	case int, int32:
+		n, err := strconv.ParseInt(raw, 10, 32)
+		if err != nil {
+			return err
+		}
+		if n < 0 {
+			return errors.New("must not be negative")
+		}
+		f.SetInt(n)
+	default:
+		return fmt.Errorf("unsupported type %s", f.Type())
+	}
+	return nil
+}
+
+// Print writes every setting, one per line, with secrets masked, so that an operator sees what
+// the process runs with.
+func (c *Config) Print(w io.Writer) {
+	v := reflect.ValueOf(c).Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		val := fmt.Sprint(v.Field(i).Interface())
+		if f.Tag.Get("secret") == "true" {
+			val = Mask(val)
+		}
+		fmt.Fprintf(w, "  %-28s %s\n", f.Tag.Get("env"), val)
+	}
+}
+
+// Mask hides a secret: the password of a URL, or the whole value otherwise.
+func Mask(s string) string {
+	if s == "" {
+		return ""
+	}
+	if u, err := url.Parse(s); err == nil && u.Scheme != "" && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			return strings.Replace(u.String(), "xxxxx", "*****", 1)
+		}
+		return s
+	}
+	return "*****"
+}
+
+// Help lists every variable with its default and meaning, for `reservo help`.
+func Help(w io.Writer) {
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		fmt.Fprintf(w, "  %-28s %s (default %q)\n", f.Tag.Get("env"), f.Tag.Get("help"), f.Tag.Get("def"))
+	}
+}
+
+// Getenv is os.Getenv, named so that callers read Load(config.Getenv).
+var Getenv = os.Getenv

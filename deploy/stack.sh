@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# The local stack of Reservo on real engines, every piece on 127.0.0.1 with its data under
+# .data/ of the checkout (git-ignored):
+#   PostgreSQL  own cluster on RESERVO_PG_PORT (55432), from Debian's packages (installed when missing)
+#   Redis       own instance on RESERVO_REDIS_PORT (56379), from Debian's packages
+#   Temporal    deploy/temporal-dev (go.temporal.io/server + Web UI), gRPC 7233, UI 8233
+#
+#   deploy/stack.sh up       start what is not running (idempotent); prints the addresses
+#   deploy/stack.sh down     stop what this script started
+#   deploy/stack.sh status   say what runs
+#   deploy/stack.sh env      print the RESERVO_* variables that point at this stack
+#
+# RESERVO_STACK_SERVICES (default "postgres redis temporal") names the pieces to run here; drop
+# one to use a server of your own and point RESERVO_DATABASE_URL, RESERVO_REDIS_ADDR or
+# RESERVO_TEMPORAL_ADDR at it.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DATA=${RESERVO_DATA_DIR:-$ROOT/.data}
+SERVICES=${RESERVO_STACK_SERVICES:-postgres redis temporal}
+PG_PORT=${RESERVO_PG_PORT:-55432}
+PG_USER=reservo
+PG_PASSWORD=reservo # the local stack's throwaway password; never used outside 127.0.0.1
+REDIS_PORT=${RESERVO_REDIS_PORT:-56379}
+TEMPORAL_PORT=${TEMPORAL_DEV_PORT:-7233}
+TEMPORAL_UI_PORT=${TEMPORAL_DEV_UI_PORT:-8233}
+
+log() { printf 'stack: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+has() { [[ " $SERVICES " == *" $1 "* ]]; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    die "need root to run: $* (install it yourself, or run as root)"; fi
+}
+
+apt_updated=
+apt_install() {
+  if [ -z "$apt_updated" ]; then
+    log "apt-get update"
+    as_root apt-get update -qq >/dev/null
+    apt_updated=1
+  fi
+  log "installing $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() { # port seconds what
+  for _ in $(seq 1 $(($2 * 10))); do port_open "$1" && return 0; sleep 0.1; done
+  die "$3 did not open port $1 within $2 s"
+}
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+
+# PostgreSQL refuses to run as root: as root, the cluster belongs to the postgres user.
+pg_run() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+postgres_up() {
+  local bin pgdata="$DATA/postgres"
+  bin=$(pg_bin)
+  if [ -z "$bin" ] || [ ! -x "$bin/postgres" ]; then
+    apt_install postgresql postgresql-contrib
+    bin=$(pg_bin)
+  fi
+  if port_open "$PG_PORT"; then
+    log "postgres already listening on $PG_PORT"
+    return
+  fi
+  mkdir -p "$DATA"
+  if [ ! -s "$pgdata/PG_VERSION" ]; then
+    log "initdb $pgdata"
+    mkdir -p "$pgdata"
+    local pw; pw=$(mktemp)
+    printf '%s\n' "$PG_PASSWORD" >"$pw"
+    if [ "$(id -u)" = 0 ]; then chown postgres: "$pgdata" "$pw"; fi
+    chmod 700 "$pgdata"
+    pg_run "$bin/initdb" -D "$pgdata" -U "$PG_USER" --pwfile="$pw" --auth=scram-sha-256 \
+      --encoding=UTF8 --locale=C.UTF-8 >"$DATA/postgres-initdb.log" 2>&1 || {
+      rm -f "$pw"; cat "$DATA/postgres-initdb.log" >&2; die "initdb failed"; }
+    rm -f "$pw"
+  fi
+  mkdir -p "$DATA/postgres-run"
+  if [ "$(id -u)" = 0 ]; then chown postgres: "$DATA/postgres-run"; touch "$DATA/postgres.log"; chown postgres: "$DATA/postgres.log"; fi
+  log "starting postgres on 127.0.0.1:$PG_PORT"
+  pg_run "$bin/pg_ctl" -D "$pgdata" -l "$DATA/postgres.log" -w -t 60 start -o \
+    "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $DATA/postgres-run -c max_connections=300 -c shared_buffers=256MB" \
+    >/dev/null || { tail -n 20 "$DATA/postgres.log" >&2; die "postgres did not start"; }
+  # The product's database; tests make their own next to it.
+  PGPASSWORD=$PG_PASSWORD "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -tAqc \
+    "SELECT 1 FROM pg_database WHERE datname = 'reservo'" | grep -q 1 ||
+    PGPASSWORD=$PG_PASSWORD "$bin/createdb" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" reservo
+}
+
+postgres_down() {
+  local bin; bin=$(pg_bin)
+  [ -n "$bin" ] && [ -s "$DATA/postgres/postmaster.pid" ] || return 0
+  log "stopping postgres"
+  pg_run "$bin/pg_ctl" -D "$DATA/postgres" -m fast -w stop >/dev/null || true
+}
+
+# --- Redis ------------------------------------------------------------------------------------
+
+redis_up() {
+  command -v redis-server >/dev/null || apt_install redis-server
+  if port_open "$REDIS_PORT"; then
+    log "redis already listening on $REDIS_PORT"
+    return
+  fi
+  mkdir -p "$DATA/redis"
+  log "starting redis on 127.0.0.1:$REDIS_PORT"
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$DATA/redis" --daemonize yes \
+    --pidfile "$DATA/redis/redis.pid" --logfile "$DATA/redis/redis.log" \
+    --appendonly yes --save "" --protected-mode yes
+  wait_port "$REDIS_PORT" 10 redis
+}
+
+redis_down() {
+  [ -s "$DATA/redis/redis.pid" ] || return 0
+  log "stopping redis"
+  kill "$(cat "$DATA/redis/redis.pid")" 2>/dev/null || true
+  rm -f "$DATA/redis/redis.pid"
+}
+
+# --- Temporal ---------------------------------------------------------------------------------
+
+temporal_bin="$DATA/bin/temporal-dev"
+
+# The server takes minutes to build cold: build once, again only when its sources change.
+temporal_build() {
+  local src="$ROOT/deploy/temporal-dev" stamp
+  stamp=$(cat "$src/go.mod" "$src/go.sum" "$src"/*.go | sha256sum | cut -d' ' -f1)
+  if [ -x "$temporal_bin" ] && [ "$(cat "$temporal_bin.stamp" 2>/dev/null)" = "$stamp" ]; then
+    return
+  fi
+  log "building the Temporal dev server (about 4 minutes the first time)"
+  mkdir -p "$DATA/bin"
+  (cd "$src" && go build -trimpath -ldflags='-s -w' -o "$temporal_bin.tmp" .)
+  mv "$temporal_bin.tmp" "$temporal_bin"
+  echo "$stamp" >"$temporal_bin.stamp"
+}
+
+temporal_up() {
+  temporal_build
+  if port_open "$TEMPORAL_PORT"; then
+    log "temporal already listening on $TEMPORAL_PORT"
+    return
+  fi
+  mkdir -p "$DATA/temporal"
+  log "starting temporal on 127.0.0.1:$TEMPORAL_PORT (web UI :$TEMPORAL_UI_PORT)"
+  : >"$DATA/temporal/temporal.log"
+  (cd "$ROOT" && TEMPORAL_DEV_SQLITE_PATH="${TEMPORAL_DEV_SQLITE_PATH:-$DATA/temporal/temporal.db}" \
+    TEMPORAL_DEV_PG_PORT="${TEMPORAL_DEV_PG_PORT:-$PG_PORT}" \
+    setsid nohup "$temporal_bin" -config "$ROOT/temporal-dev.yaml" \
+    >>"$DATA/temporal/temporal.log" 2>&1 </dev/null &
+    echo $! >"$DATA/temporal/temporal.pid")
+  # Ready when it has made sure of the namespace and the search attributes.
+  for _ in $(seq 1 600); do
+    grep -q '^temporal-dev: frontend' "$DATA/temporal/temporal.log" && return 0
+    kill -0 "$(cat "$DATA/temporal/temporal.pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  tail -n 30 "$DATA/temporal/temporal.log" >&2
+  die "temporal did not become ready"
+}
+
+temporal_down() {
+  [ -s "$DATA/temporal/temporal.pid" ] || return 0
+  local pid; pid=$(cat "$DATA/temporal/temporal.pid")
+  if kill -0 "$pid" 2>/dev/null; then
+    log "stopping temporal"
+    kill "$pid"
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$DATA/temporal/temporal.pid"
+}
+
+# --- commands ---------------------------------------------------------------------------------
+
+print_env() {
+  echo "RESERVO_DATABASE_URL=${RESERVO_DATABASE_URL:-postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/reservo?sslmode=disable}"
+  echo "RESERVO_REDIS_ADDR=${RESERVO_REDIS_ADDR:-127.0.0.1:$REDIS_PORT}"
+  echo "RESERVO_TEMPORAL_ADDR=${RESERVO_TEMPORAL_ADDR:-127.0.0.1:$TEMPORAL_PORT}"
+  echo "RESERVO_TEMPORAL_UI_URL=${RESERVO_TEMPORAL_UI_URL:-http://127.0.0.1:$TEMPORAL_UI_PORT}"
+}
+
+cmd=${1:-up}
+case "$cmd" in
+up)
+  has postgres && postgres_up
+  has redis && redis_up
+  has temporal && temporal_up
+  log "up: postgres 127.0.0.1:$PG_PORT, redis 127.0.0.1:$REDIS_PORT, temporal 127.0.0.1:$TEMPORAL_PORT, web UI http://127.0.0.1:$TEMPORAL_UI_PORT"
+  ;;
+down)
+  temporal_down
+  redis_down
+  postgres_down
+  ;;
+status)
+  for p in "postgres:$PG_PORT" "redis:$REDIS_PORT" "temporal:$TEMPORAL_PORT" "temporal-ui:$TEMPORAL_UI_PORT"; do
+    if port_open "${p#*:}"; then echo "${p%%:*} up (${p#*:})"; else echo "${p%%:*} down (${p#*:})"; fi
+  done
+  ;;
+env) print_env ;;
+build) temporal_build ;;
+*) die "usage: $0 up|down|status|env|build" ;;
+esac

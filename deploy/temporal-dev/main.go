@@ -1,0 +1,462 @@
+// Command temporal-dev runs Reservo's local Temporal server: go.temporal.io/server with every
+// service in one process, persistence in a SQLite file (or PostgreSQL), and the Temporal Web UI
+// from github.com/temporalio/ui-server. It is configured by temporal-dev.yaml at the root of the
+// repository and makes sure that the namespaces and the custom search attributes Reservo needs
+// exist at every start, on a new database as on an existing one.
+//
+// It lives in its own module because the server pins an older Temporal SDK and API than the
+// product uses.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	uiserver "github.com/temporalio/ui-server/v2/server"
+	uiconfig "github.com/temporalio/ui-server/v2/server/config"
+	uiserveroptions "github.com/temporalio/ui-server/v2/server/server_options"
+	enumspb "go.temporal.io/api/enums/v1"
+	namespacepb "go.temporal.io/api/namespace/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/server/common/cluster"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/membership/static"
+	"go.temporal.io/server/common/metrics"
+	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	_ "go.temporal.io/server/common/persistence/sql/sqlplugin/postgresql"
+	"go.temporal.io/server/common/primitives"
+	sqliteschema "go.temporal.io/server/schema/sqlite"
+	"go.temporal.io/server/temporal"
+	sqltool "go.temporal.io/server/tools/sql"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"gopkg.in/yaml.v3"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "temporal-dev:", err)
+		os.Exit(1)
+	}
+}
+
+// Config is the shape of temporal-dev.yaml. Every address can be overridden by environment
+// variables so that scripts can move the server without editing the file.
+type Config struct {
+	IP      string `yaml:"ip"`
+	Port    int    `yaml:"port"`
+	UIPort  int    `yaml:"uiPort"`
+	LogLvl  string `yaml:"logLevel"`
+	Metrics int    `yaml:"metricsPort"`
+
+	Persistence struct {
+		Driver string `yaml:"driver"` // sqlite or postgres
+		SQLite struct {
+			Path    string            `yaml:"path"`
+			Pragmas map[string]string `yaml:"pragmas"`
+		} `yaml:"sqlite"`
+		Postgres struct {
+			Host               string `yaml:"host"`
+			Port               int    `yaml:"port"`
+			User               string `yaml:"user"`
+			Password           string `yaml:"password"`
+			Database           string `yaml:"database"`
+			VisibilityDatabase string `yaml:"visibilityDatabase"`
+		} `yaml:"postgres"`
+	} `yaml:"persistence"`
+
+	Namespaces []struct {
+		Name      string        `yaml:"name"`
+		Retention time.Duration `yaml:"retention"`
+	} `yaml:"namespaces"`
+
+	// SearchAttributes maps a custom search attribute's name to its type (Keyword, Text, Int,
+	// Double, Bool, Datetime, KeywordList).
+	SearchAttributes map[string]string `yaml:"searchAttributes"`
+}
+
+func loadConfig(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	var cfg Config
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	// Environment overrides, used by deploy/stack.sh and by people with servers of their own.
+	envStr(&cfg.IP, "TEMPORAL_DEV_IP")
+	envInt(&cfg.Port, "TEMPORAL_DEV_PORT")
+	envInt(&cfg.UIPort, "TEMPORAL_DEV_UI_PORT")
+	envInt(&cfg.Metrics, "TEMPORAL_DEV_METRICS_PORT")
+	envStr(&cfg.Persistence.Driver, "TEMPORAL_DEV_DB_DRIVER")
+	envStr(&cfg.Persistence.SQLite.Path, "TEMPORAL_DEV_SQLITE_PATH")
+	envStr(&cfg.Persistence.Postgres.Host, "TEMPORAL_DEV_PG_HOST")
+	envInt(&cfg.Persistence.Postgres.Port, "TEMPORAL_DEV_PG_PORT")
+	envStr(&cfg.Persistence.Postgres.User, "TEMPORAL_DEV_PG_USER")
+	envStr(&cfg.Persistence.Postgres.Password, "TEMPORAL_DEV_PG_PASSWORD")
+	if cfg.IP == "" {
+		cfg.IP = "127.0.0.1"
+	}
+	if cfg.Port == 0 {
+		cfg.Port = 7233
+	}
+	if cfg.UIPort == 0 {
+		cfg.UIPort = 8233
+	}
+	if cfg.LogLvl == "" {
+		cfg.LogLvl = "warn"
+	}
+	if cfg.Persistence.Driver == "" {
+		cfg.Persistence.Driver = "sqlite"
+	}
+	return &cfg, nil
+}
+
+func envStr(dst *string, key string) {
+	if v := os.Getenv(key); v != "" {
+		*dst = v
+	}
+}
+
+func envInt(dst *int, key string) {
+	if v := os.Getenv(key); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			*dst = n
+		}
+	}
+}
+
+func run() error {
+	configPath := flag.String("config", "temporal-dev.yaml", "path of the server's configuration")
+	flag.Parse()
+
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	searchAttrs, err := parseSearchAttributes(cfg.SearchAttributes)
+	if err != nil {
+		return err
+	}
+	logger := log.NewZapLogger(log.BuildZapLogger(log.Config{Stdout: true, Level: cfg.LogLvl}))
+
+	persistence, err := persistenceConfig(cfg, searchAttrs)
+	if err != nil {
+		return err
+	}
+
+	// Ports: frontend on cfg.Port, the other services on the next ones, like the official dev server.
+	ports := map[primitives.ServiceName]int{
+		primitives.FrontendService: cfg.Port,
+		primitives.HistoryService:  cfg.Port + 1,
+		primitives.MatchingService: cfg.Port + 2,
+		primitives.WorkerService:   cfg.Port + 3,
+	}
+	services := map[string]config.Service{}
+	hosts := map[primitives.ServiceName]static.Hosts{}
+	for name, port := range ports {
+		services[string(name)] = config.Service{RPC: config.RPC{GRPCPort: port, BindOnIP: cfg.IP}}
+		hosts[name] = static.SingleLocalHost(net.JoinHostPort(cfg.IP, strconv.Itoa(port)))
+	}
+	frontend := net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port))
+
+	serverCfg := &config.Config{
+		Global: config.Global{
+			Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: cfg.IP},
+		},
+		Persistence: *persistence,
+		ClusterMetadata: &cluster.Config{
+			EnableGlobalNamespace:    false,
+			FailoverVersionIncrement: 10,
+			MasterClusterName:        "active",
+			CurrentClusterName:       "active",
+			ClusterInformation: map[string]cluster.ClusterInformation{
+				"active": {Enabled: true, InitialFailoverVersion: 1, RPCAddress: frontend},
+			},
+		},
+		DCRedirectionPolicy: config.DCRedirectionPolicy{Policy: "noop"},
+		Services:            services,
+		Archival: config.Archival{
+			History:    config.HistoryArchival{State: "disabled"},
+			Visibility: config.VisibilityArchival{State: "disabled"},
+		},
+		NamespaceDefaults: config.NamespaceDefaults{
+			Archival: config.ArchivalNamespaceDefaults{
+				History:    config.HistoryArchivalNamespaceDefaults{State: "disabled"},
+				Visibility: config.VisibilityArchivalNamespaceDefaults{State: "disabled"},
+			},
+		},
+		PublicClient: config.PublicClient{HostPort: frontend},
+	}
+	if cfg.Metrics != 0 {
+		serverCfg.Global.Metrics = &metrics.Config{Prometheus: &metrics.PrometheusConfig{
+			ListenAddress: net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Metrics)),
+			HandlerPath:   "/metrics",
+		}}
+	}
+
+	dc := dynamicconfig.StaticClient{
+		// Search attributes added at start must be visible at once, not after the cache refresh.
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
+		// Make a newly registered namespace usable within a second.
+		dynamicconfig.NamespaceCacheRefreshInterval.Key(): time.Second,
+	}
+
+	srv, err := temporal.NewServer(
+		temporal.WithConfig(serverCfg),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithStaticHosts(hosts),
+		temporal.WithLogger(logger),
+		temporal.WithDynamicConfigClient(dc),
+	)
+	if err != nil {
+		return fmt.Errorf("new server: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
+	defer func() { _ = srv.Stop() }()
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	if err := ensureNamespaces(ctx, frontend, cfg, searchAttrs); err != nil {
+		return err
+	}
+
+	ui := uiserver.NewServer(uiserveroptions.WithConfigProvider(&uiconfig.Config{
+		TemporalGRPCAddress: frontend,
+		Host:                cfg.IP,
+		Port:                cfg.UIPort,
+		EnableUI:            true,
+		DisableNewsFetch:    true,
+		HideLogs:            true,
+		DefaultNamespace:    "default",
+		CORS:                uiconfig.CORS{CookieInsecure: true},
+	}))
+	go func() { _ = ui.Start() }()
+	defer ui.Stop()
+
+	fmt.Printf("temporal-dev: frontend %s, web UI http://%s:%d, persistence %s\n",
+		frontend, cfg.IP, cfg.UIPort, cfg.Persistence.Driver)
+	<-ctx.Done()
+	fmt.Println("temporal-dev: stopping")
+	return nil
+}
+
+func parseSearchAttributes(in map[string]string) (map[string]enumspb.IndexedValueType, error) {
+	out := make(map[string]enumspb.IndexedValueType, len(in))
+	for name, typ := range in {
+		v, ok := enumspb.IndexedValueType_shorthandValue[typ]
+		if !ok {
+			return nil, fmt.Errorf("search attribute %s: unknown type %q", name, typ)
+		}
+		out[name] = enumspb.IndexedValueType(v)
+	}
+	return out, nil
+}
+
+func persistenceConfig(cfg *Config, searchAttrs map[string]enumspb.IndexedValueType) (*config.Persistence, error) {
+	switch cfg.Persistence.Driver {
+	case "sqlite":
+		path := cfg.Persistence.SQLite.Path
+		if path == "" {
+			return nil, errors.New("persistence.sqlite.path is required")
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, fmt.Errorf("sqlite dir: %w", err)
+		}
+		sqlCfg := &config.SQL{
+			PluginName:        sqliteplugin.PluginName,
+			DatabaseName:      path,
+			ConnectAttributes: map[string]string{"mode": "rwc"},
+			// SQLite allows one writer; more connections only produce SQLITE_BUSY.
+			MaxConns:     1,
+			MaxIdleConns: 1,
+		}
+		for k, v := range cfg.Persistence.SQLite.Pragmas {
+			sqlCfg.ConnectAttributes["_"+k] = v
+		}
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			if err := sqliteschema.SetupSchema(sqlCfg); err != nil {
+				return nil, fmt.Errorf("sqlite schema: %w", err)
+			}
+		}
+		// On a new database the namespaces are written before start so that they are usable at
+		// once; on an existing one this does nothing and ensureNamespaces adds what is missing.
+		var nss []*sqliteschema.NamespaceConfig
+		for _, ns := range cfg.Namespaces {
+			nc, err := sqliteschema.NewNamespaceConfig("active", ns.Name, false, searchAttrs)
+			if err != nil {
+				return nil, fmt.Errorf("namespace %s: %w", ns.Name, err)
+			}
+			if ns.Retention > 0 {
+				nc.Detail.Config.Retention = durationpb.New(ns.Retention)
+			}
+			nss = append(nss, nc)
+		}
+		if err := sqliteschema.CreateNamespaces(sqlCfg, nss...); err != nil {
+			return nil, fmt.Errorf("create namespaces: %w", err)
+		}
+		return &config.Persistence{
+			DefaultStore:     "sqlite-default",
+			VisibilityStore:  "sqlite-default",
+			NumHistoryShards: 1,
+			DataStores:       map[string]config.DataStore{"sqlite-default": {SQL: sqlCfg}},
+		}, nil
+	case "postgres":
+		pg := cfg.Persistence.Postgres
+		if pg.Database == "" {
+			pg.Database = "temporal"
+		}
+		if pg.VisibilityDatabase == "" {
+			pg.VisibilityDatabase = "temporal_visibility"
+		}
+		mk := func(db string) *config.SQL {
+			return &config.SQL{
+				PluginName:      "postgres12",
+				DatabaseName:    db,
+				ConnectAddr:     net.JoinHostPort(pg.Host, strconv.Itoa(pg.Port)),
+				ConnectProtocol: "tcp",
+				User:            pg.User,
+				Password:        pg.Password,
+				MaxConns:        20,
+				MaxIdleConns:    20,
+			}
+		}
+		for db, schemaName := range map[string]string{
+			pg.Database:           "postgresql/v12/temporal",
+			pg.VisibilityDatabase: "postgresql/v12/visibility",
+		} {
+			if err := setupPostgres(pg.Host, pg.Port, pg.User, pg.Password, db, schemaName); err != nil {
+				return nil, err
+			}
+		}
+		return &config.Persistence{
+			DefaultStore:     "pg-default",
+			VisibilityStore:  "pg-visibility",
+			NumHistoryShards: 4,
+			DataStores: map[string]config.DataStore{
+				"pg-default":    {SQL: mk(pg.Database)},
+				"pg-visibility": {SQL: mk(pg.VisibilityDatabase)},
+			},
+		}, nil
+	default:
+		return nil, fmt.Errorf("persistence.driver %q: want sqlite or postgres", cfg.Persistence.Driver)
+	}
+}
+
+// setupPostgres creates the database if needed and brings its schema to the newest version with
+// the server's own SQL tool (the same steps as temporal-sql-tool), which is idempotent.
+func setupPostgres(host string, port int, user, password, db, schemaName string) error {
+	base := []string{"temporal-sql-tool", "--plugin", "postgres12", "--ep", host, "-p", strconv.Itoa(port),
+		"-u", user, "--pw", password, "--db", db}
+	steps := [][]string{
+		{"create-database"},
+		{"setup-schema", "-v", "0.0"},
+		{"update-schema", "--schema-name", schemaName},
+	}
+	for _, step := range steps {
+		args := append(append([]string{}, base...), step...)
+		if err := sqltool.RunTool(args); err != nil {
+			// create-database and setup-schema fail harmlessly on an existing database.
+			if step[0] == "update-schema" {
+				return fmt.Errorf("postgres schema %s: %w", db, err)
+			}
+		}
+	}
+	return nil
+}
+
+// ensureNamespaces registers missing namespaces, sets their retention and adds missing custom
+// search attributes, so that an existing database picks up what temporal-dev.yaml asks for.
+func ensureNamespaces(ctx context.Context, frontend string, cfg *Config, searchAttrs map[string]enumspb.IndexedValueType) error {
+	c, err := client.Dial(client.Options{HostPort: frontend, Logger: quietLogger{}})
+	if err != nil {
+		return fmt.Errorf("dial frontend: %w", err)
+	}
+	defer c.Close()
+
+	for _, ns := range cfg.Namespaces {
+		retention := ns.Retention
+		if retention == 0 {
+			retention = 24 * time.Hour
+		}
+		desc, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: ns.Name})
+		var notFound *serviceerror.NamespaceNotFound
+		switch {
+		case errors.As(err, &notFound):
+			if _, err := c.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+				Namespace:                        ns.Name,
+				WorkflowExecutionRetentionPeriod: durationpb.New(retention),
+			}); err != nil {
+				return fmt.Errorf("register namespace %s: %w", ns.Name, err)
+			}
+		case err != nil:
+			return fmt.Errorf("describe namespace %s: %w", ns.Name, err)
+		case desc.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration() != retention:
+			if _, err := c.WorkflowService().UpdateNamespace(ctx, &workflowservice.UpdateNamespaceRequest{
+				Namespace: ns.Name,
+				Config:    &namespacepb.NamespaceConfig{WorkflowExecutionRetentionTtl: durationpb.New(retention)},
+			}); err != nil {
+				return fmt.Errorf("update namespace %s: %w", ns.Name, err)
+			}
+		}
+
+		if err := addSearchAttributes(ctx, c, ns.Name, searchAttrs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func addSearchAttributes(ctx context.Context, c client.Client, ns string, want map[string]enumspb.IndexedValueType) error {
+	// A namespace registered a moment ago may not be in every cache yet: retry for a while.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		have, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: ns})
+		if err == nil {
+			missing := map[string]enumspb.IndexedValueType{}
+			for name, typ := range want {
+				if _, ok := have.GetCustomAttributes()[name]; !ok {
+					missing[name] = typ
+				}
+			}
+			if len(missing) == 0 {
+				return nil
+			}
+			_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+				Namespace: ns, SearchAttributes: missing,
+			})
+			if err == nil {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("search attributes of %s: %w", ns, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// quietLogger keeps the SDK client used for set-up from repeating what the server already logs.
+type quietLogger struct{}
+
+func (quietLogger) Debug(string, ...any) {}
+func (quietLogger) Info(string, ...any)  {}
+func (quietLogger) Warn(string, ...any)  {}
+func (quietLogger) Error(string, ...any) {}
