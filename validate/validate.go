@@ -3,6 +3,7 @@
 package validate
 
 import (
+	"errors"
 	"fmt"
 	"net/mail"
 	"regexp"
@@ -129,3 +130,7 @@ func (e *Errors) TimeZone(field, s string) {
 		e.Add(field, "must be an IANA time zone such as Europe/Lisbon")
 	}
 }
+
+// ErrConstraint is returned by a store when the database refused a write by one of its
+// constraints that validation did not catch: the input was wrong, not the server.
+var ErrConstraint = errors.New("input breaks a constraint of the data")

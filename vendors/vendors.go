@@ -138,8 +138,8 @@ type Store interface {
 	// Update applies fn to the vendor under a row lock and stores it with version + 1. It
 	// returns ErrNotFound or fn's error unchanged.
 	Update(ctx context.Context, id uuid.UUID, fn func(*Vendor) error) (*Vendor, error)
-	// CreateItinerary stores a new itinerary of an existing vendor and bumps the vendor's
-	// version. It returns ErrNotFound or ErrTypeTaken.
+	// CreateItinerary stores a new itinerary of an existing vendor (the vendor's own version
+	// stays: it guards the profile). It returns ErrNotFound or ErrTypeTaken.
 	CreateItinerary(ctx context.Context, it *Itinerary) (*Vendor, error)
 	// UpdateItinerary applies fn to an itinerary under the vendor's row lock and stores it with
 	// version + 1. It returns ErrNotFound, ErrItineraryNotFound, ErrTypeTaken or fn's error.
@@ -157,8 +157,8 @@ type EventPayload struct {
 	Vendor      *Vendor    `json:"vendor"`
 }
 
-// NewEvent builds the event of a vendor write. The vendor's id is the key.
-func NewEvent(typ event.Type, change string, itineraryID *uuid.UUID, v *Vendor) (event.Envelope, error) {
-	return event.New(typ, v.ID.String(), v.UpdatedAt, EventSchemaVersion,
+// NewEvent builds the event of a vendor write that happened at at. The vendor's id is the key.
+func NewEvent(typ event.Type, change string, itineraryID *uuid.UUID, v *Vendor, at time.Time) (event.Envelope, error) {
+	return event.New(typ, v.ID.String(), at, EventSchemaVersion,
 		EventPayload{Change: change, ItineraryID: itineraryID, Vendor: v})
 }

@@ -1,0 +1,112 @@
+// Package api is Reservo's API gateway: one Fiber app with request ids, structured logs,
+// Prometheus metrics, rate limits, JWT authentication, RFC 9457 problem details for every
+// error, and the OpenAPI document of every route. Handlers only decode, authorize and call the
+// domain services.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/reservo/reservo/auth"
+	"github.com/reservo/reservo/user"
+	"github.com/reservo/reservo/vendors"
+)
+
+// Check is one dependency that /readyz asks.
+type Check struct {
+	Name string
+	Ping func(context.Context) error
+}
+
+// Config is what the API is built from.
+type Config struct {
+	Users          *user.Service
+	Vendors        *vendors.Service
+	Tokens         *auth.Tokens
+	Limiter        Limiter // nil: no rate limits
+	Checks         []Check
+	Logger         *slog.Logger
+	Registry       *prometheus.Registry // where the API's metrics go; /metrics serves it
+	BodyLimit      int
+	RateLimit      int // requests per minute per client address
+	LoginRateLimit int // login attempts per minute per client address and account
+}
+
+// API is the HTTP front of Reservo.
+type API struct {
+	users          *user.Service
+	vendors        *vendors.Service
+	tokens         *auth.Tokens
+	limiter        Limiter
+	checks         []Check
+	log            *slog.Logger
+	metrics        *metrics
+	rateLimitValue int
+	loginLimit     int
+}
+
+// New builds the Fiber app with every route.
+func New(cfg Config) *fiber.App {
+	a := &API{
+		users: cfg.Users, vendors: cfg.Vendors, tokens: cfg.Tokens, limiter: cfg.Limiter, checks: cfg.Checks,
+		log: cfg.Logger, metrics: newMetrics(cfg.Registry), rateLimitValue: cfg.RateLimit, loginLimit: cfg.LoginRateLimit,
+	}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	bodyLimit := cfg.BodyLimit
+	if bodyLimit <= 0 {
+		bodyLimit = 64 << 10
+	}
+	app := fiber.New(fiber.Config{
+		AppName:               "reservo",
+		ErrorHandler:          a.errorHandler,
+		BodyLimit:             bodyLimit,
+		ReadTimeout:           15 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		DisableStartupMessage: true,
+		CaseSensitive:         true,
+	})
+
+	app.Use(withRequestID, a.observe, recover.New())
+
+	// Operations.
+	app.Get("/healthz", a.healthz)
+	app.Get("/readyz", a.readyz)
+	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})))
+	app.Get("/openapi.yaml", serveOpenAPIYAML)
+	app.Get("/openapi.json", serveOpenAPIJSON)
+
+	limited := a.rateLimit(a.rateLimitValue, "ip", clientIP)
+
+	// User service.
+	app.Post("/user/create", limited, a.createUser)
+	app.Post("/user/login", limited, a.loginLimited, a.loginUser)
+	app.Get("/user/:userid", limited, a.requireAuth, a.getUser)
+	app.Put("/user/:userid", limited, a.requireAuth, a.updateUser)
+
+	// Vendor service. The seed spells it itenery; itinerary is accepted too.
+	app.Post("/vendor/create", limited, a.createVendor)
+	app.Post("/vendor/login", limited, a.loginLimited, a.loginVendor)
+	app.Get("/vendor/:vendorid", limited, a.getVendor)
+	app.Put("/vendor/:vendorid", limited, a.requireAuth, a.updateVendor)
+	for _, seg := range []string{"itenery", "itinerary"} {
+		app.Post("/vendor/:vendorid/"+seg, limited, a.requireAuth, a.createItinerary)
+		app.Put("/vendor/:vendorid/"+seg+"/:iteneryid", limited, a.requireAuth, a.updateItinerary)
+	}
+
+	app.Use(func(c *fiber.Ctx) error {
+		c.Locals(keyUnmatched, true)
+		return fiber.ErrNotFound
+	})
+	return app
+}

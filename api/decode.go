@@ -1,0 +1,97 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/reservo/reservo/validate"
+)
+
+// decode reads the JSON body into dst strictly: JSON content type, no unknown fields, the
+// right types, one value only. Its problems name the offending field.
+func decode(c *fiber.Ctx, dst any) error {
+	mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	if err != nil || (mt != fiber.MIMEApplicationJSON && !strings.HasSuffix(mt, "+json")) {
+		return problem(fiber.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as application/json")
+	}
+	body := c.Body()
+	if len(bytes.TrimSpace(body)) == 0 {
+		return problem(400, "malformed_json", "the request body is empty")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return decodeProblem(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return problem(400, "malformed_json", "the body must hold exactly one JSON value")
+	}
+	return nil
+}
+
+func decodeProblem(err error) *Problem {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return problem(400, "malformed_json", fmt.Sprintf("malformed JSON at byte %d", syn.Offset))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return problem(400, "malformed_json", "the JSON body ends too early")
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "(body)"
+		}
+		p := problem(400, "invalid_type", fmt.Sprintf("field %s must be %s", field, jsonKind(typ.Type.Kind().String())))
+		p.Errors = append(p.Errors, fieldError(field, "must be "+jsonKind(typ.Type.Kind().String())))
+		return p
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		p := problem(400, "unknown_field", fmt.Sprintf("unknown field %q", name))
+		p.Errors = append(p.Errors, fieldError(name, "is not a field of this request"))
+		return p
+	default:
+		return problem(400, "malformed_json", "the body is not valid JSON for this request")
+	}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+		return "an integer"
+	case "float32", "float64":
+		return "a number"
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "slice", "array":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	}
+	return "of another type"
+}
+
+// pathID parses a path parameter that is a UUID.
+func pathID(c *fiber.Ctx, name string) (uuid.UUID, error) {
+	id, err := uuid.Parse(c.Params(name))
+	if err != nil {
+		p := problem(400, "invalid_parameter", fmt.Sprintf("path parameter %s must be a UUID", name))
+		p.Errors = append(p.Errors, fieldError(name, "must be a UUID"))
+		return uuid.Nil, p
+	}
+	return id, nil
+}
+
+func fieldError(field, message string) validate.FieldError {
+	return validate.FieldError{Field: field, Message: message}
+}

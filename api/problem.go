@@ -1,0 +1,105 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/reservo/reservo/user"
+	"github.com/reservo/reservo/validate"
+	"github.com/reservo/reservo/vendors"
+)
+
+// Problem is an RFC 9457 problem details body. Code is stable: clients switch on it.
+type Problem struct {
+	Type      string                `json:"type"`
+	Title     string                `json:"title"`
+	Status    int                   `json:"status"`
+	Detail    string                `json:"detail,omitempty"`
+	Instance  string                `json:"instance,omitempty"`
+	Code      string                `json:"code"`
+	RequestID string                `json:"request_id,omitempty"`
+	Errors    []validate.FieldError `json:"errors,omitempty"`
+	Checks    map[string]string     `json:"checks,omitempty"`
+}
+
+// Error makes a Problem an error that handlers return; the error handler writes it.
+func (p *Problem) Error() string { return p.Code + ": " + p.Detail }
+
+func problem(status int, code, detail string) *Problem {
+	return &Problem{Status: status, Code: code, Title: http.StatusText(status), Detail: detail}
+}
+
+// sentinels maps the domain packages' errors to what the client sees.
+var sentinels = []struct {
+	err    error
+	status int
+	code   string
+	detail string
+}{
+	{user.ErrNotFound, 404, "not_found", "no such user"},
+	{vendors.ErrNotFound, 404, "not_found", "no such vendor"},
+	{vendors.ErrItineraryNotFound, 404, "not_found", "no such itinerary for this vendor"},
+	{user.ErrEmailTaken, 409, "email_taken", "an account with this e-mail exists"},
+	{vendors.ErrEmailTaken, 409, "email_taken", "a manager account with this e-mail exists"},
+	{vendors.ErrTypeTaken, 409, "itinerary_type_taken", "this vendor already has an itinerary of this type"},
+	{user.ErrVersionConflict, 409, "version_conflict", "the resource changed since you read it: read it again and retry"},
+	{vendors.ErrVersionConflict, 409, "version_conflict", "the resource changed since you read it: read it again and retry"},
+	{user.ErrInvalidCredentials, 401, "invalid_credentials", "wrong e-mail or password"},
+	{vendors.ErrInvalidCredentials, 401, "invalid_credentials", "wrong e-mail or password"},
+	{validate.ErrConstraint, 400, "constraint_violation", "the input breaks a rule of the data"},
+}
+
+// toProblem turns any error into the problem to send; internal errors become a bare 500.
+func toProblem(err error) *Problem {
+	var p *Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	var verrs validate.Errors
+	if errors.As(err, &verrs) {
+		pr := problem(400, "validation_failed", "the request has invalid fields")
+		pr.Errors = verrs
+		return pr
+	}
+	for _, s := range sentinels {
+		if errors.Is(err, s.err) {
+			return problem(s.status, s.code, s.detail)
+		}
+	}
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		switch fe.Code {
+		case fiber.StatusNotFound:
+			return problem(404, "route_not_found", "no such route")
+		case fiber.StatusMethodNotAllowed:
+			return problem(405, "method_not_allowed", "this route does not take this method")
+		case fiber.StatusRequestEntityTooLarge:
+			return problem(413, "body_too_large", "the request body is too large")
+		case fiber.StatusRequestTimeout:
+			return problem(408, "request_timeout", "the request took too long to arrive")
+		}
+		if fe.Code >= 400 && fe.Code < 500 {
+			return problem(fe.Code, "bad_request", http.StatusText(fe.Code))
+		}
+	}
+	return problem(500, "internal", "something went wrong on our side; the request id identifies it")
+}
+
+// errorHandler is the app's one error handler: it logs what the client does not see (once,
+// here) and writes problem details.
+func (a *API) errorHandler(c *fiber.Ctx, err error) error {
+	p := *toProblem(err)
+	p.Type = "urn:reservo:problem:" + p.Code
+	p.Instance = c.OriginalURL()
+	p.RequestID = requestID(c)
+	if p.Status >= 500 {
+		a.log.ErrorContext(c.UserContext(), "request failed", "err", err, "request_id", p.RequestID,
+			"method", c.Method(), "route", routeLabel(c))
+	}
+	c.Status(p.Status)
+	c.Set(fiber.HeaderContentType, "application/problem+json")
+	return c.JSON(p, "application/problem+json")
+}
+

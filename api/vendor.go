@@ -1,0 +1,111 @@
+package api
+
+import (
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/reservo/reservo/auth"
+	"github.com/reservo/reservo/vendors"
+)
+
+func (a *API) createVendor(c *fiber.Ctx) error {
+	var in vendors.NewVendor
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	v, err := a.vendors.Create(c.UserContext(), in)
+	if err != nil {
+		return err
+	}
+	c.Location("/vendor/" + v.ID.String())
+	return c.Status(fiber.StatusCreated).JSON(v)
+}
+
+func (a *API) loginVendor(c *fiber.Ctx) error {
+	var in credentials
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	m, err := a.vendors.Authenticate(c.UserContext(), in.Email, in.Password)
+	if err != nil {
+		return err
+	}
+	return a.issue(c, auth.Principal{ID: m.ID, Role: auth.RoleManager, VendorID: m.VendorID})
+}
+
+func (a *API) getVendor(c *fiber.Ctx) error {
+	id, err := pathID(c, "vendorid")
+	if err != nil {
+		return err
+	}
+	v, err := a.vendors.Get(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(v)
+}
+
+// managerOf lets only the manager of the vendor in the path change it.
+func managerOf(c *fiber.Ctx) (uuid.UUID, error) {
+	id, err := pathID(c, "vendorid")
+	if err != nil {
+		return uuid.Nil, err
+	}
+	if p := principal(c); p.Role != auth.RoleManager || p.VendorID != id {
+		return uuid.Nil, forbidden("only this vendor's manager may change it")
+	}
+	return id, nil
+}
+
+func (a *API) updateVendor(c *fiber.Ctx) error {
+	id, err := managerOf(c)
+	if err != nil {
+		return err
+	}
+	var in vendors.Update
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	v, err := a.vendors.Update(c.UserContext(), id, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(v)
+}
+
+func (a *API) createItinerary(c *fiber.Ctx) error {
+	id, err := managerOf(c)
+	if err != nil {
+		return err
+	}
+	var in vendors.NewItinerary
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	it, err := a.vendors.CreateItinerary(c.UserContext(), id, in)
+	if err != nil {
+		return err
+	}
+	c.Location("/vendor/" + id.String() + "/itenery/" + it.ID.String())
+	return c.Status(fiber.StatusCreated).JSON(it)
+}
+
+func (a *API) updateItinerary(c *fiber.Ctx) error {
+	id, err := managerOf(c)
+	if err != nil {
+		return err
+	}
+	itID, err := pathID(c, "iteneryid")
+	if err != nil {
+		return err
+	}
+	var in vendors.ItineraryUpdate
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	it, err := a.vendors.UpdateItinerary(c.UserContext(), id, itID, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(it)
+}

@@ -1,0 +1,35 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/reservo/reservo/event"
+)
+
+// appendEvent writes e to the event log inside tx, so that the event exists exactly when the
+// change it describes was committed.
+func appendEvent(ctx context.Context, tx pgx.Tx, e event.Envelope) error {
+	_, err := tx.Exec(ctx, `INSERT INTO event_log (id, type, key, schema_version, occurred_at, payload)
+		VALUES ($1, $2, $3, $4, $5, $6)`, e.ID, e.Type, e.Key, e.SchemaVersion, e.OccurredAt, e.Payload)
+	if err != nil {
+		return fmt.Errorf("append %s event: %w", e.Type, err)
+	}
+	return nil
+}
+
+// EventsByKey returns the logged events of one key in log order; operators and tests use it.
+func (db *DB) EventsByKey(ctx context.Context, key string) ([]event.Envelope, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT seq, id, type, key, schema_version, occurred_at, payload
+		FROM event_log WHERE key = $1 ORDER BY seq`, key)
+	if err != nil {
+		return nil, fmt.Errorf("events by key: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (event.Envelope, error) {
+		var e event.Envelope
+		err := r.Scan(&e.Seq, &e.ID, &e.Type, &e.Key, &e.SchemaVersion, &e.OccurredAt, &e.Payload)
+		return e, err
+	})
+}

@@ -1,0 +1,90 @@
+// Package postgres is the PostgreSQL adapter of Reservo's system of record (pgx/v5): the
+// migrations, and the stores of users, vendors and the event log. Transactions stay inside this
+// package; PostgreSQL error codes are mapped to the domain packages' sentinel errors here.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/reservo/reservo/validate"
+)
+
+// DB is a pool of connections to the system of record.
+type DB struct {
+	Pool *pgxpool.Pool
+}
+
+// Open connects to the database at url with at most maxConns connections and checks that it
+// answers.
+func Open(ctx context.Context, url string, maxConns int32) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	cfg.ConnConfig.RuntimeParams["application_name"] = "reservo"
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("ping database: %w", err)
+	}
+	return &DB{Pool: pool}, nil
+}
+
+// Ping checks that the database answers; it backs /readyz.
+func (db *DB) Ping(ctx context.Context) error { return db.Pool.Ping(ctx) }
+
+// Close closes every connection.
+func (db *DB) Close() { db.Pool.Close() }
+
+// inTx runs fn in a transaction, committed when fn returns nil and rolled back otherwise.
+func (db *DB) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	tx, err := db.Pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// PostgreSQL error codes mapped by the stores.
+const (
+	codeUniqueViolation = "23505"
+	codeCheckViolation  = "23514"
+	codeForeignKey      = "23503"
+)
+
+// pgCode returns the SQLSTATE of err and the constraint it names, if err comes from the server.
+func pgCode(err error) (code, constraint string) {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code, pe.ConstraintName
+	}
+	return "", ""
+}
+
+// constraintErr maps a check or foreign-key violation to ErrConstraint, leaving others alone.
+func constraintErr(err error) error {
+	code, name := pgCode(err)
+	if code == codeCheckViolation || code == codeForeignKey {
+		return fmt.Errorf("%w: %s", validate.ErrConstraint, name)
+	}
+	return err
+}

@@ -1,0 +1,104 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/reservo/reservo/user"
+)
+
+// UserStore is the user.Store on PostgreSQL.
+type UserStore struct{ db *DB }
+
+var _ user.Store = (*UserStore)(nil)
+
+// NewUserStore returns the user store of db.
+func NewUserStore(db *DB) *UserStore { return &UserStore{db: db} }
+
+const userColumns = `id, email, name, coalesce(phone, ''), role, version, created_at, updated_at, password_hash`
+
+func scanUser(row pgx.Row) (*user.User, error) {
+	var u user.User
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Phone, &u.Role, &u.Version, &u.CreatedAt, &u.UpdatedAt, &u.PasswordHash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, user.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+func userWriteErr(err error) error {
+	if code, name := pgCode(err); code == codeUniqueViolation && name == "users_email_uq" {
+		return user.ErrEmailTaken
+	}
+	return constraintErr(err)
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// Create implements user.Store.
+func (s *UserStore) Create(ctx context.Context, u *user.User) error {
+	_, err := s.db.Pool.Exec(ctx, `INSERT INTO users (id, email, name, phone, role, version, created_at, updated_at, password_hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		u.ID, u.Email, u.Name, nullable(u.Phone), u.Role, u.Version, u.CreatedAt, u.UpdatedAt, u.PasswordHash)
+	if err != nil {
+		return fmt.Errorf("insert user: %w", userWriteErr(err))
+	}
+	return nil
+}
+
+// ByID implements user.Store.
+func (s *UserStore) ByID(ctx context.Context, id uuid.UUID) (*user.User, error) {
+	u, err := scanUser(s.db.Pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("user by id: %w", err)
+	}
+	return u, nil
+}
+
+// ByEmail implements user.Store.
+func (s *UserStore) ByEmail(ctx context.Context, email string) (*user.User, error) {
+	u, err := scanUser(s.db.Pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE lower(email) = lower($1)`, email))
+	if err != nil {
+		return nil, fmt.Errorf("user by email: %w", err)
+	}
+	return u, nil
+}
+
+// Update implements user.Store.
+func (s *UserStore) Update(ctx context.Context, id uuid.UUID, fn func(*user.User) error) (*user.User, error) {
+	var out *user.User
+	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
+		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		if err := fn(u); err != nil {
+			return err
+		}
+		u.Version++
+		_, err = tx.Exec(ctx, `UPDATE users SET email = $2, name = $3, phone = $4, password_hash = $5,
+			version = $6, updated_at = $7 WHERE id = $1`,
+			u.ID, u.Email, u.Name, nullable(u.Phone), u.PasswordHash, u.Version, u.UpdatedAt)
+		if err != nil {
+			return userWriteErr(err)
+		}
+		out = u
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update user: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,61 @@
+// Package redis is the Redis adapter (go-redis/v9): the shared fixed-window rate limiter of the
+// API gateway, and later the booking cache. Every API instance shares these counters, so a
+// limit holds across instances.
+package redis
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Client is a connection pool to one Redis server.
+type Client struct {
+	rdb *goredis.Client
+}
+
+// New returns a client of the Redis server at addr; it connects on first use, so that the
+// API starts (and /readyz reports) while Redis is away.
+func New(addr, password string) *Client {
+	return &Client{rdb: goredis.NewClient(&goredis.Options{
+		Addr: addr, Password: password,
+		DialTimeout: 2 * time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second,
+	})}
+}
+
+// Open is New that also checks that the server answers.
+func Open(ctx context.Context, addr, password string) (*Client, error) {
+	c := New(addr, password)
+	if err := c.Ping(ctx); err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("ping redis %s: %w", addr, err)
+	}
+	return c, nil
+}
+
+// Ping checks that Redis answers; it backs /readyz.
+func (c *Client) Ping(ctx context.Context) error { return c.rdb.Ping(ctx).Err() }
+
+// Close closes the pool.
+func (c *Client) Close() error { return c.rdb.Close() }
+
+// window counts a hit and returns the count and the time left in the window, atomically.
+var window = goredis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+return {n, ttl}`)
+
+// Allow counts one hit of key in a fixed window of length per and reports whether it is
+// within limit, how many hits remain, and when the window resets.
+func (c *Client) Allow(ctx context.Context, key string, limit int, per time.Duration) (ok bool, remaining int, reset time.Duration, err error) {
+	res, err := window.Run(ctx, c.rdb, []string{"rl:" + key}, per.Milliseconds()).Int64Slice()
+	if err != nil {
+		return false, 0, 0, fmt.Errorf("rate limit: %w", err)
+	}
+	n, ttl := int(res[0]), time.Duration(res[1])*time.Millisecond
+	return n <= limit, max(limit-n, 0), ttl, nil
+}

@@ -1,0 +1,81 @@
+// Package workers wires Reservo's background processes: the Temporal worker that runs the
+// booking workflows and activities, and the event consumers. Each runs until its context is
+// cancelled and then stops cleanly.
+package workers
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/reservo/reservo/activities"
+	"github.com/reservo/reservo/workflows"
+)
+
+// Registration adds workflows and activities to a worker. Each capability of the saga brings
+// its own; RunTemporal registers them all.
+type Registration func(r worker.Registry, acts *activities.Activities)
+
+// Registrations lists what the booking worker runs.
+var Registrations []Registration
+
+// RunTemporal polls the booking task queue until ctx is cancelled. With nothing registered it
+// only waits, so that `reservo all` runs the same on every build.
+func RunTemporal(ctx context.Context, c client.Client, acts *activities.Activities, log *slog.Logger) error {
+	if len(Registrations) == 0 {
+		log.Info("temporal worker: this build registers no workflows; waiting for shutdown", "task_queue", workflows.TaskQueue)
+		<-ctx.Done()
+		return nil
+	}
+	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	for _, reg := range Registrations {
+		reg(w, acts)
+	}
+	stop := make(chan any)
+	go func() {
+		<-ctx.Done()
+		close(stop)
+	}()
+	log.Info("temporal worker started", "task_queue", workflows.TaskQueue)
+	if err := w.Run(stop); err != nil {
+		return fmt.Errorf("temporal worker: %w", err)
+	}
+	return nil
+}
+
+// Consumer is one event consumer (search indexer, notifier, archiver): it reads the event log
+// from its stored offset until ctx is cancelled.
+type Consumer interface {
+	Name() string
+	Run(ctx context.Context) error
+}
+
+// RunConsumers runs every consumer until ctx is cancelled or one of them fails.
+func RunConsumers(ctx context.Context, consumers []Consumer, log *slog.Logger) error {
+	if len(consumers) == 0 {
+		log.Info("consumers: none configured in this build; waiting for shutdown")
+		<-ctx.Done()
+		return nil
+	}
+	errc := make(chan error, len(consumers))
+	for _, c := range consumers {
+		go func() {
+			log.Info("consumer started", "consumer", c.Name())
+			if err := c.Run(ctx); err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("consumer %s: %w", c.Name(), err)
+				return
+			}
+			errc <- nil
+		}()
+	}
+	var first error
+	for range consumers {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
