@@ -102,4 +102,3 @@ func (a *API) errorHandler(c *fiber.Ctx, err error) error {
 	c.Set(fiber.HeaderContentType, "application/problem+json")
 	return c.JSON(p, "application/problem+json")
 }
-

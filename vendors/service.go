@@ -134,17 +134,11 @@ func (s *Service) Create(ctx context.Context, n NewVendor) (*Vendor, error) {
 	if n.CancellationCutoffHours != nil {
 		v.CancellationCutoffHours = *n.CancellationCutoffHours
 	}
+	set(&v.Lat, n.Lat)
+	set(&v.Lon, n.Lon)
 	errs := v.validate()
-	if n.Lat == nil {
-		errs.Add("lat", "is required")
-	} else {
-		v.Lat = *n.Lat
-	}
-	if n.Lon == nil {
-		errs.Add("lon", "is required")
-	} else {
-		v.Lon = *n.Lon
-	}
+	errs.Check(n.Lat != nil, "lat", "is required")
+	errs.Check(n.Lon != nil, "lon", "is required")
 	n.Manager.Email = strings.TrimSpace(n.Manager.Email)
 	errs.Email("manager.email", n.Manager.Email)
 	errs.Password("manager.password", n.Manager.Password)

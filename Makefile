@@ -1,0 +1,28 @@
+# Reservo. `make run` starts the platform, `make test` runs every test; both set up what they need.
+.PHONY: run stop test lint bench generate build status
+
+run: ## start the local stack and reservo all; prints the URLs; Ctrl-C stops everything
+	@deploy/run.sh
+
+stop: ## stop a stack left running
+	@deploy/stack.sh down
+
+status: ## what of the stack runs
+	@deploy/stack.sh status
+
+test: ## the whole suite against the real engines (starts the stack when needed)
+	@deploy/test.sh
+
+build: ## the reservo binary in .data/bin
+	go build -o .data/bin/reservo ./cmd/reservo
+
+lint: ## go vet and staticcheck
+	go vet ./...
+	cd deploy/temporal-dev && go vet ./...
+	go run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+bench: ## the Go benchmarks (needs the stack: make run or deploy/stack.sh up)
+	go test -run '^$$' -bench . -benchmem ./...
+
+generate:
+	go generate ./...

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# make run: bring up the local stack, build and migrate, then run `reservo all` in the
+# foreground. Ctrl-C stops Reservo and the stack it started.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DATA=${RESERVO_DATA_DIR:-$ROOT/.data}
+cd "$ROOT"
+
+deploy/stack.sh up
+eval "$(deploy/stack.sh env | sed 's/^/export /')"
+
+# A signing key of the local stack's own, kept so that tokens survive a restart.
+if [ -z "${RESERVO_JWT_SECRET:-}" ]; then
+  [ -s "$DATA/jwt-secret" ] || (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DATA/jwt-secret")
+  RESERVO_JWT_SECRET=$(cat "$DATA/jwt-secret")
+  export RESERVO_JWT_SECRET
+fi
+
+echo "stack: building reservo" >&2
+go build -o "$DATA/bin/reservo" ./cmd/reservo
+"$DATA/bin/reservo" migrate 2>"$DATA/migrate.log" || { cat "$DATA/migrate.log" >&2; exit 1; }
+
+addr=${RESERVO_HTTP_ADDR:-127.0.0.1:8080}
+cat <<MSG
+
+  Reservo is starting:
+    API               http://$addr
+    OpenAPI document  http://$addr/openapi.yaml  (JSON: /openapi.json)
+    Health            http://$addr/healthz  http://$addr/readyz  metrics: http://$addr/metrics
+    Temporal Web UI   $RESERVO_TEMPORAL_UI_URL/namespaces/default/workflows
+    Temporal gRPC     $RESERVO_TEMPORAL_ADDR
+    PostgreSQL        ${RESERVO_DATABASE_URL/:reservo@/:*****@}
+    Redis             $RESERVO_REDIS_ADDR
+
+  Ctrl-C stops Reservo and the stack. Logs of the stack: $DATA/
+
+MSG
+
+"$DATA/bin/reservo" all &
+pid=$!
+stop() {
+  trap - INT TERM
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  deploy/stack.sh down
+}
+trap stop INT TERM
+wait "$pid" || true
+stop

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# make test: bring up the local stack when it is not up, run every test of the product against
+# it (with the race detector), then the fuzz targets for a short budget each. A stack that this
+# script started is stopped again at the end.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+FUZZTIME=${FUZZTIME:-15s}
+
+started=
+if deploy/stack.sh status | grep -q ' down '; then started=1; fi
+cleanup() { if [ -n "$started" ] && [ -z "${KEEP_STACK:-}" ]; then deploy/stack.sh down; fi; }
+trap cleanup EXIT
+
+deploy/stack.sh up
+eval "$(deploy/stack.sh env | sed 's/^/export /')"
+
+echo "== go vet"
+go vet ./...
+(cd deploy/temporal-dev && go vet ./...)
+
+echo "== go test -race ./..."
+go test -race -count=1 -timeout 20m ./...
+
+echo "== fuzz (${FUZZTIME} each)"
+go test -run '^$' -fuzz '^FuzzCreateUser$' -fuzztime "$FUZZTIME" ./api
+go test -run '^$' -fuzz '^FuzzCreateVendor$' -fuzztime "$FUZZTIME" ./api
+go test -run '^$' -fuzz '^FuzzUpdateItinerary$' -fuzztime "$FUZZTIME" ./api
