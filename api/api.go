@@ -7,6 +7,7 @@ package api
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -51,6 +52,8 @@ type API struct {
 	metrics        *metrics
 	rateLimitValue int
 	loginLimit     int
+	// limiterDownUntil (unix nanoseconds) is set when the limiter's store fails.
+	limiterDownUntil atomic.Int64
 }
 
 // New builds the Fiber app with every route.

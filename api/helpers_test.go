@@ -212,7 +212,7 @@ func restaurantBody(email string) map[string]any {
 		"timezone": "Europe/Lisbon", "address": "Rua Azul 9", "lat": 41.1579, "lon": -8.6291, "currency": "EUR",
 		"cuisines": []string{"portuguese", "seafood"}, "slot_minutes": 30, "turn_minutes": 90,
 		"opening_hours": []map[string]any{{"weekday": 1, "open": "12:00", "close": "15:00"}, {"weekday": 5, "open": "19:00", "close": "01:00"}},
-		"manager": map[string]any{"email": email, "password": "manager-pass", "name": "Joao"},
+		"manager":       map[string]any{"email": email, "password": "manager-pass", "name": "Joao"},
 	}
 }
 
@@ -225,4 +225,17 @@ func (e *env) onboard(body map[string]any) (vendors.Vendor, string) {
 	var tk token
 	e.mustStatus(e.do("POST", "/vendor/login", "", map[string]any{"email": m["email"], "password": m["password"]}), 200).json(e.t, &tk)
 	return v, tk.AccessToken
+}
+
+// sendWithHeader sends GET /healthz with one extra header.
+func (e *env) sendWithHeader(name, value string) resp {
+	e.t.Helper()
+	req := httptest.NewRequest("GET", "/healthz", nil)
+	req.Header.Set(name, value)
+	res, err := e.app.Test(req, -1)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	return resp{Status: res.StatusCode, Header: res.Header}
 }

@@ -26,7 +26,7 @@ var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // withRequestID takes the caller's X-Request-ID when it is sane, or makes one, and echoes it.
 func withRequestID(c *fiber.Ctx) error {
-	id := c.Get(fiber.HeaderXRequestID)
+	id := strings.Clone(c.Get(fiber.HeaderXRequestID))
 	if !requestIDRE.MatchString(id) {
 		id = uuid.NewString()
 	}
@@ -82,11 +82,13 @@ func (a *API) observe(c *fiber.Ctx) error {
 	status := c.Response().StatusCode()
 	route := routeLabel(c)
 	elapsed := time.Since(start)
-	labels := []string{c.Method(), route, strconv.Itoa(status)}
+	// Fiber's strings point into buffers that are reused after the request: copy what outlives it.
+	method := strings.Clone(c.Method())
+	labels := []string{method, route, strconv.Itoa(status)}
 	a.metrics.requests.WithLabelValues(labels...).Inc()
 	a.metrics.duration.WithLabelValues(labels...).Observe(elapsed.Seconds())
 	if route != "/healthz" && route != "/readyz" && route != "/metrics" {
-		a.log.InfoContext(c.UserContext(), "request", "method", c.Method(), "route", route, "status", status,
+		a.log.InfoContext(c.UserContext(), "request", "method", method, "route", route, "status", status,
 			"duration_ms", float64(elapsed.Microseconds())/1000, "request_id", requestID(c), "bytes", len(c.Response().Body()))
 	}
 	return nil
@@ -97,6 +99,9 @@ type Limiter interface {
 	Allow(ctx context.Context, key string, limit int, per time.Duration) (ok bool, remaining int, reset time.Duration, err error)
 }
 
+// limiterBackoff is how long requests skip a rate limiter whose store failed.
+const limiterBackoff = 5 * time.Second
+
 // rateLimit allows limit requests per minute per key(c). When the limiter is down the request
 // goes through: losing rate limiting is better than losing the API.
 func (a *API) rateLimit(limit int, scope string, key func(*fiber.Ctx) string) fiber.Handler {
@@ -104,9 +109,14 @@ func (a *API) rateLimit(limit int, scope string, key func(*fiber.Ctx) string) fi
 		if limit <= 0 || a.limiter == nil {
 			return c.Next()
 		}
+		if time.Now().UnixNano() < a.limiterDownUntil.Load() {
+			return c.Next()
+		}
 		ok, remaining, reset, err := a.limiter.Allow(c.UserContext(), scope+":"+key(c), limit, time.Minute)
 		if err != nil {
-			a.log.WarnContext(c.UserContext(), "rate limiter unavailable; letting the request through", "err", err)
+			// Don't make every request wait for a store that is down: skip it for a while.
+			a.limiterDownUntil.Store(time.Now().Add(limiterBackoff).UnixNano())
+			a.log.WarnContext(c.UserContext(), "rate limiter unavailable; letting requests through", "err", err, "for", limiterBackoff)
 			return c.Next()
 		}
 		secs := strconv.Itoa(int((reset + time.Second - 1) / time.Second))

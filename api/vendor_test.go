@@ -83,7 +83,9 @@ func TestVendor_CreateRejectsBadInputAndWritesNothing(t *testing.T) {
 		{"bad country", func(b map[string]any) { b["city"] = map[string]any{"name": "Lisbon", "country_code": "pt"} }, 400, "validation_failed", "city.country_code"},
 		{"deposit over 100", func(b map[string]any) { b["deposit_percent"] = 101 }, 400, "validation_failed", "deposit_percent"},
 		{"bad webhook", func(b map[string]any) { b["webhook_url"] = "ftp://x" }, 400, "validation_failed", "webhook_url"},
-		{"weak manager password", func(b map[string]any) { b["manager"] = map[string]any{"email": "n@example.com", "password": "x", "name": "N"} }, 400, "validation_failed", "manager.password"},
+		{"weak manager password", func(b map[string]any) {
+			b["manager"] = map[string]any{"email": "n@example.com", "password": "x", "name": "N"}
+		}, 400, "validation_failed", "manager.password"},
 		{"taken manager email", func(b map[string]any) {
 			b["manager"] = map[string]any{"email": "Taken@example.com", "password": "manager-pass", "name": "N"}
 		}, 409, "email_taken", ""},

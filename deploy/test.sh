@@ -26,4 +26,4 @@ go test -race -count=1 -timeout 20m ./...
 echo "== fuzz (${FUZZTIME} each)"
 go test -run '^$' -fuzz '^FuzzCreateUser$' -fuzztime "$FUZZTIME" ./api
 go test -run '^$' -fuzz '^FuzzCreateVendor$' -fuzztime "$FUZZTIME" ./api
-go test -run '^$' -fuzz '^FuzzUpdateItinerary$' -fuzztime "$FUZZTIME" ./api
+go test -run '^$' -fuzz '^FuzzCreateItinerary$' -fuzztime "$FUZZTIME" ./api

@@ -21,7 +21,8 @@ type Client struct {
 func New(addr, password string) *Client {
 	return &Client{rdb: goredis.NewClient(&goredis.Options{
 		Addr: addr, Password: password,
-		DialTimeout: 2 * time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second,
+		DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second,
+		MaxRetries: 1,
 	})}
 }
 
