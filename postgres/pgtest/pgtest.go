@@ -39,6 +39,18 @@ func NewDB(tb testing.TB) *postgres.DB {
 // NewDBURL is NewDB that also returns the new database's URL, for code that opens its own pool.
 func NewDBURL(tb testing.TB) (*postgres.DB, string) {
 	tb.Helper()
+	db, u := NewEmptyDB(tb)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := db.Migrate(ctx); err != nil {
+		tb.Fatalf("pgtest: migrate: %v", err)
+	}
+	return db, u
+}
+
+// NewEmptyDB is NewDBURL without the migrations.
+func NewEmptyDB(tb testing.TB) (*postgres.DB, string) {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -78,9 +90,6 @@ func NewDBURL(tb testing.TB) (*postgres.DB, string) {
 		tb.Fatalf("pgtest: %v", err)
 	}
 	tb.Cleanup(db.Close)
-	if _, err := db.Migrate(ctx); err != nil {
-		tb.Fatalf("pgtest: migrate: %v", err)
-	}
 	return db, u.String()
 }
 
