@@ -1,0 +1,96 @@
+// Package booking owns bookings: what a booking request asks for, which inventory periods it
+// takes (nights of a hotel, seatings of a restaurant), what it costs, and the statuses of the
+// booking saga that the workflow in workflows/ drives.
+package booking
+
+import (
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Errors of the booking service and its stores.
+var (
+	ErrNotFound        = errors.New("booking: not found")
+	ErrUnavailable     = errors.New("booking: not enough free units for the requested time")
+	ErrInvalidState    = errors.New("booking: not possible in the booking's current status")
+	ErrVersionConflict = errors.New("booking: version conflict")
+)
+
+// Status is where a booking is in its saga.
+type Status string
+
+// The statuses of a booking.
+const (
+	Pending   Status = "PENDING"   // requested, nothing held yet
+	Blocked   Status = "BLOCKED"   // units held until the hold expires, deposit awaited
+	Confirmed Status = "CONFIRMED" // deposit paid, units booked
+	Cancelled Status = "CANCELLED" // cancelled by the guest or the vendor; units released
+	Availed   Status = "AVAILED"   // the guest came and was billed; deposit refunded
+	NoShow    Status = "NO_SHOW"   // the guest did not come; deposit kept
+	Expired   Status = "EXPIRED"   // the hold ran out before the deposit was paid
+	Failed    Status = "FAILED"    // the deposit was declined
+)
+
+// Closed reports whether no more change can happen to a booking in status s.
+func (s Status) Closed() bool {
+	switch s {
+	case Cancelled, Availed, NoShow, Expired, Failed:
+		return true
+	}
+	return false
+}
+
+// Period is one lockable unit of time: a night or a seating, in UTC.
+type Period struct {
+	StartsAt time.Time `json:"starts_at"`
+	EndsAt   time.Time `json:"ends_at"`
+}
+
+// Booking is the record of one booking.
+type Booking struct {
+	ID            uuid.UUID  `json:"id"`
+	UserID        uuid.UUID  `json:"user_id"`
+	VendorID      uuid.UUID  `json:"vendor_id"`
+	ItineraryID   uuid.UUID  `json:"itinerary_id"`
+	Status        Status     `json:"status"`
+	StartsAt      time.Time  `json:"starts_at"`
+	EndsAt        time.Time  `json:"ends_at"`
+	Quantity      int        `json:"quantity"`
+	PartySize     int        `json:"party_size"`
+	PriceTotal    int64      `json:"price_total"`
+	Deposit       int64      `json:"deposit_amount"`
+	Currency      string     `json:"currency"`
+	HoldExpiresAt *time.Time `json:"hold_expires_at,omitempty"`
+	Version       int        `json:"version"`
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
+}
+
+// Slots are what a booking holds: Quantity units of one itinerary in each of Periods.
+type Slots struct {
+	VendorID    uuid.UUID
+	ItineraryID uuid.UUID
+	Quantity    int
+	Periods     []Period
+}
+
+// Change is a confirmed booking's new shape, as priced by the caller.
+type Change struct {
+	Slots      Slots
+	PartySize  int
+	PriceTotal int64
+	Deposit    int64
+}
+
+// EventSchemaVersion is the version of the booking event payload.
+const EventSchemaVersion = 1
+
+// EventPayload is the payload of the booking events: the booking as written (ids, times,
+// amounts and status; no personal data).
+type EventPayload struct {
+	Booking  *Booking `json:"booking"`
+	Previous Status   `json:"previous_status,omitempty"`
+	Periods  []Period `json:"periods"`
+}

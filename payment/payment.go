@@ -1,0 +1,83 @@
+// Package payment owns deposits and refunds: the Provider port that payment providers (Stripe,
+// the sandbox) implement, and the records of every charge and refund. A provider callback
+// becomes the booking workflow's payment signal.
+package payment
+
+import (
+	"context"
+	"errors"
+)
+
+// Errors returned by providers.
+var (
+	// ErrDeclined is returned when the provider refused the payment outright.
+	ErrDeclined = errors.New("payment: declined")
+	// ErrInvalidSignature is returned for a webhook whose signature does not verify or is stale.
+	ErrInvalidSignature = errors.New("payment: invalid webhook signature")
+)
+
+// Status is the state of a payment at the provider.
+type Status string
+
+// The states of a payment.
+const (
+	Pending   Status = "pending"   // waiting for the customer or the provider
+	Succeeded Status = "succeeded" // money captured (charge) or returned (refund)
+	Failed    Status = "failed"    // declined or cancelled
+)
+
+// DepositRequest asks a provider for a deposit. IdempotencyKey is derived from the booking id
+// and the saga step, so that a retried or reset workflow never charges twice.
+type DepositRequest struct {
+	BookingID      string
+	Amount         int64  // minor units
+	Currency       string // ISO 4217, upper case
+	IdempotencyKey string
+	// Method is a provider-specific payment method; the sandbox reads its test methods from it.
+	Method string
+}
+
+// Intent is a deposit as the provider knows it.
+type Intent struct {
+	ProviderRef  string // the provider's id of the payment (a PaymentIntent id for Stripe)
+	ClientSecret string // what the app needs to complete the payment, if anything
+	Status       Status
+}
+
+// RefundRequest asks a provider to return Amount of the payment ProviderRef.
+type RefundRequest struct {
+	ProviderRef    string
+	Amount         int64
+	IdempotencyKey string
+}
+
+// Refund is a refund as the provider knows it.
+type Refund struct {
+	ProviderRef string
+	Status      Status
+}
+
+// Event is a provider callback about a payment, already verified.
+type Event struct {
+	ID          string // the provider's event id, for idempotency
+	BookingID   string
+	ProviderRef string
+	Status      Status // Succeeded or Failed
+	Amount      int64
+}
+
+// Provider is a payment provider.
+type Provider interface {
+	// Name is the provider's name as stored in the payment table ("stripe", "sandbox").
+	Name() string
+	// CreateDeposit creates (or, for a known IdempotencyKey, returns) a deposit payment.
+	CreateDeposit(ctx context.Context, r DepositRequest) (Intent, error)
+	// CancelDeposit cancels a deposit that has not succeeded, so that it cannot succeed later.
+	CancelDeposit(ctx context.Context, providerRef, idempotencyKey string) error
+	// Refund returns money of a succeeded deposit.
+	Refund(ctx context.Context, r RefundRequest) (Refund, error)
+	// ParseWebhook verifies a callback's signature and returns the payment event it carries,
+	// or ok=false for a verified callback that is not about a deposit's outcome. It returns
+	// ErrInvalidSignature for a forged or stale callback.
+	ParseWebhook(payload []byte, signatureHeader string) (ev Event, ok bool, err error)
+}

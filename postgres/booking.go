@@ -1,0 +1,400 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/reservo/reservo/booking"
+	"github.com/reservo/reservo/event"
+)
+
+// BookingStore keeps bookings and the inventory they hold. Every change of units happens under
+// row locks on bookable_itinerary_slot, taken in one global order (itinerary id, then start
+// time), so that two bookings can never take the same last unit and multi-night or changed
+// bookings never deadlock.
+type BookingStore struct{ db *DB }
+
+// NewBookingStore returns the booking store of db.
+func NewBookingStore(db *DB) *BookingStore { return &BookingStore{db: db} }
+
+const bookingColumns = `id, user_id, vendor_id, itinerary_id, status, starts_at, ends_at, quantity, party_size,
+	price_total, deposit_amount, currency, hold_expires_at, version, created_at, updated_at`
+
+func scanBooking(row pgx.Row) (*booking.Booking, error) {
+	var b booking.Booking
+	err := row.Scan(&b.ID, &b.UserID, &b.VendorID, &b.ItineraryID, &b.Status, &b.StartsAt, &b.EndsAt, &b.Quantity,
+		&b.PartySize, &b.PriceTotal, &b.Deposit, &b.Currency, &b.HoldExpiresAt, &b.Version, &b.CreatedAt, &b.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, booking.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+// ByID returns a booking, or booking.ErrNotFound.
+func (s *BookingStore) ByID(ctx context.Context, id uuid.UUID) (*booking.Booking, error) {
+	b, err := scanBooking(s.db.Pool.QueryRow(ctx, `SELECT `+bookingColumns+` FROM booking WHERE id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("booking by id: %w", err)
+	}
+	return b, nil
+}
+
+// slotRow is one locked inventory row.
+type slotRow struct {
+	itineraryID uuid.UUID
+	slotID      int64
+	startsAt    time.Time
+	total, held int
+	booked      int
+}
+
+// ensureRows creates the missing datetimeslot and inventory rows of sl (lazily, so storage
+// grows with bookings) and returns their datetimeslot ids in period order.
+func ensureRows(ctx context.Context, tx pgx.Tx, sl booking.Slots) ([]int64, error) {
+	starts := make([]time.Time, len(sl.Periods))
+	ends := make([]time.Time, len(sl.Periods))
+	for i, p := range sl.Periods {
+		starts[i], ends[i] = p.StartsAt, p.EndsAt
+	}
+	// Inserts take their row locks in start order too: the same global order as the SELECT below.
+	if _, err := tx.Exec(ctx, `INSERT INTO vendor_datetimeslot (vendor_id, starts_at, ends_at)
+		SELECT $1, s, e FROM unnest($2::timestamptz[], $3::timestamptz[]) AS t(s, e) ORDER BY s
+		ON CONFLICT (vendor_id, starts_at) DO NOTHING`, sl.VendorID, starts, ends); err != nil {
+		return nil, fmt.Errorf("datetimeslots: %w", err)
+	}
+	rows, err := tx.Query(ctx, `SELECT d.id FROM unnest($2::timestamptz[]) WITH ORDINALITY AS t(s, n)
+		JOIN vendor_datetimeslot d ON d.vendor_id = $1 AND d.starts_at = t.s ORDER BY t.n`, sl.VendorID, starts)
+	if err != nil {
+		return nil, fmt.Errorf("datetimeslot ids: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("datetimeslot ids: %w", err)
+	}
+	if len(ids) != len(starts) {
+		return nil, fmt.Errorf("datetimeslots: %d of %d found", len(ids), len(starts))
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO bookable_itinerary_slot (itinerary_id, datetimeslot_id, vendor_id, starts_at, total)
+		SELECT i.id, d.id, d.vendor_id, d.starts_at, i.quantity
+		FROM vendor_itinerary i, unnest($2::bigint[]) AS t(sid) JOIN vendor_datetimeslot d ON d.id = t.sid
+		WHERE i.id = $1 AND i.vendor_id = $3 ORDER BY d.starts_at
+		ON CONFLICT (itinerary_id, datetimeslot_id) DO NOTHING`, sl.ItineraryID, ids, sl.VendorID)
+	if err != nil {
+		return nil, fmt.Errorf("inventory rows: %w", err)
+	}
+	_ = tag
+	return ids, nil
+}
+
+// lockRows locks the inventory rows of the given (itinerary, datetimeslot) pairs in the global
+// order and returns them keyed by pair.
+func lockRows(ctx context.Context, tx pgx.Tx, itineraries []uuid.UUID, slotIDs []int64) (map[[2]any]*slotRow, error) {
+	rows, err := tx.Query(ctx, `SELECT s.itinerary_id, s.datetimeslot_id, s.starts_at, s.total, s.held, s.booked
+		FROM bookable_itinerary_slot s JOIN unnest($1::uuid[], $2::bigint[]) AS t(i, d)
+		  ON s.itinerary_id = t.i AND s.datetimeslot_id = t.d
+		ORDER BY s.itinerary_id, s.starts_at FOR UPDATE OF s`, itineraries, slotIDs)
+	if err != nil {
+		return nil, fmt.Errorf("lock inventory: %w", err)
+	}
+	defer rows.Close()
+	out := map[[2]any]*slotRow{}
+	for rows.Next() {
+		var r slotRow
+		if err := rows.Scan(&r.itineraryID, &r.slotID, &r.startsAt, &r.total, &r.held, &r.booked); err != nil {
+			return nil, fmt.Errorf("lock inventory: %w", err)
+		}
+		out[[2]any{r.itineraryID, r.slotID}] = &r
+	}
+	return out, rows.Err()
+}
+
+// heldSlots returns the rows a booking has, with their state.
+func heldSlots(ctx context.Context, tx pgx.Tx, bookingID uuid.UUID) (itineraries []uuid.UUID, slotIDs []int64, qty []int, states []string, err error) {
+	rows, err := tx.Query(ctx, `SELECT itinerary_id, datetimeslot_id, quantity, state FROM booking_slot
+		WHERE booking_id = $1 AND state <> 'released'`, bookingID)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var it uuid.UUID
+		var sid int64
+		var q int
+		var st string
+		if err := rows.Scan(&it, &sid, &q, &st); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		itineraries, slotIDs, qty, states = append(itineraries, it), append(slotIDs, sid), append(qty, q), append(states, st)
+	}
+	return itineraries, slotIDs, qty, states, rows.Err()
+}
+
+func writeBookingEvent(ctx context.Context, tx pgx.Tx, typ event.Type, b *booking.Booking, prev booking.Status, periods []booking.Period) error {
+	e, err := event.New(typ, b.VendorID.String(), b.UpdatedAt, booking.EventSchemaVersion,
+		booking.EventPayload{Booking: b, Previous: prev, Periods: periods})
+	if err != nil {
+		return err
+	}
+	return appendEvent(ctx, tx, e)
+}
+
+// Block holds sl for booking b and writes b as BLOCKED, in one transaction. It is idempotent
+// on b.ID: a booking that exists is returned as stored and nothing more is held. It returns
+// booking.ErrUnavailable, with nothing held, when a period lacks free units.
+func (s *BookingStore) Block(ctx context.Context, b *booking.Booking, sl booking.Slots) (*booking.Booking, error) {
+	var out *booking.Booking
+	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
+		existing, err := scanBooking(tx.QueryRow(ctx, `SELECT `+bookingColumns+` FROM booking WHERE id = $1`, b.ID))
+		if err == nil {
+			out = existing
+			return nil
+		}
+		if !errors.Is(err, booking.ErrNotFound) {
+			return err
+		}
+		ids, err := ensureRows(ctx, tx, sl)
+		if err != nil {
+			return err
+		}
+		its := make([]uuid.UUID, len(ids))
+		for i := range its {
+			its[i] = sl.ItineraryID
+		}
+		locked, err := lockRows(ctx, tx, its, ids)
+		if err != nil {
+			return err
+		}
+		if len(locked) != len(ids) {
+			return fmt.Errorf("block: itinerary %s of vendor %s: %w", sl.ItineraryID, sl.VendorID, booking.ErrNotFound)
+		}
+		for _, id := range ids {
+			r := locked[[2]any{sl.ItineraryID, id}]
+			if r.held+r.booked+sl.Quantity > r.total {
+				return booking.ErrUnavailable
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE bookable_itinerary_slot SET held = held + $3, updated_at = now()
+			WHERE itinerary_id = $1 AND datetimeslot_id = ANY($2)`, sl.ItineraryID, ids, sl.Quantity); err != nil {
+			return fmt.Errorf("hold: %w", constraintErr(err))
+		}
+		b.Status, b.Version = booking.Blocked, 1
+		if _, err := tx.Exec(ctx, `INSERT INTO booking (`+bookingColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			b.ID, b.UserID, b.VendorID, b.ItineraryID, b.Status, b.StartsAt, b.EndsAt, b.Quantity, b.PartySize,
+			b.PriceTotal, b.Deposit, b.Currency, b.HoldExpiresAt, b.Version, b.CreatedAt, b.UpdatedAt); err != nil {
+			return fmt.Errorf("insert booking: %w", constraintErr(err))
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO booking_slot (booking_id, itinerary_id, datetimeslot_id, quantity, state)
+			SELECT $1, $2, unnest($3::bigint[]), $4, 'held'`, b.ID, sl.ItineraryID, ids, sl.Quantity); err != nil {
+			return fmt.Errorf("booking slots: %w", err)
+		}
+		out = b
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("block: %w", err)
+	}
+	return out, nil
+}
+
+// transitions says, for each target status, from which statuses it may be reached, what
+// happens to the booking's units, and which event records it.
+var transitions = map[booking.Status]struct {
+	from  []booking.Status
+	units string // "book": held to booked; "release": back to free; "keep"
+	event event.Type
+}{
+	booking.Confirmed: {[]booking.Status{booking.Blocked}, "book", event.NewBooking},
+	booking.Failed:    {[]booking.Status{booking.Pending, booking.Blocked}, "release", event.BookingUpdated},
+	booking.Expired:   {[]booking.Status{booking.Pending, booking.Blocked}, "release", event.BookingExpired},
+	booking.Cancelled: {[]booking.Status{booking.Blocked, booking.Confirmed}, "release", event.BookingCancelled},
+	booking.NoShow:    {[]booking.Status{booking.Confirmed}, "release", event.BookingUpdated},
+	booking.Availed:   {[]booking.Status{booking.Confirmed}, "keep", event.BookingAvailed},
+}
+
+// Transition moves a booking to status to, books or releases its units as that status needs,
+// and records the event, in one transaction. It is idempotent: a booking already in status to
+// is returned unchanged. It returns booking.ErrInvalidState from any other status.
+func (s *BookingStore) Transition(ctx context.Context, id uuid.UUID, to booking.Status, at time.Time) (*booking.Booking, error) {
+	tr, ok := transitions[to]
+	if !ok {
+		return nil, fmt.Errorf("transition to %s: %w", to, booking.ErrInvalidState)
+	}
+	var out *booking.Booking
+	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
+		b, err := scanBooking(tx.QueryRow(ctx, `SELECT `+bookingColumns+` FROM booking WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		if b.Status == to {
+			out = b
+			return nil
+		}
+		if !slices.Contains(tr.from, b.Status) {
+			return fmt.Errorf("%s to %s: %w", b.Status, to, booking.ErrInvalidState)
+		}
+		periods, err := s.periods(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if tr.units != "keep" {
+			if err := moveUnits(ctx, tx, id, tr.units); err != nil {
+				return err
+			}
+		}
+		prev := b.Status
+		b.Status, b.Version, b.UpdatedAt = to, b.Version+1, at.UTC()
+		if to != booking.Blocked {
+			b.HoldExpiresAt = nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE booking SET status = $2, version = $3, updated_at = $4, hold_expires_at = $5
+			WHERE id = $1`, b.ID, b.Status, b.Version, b.UpdatedAt, b.HoldExpiresAt); err != nil {
+			return fmt.Errorf("update booking: %w", err)
+		}
+		out = b
+		return writeBookingEvent(ctx, tx, tr.event, b, prev, periods)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("booking %s to %s: %w", id, to, err)
+	}
+	return out, nil
+}
+
+// moveUnits books (held to booked) or releases (held or booked to free) a booking's units
+// under the rows' locks.
+func moveUnits(ctx context.Context, tx pgx.Tx, id uuid.UUID, op string) error {
+	its, sids, qty, states, err := heldSlots(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	if _, err := lockRows(ctx, tx, its, sids); err != nil {
+		return err
+	}
+	for i := range its {
+		var sql string
+		switch {
+		case op == "book" && states[i] == "held":
+			sql = `UPDATE bookable_itinerary_slot SET held = held - $3, booked = booked + $3, updated_at = now()`
+		case op == "release" && states[i] == "held":
+			sql = `UPDATE bookable_itinerary_slot SET held = held - $3, updated_at = now()`
+		case op == "release" && states[i] == "booked":
+			sql = `UPDATE bookable_itinerary_slot SET booked = booked - $3, updated_at = now()`
+		default:
+			continue
+		}
+		if _, err := tx.Exec(ctx, sql+` WHERE itinerary_id = $1 AND datetimeslot_id = $2`, its[i], sids[i], qty[i]); err != nil {
+			return fmt.Errorf("%s units: %w", op, constraintErr(err))
+		}
+	}
+	state := "booked"
+	if op == "release" {
+		state = "released"
+	}
+	if _, err := tx.Exec(ctx, `UPDATE booking_slot SET state = $2 WHERE booking_id = $1 AND state <> 'released'`, id, state); err != nil {
+		return fmt.Errorf("%s booking slots: %w", op, err)
+	}
+	return nil
+}
+
+// periods returns the periods a booking holds (or held), in time order.
+func (s *BookingStore) periods(ctx context.Context, q querier, id uuid.UUID) ([]booking.Period, error) {
+	rows, err := q.Query(ctx, `SELECT d.starts_at, d.ends_at FROM booking_slot bs
+		JOIN vendor_datetimeslot d ON d.id = bs.datetimeslot_id
+		WHERE bs.booking_id = $1 AND bs.state <> 'released' ORDER BY d.starts_at`, id)
+	if err != nil {
+		return nil, fmt.Errorf("booking periods: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (booking.Period, error) {
+		var p booking.Period
+		err := r.Scan(&p.StartsAt, &p.EndsAt)
+		return p, err
+	})
+}
+
+// Change moves a confirmed booking to ch's slots in one transaction: the new rows are checked
+// and booked and the old ones released under the locks of both, taken in the global order, so
+// the booking never loses its old units unless it gets the new ones. It returns
+// booking.ErrUnavailable, changing nothing, when the new rows lack free units.
+func (s *BookingStore) Change(ctx context.Context, id uuid.UUID, ch booking.Change, at time.Time) (*booking.Booking, error) {
+	var out *booking.Booking
+	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
+		b, err := scanBooking(tx.QueryRow(ctx, `SELECT `+bookingColumns+` FROM booking WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		if b.Status != booking.Confirmed {
+			return fmt.Errorf("change a %s booking: %w", b.Status, booking.ErrInvalidState)
+		}
+		newIDs, err := ensureRows(ctx, tx, ch.Slots)
+		if err != nil {
+			return err
+		}
+		oldIts, oldIDs, oldQty, _, err := heldSlots(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		its := slices.Clone(oldIts)
+		ids := slices.Clone(oldIDs)
+		for _, sid := range newIDs {
+			its, ids = append(its, ch.Slots.ItineraryID), append(ids, sid)
+		}
+		locked, err := lockRows(ctx, tx, its, ids)
+		if err != nil {
+			return err
+		}
+		// Free the old units in memory, then check the new ones against what is left.
+		for i := range oldIts {
+			locked[[2]any{oldIts[i], oldIDs[i]}].booked -= oldQty[i]
+		}
+		for _, sid := range newIDs {
+			r := locked[[2]any{ch.Slots.ItineraryID, sid}]
+			if r == nil {
+				return fmt.Errorf("change: itinerary %s: %w", ch.Slots.ItineraryID, booking.ErrNotFound)
+			}
+			if r.held+r.booked+ch.Slots.Quantity > r.total {
+				return booking.ErrUnavailable
+			}
+		}
+		for i := range oldIts {
+			if _, err := tx.Exec(ctx, `UPDATE bookable_itinerary_slot SET booked = booked - $3, updated_at = now()
+				WHERE itinerary_id = $1 AND datetimeslot_id = $2`, oldIts[i], oldIDs[i], oldQty[i]); err != nil {
+				return fmt.Errorf("release old units: %w", constraintErr(err))
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE bookable_itinerary_slot SET booked = booked + $3, updated_at = now()
+			WHERE itinerary_id = $1 AND datetimeslot_id = ANY($2)`, ch.Slots.ItineraryID, newIDs, ch.Slots.Quantity); err != nil {
+			return fmt.Errorf("book new units: %w", constraintErr(err))
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM booking_slot WHERE booking_id = $1`, id); err != nil {
+			return fmt.Errorf("booking slots: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO booking_slot (booking_id, itinerary_id, datetimeslot_id, quantity, state)
+			SELECT $1, $2, unnest($3::bigint[]), $4, 'booked'`, id, ch.Slots.ItineraryID, newIDs, ch.Slots.Quantity); err != nil {
+			return fmt.Errorf("booking slots: %w", err)
+		}
+		first, last := ch.Slots.Periods[0], ch.Slots.Periods[len(ch.Slots.Periods)-1]
+		b.ItineraryID, b.Quantity, b.PartySize = ch.Slots.ItineraryID, ch.Slots.Quantity, ch.PartySize
+		b.StartsAt, b.EndsAt, b.PriceTotal, b.Deposit = first.StartsAt, last.EndsAt, ch.PriceTotal, ch.Deposit
+		b.Version, b.UpdatedAt = b.Version+1, at.UTC()
+		if _, err := tx.Exec(ctx, `UPDATE booking SET itinerary_id = $2, quantity = $3, party_size = $4, starts_at = $5,
+			ends_at = $6, price_total = $7, deposit_amount = $8, version = $9, updated_at = $10 WHERE id = $1`,
+			b.ID, b.ItineraryID, b.Quantity, b.PartySize, b.StartsAt, b.EndsAt, b.PriceTotal, b.Deposit, b.Version, b.UpdatedAt); err != nil {
+			return fmt.Errorf("update booking: %w", constraintErr(err))
+		}
+		out = b
+		return writeBookingEvent(ctx, tx, event.BookingUpdated, b, booking.Confirmed, ch.Slots.Periods)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("change booking %s: %w", id, err)
+	}
+	return out, nil
+}

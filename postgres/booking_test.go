@@ -1,0 +1,246 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/reservo/reservo/auth"
+	"github.com/reservo/reservo/booking"
+	"github.com/reservo/reservo/postgres"
+	"github.com/reservo/reservo/postgres/pgtest"
+	"github.com/reservo/reservo/user"
+	"github.com/reservo/reservo/vendors"
+)
+
+// inventory is a hotel with one room type of units rooms, and a guest.
+type inventory struct {
+	db     *postgres.DB
+	store  *postgres.BookingStore
+	vendor *vendors.Vendor
+	room   *vendors.Itinerary
+	userID uuid.UUID
+}
+
+func newInventory(t *testing.T, units int) *inventory {
+	t.Helper()
+	db := pgtest.NewDB(t)
+	ctx := context.Background()
+	svc := vendors.NewService(postgres.NewVendorStore(db), time.Now)
+	lat, lon := 38.7, -9.1
+	v, err := svc.Create(ctx, vendors.NewVendor{Kind: vendors.Hotel, Name: "H", City: vendors.City{Name: "Lisbon", CountryCode: "PT"},
+		Timezone: "Europe/Lisbon", Address: "A", Lat: &lat, Lon: &lon, Currency: "EUR", StarRating: 3, CheckInTime: "14:00", CheckOutTime: "11:00",
+		Manager: vendors.NewManager{Email: "m@example.com", Password: "manager-pass", Name: "M"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	price := int64(10000)
+	room, err := svc.CreateItinerary(ctx, v.ID, vendors.NewItinerary{Type: "std", Name: "Std", Capacity: 2, Quantity: units, BasePrice: &price})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &user.User{ID: uuid.New(), Email: "g@example.com", Name: "G", Role: auth.RoleUser, Version: 1,
+		CreatedAt: time.Now(), UpdatedAt: time.Now(), PasswordHash: "h"}
+	if err := postgres.NewUserStore(db).Create(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	return &inventory{db: db, store: postgres.NewBookingStore(db), vendor: v, room: room, userID: u.ID}
+}
+
+var day0 = time.Date(2027, 3, 1, 14, 0, 0, 0, time.UTC)
+
+func nights(from, n int) []booking.Period {
+	ps := make([]booking.Period, n)
+	for i := range ps {
+		start := day0.AddDate(0, 0, from+i)
+		ps[i] = booking.Period{StartsAt: start, EndsAt: start.Add(21 * time.Hour)}
+	}
+	return ps
+}
+
+func (in *inventory) block(ctx context.Context, periods []booking.Period, qty int) (*booking.Booking, error) {
+	now := time.Now().UTC()
+	exp := now.Add(10 * time.Minute)
+	first, last := periods[0], periods[0]
+	for _, p := range periods {
+		if p.StartsAt.Before(first.StartsAt) {
+			first = p
+		}
+		if p.EndsAt.After(last.EndsAt) {
+			last = p
+		}
+	}
+	b := &booking.Booking{ID: uuid.New(), UserID: in.userID, VendorID: in.vendor.ID, ItineraryID: in.room.ID,
+		StartsAt: first.StartsAt, EndsAt: last.EndsAt, Quantity: qty, PartySize: 1,
+		PriceTotal: 100, Deposit: 20, Currency: "EUR", HoldExpiresAt: &exp, CreatedAt: now, UpdatedAt: now}
+	return in.store.Block(ctx, b, booking.Slots{VendorID: in.vendor.ID, ItineraryID: in.room.ID, Quantity: qty, Periods: periods})
+}
+
+// checkRows fails when any inventory row is oversold or its counters disagree with the
+// bookings that hold it.
+func (in *inventory) checkRows(t *testing.T) {
+	t.Helper()
+	var bad int
+	err := in.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM bookable_itinerary_slot s
+		WHERE s.held + s.booked > s.total
+		   OR s.held <> coalesce((SELECT sum(quantity) FROM booking_slot b WHERE b.itinerary_id = s.itinerary_id
+		                          AND b.datetimeslot_id = s.datetimeslot_id AND b.state = 'held'), 0)
+		   OR s.booked <> coalesce((SELECT sum(quantity) FROM booking_slot b WHERE b.itinerary_id = s.itinerary_id
+		                          AND b.datetimeslot_id = s.datetimeslot_id AND b.state = 'booked'), 0)`).Scan(&bad)
+	if err != nil || bad != 0 {
+		t.Fatalf("%d inconsistent inventory rows (%v)", bad, err)
+	}
+}
+
+func TestBlockSlots_LastUnitRace(t *testing.T) {
+	in := newInventory(t, 3)
+	const requests = 50
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won, lost := 0, 0
+	for range requests {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := in.block(context.Background(), nights(0, 1), 1)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				won++
+			case errors.Is(err, booking.ErrUnavailable):
+				lost++
+			default:
+				t.Errorf("unexpected error: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if won != 3 || lost != requests-3 {
+		t.Fatalf("%d held, %d refused; want 3 and %d", won, lost, requests-3)
+	}
+	in.checkRows(t)
+}
+
+// TestBlockSlots_OverlappingStaysNeverDeadlock fires multi-night bookings that overlap in
+// random orders: locks are taken in one order, so no deadlock error reaches a caller.
+func TestBlockSlots_OverlappingStaysNeverDeadlock(t *testing.T) {
+	in := newInventory(t, 4)
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(i), 7))
+			ps := nights(r.IntN(5), 1+r.IntN(5))
+			r.Shuffle(len(ps), func(a, b int) { ps[a], ps[b] = ps[b], ps[a] })
+			// The store must not rely on the caller's order.
+			_, err := in.block(context.Background(), ps, 1+r.IntN(2))
+			if err != nil && !errors.Is(err, booking.ErrUnavailable) {
+				t.Errorf("booking %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	in.checkRows(t)
+}
+
+func TestTransitions_BookReleaseAndIdempotence(t *testing.T) {
+	in := newInventory(t, 1)
+	ctx := context.Background()
+	b, err := in.block(ctx, nights(0, 2), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := in.store.Block(ctx, b, booking.Slots{VendorID: in.vendor.ID, ItineraryID: in.room.ID, Quantity: 1, Periods: nights(0, 2)})
+	if err != nil || again.ID != b.ID {
+		t.Fatalf("retried block: %v", err)
+	}
+	in.checkRows(t)
+	if _, err := in.block(ctx, nights(1, 1), 1); !errors.Is(err, booking.ErrUnavailable) {
+		t.Fatalf("second booking of the only room: %v", err)
+	}
+
+	for range 2 { // a retried activity changes nothing twice
+		c, err := in.store.Transition(ctx, b.ID, booking.Confirmed, time.Now())
+		if err != nil || c.Status != booking.Confirmed || c.HoldExpiresAt != nil {
+			t.Fatalf("confirm: %+v, %v", c, err)
+		}
+	}
+	in.checkRows(t)
+	if _, err := in.store.Transition(ctx, b.ID, booking.Expired, time.Now()); !errors.Is(err, booking.ErrInvalidState) {
+		t.Fatalf("expire a confirmed booking: %v", err)
+	}
+	if _, err := in.store.Transition(ctx, b.ID, booking.Cancelled, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	in.checkRows(t)
+	if _, err := in.block(ctx, nights(1, 1), 1); err != nil {
+		t.Fatalf("the released room is not free again: %v", err)
+	}
+	evs, err := in.db.EventsByKey(ctx, in.vendor.ID.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, e := range evs {
+		types = append(types, string(e.Type))
+	}
+	want := "new_vendor vendor_updated new_booking booking_cancelled"
+	if got := joinTypes(types); got != want {
+		t.Fatalf("events %q; want %q", got, want)
+	}
+}
+
+func joinTypes(ts []string) string {
+	out := ""
+	for i, t := range ts {
+		if i > 0 {
+			out += " "
+		}
+		out += t
+	}
+	return out
+}
+
+func TestChange_MovesOrKeepsTheBooking(t *testing.T) {
+	in := newInventory(t, 2)
+	ctx := context.Background()
+	mine, err := in.block(ctx, nights(0, 2), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.store.Transition(ctx, mine.ID, booking.Confirmed, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// Someone else takes both rooms of night 5.
+	if _, err := in.block(ctx, nights(5, 1), 2); err != nil {
+		t.Fatal(err)
+	}
+	slots := func(from, n, qty int) booking.Change {
+		return booking.Change{Slots: booking.Slots{VendorID: in.vendor.ID, ItineraryID: in.room.ID, Quantity: qty, Periods: nights(from, n)},
+			PartySize: 1, PriceTotal: 100, Deposit: 20}
+	}
+	if _, err := in.store.Change(ctx, mine.ID, slots(4, 2, 1), time.Now()); !errors.Is(err, booking.ErrUnavailable) {
+		t.Fatalf("change onto a full night: %v", err)
+	}
+	got, err := in.store.ByID(ctx, mine.ID)
+	if err != nil || !got.StartsAt.Equal(nights(0, 1)[0].StartsAt) || got.Version != 2 {
+		t.Fatalf("failed change altered the booking: %+v, %v", got, err)
+	}
+	in.checkRows(t)
+	// Overlapping change to 2 rooms on nights 1-2: night 1 is its own, so it fits.
+	ch, err := in.store.Change(ctx, mine.ID, slots(1, 2, 2), time.Now())
+	if err != nil || ch.Quantity != 2 || !ch.StartsAt.Equal(nights(1, 1)[0].StartsAt) {
+		t.Fatalf("change: %+v, %v", ch, err)
+	}
+	in.checkRows(t)
+	if _, err := in.block(ctx, nights(0, 1), 2); err != nil {
+		t.Fatalf("night 0 was not released: %v", err)
+	}
+}
