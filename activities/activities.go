@@ -1,13 +1,229 @@
 // Package activities holds the activities of the booking saga: inventory locks on PostgreSQL,
-// payments through the provider, events and notifications. Activities are methods on
-// Activities, which holds their clients; each is idempotent under retries.
+// payments through the provider, and the booking's state changes with their events.
+// Activities are methods on Activities, which holds their clients; each is idempotent under
+// retries: inventory changes are keyed by the booking and its target status, payments by an
+// idempotency key derived from the booking id and the step.
 package activities
 
 import (
-	"github.com/reservo/reservo/postgres"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/reservo/reservo/booking"
+	"github.com/reservo/reservo/payment"
 )
+
+// Error types of non-retryable activity failures; workflows switch on them.
+const (
+	ErrTypeUnavailable  = "unavailable"
+	ErrTypeInvalidState = "invalid_state"
+	ErrTypeDeclined     = "declined"
+)
+
+// Bookings is the inventory and booking store the activities need.
+type Bookings interface {
+	Block(ctx context.Context, b *booking.Booking, sl booking.Slots) (*booking.Booking, error)
+	Transition(ctx context.Context, id uuid.UUID, to booking.Status, at time.Time) (*booking.Booking, error)
+	Change(ctx context.Context, id uuid.UUID, ch booking.Change, at time.Time) (*booking.Booking, error)
+}
+
+// Payments is the record of charges and refunds.
+type Payments interface {
+	Begin(ctx context.Context, r *payment.Record) (*payment.Record, bool, error)
+	Finish(ctx context.Context, key, providerRef string, status payment.Status) error
+	ByKey(ctx context.Context, key string) (*payment.Record, error)
+}
 
 // Activities holds the clients the activities use.
 type Activities struct {
-	DB *postgres.DB
+	Bookings Bookings
+	Payments Payments
+	Provider payment.Provider
+	Now      func() time.Time
+}
+
+// nonRetryable marks the domain's final answers so that Temporal does not retry them.
+func nonRetryable(err error) error {
+	switch {
+	case errors.Is(err, booking.ErrUnavailable):
+		return temporal.NewNonRetryableApplicationError("not enough free units", ErrTypeUnavailable, err)
+	case errors.Is(err, booking.ErrInvalidState), errors.Is(err, booking.ErrNotFound):
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidState, err)
+	case errors.Is(err, payment.ErrDeclined):
+		return temporal.NewNonRetryableApplicationError("payment declined", ErrTypeDeclined, err)
+	}
+	return err
+}
+
+// BlockInput is the booking to hold and what it holds.
+type BlockInput struct {
+	Booking booking.Booking
+	Slots   booking.Slots
+}
+
+// BlockSlots holds the booking's units under row locks and writes it BLOCKED, in one
+// transaction; it fails with ErrTypeUnavailable, holding nothing, when a unit is missing.
+func (a *Activities) BlockSlots(ctx context.Context, in BlockInput) (*booking.Booking, error) {
+	b := in.Booking
+	b.CreatedAt, b.UpdatedAt = a.Now().UTC(), a.Now().UTC()
+	out, err := a.Bookings.Block(ctx, &b, in.Slots)
+	if err != nil {
+		return nil, nonRetryable(err)
+	}
+	return out, nil
+}
+
+// TransitionInput moves a booking to a status.
+type TransitionInput struct {
+	BookingID uuid.UUID
+	To        booking.Status
+}
+
+// Transition confirms, releases or closes a booking with its event (see the store's rules).
+func (a *Activities) Transition(ctx context.Context, in TransitionInput) (*booking.Booking, error) {
+	b, err := a.Bookings.Transition(ctx, in.BookingID, in.To, a.Now())
+	if err != nil {
+		return nil, nonRetryable(err)
+	}
+	return b, nil
+}
+
+// ChangeInput is a confirmed booking's new shape.
+type ChangeInput struct {
+	BookingID uuid.UUID
+	Change    booking.Change
+}
+
+// ChangeBooking moves a confirmed booking to new units, or fails with ErrTypeUnavailable and
+// changes nothing.
+func (a *Activities) ChangeBooking(ctx context.Context, in ChangeInput) (*booking.Booking, error) {
+	b, err := a.Bookings.Change(ctx, in.BookingID, in.Change, a.Now())
+	if err != nil {
+		return nil, nonRetryable(err)
+	}
+	return b, nil
+}
+
+// ChargeInput asks for a deposit (or an extra deposit after a change).
+type ChargeInput struct {
+	BookingID      uuid.UUID
+	Amount         int64
+	Currency       string
+	Method         string
+	IdempotencyKey string
+}
+
+// ChargeResult is the provider's answer.
+type ChargeResult struct {
+	Provider     string
+	ProviderRef  string
+	ClientSecret string
+	Status       payment.Status
+}
+
+// ChargeDeposit asks the provider for a deposit once per idempotency key: the record is
+// written first, and the provider is asked with the same key on every retry, so neither a
+// retry nor a reset workflow charges twice. A decline fails with ErrTypeDeclined.
+func (a *Activities) ChargeDeposit(ctx context.Context, in ChargeInput) (*ChargeResult, error) {
+	rec, _, err := a.Payments.Begin(ctx, &payment.Record{ID: uuid.New(), BookingID: in.BookingID, Kind: payment.Charge,
+		Amount: in.Amount, Currency: in.Currency, Provider: a.Provider.Name(), IdempotencyKey: in.IdempotencyKey})
+	if err != nil {
+		return nil, err
+	}
+	if rec.Status == payment.Failed {
+		return nil, nonRetryable(payment.ErrDeclined)
+	}
+	intent, err := a.Provider.CreateDeposit(ctx, payment.DepositRequest{BookingID: in.BookingID.String(),
+		Amount: in.Amount, Currency: in.Currency, IdempotencyKey: in.IdempotencyKey, Method: in.Method})
+	if errors.Is(err, payment.ErrDeclined) {
+		if ferr := a.Payments.Finish(ctx, in.IdempotencyKey, "", payment.Failed); ferr != nil {
+			return nil, ferr
+		}
+		return nil, nonRetryable(err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create deposit: %w", err)
+	}
+	status := intent.Status
+	if rec.Status == payment.Succeeded {
+		status = payment.Succeeded // a webhook already told us
+	}
+	if err := a.Payments.Finish(ctx, in.IdempotencyKey, intent.ProviderRef, status); err != nil {
+		return nil, err
+	}
+	return &ChargeResult{Provider: a.Provider.Name(), ProviderRef: intent.ProviderRef, ClientSecret: intent.ClientSecret, Status: status}, nil
+}
+
+// RecordPaymentInput is the outcome of a payment as a provider callback told it.
+type RecordPaymentInput struct {
+	IdempotencyKey string
+	ProviderRef    string
+	Status         payment.Status
+}
+
+// RecordPayment stores a payment's outcome.
+func (a *Activities) RecordPayment(ctx context.Context, in RecordPaymentInput) error {
+	return a.Payments.Finish(ctx, in.IdempotencyKey, in.ProviderRef, in.Status)
+}
+
+// CancelDepositInput names a deposit that must not succeed any more.
+type CancelDepositInput struct {
+	IdempotencyKey string
+}
+
+// CancelDeposit cancels a pending deposit at the provider and records it as failed.
+func (a *Activities) CancelDeposit(ctx context.Context, in CancelDepositInput) error {
+	rec, err := a.Payments.ByKey(ctx, in.IdempotencyKey)
+	if err != nil {
+		return err
+	}
+	if rec.Status != payment.Pending || rec.ProviderRef == "" {
+		return nil
+	}
+	if err := a.Provider.CancelDeposit(ctx, rec.ProviderRef, in.IdempotencyKey+":cancel"); err != nil {
+		return fmt.Errorf("cancel deposit: %w", err)
+	}
+	return a.Payments.Finish(ctx, in.IdempotencyKey, "", payment.Failed)
+}
+
+// RefundInput returns money of a booking's succeeded charge.
+type RefundInput struct {
+	BookingID uuid.UUID
+	ChargeKey string // the idempotency key of the charge refunded
+	Amount    int64
+	Reason    string // names the refund in its idempotency key: one refund per reason
+}
+
+// Refund returns Amount of the charge once per (booking, reason), whatever the retries.
+func (a *Activities) Refund(ctx context.Context, in RefundInput) (*payment.Record, error) {
+	charge, err := a.Payments.ByKey(ctx, in.ChargeKey)
+	if err != nil {
+		return nil, err
+	}
+	if charge.Status != payment.Succeeded || in.Amount <= 0 {
+		return nil, nil
+	}
+	key := payment.RefundKey(in.BookingID, in.Reason)
+	rec, _, err := a.Payments.Begin(ctx, &payment.Record{ID: uuid.New(), BookingID: in.BookingID, Kind: payment.RefundOut,
+		Amount: min(in.Amount, charge.Amount), Currency: charge.Currency, Provider: charge.Provider, IdempotencyKey: key})
+	if err != nil {
+		return nil, err
+	}
+	if rec.Status == payment.Succeeded {
+		return rec, nil
+	}
+	r, err := a.Provider.Refund(ctx, payment.RefundRequest{ProviderRef: charge.ProviderRef, Amount: rec.Amount, IdempotencyKey: key})
+	if err != nil {
+		return nil, fmt.Errorf("refund: %w", err)
+	}
+	if err := a.Payments.Finish(ctx, key, r.ProviderRef, r.Status); err != nil {
+		return nil, err
+	}
+	rec.ProviderRef, rec.Status = r.ProviderRef, r.Status
+	return rec, nil
 }

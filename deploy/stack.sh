@@ -4,20 +4,21 @@
 #   PostgreSQL  own cluster on RESERVO_PG_PORT (55432), from Debian's packages (installed when missing)
 #   Redis       own instance on RESERVO_REDIS_PORT (56379), from Debian's packages
 #   Temporal    deploy/temporal-dev (go.temporal.io/server + Web UI), gRPC 7233, UI 8233
+#   stripe-mock Stripe's API mock (deploy/stripe-mock.sh) on 12111, for the Stripe adapter's tests
 #
 #   deploy/stack.sh up       start what is not running (idempotent); prints the addresses
 #   deploy/stack.sh down     stop what this script started
 #   deploy/stack.sh status   say what runs
 #   deploy/stack.sh env      print the RESERVO_* variables that point at this stack
 #
-# RESERVO_STACK_SERVICES (default "postgres redis temporal") names the pieces to run here; drop
+# RESERVO_STACK_SERVICES (default "postgres redis temporal stripe-mock") names the pieces to run here; drop
 # one to use a server of your own and point RESERVO_DATABASE_URL, RESERVO_REDIS_ADDR or
 # RESERVO_TEMPORAL_ADDR at it.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DATA=${RESERVO_DATA_DIR:-$ROOT/.data}
-SERVICES=${RESERVO_STACK_SERVICES:-postgres redis temporal}
+SERVICES=${RESERVO_STACK_SERVICES:-postgres redis temporal stripe-mock}
 PG_PORT=${RESERVO_PG_PORT:-55432}
 PG_USER=reservo
 PG_PASSWORD=reservo # the local stack's throwaway password; never used outside 127.0.0.1
@@ -187,6 +188,7 @@ print_env() {
   echo "RESERVO_DATABASE_URL=${RESERVO_DATABASE_URL:-postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/reservo?sslmode=disable}"
   echo "RESERVO_REDIS_ADDR=${RESERVO_REDIS_ADDR:-127.0.0.1:$REDIS_PORT}"
   echo "RESERVO_TEMPORAL_ADDR=${RESERVO_TEMPORAL_ADDR:-127.0.0.1:$TEMPORAL_PORT}"
+  echo "RESERVO_STRIPE_MOCK_URL=${RESERVO_STRIPE_MOCK_URL:-http://127.0.0.1:${RESERVO_STRIPE_MOCK_PORT:-12111}}"
   echo "RESERVO_TEMPORAL_UI_URL=${RESERVO_TEMPORAL_UI_URL:-http://127.0.0.1:$TEMPORAL_UI_PORT}"
 }
 
@@ -196,15 +198,18 @@ up)
   has postgres && postgres_up
   has redis && redis_up
   has temporal && temporal_up
+  has stripe-mock && "$ROOT/deploy/stripe-mock.sh" up
   log "up: postgres 127.0.0.1:$PG_PORT, redis 127.0.0.1:$REDIS_PORT, temporal 127.0.0.1:$TEMPORAL_PORT, web UI http://127.0.0.1:$TEMPORAL_UI_PORT"
   ;;
 down)
+  "$ROOT/deploy/stripe-mock.sh" down || true
   temporal_down
   redis_down
   postgres_down
   ;;
 status)
-  for p in "postgres:$PG_PORT" "redis:$REDIS_PORT" "temporal:$TEMPORAL_PORT" "temporal-ui:$TEMPORAL_UI_PORT"; do
+  for p in "postgres:$PG_PORT" "redis:$REDIS_PORT" "temporal:$TEMPORAL_PORT" "temporal-ui:$TEMPORAL_UI_PORT" \
+    "stripe-mock:${RESERVO_STRIPE_MOCK_PORT:-12111}"; do
     if port_open "${p#*:}"; then echo "${p%%:*} up (${p#*:})"; else echo "${p%%:*} down (${p#*:})"; fi
   done
   ;;

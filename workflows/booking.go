@@ -1,0 +1,537 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/reservo/reservo/activities"
+	"github.com/reservo/reservo/booking"
+	"github.com/reservo/reservo/payment"
+)
+
+// Names of the booking workflow's messages.
+const (
+	SignalPayment = "payment" // a provider's answer about a deposit: PaymentSignal
+	UpdateHold    = "hold"    // the outcome of the hold: HoldResult, or an error
+	UpdateChange  = "change"  // change a confirmed booking: ChangeRequest
+	UpdateStatus  = "status"  // cancel, avail, no-show: StatusRequest
+	QueryState    = "state"   // the booking as the workflow knows it: State
+)
+
+// Error types of the workflow's update failures, for the API to map.
+const (
+	ErrTypeUnavailable  = activities.ErrTypeUnavailable
+	ErrTypeDeclined     = activities.ErrTypeDeclined
+	ErrTypeInvalidState = activities.ErrTypeInvalidState
+	ErrTypeForbidden    = "forbidden"
+	ErrTypeProvider     = "payment_provider_unavailable"
+)
+
+// Search attributes kept current so that support staff find any booking in the Web UI, and
+// stuck ones with BookingStatus = 'BLOCKED'. They carry ids and status only, no personal data.
+var (
+	SABookingID     = temporal.NewSearchAttributeKeyKeyword("BookingID")
+	SAVendorID      = temporal.NewSearchAttributeKeyKeyword("VendorID")
+	SAUserID        = temporal.NewSearchAttributeKeyKeyword("UserID")
+	SABookingStatus = temporal.NewSearchAttributeKeyKeyword("BookingStatus")
+)
+
+// BookingInput starts a booking workflow. The booking is already validated and priced.
+type BookingInput struct {
+	Booking       booking.Booking
+	Slots         booking.Slots
+	PaymentMethod string
+	// HoldTimeout is how long the units stay held waiting for the deposit.
+	HoldTimeout time.Duration
+	// CancellationCutoff before the start: a guest's cancellation before it is refunded in
+	// full, after it the deposit is kept.
+	CancellationCutoff time.Duration
+	// LatePaymentWindow is how long a closed unpaid booking still listens for a payment that
+	// arrives late, to refund it.
+	LatePaymentWindow time.Duration
+	// AutoAvailAfter the end, a confirmed booking no one closed is availed (deposit returned).
+	AutoAvailAfter time.Duration
+}
+
+// HoldResult is what the hold update answers: the held booking and how to pay its deposit.
+type HoldResult struct {
+	Booking      booking.Booking `json:"booking"`
+	Provider     string          `json:"provider,omitempty"`
+	ProviderRef  string          `json:"provider_ref,omitempty"`
+	ClientSecret string          `json:"client_secret,omitempty"`
+}
+
+// PaymentSignal is a provider's answer about a deposit.
+type PaymentSignal struct {
+	ProviderRef string         `json:"provider_ref"`
+	Status      payment.Status `json:"status"`
+	EventID     string         `json:"event_id,omitempty"`
+}
+
+// ChangeRequest is a confirmed booking's new shape, priced by the booking service.
+type ChangeRequest struct {
+	Change booking.Change `json:"change"`
+}
+
+// Role of whoever asks for a status change.
+type Role string
+
+// The roles that may change a booking's status.
+const (
+	RoleUser    Role = "user"
+	RoleManager Role = "manager"
+	RoleStaff   Role = "staff"
+)
+
+// StatusRequest asks for a booking's new status.
+type StatusRequest struct {
+	To booking.Status `json:"to"`
+	By Role           `json:"by"`
+}
+
+// State is the booking as the workflow knows it.
+type State struct {
+	Booking     booking.Booking `json:"booking"`
+	ProviderRef string          `json:"provider_ref,omitempty"`
+	Refunded    int64           `json:"refunded"`
+}
+
+// BookingResult is how the booking ended.
+type BookingResult struct {
+	Status   booking.Status `json:"status"`
+	Refunded int64          `json:"refunded"`
+}
+
+// run is one booking workflow's state.
+type run struct {
+	in       *BookingInput
+	b        booking.Booking
+	charge   *activities.ChargeResult
+	paid     bool  // the deposit succeeded
+	holdDone bool  // the hold update may answer
+	holdErr  error // why the hold failed
+	payment  *PaymentSignal
+	latePaid bool
+	cancelBy Role // a cancellation asked while BLOCKED
+	busy     bool
+	refunded int64
+}
+
+var acts *activities.Activities // method values name the activities; never called here
+
+func activityCtx(ctx workflow.Context, startToClose, scheduleToClose time.Duration, maxInterval time.Duration) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    startToClose,
+		ScheduleToCloseTimeout: scheduleToClose,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: maxInterval,
+		},
+	})
+}
+
+// Booking is the saga of one booking: hold the units, take the deposit, confirm or release,
+// then serve changes, cancellation, billing and no-show until the booking is closed.
+func Booking(ctx workflow.Context, in *BookingInput) (*BookingResult, error) {
+	r := &run{in: in, b: in.Booking}
+	r.b.Status = booking.Pending
+	log := workflow.GetLogger(ctx)
+
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) {
+		ref := ""
+		if r.charge != nil {
+			ref = r.charge.ProviderRef
+		}
+		return State{Booking: r.b, ProviderRef: ref, Refunded: r.refunded}, nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := workflow.SetUpdateHandler(ctx, UpdateHold, func(ctx workflow.Context) (*HoldResult, error) {
+		if err := workflow.Await(ctx, func() bool { return r.holdDone }); err != nil {
+			return nil, err
+		}
+		if r.holdErr != nil {
+			return nil, r.holdErr
+		}
+		res := &HoldResult{Booking: r.b}
+		if r.charge != nil {
+			res.Provider, res.ProviderRef, res.ClientSecret = r.charge.Provider, r.charge.ProviderRef, r.charge.ClientSecret
+		}
+		return res, nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateChange, r.change,
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req ChangeRequest) error {
+			if r.b.Status != booking.Confirmed {
+				return temporal.NewApplicationError("only a confirmed booking can change", ErrTypeInvalidState)
+			}
+			if len(req.Change.Slots.Periods) == 0 {
+				return temporal.NewApplicationError("a change needs periods", ErrTypeInvalidState)
+			}
+			return nil
+		}}); err != nil {
+		return nil, err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateStatus, r.setStatus,
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req StatusRequest) error { return r.allowed(req) }}); err != nil {
+		return nil, err
+	}
+	payments := workflow.GetSignalChannel(ctx, SignalPayment)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var p PaymentSignal
+			payments.Receive(ctx, &p)
+			r.onPayment(ctx, p)
+		}
+	})
+
+	// 1. Hold.
+	exp := workflow.Now(ctx).Add(in.HoldTimeout).UTC()
+	r.b.HoldExpiresAt = &exp
+	r.upsertStatus(ctx)
+	blockCtx := activityCtx(ctx, 10*time.Second, 30*time.Second, 2*time.Second)
+	var held booking.Booking
+	if err := workflow.ExecuteActivity(blockCtx, acts.BlockSlots, activities.BlockInput{Booking: r.b, Slots: in.Slots}).Get(ctx, &held); err != nil {
+		if isType(err, activities.ErrTypeUnavailable) {
+			r.failHold(ctx, temporal.NewApplicationError("no free units for the requested time", ErrTypeUnavailable))
+			return r.result(), nil
+		}
+		// The hold may have been written before the failure: release it if so.
+		log.Error("block slots failed", "error", err)
+		r.transition(ctx, booking.Failed)
+		r.failHold(ctx, temporal.NewApplicationError("the booking could not be held; try again", ErrTypeProvider))
+		return r.result(), nil
+	}
+	r.b = held
+	r.upsertStatus(ctx)
+
+	// 2. Deposit.
+	if r.b.Deposit == 0 {
+		r.paid = true
+	} else {
+		payCtx := activityCtx(ctx, 30*time.Second, time.Minute, 10*time.Second)
+		err := workflow.ExecuteActivity(payCtx, acts.ChargeDeposit, activities.ChargeInput{BookingID: r.b.ID,
+			Amount: r.b.Deposit, Currency: r.b.Currency, Method: in.PaymentMethod, IdempotencyKey: payment.DepositKey(r.b.ID)}).Get(ctx, &r.charge)
+		switch {
+		case isType(err, activities.ErrTypeDeclined):
+			r.transition(ctx, booking.Failed)
+			r.failHold(ctx, temporal.NewApplicationError("the deposit was declined", ErrTypeDeclined))
+			return r.result(), nil
+		case err != nil:
+			log.Error("charge deposit failed", "error", err)
+			r.transition(ctx, booking.Failed)
+			r.failHold(ctx, temporal.NewApplicationError("the payment provider is unavailable; try again", ErrTypeProvider))
+			return r.result(), nil
+		}
+		r.paid = r.charge.Status == payment.Succeeded
+	}
+	if r.paid {
+		// Paid at once (no deposit, or a sandbox method): answer with the confirmed booking.
+		r.transition(ctx, booking.Confirmed)
+	}
+	r.holdDone = true
+
+	// 3. Wait for the deposit until the hold expires.
+	if !r.paid {
+		ok, err := workflow.AwaitWithTimeout(ctx, exp.Sub(workflow.Now(ctx)), func() bool {
+			return r.payment != nil || r.cancelBy != ""
+		})
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case r.cancelBy != "":
+			r.cancelDeposit(ctx)
+			r.transition(ctx, booking.Cancelled)
+		case ok && r.payment.Status == payment.Succeeded:
+			r.paid = true
+			r.record(ctx, payment.Succeeded)
+			r.transition(ctx, booking.Confirmed)
+		case ok:
+			r.record(ctx, payment.Failed)
+			r.transition(ctx, booking.Failed)
+		default:
+			r.cancelDeposit(ctx)
+			r.transition(ctx, booking.Expired)
+		}
+	}
+
+	// 4. Unpaid and closed: a payment that still arrives is refunded, never kept.
+	if r.b.Status != booking.Confirmed {
+		if _, err := workflow.AwaitWithTimeout(ctx, in.LatePaymentWindow, func() bool { return r.latePaid }); err != nil {
+			return nil, err
+		}
+		if r.latePaid {
+			r.record(ctx, payment.Succeeded)
+			r.refund(ctx, r.b.Deposit, "late-payment")
+		}
+		return r.finish(ctx)
+	}
+
+	// 5. Confirmed: serve changes and status updates until the booking is closed; availed
+	// automatically when no one closed it AutoAvailAfter its end.
+	for !r.b.Status.Closed() {
+		wait := r.b.EndsAt.Add(in.AutoAvailAfter).Sub(workflow.Now(ctx))
+		ok, err := workflow.AwaitWithTimeout(ctx, max(wait, time.Millisecond), func() bool { return r.b.Status.Closed() })
+		if err != nil {
+			return nil, err
+		}
+		if !ok && !r.busy && !r.b.EndsAt.Add(in.AutoAvailAfter).After(workflow.Now(ctx)) {
+			r.busy = true
+			r.transition(ctx, booking.Availed)
+			r.busy = false
+		}
+	}
+	if r.b.Status == booking.Availed {
+		r.startRefundAfterBilling(ctx)
+	}
+	return r.finish(ctx)
+}
+
+// finish waits for running update handlers before the workflow completes.
+func (r *run) finish(ctx workflow.Context) (*BookingResult, error) {
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return nil, err
+	}
+	return r.result(), nil
+}
+
+func (r *run) result() *BookingResult {
+	return &BookingResult{Status: r.b.Status, Refunded: r.refunded}
+}
+
+func (r *run) failHold(ctx workflow.Context, err error) {
+	if !r.b.Status.Closed() {
+		r.b.Status = booking.Failed
+		r.upsertStatus(ctx)
+	}
+	r.holdErr = err
+	r.holdDone = true
+}
+
+func isType(err error, typ string) bool {
+	var ae *temporal.ApplicationError
+	return errors.As(err, &ae) && ae.Type() == typ
+}
+
+func (r *run) upsertStatus(ctx workflow.Context) {
+	err := workflow.UpsertTypedSearchAttributes(ctx,
+		SABookingID.ValueSet(r.b.ID.String()), SAVendorID.ValueSet(r.b.VendorID.String()),
+		SAUserID.ValueSet(r.b.UserID.String()), SABookingStatus.ValueSet(string(r.b.Status)))
+	if err != nil {
+		workflow.GetLogger(ctx).Warn("upsert search attributes", "error", err)
+	}
+}
+
+// stateCtx is for steps that must happen whatever the wait: they retry until they succeed.
+func stateCtx(ctx workflow.Context) workflow.Context {
+	return activityCtx(ctx, 30*time.Second, 0, time.Minute)
+}
+
+// transition moves the booking in PostgreSQL (with its event) and in the workflow. A booking
+// already past that point (invalid state) stays as the store has it.
+func (r *run) transition(ctx workflow.Context, to booking.Status) {
+	var b booking.Booking
+	err := workflow.ExecuteActivity(stateCtx(ctx), acts.Transition, activities.TransitionInput{BookingID: r.b.ID, To: to}).Get(ctx, &b)
+	if err != nil {
+		workflow.GetLogger(ctx).Warn("transition refused", "to", to, "error", err)
+		r.b.Status = to
+	} else {
+		r.b = b
+	}
+	r.upsertStatus(ctx)
+}
+
+func (r *run) record(ctx workflow.Context, status payment.Status) {
+	ref := ""
+	if r.payment != nil {
+		ref = r.payment.ProviderRef
+	}
+	_ = workflow.ExecuteActivity(stateCtx(ctx), acts.RecordPayment, activities.RecordPaymentInput{
+		IdempotencyKey: payment.DepositKey(r.b.ID), ProviderRef: ref, Status: status}).Get(ctx, nil)
+}
+
+func (r *run) cancelDeposit(ctx workflow.Context) {
+	if r.charge == nil {
+		return
+	}
+	// Best effort: a deposit that succeeds all the same is refunded as a late payment.
+	c := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
+	if err := workflow.ExecuteActivity(c, acts.CancelDeposit, activities.CancelDepositInput{IdempotencyKey: payment.DepositKey(r.b.ID)}).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("cancel deposit", "error", err)
+	}
+}
+
+func (r *run) refund(ctx workflow.Context, amount int64, reason string) {
+	if amount <= 0 {
+		return
+	}
+	var rec *payment.Record
+	if err := workflow.ExecuteActivity(stateCtx(ctx), acts.Refund, activities.RefundInput{BookingID: r.b.ID,
+		ChargeKey: payment.DepositKey(r.b.ID), Amount: amount, Reason: reason}).Get(ctx, &rec); err != nil {
+		workflow.GetLogger(ctx).Error("refund failed", "reason", reason, "error", err)
+		return
+	}
+	if rec != nil {
+		r.refunded += rec.Amount
+	}
+}
+
+// onPayment takes a provider's answer about the deposit.
+func (r *run) onPayment(ctx workflow.Context, p PaymentSignal) {
+	if r.charge == nil || (p.ProviderRef != "" && p.ProviderRef != r.charge.ProviderRef) {
+		workflow.GetLogger(ctx).Warn("payment signal for another payment", "provider_ref", p.ProviderRef)
+		return
+	}
+	switch {
+	case r.b.Status == booking.Blocked && r.payment == nil:
+		r.payment = &p
+	case p.Status == payment.Succeeded && !r.paid && r.b.Status != booking.Blocked:
+		r.latePaid = true
+	}
+}
+
+// allowed checks who may move the booking where, before the update is accepted.
+func (r *run) allowed(req StatusRequest) error {
+	forbidden := func(msg string) error { return temporal.NewApplicationError(msg, ErrTypeForbidden) }
+	switch req.To {
+	case booking.Cancelled:
+		if r.b.Status != booking.Confirmed && r.b.Status != booking.Blocked {
+			return temporal.NewApplicationError(fmt.Sprintf("a %s booking cannot be cancelled", r.b.Status), ErrTypeInvalidState)
+		}
+	case booking.Availed, booking.NoShow:
+		if req.By == RoleUser {
+			return forbidden("only the vendor's manager may mark a booking availed or no-show")
+		}
+		if r.b.Status != booking.Confirmed {
+			return temporal.NewApplicationError(fmt.Sprintf("a %s booking cannot become %s", r.b.Status, req.To), ErrTypeInvalidState)
+		}
+	default:
+		return temporal.NewApplicationError(fmt.Sprintf("status %q cannot be set", req.To), ErrTypeInvalidState)
+	}
+	return nil
+}
+
+func (r *run) lock(ctx workflow.Context) error {
+	if err := workflow.Await(ctx, func() bool { return !r.busy }); err != nil {
+		return err
+	}
+	r.busy = true
+	return nil
+}
+
+// setStatus is the status update's handler.
+func (r *run) setStatus(ctx workflow.Context, req StatusRequest) (*booking.Booking, error) {
+	if err := r.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer func() { r.busy = false }()
+	if err := r.allowed(req); err != nil { // the status may have moved while waiting
+		return nil, err
+	}
+	if r.b.Status == booking.Blocked {
+		// Cancelled before payment: the main flow releases the units and cancels the deposit.
+		r.cancelBy = req.By
+		if err := workflow.Await(ctx, func() bool { return r.b.Status != booking.Blocked }); err != nil {
+			return nil, err
+		}
+		b := r.b
+		return &b, nil
+	}
+	switch req.To {
+	case booking.Cancelled:
+		r.transition(ctx, booking.Cancelled)
+		cutoff := r.b.StartsAt.Add(-r.in.CancellationCutoff)
+		if req.By != RoleUser || workflow.Now(ctx).Before(cutoff) {
+			r.refund(ctx, r.b.Deposit, "cancel")
+		}
+	case booking.NoShow:
+		r.transition(ctx, booking.NoShow) // the deposit is kept
+	case booking.Availed:
+		r.transition(ctx, booking.Availed) // the main flow starts the refund after billing
+	}
+	b := r.b
+	return &b, nil
+}
+
+// change is the change update's handler: the new units are taken before the old are given
+// back (one transaction), then the deposit difference is charged or refunded.
+func (r *run) change(ctx workflow.Context, req ChangeRequest) (*booking.Booking, error) {
+	if err := r.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer func() { r.busy = false }()
+	if r.b.Status != booking.Confirmed {
+		return nil, temporal.NewApplicationError("only a confirmed booking can change", ErrTypeInvalidState)
+	}
+	oldDeposit := r.b.Deposit
+	var b booking.Booking
+	err := workflow.ExecuteActivity(activityCtx(ctx, 10*time.Second, 30*time.Second, 2*time.Second), acts.ChangeBooking,
+		activities.ChangeInput{BookingID: r.b.ID, Change: req.Change}).Get(ctx, &b)
+	switch {
+	case isType(err, activities.ErrTypeUnavailable):
+		return nil, temporal.NewApplicationError("no free units for the new time; the booking is unchanged", ErrTypeUnavailable)
+	case err != nil:
+		return nil, temporal.NewApplicationError("the booking could not be changed; it is unchanged", ErrTypeProvider)
+	}
+	r.b = b
+	r.upsertStatus(ctx)
+	switch diff := b.Deposit - oldDeposit; {
+	case diff > 0:
+		var res *activities.ChargeResult
+		if err := workflow.ExecuteActivity(stateCtx(ctx), acts.ChargeDeposit, activities.ChargeInput{BookingID: b.ID,
+			Amount: diff, Currency: b.Currency, Method: r.in.PaymentMethod, IdempotencyKey: payment.ChangeKey(b.ID, b.Version)}).Get(ctx, &res); err != nil {
+			workflow.GetLogger(ctx).Error("charge the change's deposit difference", "error", err)
+		}
+	case diff < 0:
+		r.refund(ctx, -diff, fmt.Sprintf("change-%d", b.Version))
+	}
+	out := r.b
+	return &out, nil
+}
+
+// RefundWorkflowID is the id of a booking's refund-after-billing workflow.
+func RefundWorkflowID(bookingID string) string { return "refund-" + bookingID }
+
+func (r *run) startRefundAfterBilling(ctx workflow.Context) {
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:        RefundWorkflowID(r.b.ID.String()),
+		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
+	})
+	fut := workflow.ExecuteChildWorkflow(cctx, RefundAfterBilling, &RefundAfterBillingInput{
+		BookingID: r.b.ID.String(), Amount: r.b.Deposit})
+	// Abandoned by design: the parent only waits until the child has started.
+	if err := fut.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Error("start refund after billing", "error", err)
+	}
+}
+
+// RefundAfterBillingInput names the deposit to return.
+type RefundAfterBillingInput struct {
+	BookingID string
+	Amount    int64
+}
+
+// RefundAfterBilling returns the deposit of an availed booking: the guest came and was billed.
+// It retries until the provider takes the refund.
+func RefundAfterBilling(ctx workflow.Context, in *RefundAfterBillingInput) (int64, error) {
+	id, err := parseUUID(in.BookingID)
+	if err != nil {
+		return 0, temporal.NewNonRetryableApplicationError("bad booking id", "bad_input", err)
+	}
+	var rec *payment.Record
+	if err := workflow.ExecuteActivity(stateCtx(ctx), acts.Refund, activities.RefundInput{BookingID: id,
+		ChargeKey: payment.DepositKey(id), Amount: in.Amount, Reason: "billing"}).Get(ctx, &rec); err != nil {
+		return 0, err
+	}
+	if rec == nil {
+		return 0, nil
+	}
+	return rec.Amount, nil
+}

@@ -1,0 +1,236 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/reservo/reservo/activities"
+	"github.com/reservo/reservo/booking"
+	"github.com/reservo/reservo/payment"
+)
+
+func errType(err error) string {
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) {
+		return ae.Type()
+	}
+	return ""
+}
+
+func TestBooking_PaidThenAvailedRefundsAfterBilling(t *testing.T) {
+	s := newSaga(t)
+	s.pay(time.Minute, payment.Succeeded)
+	var availErr error = errors.New("not sent")
+	s.status(time.Hour, StatusRequest{To: booking.Availed, By: RoleManager}, &availErr)
+	res := s.run(t)
+	if s.holdErr != nil || s.hold == nil || s.hold.Booking.Status != booking.Blocked || s.hold.ClientSecret != "secret" {
+		t.Fatalf("hold answered %+v, %v", s.hold, s.holdErr)
+	}
+	if availErr != nil {
+		t.Fatalf("avail: %v", availErr)
+	}
+	if res.Status != booking.Availed || !equal(s.transitions, []booking.Status{booking.Confirmed, booking.Availed}) {
+		t.Fatalf("result %+v, transitions %v", res, s.transitions)
+	}
+	if len(s.refunds) != 1 || s.refunds[0].Reason != "billing" || s.refunds[0].Amount != 2000 {
+		t.Fatalf("refunds %+v; want the deposit back after billing", s.refunds)
+	}
+	if len(s.charges) != 1 || s.charges[0].IdempotencyKey != payment.DepositKey(s.in.Booking.ID) {
+		t.Fatalf("charges %+v", s.charges)
+	}
+}
+
+func TestBooking_Declined(t *testing.T) {
+	s := newSaga(t)
+	s.chargeFn = func(activities.ChargeInput) (*activities.ChargeResult, error) {
+		return nil, temporal.NewNonRetryableApplicationError("declined", activities.ErrTypeDeclined, payment.ErrDeclined)
+	}
+	res := s.run(t)
+	if errType(s.holdErr) != ErrTypeDeclined || res.Status != booking.Failed || !equal(s.transitions, []booking.Status{booking.Failed}) {
+		t.Fatalf("hold err %v, result %+v, transitions %v", s.holdErr, res, s.transitions)
+	}
+}
+
+func TestBooking_DeclinedBySignal(t *testing.T) {
+	s := newSaga(t)
+	s.pay(time.Minute, payment.Failed)
+	res := s.run(t)
+	if res.Status != booking.Failed || !equal(s.transitions, []booking.Status{booking.Failed}) || len(s.refunds) != 0 {
+		t.Fatalf("result %+v, transitions %v, refunds %v", res, s.transitions, s.refunds)
+	}
+}
+
+func TestBooking_Unavailable(t *testing.T) {
+	s := newSaga(t)
+	s.blockFn = func(activities.BlockInput) (*booking.Booking, error) {
+		return nil, temporal.NewNonRetryableApplicationError("no units", activities.ErrTypeUnavailable, booking.ErrUnavailable)
+	}
+	res := s.run(t)
+	if errType(s.holdErr) != ErrTypeUnavailable || res.Status != booking.Failed || len(s.transitions) != 0 || len(s.charges) != 0 {
+		t.Fatalf("hold err %v, result %+v, transitions %v, charges %v", s.holdErr, res, s.transitions, s.charges)
+	}
+}
+
+func TestBooking_HoldExpires(t *testing.T) {
+	s := newSaga(t)
+	res := s.run(t)
+	if res.Status != booking.Expired || !equal(s.transitions, []booking.Status{booking.Expired}) || s.cancels != 1 {
+		t.Fatalf("result %+v, transitions %v, cancels %d", res, s.transitions, s.cancels)
+	}
+	if len(s.refunds) != 0 {
+		t.Fatalf("refunds %v", s.refunds)
+	}
+}
+
+func TestBooking_LatePaymentIsRefunded(t *testing.T) {
+	s := newSaga(t)
+	s.pay(20*time.Minute, payment.Succeeded) // the hold expired at 10 minutes
+	res := s.run(t)
+	if res.Status != booking.Expired || len(s.refunds) != 1 || s.refunds[0].Reason != "late-payment" || res.Refunded != 2000 {
+		t.Fatalf("result %+v, refunds %+v", res, s.refunds)
+	}
+}
+
+func TestBooking_CancelWhileBlocked(t *testing.T) {
+	s := newSaga(t)
+	var err error = errors.New("not sent")
+	s.status(time.Minute, StatusRequest{To: booking.Cancelled, By: RoleUser}, &err)
+	res := s.run(t)
+	if err != nil || res.Status != booking.Cancelled || s.cancels != 1 || !equal(s.transitions, []booking.Status{booking.Cancelled}) {
+		t.Fatalf("err %v, result %+v, cancels %d, transitions %v", err, res, s.cancels, s.transitions)
+	}
+}
+
+func TestBooking_CancelByPolicy(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		at       time.Duration // after the start of the workflow
+		by       Role
+		refunded int64
+	}{
+		{"guest before the cut-off", time.Hour, RoleUser, 2000},
+		{"guest after the cut-off", 0, RoleUser, 0},
+		{"manager after the cut-off", 0, RoleManager, 2000},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newSaga(t)
+			if c.at == 0 { // start 2 hours before the booking: past the 24-hour cut-off
+				s.env.SetStartTime(start.Add(-3 * time.Hour))
+				c.at = time.Hour
+			} else {
+				s.env.SetStartTime(start.Add(-72 * time.Hour))
+			}
+			s.pay(time.Minute, payment.Succeeded)
+			var err error = errors.New("not sent")
+			s.status(c.at, StatusRequest{To: booking.Cancelled, By: c.by}, &err)
+			res := s.run(t)
+			if err != nil || res.Status != booking.Cancelled || res.Refunded != c.refunded {
+				t.Fatalf("err %v, result %+v; want refunded %d", err, res, c.refunded)
+			}
+		})
+	}
+}
+
+func TestBooking_NoShowKeepsDeposit(t *testing.T) {
+	s := newSaga(t)
+	s.env.SetStartTime(start.Add(-48 * time.Hour))
+	s.pay(time.Minute, payment.Succeeded)
+	var userErr, err error = errors.New("not sent"), errors.New("not sent")
+	s.status(time.Hour, StatusRequest{To: booking.NoShow, By: RoleUser}, &userErr)
+	s.status(49*time.Hour, StatusRequest{To: booking.NoShow, By: RoleManager}, &err)
+	res := s.run(t)
+	if errType(userErr) != ErrTypeForbidden {
+		t.Fatalf("a guest marked their own no-show: %v", userErr)
+	}
+	if err != nil || res.Status != booking.NoShow || len(s.refunds) != 0 {
+		t.Fatalf("err %v, result %+v, refunds %v", err, res, s.refunds)
+	}
+}
+
+func TestBooking_AutoAvailedWhenNobodyCloses(t *testing.T) {
+	s := newSaga(t)
+	s.env.SetStartTime(start.Add(-48 * time.Hour))
+	s.pay(time.Minute, payment.Succeeded)
+	res := s.run(t)
+	if res.Status != booking.Availed || len(s.refunds) != 1 || s.refunds[0].Reason != "billing" {
+		t.Fatalf("result %+v, refunds %v", res, s.refunds)
+	}
+}
+
+func TestBooking_ChangeSucceedsOrKeepsTheBooking(t *testing.T) {
+	s := newSaga(t)
+	s.env.SetStartTime(start.Add(-48 * time.Hour))
+	s.pay(time.Minute, payment.Succeeded)
+	calls := 0
+	s.env.OnActivity(acts.ChangeBooking, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ChangeInput) (*booking.Booking, error) {
+		calls++
+		if calls == 1 {
+			return nil, temporal.NewNonRetryableApplicationError("full", activities.ErrTypeUnavailable, booking.ErrUnavailable)
+		}
+		b := s.in.Booking
+		b.Status, b.Quantity, b.Deposit, b.Version = booking.Confirmed, in.Change.Slots.Quantity, in.Change.Deposit, 3
+		return &b, nil
+	})
+	ch := ChangeRequest{Change: booking.Change{Slots: s.in.Slots, PartySize: 4, PriceTotal: 20000, Deposit: 4000}}
+	ch.Change.Slots.Quantity = 2
+	var failed, changed error = errors.New("not sent"), errors.New("not sent")
+	var got *booking.Booking
+	send := func(d time.Duration, dst *error) {
+		s.at(d, func() {
+			s.env.UpdateWorkflow(UpdateChange, d.String(), &testsuite.TestUpdateCallback{
+				OnReject: func(e error) { *dst = e }, OnAccept: func() {},
+				OnComplete: func(r any, e error) {
+					*dst = e
+					if b, ok := r.(*booking.Booking); ok {
+						got = b
+					}
+				},
+			}, ch)
+		})
+	}
+	send(time.Hour, &failed)
+	send(2*time.Hour, &changed)
+	var cancelErr error = errors.New("not sent")
+	s.status(3*time.Hour, StatusRequest{To: booking.Cancelled, By: RoleUser}, &cancelErr)
+	res := s.run(t)
+	if errType(failed) != ErrTypeUnavailable {
+		t.Fatalf("first change: %v; want unavailable", failed)
+	}
+	if changed != nil || got == nil || got.Quantity != 2 || got.Deposit != 4000 {
+		t.Fatalf("second change: %+v, %v", got, changed)
+	}
+	if len(s.charges) != 2 || s.charges[1].Amount != 2000 || s.charges[1].IdempotencyKey != payment.ChangeKey(s.in.Booking.ID, 3) {
+		t.Fatalf("charges %+v; want the deposit difference charged once", s.charges)
+	}
+	if cancelErr != nil || res.Status != booking.Cancelled {
+		t.Fatalf("cancel %v, result %+v", cancelErr, res)
+	}
+}
+
+func TestBooking_TransitionRetriedUntilItSucceeds(t *testing.T) {
+	s := newSaga(t)
+	s.pay(time.Minute, payment.Succeeded)
+	failures := 0
+	s.transitionFn = func(in activities.TransitionInput) (*booking.Booking, error) {
+		if in.To == booking.Confirmed && failures < 3 {
+			failures++
+			return nil, errors.New("connection refused")
+		}
+		s.transitions = append(s.transitions, in.To)
+		b := s.in.Booking
+		b.Status = in.To
+		return &b, nil
+	}
+	var err error = errors.New("not sent")
+	s.status(time.Hour, StatusRequest{To: booking.Cancelled, By: RoleManager}, &err)
+	res := s.run(t)
+	if failures != 3 || err != nil || res.Status != booking.Cancelled || !equal(s.transitions, []booking.Status{booking.Confirmed, booking.Cancelled}) {
+		t.Fatalf("failures %d, err %v, result %+v, transitions %v", failures, err, res, s.transitions)
+	}
+}

@@ -1,0 +1,144 @@
+package workflows
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/reservo/reservo/activities"
+	"github.com/reservo/reservo/booking"
+	"github.com/reservo/reservo/payment"
+)
+
+var start = time.Date(2027, 6, 1, 19, 0, 0, 0, time.UTC)
+
+func input() *BookingInput {
+	id := uuid.MustParse("0192f0c4-7d1e-7c3a-9b1a-2f4e5d6c7b8a")
+	b := booking.Booking{ID: id, UserID: uuid.New(), VendorID: uuid.New(), ItineraryID: uuid.New(),
+		StartsAt: start, EndsAt: start.Add(90 * time.Minute), Quantity: 1, PartySize: 2, PriceTotal: 10000, Deposit: 2000, Currency: "EUR"}
+	return &BookingInput{Booking: b, Slots: booking.Slots{VendorID: b.VendorID, ItineraryID: b.ItineraryID, Quantity: 1,
+		Periods: []booking.Period{{StartsAt: start, EndsAt: start.Add(30 * time.Minute)}}},
+		HoldTimeout: 10 * time.Minute, CancellationCutoff: 24 * time.Hour, LatePaymentWindow: time.Hour, AutoAvailAfter: 72 * time.Hour}
+}
+
+// saga is a workflow test environment whose activities behave like the real ones on a healthy
+// store unless a test says otherwise, and which records what was asked of them.
+type saga struct {
+	testsuite.WorkflowTestSuite
+	env         *testsuite.TestWorkflowEnvironment
+	in          *BookingInput
+	transitions []booking.Status
+	refunds     []activities.RefundInput
+	charges     []activities.ChargeInput
+	cancels     int
+	holdErr     error
+	hold        *HoldResult
+	// Tests replace these to make an activity fail.
+	blockFn      func(activities.BlockInput) (*booking.Booking, error)
+	chargeFn     func(activities.ChargeInput) (*activities.ChargeResult, error)
+	transitionFn func(activities.TransitionInput) (*booking.Booking, error)
+}
+
+func newSaga(t *testing.T) *saga {
+	s := &saga{in: input()}
+	s.env = s.NewTestWorkflowEnvironment()
+	s.env.RegisterWorkflow(Booking)
+	s.env.RegisterWorkflow(RefundAfterBilling)
+	s.env.RegisterActivity(&activities.Activities{})
+	s.blockFn = func(in activities.BlockInput) (*booking.Booking, error) {
+		b := in.Booking
+		b.Status, b.Version = booking.Blocked, 1
+		return &b, nil
+	}
+	s.chargeFn = func(in activities.ChargeInput) (*activities.ChargeResult, error) {
+		return &activities.ChargeResult{Provider: "sandbox", ProviderRef: "pi_1", ClientSecret: "secret", Status: payment.Pending}, nil
+	}
+	s.transitionFn = func(in activities.TransitionInput) (*booking.Booking, error) {
+		s.transitions = append(s.transitions, in.To)
+		b := s.in.Booking
+		b.Status = in.To
+		return &b, nil
+	}
+	s.env.OnActivity(acts.BlockSlots, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.BlockInput) (*booking.Booking, error) {
+		return s.blockFn(in)
+	}).Maybe()
+	s.env.OnActivity(acts.ChargeDeposit, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ChargeInput) (*activities.ChargeResult, error) {
+		s.charges = append(s.charges, in)
+		return s.chargeFn(in)
+	}).Maybe()
+	s.env.OnActivity(acts.Transition, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.TransitionInput) (*booking.Booking, error) {
+		return s.transitionFn(in)
+	}).Maybe()
+	s.env.OnActivity(acts.Refund, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RefundInput) (*payment.Record, error) {
+		s.refunds = append(s.refunds, in)
+		return &payment.Record{Amount: in.Amount, Status: payment.Succeeded}, nil
+	}).Maybe()
+	s.env.OnActivity(acts.CancelDeposit, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.CancelDepositInput) error {
+		s.cancels++
+		return nil
+	}).Maybe()
+	s.env.OnActivity(acts.RecordPayment, mock.Anything, mock.Anything).Return(nil).Maybe()
+	// The hold update is sent with the start, as the API does (Update-With-Start).
+	s.env.RegisterDelayedCallback(func() {
+		s.env.UpdateWorkflow(UpdateHold, "hold", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { t.Errorf("hold rejected: %v", err) },
+			OnAccept: func() {},
+			OnComplete: func(res any, err error) {
+				s.holdErr = err
+				if r, ok := res.(*HoldResult); ok {
+					s.hold = r
+				}
+			},
+		})
+	}, 0)
+	return s
+}
+
+func (s *saga) at(d time.Duration, f func()) { s.env.RegisterDelayedCallback(f, d) }
+
+func (s *saga) pay(d time.Duration, status payment.Status) {
+	s.at(d, func() { s.env.SignalWorkflow(SignalPayment, PaymentSignal{ProviderRef: "pi_1", Status: status}) })
+}
+
+// status sends a status update and keeps its outcome in *err (nil: accepted and done).
+func (s *saga) status(d time.Duration, req StatusRequest, err *error) {
+	s.at(d, func() {
+		s.env.UpdateWorkflow(UpdateStatus, uuid.NewString(), &testsuite.TestUpdateCallback{
+			OnReject:   func(e error) { *err = e },
+			OnAccept:   func() {},
+			OnComplete: func(_ any, e error) { *err = e },
+		}, req)
+	})
+}
+
+func (s *saga) run(t *testing.T) *BookingResult {
+	t.Helper()
+	s.env.ExecuteWorkflow(Booking, s.in)
+	if !s.env.IsWorkflowCompleted() {
+		t.Fatal("workflow did not complete")
+	}
+	if err := s.env.GetWorkflowError(); err != nil {
+		t.Fatalf("workflow error: %v", err)
+	}
+	var res BookingResult
+	if err := s.env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	return &res
+}
+
+func equal(a, b []booking.Status) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
