@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/reservo/reservo/auth"
+	"github.com/reservo/reservo/booking"
+	"github.com/reservo/reservo/payment"
 	"github.com/reservo/reservo/user"
 	"github.com/reservo/reservo/vendors"
 )
@@ -31,6 +33,9 @@ type Check struct {
 type Config struct {
 	Users          *user.Service
 	Vendors        *vendors.Service
+	Bookings       *booking.Service
+	Provider       payment.Provider // the deposit provider (webhooks, sandbox)
+	Payments       PaymentRecords
 	Tokens         *auth.Tokens
 	Limiter        Limiter // nil: no rate limits
 	Checks         []Check
@@ -41,10 +46,18 @@ type Config struct {
 	LoginRateLimit int // login attempts per minute per client address and account
 }
 
+// PaymentRecords finds the record of a payment.
+type PaymentRecords interface {
+	ByKey(ctx context.Context, key string) (*payment.Record, error)
+}
+
 // API is the HTTP front of Reservo.
 type API struct {
 	users          *user.Service
 	vendors        *vendors.Service
+	bookings       *booking.Service
+	provider       payment.Provider
+	payments       PaymentRecords
 	tokens         *auth.Tokens
 	limiter        Limiter
 	checks         []Check
@@ -59,7 +72,7 @@ type API struct {
 // New builds the Fiber app with every route.
 func New(cfg Config) *fiber.App {
 	a := &API{
-		users: cfg.Users, vendors: cfg.Vendors, tokens: cfg.Tokens, limiter: cfg.Limiter, checks: cfg.Checks,
+		users: cfg.Users, vendors: cfg.Vendors, bookings: cfg.Bookings, provider: cfg.Provider, payments: cfg.Payments, tokens: cfg.Tokens, limiter: cfg.Limiter, checks: cfg.Checks,
 		log: cfg.Logger, metrics: newMetrics(cfg.Registry), rateLimitValue: cfg.RateLimit, loginLimit: cfg.LoginRateLimit,
 	}
 	if a.log == nil {
@@ -106,6 +119,17 @@ func New(cfg Config) *fiber.App {
 		app.Post("/vendor/:vendorid/"+seg, limited, a.requireAuth, a.createItinerary)
 		app.Put("/vendor/:vendorid/"+seg+"/:iteneryid", limited, a.requireAuth, a.updateItinerary)
 	}
+
+	// Booking service.
+	app.Post("/booking/vendor/:vendorid", limited, a.requireAuth, a.createBooking)
+	app.Get("/booking/:bookingid", limited, a.requireAuth, a.getBooking)
+	app.Get("/booking/:bookingid/status", limited, a.requireAuth, a.getBookingStatus)
+	app.Put("/booking/:bookingid", limited, a.requireAuth, a.changeBooking)
+	app.Put("/booking/:bookingid/status", limited, a.requireAuth, a.setBookingStatus)
+
+	// Payment service.
+	app.Post("/payments/webhook", a.paymentWebhook)
+	app.Post("/payments/sandbox/:bookingid", limited, a.requireAuth, a.sandboxPay)
 
 	app.Use(func(c *fiber.Ctx) error {
 		c.Locals(keyUnmatched, true)

@@ -13,16 +13,22 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 
+	"github.com/reservo/reservo/activities"
 	"github.com/reservo/reservo/api"
 	"github.com/reservo/reservo/auth"
+	"github.com/reservo/reservo/booking"
+	"github.com/reservo/reservo/payment"
 	"github.com/reservo/reservo/postgres"
 	"github.com/reservo/reservo/postgres/pgtest"
 	"github.com/reservo/reservo/redis"
+	"github.com/reservo/reservo/temporal"
 	"github.com/reservo/reservo/user"
 	"github.com/reservo/reservo/vendors"
+	"github.com/reservo/reservo/workers"
 )
 
 // env is one app over a fresh database and the stack's Redis and Temporal.
@@ -33,8 +39,10 @@ type env struct {
 }
 
 type envOpts struct {
-	redisAddr  string
-	loginLimit int
+	redisAddr   string
+	loginLimit  int
+	holdTimeout time.Duration    // default 1 minute
+	provider    payment.Provider // default the sandbox
 }
 
 func getenv(k, def string) string {
@@ -56,6 +64,12 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 	if o.loginLimit == 0 {
 		o.loginLimit = 1000
 	}
+	if o.holdTimeout == 0 {
+		o.holdTimeout = time.Minute
+	}
+	if o.provider == nil {
+		o.provider = payment.Sandbox{}
+	}
 	db := pgtest.NewDB(t)
 	rc := redis.New(o.redisAddr, "")
 	t.Cleanup(func() { _ = rc.Close() })
@@ -66,11 +80,37 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 	}
 	t.Cleanup(tc.Close)
 	now := time.Now
+
+	// A worker of this test's own on a task queue of its own, over this test's database.
+	taskQueue := "test-" + uuid.NewString()
+	wc, err := client.Dial(client.Options{HostPort: getenv("RESERVO_TEMPORAL_ADDR", "127.0.0.1:7233"),
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("temporal: %v (is the stack up? `make test` starts it)", err)
+	}
+	t.Cleanup(wc.Close)
+	acts := &activities.Activities{Bookings: postgres.NewBookingStore(db), Payments: postgres.NewPaymentStore(db), Provider: o.provider, Now: now}
+	wctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- workers.RunTemporal(wctx, wc, taskQueue, acts, slog.New(slog.DiscardHandler)) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	})
+	bookingStore := postgres.NewBookingStore(db)
+	engine := temporal.NewEngine(wc, temporal.Config{TaskQueue: taskQueue, HoldTimeout: o.holdTimeout,
+		LatePaymentWindow: 2 * time.Second, AutoAvailAfter: 72 * time.Hour}, bookingStore)
+
 	app := api.New(api.Config{
-		Users:   user.NewService(postgres.NewUserStore(db), now),
-		Vendors: vendors.NewService(postgres.NewVendorStore(db), now),
-		Tokens:  auth.NewTokens(strings.Repeat("t", 32), time.Hour, now),
-		Limiter: rc,
+		Users:    user.NewService(postgres.NewUserStore(db), now),
+		Vendors:  vendors.NewService(postgres.NewVendorStore(db), now),
+		Bookings: booking.NewService(postgres.NewVendorStore(db), bookingStore, engine, now),
+		Provider: o.provider,
+		Payments: postgres.NewPaymentStore(db),
+		Tokens:   auth.NewTokens(strings.Repeat("t", 32), time.Hour, now),
+		Limiter:  rc,
 		Checks: []api.Check{
 			{Name: "postgres", Ping: db.Ping},
 			{Name: "redis", Ping: rc.Ping},
@@ -238,4 +278,27 @@ func (e *env) sendWithHeader(name, value string) resp {
 	}
 	defer res.Body.Close()
 	return resp{Status: res.StatusCode, Header: res.Header}
+}
+
+// reqWithHeaders sends a JSON body with a token and extra headers.
+func (e *env) reqWithHeaders(method, path, tok, body string, headers map[string]string) resp {
+	e.t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	res, err := e.app.Test(req, -1)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp{Status: res.StatusCode, Header: res.Header, Body: b}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/user"
 	"github.com/reservo/reservo/validate"
 	"github.com/reservo/reservo/vendors"
@@ -49,6 +50,12 @@ var sentinels = []struct {
 	{user.ErrInvalidCredentials, 401, "invalid_credentials", "wrong e-mail or password"},
 	{vendors.ErrInvalidCredentials, 401, "invalid_credentials", "wrong e-mail or password"},
 	{validate.ErrConstraint, 400, "constraint_violation", "the input breaks a rule of the data"},
+	{booking.ErrNotFound, 404, "not_found", "no such booking"},
+	{booking.ErrForbidden, 403, "forbidden", "you may not do this with this booking"},
+	{booking.ErrUnavailable, 409, "unavailable", "not enough free units for the requested time; nothing was held"},
+	{booking.ErrInvalidState, 409, "invalid_state", "not possible in the booking's current status"},
+	{booking.ErrDeclined, 402, "payment_declined", "the deposit was declined; nothing is held"},
+	{booking.ErrEngineDown, 503, "temporarily_unavailable", "the booking engine is unavailable; try again shortly"},
 }
 
 // toProblem turns any error into the problem to send; internal errors become a bare 500.

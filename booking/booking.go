@@ -94,3 +94,10 @@ type EventPayload struct {
 	Previous Status   `json:"previous_status,omitempty"`
 	Periods  []Period `json:"periods"`
 }
+
+// More errors of the booking service.
+var (
+	ErrForbidden  = errors.New("booking: not allowed for this caller")
+	ErrDeclined   = errors.New("booking: the deposit was declined")
+	ErrEngineDown = errors.New("booking: the booking engine is unavailable; try again")
+)

@@ -40,6 +40,15 @@ type Config struct {
 	TemporalNamespace string `env:"RESERVO_TEMPORAL_NAMESPACE" def:"default" help:"Temporal namespace"`
 	TemporalUIURL     string `env:"RESERVO_TEMPORAL_UI_URL" def:"http://127.0.0.1:8233" help:"Temporal Web UI, printed for support staff"`
 
+	PaymentProvider     string `env:"RESERVO_PAYMENT_PROVIDER" def:"sandbox" help:"sandbox (no money; the local default) or stripe"`
+	StripeSecretKey     string `env:"RESERVO_STRIPE_SECRET_KEY" def:"" secret:"true" help:"Stripe API key (sk_...)"`
+	StripeWebhookSecret string `env:"RESERVO_STRIPE_WEBHOOK_SECRET" def:"" secret:"true" help:"Stripe webhook signing secret (whsec_...)"`
+	StripeAPIURL        string `env:"RESERVO_STRIPE_API_URL" def:"" help:"Stripe API base URL (empty: Stripe itself; stripe-mock in tests)"`
+
+	HoldTimeout       time.Duration `env:"RESERVO_HOLD_TIMEOUT" def:"10m" help:"how long units stay held waiting for the deposit"`
+	LatePaymentWindow time.Duration `env:"RESERVO_LATE_PAYMENT_WINDOW" def:"24h" help:"how long an unpaid closed booking still refunds a late payment"`
+	AutoAvailAfter    time.Duration `env:"RESERVO_AUTO_AVAIL_AFTER" def:"72h" help:"after its end, a confirmed booking nobody closed is availed"`
+
 	JWTSecret string        `env:"RESERVO_JWT_SECRET" def:"" secret:"true" help:"HMAC key of access tokens (random per process when empty)"`
 	TokenTTL  time.Duration `env:"RESERVO_TOKEN_TTL" def:"1h" help:"lifetime of access tokens"`
 }
@@ -65,6 +74,15 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if cfg.Profile != "local" && cfg.Profile != "scale" {
 		return nil, fmt.Errorf("RESERVO_PROFILE=%q: want local or scale", cfg.Profile)
+	}
+	if cfg.PaymentProvider != "sandbox" && cfg.PaymentProvider != "stripe" {
+		return nil, fmt.Errorf("RESERVO_PAYMENT_PROVIDER=%q: want sandbox or stripe", cfg.PaymentProvider)
+	}
+	if cfg.PaymentProvider == "stripe" && (cfg.StripeSecretKey == "" || cfg.StripeWebhookSecret == "") {
+		return nil, errors.New("RESERVO_PAYMENT_PROVIDER=stripe needs RESERVO_STRIPE_SECRET_KEY and RESERVO_STRIPE_WEBHOOK_SECRET")
+	}
+	if cfg.HoldTimeout < 10*time.Second {
+		return nil, errors.New("RESERVO_HOLD_TIMEOUT: must be at least 10s")
 	}
 	if cfg.JWTSecret == "" {
 		b := make([]byte, 32)

@@ -15,31 +15,22 @@ import (
 	"github.com/reservo/reservo/workflows"
 )
 
-// Registration adds workflows and activities to a worker. Each capability of the saga brings
-// its own; RunTemporal registers them all.
-type Registration func(r worker.Registry, acts *activities.Activities)
-
-// Registrations lists what the booking worker runs.
-var Registrations []Registration
-
-// RunTemporal polls the booking task queue until ctx is cancelled. With nothing registered it
-// only waits, so that `reservo all` runs the same on every build.
-func RunTemporal(ctx context.Context, c client.Client, acts *activities.Activities, log *slog.Logger) error {
-	if len(Registrations) == 0 {
-		log.Info("temporal worker: this build registers no workflows; waiting for shutdown", "task_queue", workflows.TaskQueue)
-		<-ctx.Done()
-		return nil
+// RunTemporal runs the booking workflows and their activities on taskQueue (empty: the booking
+// task queue) until ctx is cancelled.
+func RunTemporal(ctx context.Context, c client.Client, taskQueue string, acts *activities.Activities, log *slog.Logger) error {
+	if taskQueue == "" {
+		taskQueue = workflows.TaskQueue
 	}
-	w := worker.New(c, workflows.TaskQueue, worker.Options{})
-	for _, reg := range Registrations {
-		reg(w, acts)
-	}
+	w := worker.New(c, taskQueue, worker.Options{})
+	w.RegisterWorkflow(workflows.Booking)
+	w.RegisterWorkflow(workflows.RefundAfterBilling)
+	w.RegisterActivity(acts)
 	stop := make(chan any)
 	go func() {
 		<-ctx.Done()
 		close(stop)
 	}()
-	log.Info("temporal worker started", "task_queue", workflows.TaskQueue)
+	log.Info("temporal worker started", "task_queue", taskQueue)
 	if err := w.Run(stop); err != nil {
 		return fmt.Errorf("temporal worker: %w", err)
 	}

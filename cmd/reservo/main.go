@@ -28,9 +28,13 @@ import (
 	"github.com/reservo/reservo/activities"
 	"github.com/reservo/reservo/api"
 	"github.com/reservo/reservo/auth"
+	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/config"
+	"github.com/reservo/reservo/payment"
 	"github.com/reservo/reservo/postgres"
 	"github.com/reservo/reservo/redis"
+	"github.com/reservo/reservo/stripe"
+	"github.com/reservo/reservo/temporal"
 	"github.com/reservo/reservo/user"
 	"github.com/reservo/reservo/vendors"
 	"github.com/reservo/reservo/workers"
@@ -110,12 +114,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer tc.Close()
 	}
 
+	provider := paymentProvider(cfg)
 	g, ctx := errgroup.WithContext(ctx)
 	if cmd == "all" || cmd == "serve" {
-		g.Go(func() error { return serve(ctx, cfg, log, db, tc) })
+		g.Go(func() error { return serve(ctx, cfg, log, db, tc, provider) })
 	}
 	if cmd == "all" || cmd == "worker" {
-		g.Go(func() error { return workers.RunTemporal(ctx, tc, &activities.Activities{DB: db}, log) })
+		acts := &activities.Activities{Bookings: postgres.NewBookingStore(db), Payments: postgres.NewPaymentStore(db),
+			Provider: provider, Now: time.Now}
+		g.Go(func() error { return workers.RunTemporal(ctx, tc, "", acts, log) })
 	}
 	if cmd == "all" || cmd == "consume" {
 		g.Go(func() error { return workers.RunConsumers(ctx, nil, log) })
@@ -138,7 +145,15 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(h).With("service", "reservo")
 }
 
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgres.DB, tc client.Client) error {
+// paymentProvider is the deposit provider the configuration names.
+func paymentProvider(cfg *config.Config) payment.Provider {
+	if cfg.PaymentProvider == "stripe" {
+		return stripe.New(stripe.Config{SecretKey: cfg.StripeSecretKey, WebhookSecret: cfg.StripeWebhookSecret, APIURL: cfg.StripeAPIURL})
+	}
+	return payment.Sandbox{}
+}
+
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgres.DB, tc client.Client, provider payment.Provider) error {
 	rc := redis.New(cfg.RedisAddr, cfg.RedisPassword)
 	defer func() { _ = rc.Close() }()
 
@@ -146,11 +161,17 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgr
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	now := time.Now
+	bookingStore := postgres.NewBookingStore(db)
+	engine := temporal.NewEngine(tc, temporal.Config{HoldTimeout: cfg.HoldTimeout, LatePaymentWindow: cfg.LatePaymentWindow,
+		AutoAvailAfter: cfg.AutoAvailAfter}, bookingStore)
 	app := api.New(api.Config{
-		Users:   user.NewService(postgres.NewUserStore(db), now),
-		Vendors: vendors.NewService(postgres.NewVendorStore(db), now),
-		Tokens:  auth.NewTokens(cfg.JWTSecret, cfg.TokenTTL, now),
-		Limiter: rc,
+		Users:    user.NewService(postgres.NewUserStore(db), now),
+		Vendors:  vendors.NewService(postgres.NewVendorStore(db), now),
+		Bookings: booking.NewService(postgres.NewVendorStore(db), bookingStore, engine, now),
+		Provider: provider,
+		Payments: postgres.NewPaymentStore(db),
+		Tokens:   auth.NewTokens(cfg.JWTSecret, cfg.TokenTTL, now),
+		Limiter:  rc,
 		Checks: []api.Check{
 			{Name: "postgres", Ping: db.Ping},
 			{Name: "redis", Ping: rc.Ping},

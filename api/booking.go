@@ -1,0 +1,187 @@
+package api
+
+import (
+	"errors"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/reservo/reservo/auth"
+	"github.com/reservo/reservo/booking"
+	"github.com/reservo/reservo/payment"
+	"github.com/reservo/reservo/validate"
+)
+
+// maxWait bounds the long poll of GET /booking/:bookingid/status.
+const maxWait = 30 * time.Second
+
+func (a *API) createBooking(c *fiber.Ctx) error {
+	p := principal(c)
+	if p.Role != auth.RoleUser {
+		return forbidden("bookings are made by guests")
+	}
+	vendorID, err := pathID(c, "vendorid")
+	if err != nil {
+		return err
+	}
+	var in booking.Request
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	key := c.Get("Idempotency-Key")
+	if len(key) > 200 {
+		return &Problem{Status: 400, Code: "validation_failed", Title: "Bad Request", Detail: "the Idempotency-Key header is too long",
+			Errors: []validate.FieldError{{Field: "Idempotency-Key", Message: "must have at most 200 characters"}}}
+	}
+	hold, err := a.bookings.Book(c.UserContext(), p.ID, vendorID, in, key)
+	if err != nil {
+		return err
+	}
+	c.Location("/booking/" + hold.Booking.ID.String())
+	return c.Status(fiber.StatusCreated).JSON(hold)
+}
+
+func (a *API) getBooking(c *fiber.Ctx) error {
+	id, err := pathID(c, "bookingid")
+	if err != nil {
+		return err
+	}
+	b, err := a.bookings.Get(c.UserContext(), principal(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(b)
+}
+
+type statusResponse struct {
+	ID            uuid.UUID      `json:"id"`
+	Status        booking.Status `json:"status"`
+	HoldExpiresAt *time.Time     `json:"hold_expires_at,omitempty"`
+	Version       int            `json:"version"`
+}
+
+// getBookingStatus answers at once, or with ?wait=10s&since=BLOCKED when the status is no
+// longer `since` (default: the current one), or when the wait is over.
+func (a *API) getBookingStatus(c *fiber.Ctx) error {
+	id, err := pathID(c, "bookingid")
+	if err != nil {
+		return err
+	}
+	var wait time.Duration
+	if w := c.Query("wait"); w != "" {
+		wait, err = time.ParseDuration(w)
+		if err != nil || wait < 0 || wait > maxWait {
+			return &Problem{Status: 400, Code: "invalid_parameter", Title: "Bad Request", Detail: "wait must be a duration up to 30s, such as 10s",
+				Errors: []validate.FieldError{{Field: "wait", Message: "must be a duration up to 30s"}}}
+		}
+	}
+	p := principal(c)
+	since := booking.Status(c.Query("since"))
+	if wait > 0 && since == "" {
+		b, err := a.bookings.Get(c.UserContext(), p, id)
+		if err != nil {
+			return err
+		}
+		since = b.Status
+	}
+	b, err := a.bookings.WaitStatus(c.UserContext(), p, id, since, wait)
+	if err != nil {
+		return err
+	}
+	return c.JSON(statusResponse{ID: b.ID, Status: b.Status, HoldExpiresAt: b.HoldExpiresAt, Version: b.Version})
+}
+
+func (a *API) changeBooking(c *fiber.Ctx) error {
+	id, err := pathID(c, "bookingid")
+	if err != nil {
+		return err
+	}
+	var in booking.Request
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	b, err := a.bookings.Change(c.UserContext(), principal(c), id, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(b)
+}
+
+type statusRequest struct {
+	Status booking.Status `json:"status"`
+}
+
+func (a *API) setBookingStatus(c *fiber.Ctx) error {
+	id, err := pathID(c, "bookingid")
+	if err != nil {
+		return err
+	}
+	var in statusRequest
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	b, err := a.bookings.SetStatus(c.UserContext(), principal(c), id, in.Status)
+	if err != nil {
+		return err
+	}
+	return c.JSON(b)
+}
+
+// paymentWebhook turns a verified provider callback into the booking's payment signal. A
+// forged or stale signature gets 400 and signals nothing; when the engine is down the provider
+// gets a 5xx and retries.
+func (a *API) paymentWebhook(c *fiber.Ctx) error {
+	ev, ok, err := a.provider.ParseWebhook(c.Body(), c.Get("Stripe-Signature"))
+	switch {
+	case errors.Is(err, payment.ErrInvalidSignature):
+		return problem(400, "invalid_signature", "the webhook signature does not verify")
+	case err != nil:
+		return problem(400, "invalid_webhook", "the webhook is not a payment event this endpoint understands")
+	case !ok:
+		return c.JSON(fiber.Map{"received": true, "handled": false})
+	}
+	id, err := uuid.Parse(ev.BookingID)
+	if err != nil {
+		return problem(400, "invalid_webhook", "the payment names no booking")
+	}
+	if err := a.bookings.Pay(c.UserContext(), id, ev.ProviderRef, string(ev.Status)); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"received": true, "handled": true})
+}
+
+type sandboxRequest struct {
+	Outcome payment.Status `json:"outcome"`
+}
+
+// sandboxPay completes a sandbox deposit by hand, for demos: the booking's guest (or support
+// staff) says whether the payment succeeded or failed.
+func (a *API) sandboxPay(c *fiber.Ctx) error {
+	if a.provider == nil || a.provider.Name() != (payment.Sandbox{}).Name() {
+		return problem(404, "route_not_found", "the sandbox provider is not in use")
+	}
+	id, err := pathID(c, "bookingid")
+	if err != nil {
+		return err
+	}
+	var in sandboxRequest
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	if in.Outcome != payment.Succeeded && in.Outcome != payment.Failed {
+		return validate.Errors{{Field: "outcome", Message: "must be succeeded or failed"}}
+	}
+	b, err := a.bookings.Get(c.UserContext(), principal(c), id)
+	if err != nil {
+		return err
+	}
+	rec, err := a.payments.ByKey(c.UserContext(), payment.DepositKey(b.ID))
+	if err != nil {
+		return problem(409, "no_deposit", "this booking has no deposit to pay")
+	}
+	if err := a.bookings.Pay(c.UserContext(), b.ID, rec.ProviderRef, string(in.Outcome)); err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"booking_id": b.ID, "outcome": in.Outcome})
+}

@@ -1,0 +1,250 @@
+package booking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/reservo/reservo/auth"
+	"github.com/reservo/reservo/validate"
+	"github.com/reservo/reservo/vendors"
+)
+
+// Vendors finds a vendor with its itineraries.
+type Vendors interface {
+	ByID(ctx context.Context, id uuid.UUID) (*vendors.Vendor, error)
+}
+
+// Store reads bookings from the system of record.
+type Store interface {
+	// ByID returns a booking, or ErrNotFound.
+	ByID(ctx context.Context, id uuid.UUID) (*Booking, error)
+}
+
+// Hold is the answer to a booking request: the held (or, when paid at once, confirmed)
+// booking and what the app needs to pay its deposit.
+type Hold struct {
+	Booking      *Booking `json:"booking"`
+	Provider     string   `json:"payment_provider,omitempty"`
+	ProviderRef  string   `json:"payment_ref,omitempty"`
+	ClientSecret string   `json:"client_secret,omitempty"`
+}
+
+// Start is what the engine needs to start a booking's saga.
+type Start struct {
+	Booking            Booking
+	Slots              Slots
+	PaymentMethod      string
+	CancellationCutoff time.Duration
+}
+
+// Engine runs the booking sagas (the Temporal adapter).
+type Engine interface {
+	// Start starts the saga and waits for the hold's outcome. Starting a booking id again
+	// returns the first answer. It returns ErrUnavailable, ErrDeclined or ErrEngineDown.
+	Start(ctx context.Context, s Start) (*Hold, error)
+	// Change changes a confirmed booking; ErrUnavailable leaves it as it was.
+	Change(ctx context.Context, id uuid.UUID, ch Change) (*Booking, error)
+	// SetStatus cancels, avails or marks a no-show, as role; ErrInvalidState or ErrForbidden.
+	SetStatus(ctx context.Context, id uuid.UUID, to Status, role auth.Role) (*Booking, error)
+	// Pay tells the saga of booking id the outcome of its deposit ref ("succeeded"/"failed").
+	Pay(ctx context.Context, id uuid.UUID, providerRef, status string) error
+}
+
+// Service is the booking service: it validates and prices requests, checks who may do what,
+// and hands the work to the sagas.
+type Service struct {
+	vendors Vendors
+	store   Store
+	engine  Engine
+	now     func() time.Time
+}
+
+// NewService returns the booking service.
+func NewService(v Vendors, s Store, e Engine, now func() time.Time) *Service {
+	return &Service{vendors: v, store: s, engine: e, now: now}
+}
+
+// idempotencyNamespace makes booking ids from (user, Idempotency-Key): a retried request maps
+// to the same booking id, so to the same workflow, and gets the first answer.
+var idempotencyNamespace = uuid.MustParse("6f1c2f8e-6a55-4d7c-9d8e-4c1b0f3e2a71")
+
+// schedule is how v sells time.
+func schedule(v *vendors.Vendor) (Schedule, error) {
+	loc, err := time.LoadLocation(v.Timezone)
+	if err != nil {
+		return Schedule{}, fmt.Errorf("vendor time zone: %w", err)
+	}
+	s := Schedule{Kind: string(v.Kind), Location: loc, SlotMinutes: v.SlotMinutes, TurnMinutes: v.TurnMinutes}
+	var e validate.Errors
+	s.CheckIn = e.ClockTime("check_in_time", v.CheckInTime)
+	s.CheckOut = e.ClockTime("check_out_time", v.CheckOutTime)
+	for _, oh := range v.OpeningHours {
+		s.Opening = append(s.Opening, OpeningPeriod{Weekday: oh.Weekday, Open: e.ClockTime("open", oh.Open), Close: e.ClockTime("close", oh.Close)})
+	}
+	return s, nil
+}
+
+// plan validates r against the vendor and prices it.
+func (s *Service) plan(ctx context.Context, vendorID uuid.UUID, r Request) (*vendors.Vendor, *vendors.Itinerary, []Period, int64, int64, error) {
+	v, err := s.vendors.ByID(ctx, vendorID)
+	if err != nil {
+		return nil, nil, nil, 0, 0, err
+	}
+	if !v.Active {
+		return nil, nil, nil, 0, 0, vendors.ErrNotFound
+	}
+	var it *vendors.Itinerary
+	for i := range v.Itineraries {
+		if v.Itineraries[i].ID == r.ItineraryID && v.Itineraries[i].Active {
+			it = &v.Itineraries[i]
+		}
+	}
+	if it == nil {
+		return nil, nil, nil, 0, 0, validate.Errors{{Field: "itinerary_id", Message: "is not an active itinerary of this vendor"}}
+	}
+	sch, err := schedule(v)
+	if err != nil {
+		return nil, nil, nil, 0, 0, err
+	}
+	periods, err := sch.Periods(r, s.now())
+	if err != nil {
+		return nil, nil, nil, 0, 0, err
+	}
+	if err := CheckParty(r.PartySize, it.Capacity, r.Quantity); err != nil {
+		return nil, nil, nil, 0, 0, err
+	}
+	total, deposit := Quote(string(v.Kind), it.BasePrice, len(periods), r.Quantity, v.DepositPercent)
+	return v, it, periods, total, deposit, nil
+}
+
+// Book asks for a booking for user at a vendor. A non-empty idempotencyKey makes a retried
+// request return the first answer and create nothing new.
+func (s *Service) Book(ctx context.Context, userID, vendorID uuid.UUID, r Request, idempotencyKey string) (*Hold, error) {
+	v, it, periods, total, deposit, err := s.plan(ctx, vendorID, r)
+	if err != nil {
+		return nil, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, err
+	}
+	if idempotencyKey != "" {
+		id = uuid.NewSHA1(idempotencyNamespace, []byte(userID.String()+"\x00"+idempotencyKey))
+	}
+	b := Booking{ID: id, UserID: userID, VendorID: v.ID, ItineraryID: it.ID, Status: Pending,
+		StartsAt: periods[0].StartsAt, EndsAt: periods[len(periods)-1].EndsAt, Quantity: r.Quantity, PartySize: r.PartySize,
+		PriceTotal: total, Deposit: deposit, Currency: it.Currency}
+	hold, err := s.engine.Start(ctx, Start{Booking: b, Slots: Slots{VendorID: v.ID, ItineraryID: it.ID, Quantity: r.Quantity, Periods: periods},
+		PaymentMethod: r.PaymentMethod, CancellationCutoff: time.Duration(v.CancellationCutoffHours) * time.Hour})
+	if err != nil {
+		return nil, fmt.Errorf("book: %w", err)
+	}
+	return hold, nil
+}
+
+// mayRead reports whether p may see booking b.
+func mayRead(p auth.Principal, b *Booking) bool {
+	switch p.Role {
+	case auth.RoleStaff:
+		return true
+	case auth.RoleManager:
+		return p.VendorID == b.VendorID
+	case auth.RoleUser:
+		return p.ID == b.UserID
+	}
+	return false
+}
+
+// Get returns a booking its caller may see: its user, its vendor's manager, or support staff.
+func (s *Service) Get(ctx context.Context, p auth.Principal, id uuid.UUID) (*Booking, error) {
+	b, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !mayRead(p, b) {
+		return nil, ErrForbidden
+	}
+	return b, nil
+}
+
+// WaitStatus returns the booking once its status differs from since (or at once when since is
+// empty), or as it is when wait runs out.
+func (s *Service) WaitStatus(ctx context.Context, p auth.Principal, id uuid.UUID, since Status, wait time.Duration) (*Booking, error) {
+	b, err := s.Get(ctx, p, id)
+	if err != nil || since == "" || wait <= 0 {
+		return b, err
+	}
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for b.Status == since {
+		select {
+		case <-ctx.Done():
+			return b, nil
+		case <-deadline.C:
+			return b, nil
+		case <-tick.C:
+		}
+		if b, err = s.store.ByID(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// Change moves a confirmed booking of the caller to r (same vendor), re-priced.
+func (s *Service) Change(ctx context.Context, p auth.Principal, id uuid.UUID, r Request) (*Booking, error) {
+	b, err := s.Get(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	if p.Role == auth.RoleManager {
+		return nil, ErrForbidden // the guest changes their booking; the manager may cancel it
+	}
+	if b.Status != Confirmed {
+		return nil, fmt.Errorf("change a %s booking: %w", b.Status, ErrInvalidState)
+	}
+	if r.ItineraryID == uuid.Nil {
+		r.ItineraryID = b.ItineraryID
+	}
+	_, it, periods, total, deposit, err := s.plan(ctx, b.VendorID, r)
+	if err != nil {
+		return nil, err
+	}
+	return s.engine.Change(ctx, id, Change{Slots: Slots{VendorID: b.VendorID, ItineraryID: it.ID, Quantity: r.Quantity, Periods: periods},
+		PartySize: r.PartySize, PriceTotal: total, Deposit: deposit})
+}
+
+// SetStatus cancels, avails or marks a no-show: a guest may cancel their own booking; the
+// vendor's manager (and support staff) may cancel with a full refund, avail or mark a no-show.
+func (s *Service) SetStatus(ctx context.Context, p auth.Principal, id uuid.UUID, to Status) (*Booking, error) {
+	b, err := s.Get(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	switch to {
+	case Cancelled, Availed, NoShow:
+	default:
+		return nil, validate.Errors{{Field: "status", Message: "must be CANCELLED, AVAILED or NO_SHOW"}}
+	}
+	if p.Role == auth.RoleUser && to != Cancelled {
+		return nil, ErrForbidden
+	}
+	if b.Status.Closed() {
+		return nil, fmt.Errorf("%s booking: %w", b.Status, ErrInvalidState)
+	}
+	return s.engine.SetStatus(ctx, id, to, p.Role)
+}
+
+// Pay passes a deposit's outcome to its booking's saga.
+func (s *Service) Pay(ctx context.Context, id uuid.UUID, providerRef, status string) error {
+	if err := s.engine.Pay(ctx, id, providerRef, status); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return nil
+}

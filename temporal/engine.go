@@ -1,0 +1,168 @@
+// Package temporal is the Temporal adapter of the booking engine: it starts booking workflows
+// with Update-With-Start (so that a booking request answers with the outcome of its hold),
+// sends them updates and payment signals, and maps the workflows' failures to the booking
+// package's errors.
+package temporal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	sdktemporal "go.temporal.io/sdk/temporal"
+
+	"github.com/reservo/reservo/auth"
+	"github.com/reservo/reservo/booking"
+	"github.com/reservo/reservo/payment"
+	"github.com/reservo/reservo/workflows"
+)
+
+// Config is where the sagas run and how long they wait.
+type Config struct {
+	TaskQueue         string        // empty: workflows.TaskQueue
+	HoldTimeout       time.Duration // for the deposit, units held
+	LatePaymentWindow time.Duration // a closed unpaid booking still refunds a late payment
+	AutoAvailAfter    time.Duration // after the end, a confirmed booking nobody closed is availed
+}
+
+// Engine is booking.Engine on a Temporal client.
+type Engine struct {
+	c     client.Client
+	cfg   Config
+	store booking.Store
+}
+
+var _ booking.Engine = (*Engine)(nil)
+
+// NewEngine returns the engine; store answers for bookings whose workflow is closed.
+func NewEngine(c client.Client, cfg Config, store booking.Store) *Engine {
+	if cfg.TaskQueue == "" {
+		cfg.TaskQueue = workflows.TaskQueue
+	}
+	return &Engine{c: c, cfg: cfg, store: store}
+}
+
+// mapErr turns a workflow's failure into the booking package's errors.
+func mapErr(err error) error {
+	var ae *sdktemporal.ApplicationError
+	var nf *serviceerror.NotFound
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ae):
+		switch ae.Type() {
+		case workflows.ErrTypeUnavailable:
+			return booking.ErrUnavailable
+		case workflows.ErrTypeDeclined:
+			return booking.ErrDeclined
+		case workflows.ErrTypeInvalidState:
+			return fmt.Errorf("%s: %w", ae.Message(), booking.ErrInvalidState)
+		case workflows.ErrTypeForbidden:
+			return booking.ErrForbidden
+		}
+		return fmt.Errorf("%w: %v", booking.ErrEngineDown, err)
+	case errors.As(err, &nf):
+		return fmt.Errorf("%w: the booking is closed", booking.ErrInvalidState)
+	}
+	return fmt.Errorf("%w: %v", booking.ErrEngineDown, err)
+}
+
+// Start implements booking.Engine.
+func (e *Engine) Start(ctx context.Context, s booking.Start) (*booking.Hold, error) {
+	b := s.Booking
+	opts := client.StartWorkflowOptions{
+		ID:                       workflows.BookingWorkflowID(b.ID.String()),
+		TaskQueue:                e.cfg.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes: sdktemporal.NewSearchAttributes(
+			workflows.SABookingID.ValueSet(b.ID.String()), workflows.SAVendorID.ValueSet(b.VendorID.String()),
+			workflows.SAUserID.ValueSet(b.UserID.String()), workflows.SABookingStatus.ValueSet(string(booking.Pending))),
+	}
+	in := &workflows.BookingInput{Booking: b, Slots: s.Slots, PaymentMethod: s.PaymentMethod, HoldTimeout: e.cfg.HoldTimeout,
+		CancellationCutoff: s.CancellationCutoff, LatePaymentWindow: e.cfg.LatePaymentWindow, AutoAvailAfter: e.cfg.AutoAvailAfter}
+	op := e.c.NewWithStartWorkflowOperation(opts, workflows.Booking, in)
+	h, err := e.c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: op,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			// One hold update per booking: a retried request gets the first answer.
+			UpdateID: "hold", UpdateName: workflows.UpdateHold, WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		// The same booking id ran before and is closed: answer with what it became.
+		return e.closedHold(ctx, b.ID)
+	}
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	var res workflows.HoldResult
+	if err := h.Get(ctx, &res); err != nil {
+		return nil, mapErr(err)
+	}
+	out := res.Booking
+	return &booking.Hold{Booking: &out, Provider: res.Provider, ProviderRef: res.ProviderRef, ClientSecret: res.ClientSecret}, nil
+}
+
+func (e *Engine) closedHold(ctx context.Context, id uuid.UUID) (*booking.Hold, error) {
+	b, err := e.store.ByID(ctx, id)
+	if errors.Is(err, booking.ErrNotFound) {
+		return nil, booking.ErrUnavailable // it never held anything
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &booking.Hold{Booking: b}, nil
+}
+
+func (e *Engine) update(ctx context.Context, id uuid.UUID, name string, arg any) (*booking.Booking, error) {
+	h, err := e.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: workflows.BookingWorkflowID(id.String()), UpdateName: name, Args: []any{arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	var b booking.Booking
+	if err := h.Get(ctx, &b); err != nil {
+		return nil, mapErr(err)
+	}
+	return &b, nil
+}
+
+// Change implements booking.Engine.
+func (e *Engine) Change(ctx context.Context, id uuid.UUID, ch booking.Change) (*booking.Booking, error) {
+	return e.update(ctx, id, workflows.UpdateChange, workflows.ChangeRequest{Change: ch})
+}
+
+// SetStatus implements booking.Engine.
+func (e *Engine) SetStatus(ctx context.Context, id uuid.UUID, to booking.Status, role auth.Role) (*booking.Booking, error) {
+	by := workflows.RoleUser
+	switch role {
+	case auth.RoleManager:
+		by = workflows.RoleManager
+	case auth.RoleStaff:
+		by = workflows.RoleStaff
+	}
+	return e.update(ctx, id, workflows.UpdateStatus, workflows.StatusRequest{To: to, By: by})
+}
+
+// Pay implements booking.Engine.
+func (e *Engine) Pay(ctx context.Context, id uuid.UUID, providerRef, status string) error {
+	err := e.c.SignalWorkflow(ctx, workflows.BookingWorkflowID(id.String()), "", workflows.SignalPayment,
+		workflows.PaymentSignal{ProviderRef: providerRef, Status: payment.Status(status)})
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return fmt.Errorf("pay: %w", booking.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %v", booking.ErrEngineDown, err)
+	}
+	return nil
+}
