@@ -17,6 +17,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -30,6 +32,7 @@ import (
 	"github.com/reservo/reservo/auth"
 	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/config"
+	"github.com/reservo/reservo/ops"
 	"github.com/reservo/reservo/payment"
 	"github.com/reservo/reservo/postgres"
 	"github.com/reservo/reservo/redis"
@@ -57,21 +60,33 @@ commands:
   worker    the Temporal worker of the booking saga
   consume   the event consumers
   migrate   apply the database migrations and exit
+  ops       support tooling:
+              ops stuck [limit]            bookings blocked past their hold, or with failing activities
+              ops show <booking>           the booking, its workflow, pending activities, history summary
+              ops retry <booking> [reason] reset its workflow to the last completed workflow task
+              ops history <booking> [file] export its workflow history as JSON
+              ops replay <history.json>    replay a saved history against this build's workflow code
   help      this text
 
 configuration (environment):
 `
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) != 1 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stdout, usage)
 		config.Help(stdout)
-		if len(args) == 1 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
+		if len(args) == 1 {
 			return nil
 		}
-		return errors.New("want exactly one command")
+		return errors.New("want a command")
 	}
 	cmd := args[0]
+	if cmd == "ops" {
+		return runOps(ctx, args[1:], getenv, stdout, stderr)
+	}
+	if len(args) != 1 {
+		return fmt.Errorf("%s takes no arguments", cmd)
+	}
 	switch cmd {
 	case "all", "serve", "worker", "consume", "migrate":
 	default:
@@ -200,4 +215,95 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgr
 		return fmt.Errorf("api shutdown: %w", err)
 	}
 	return nil
+}
+
+// runOps runs the support tooling; it prints results to stdout and nothing else.
+func runOps(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("ops: want stuck, show, retry, history or replay (see reservo help)")
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if args[0] == "replay" {
+		if len(args) != 2 {
+			return errors.New("usage: reservo ops replay <history.json>")
+		}
+		if err := ops.Replay(args[1], logger); err != nil {
+			return fmt.Errorf("replay %s: %w", args[1], err)
+		}
+		fmt.Fprintf(stdout, "replay %s: ok, deterministic\n", args[1])
+		return nil
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, 2)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	tc, err := client.Dial(client.Options{HostPort: cfg.TemporalAddr, Namespace: cfg.TemporalNamespace, Logger: logger})
+	if err != nil {
+		return fmt.Errorf("temporal: %w", err)
+	}
+	defer tc.Close()
+	o := ops.New(tc, cfg.TemporalNamespace, postgres.NewBookingStore(db), time.Now)
+	need := func(n int, usage string) error {
+		if len(args) < n {
+			return errors.New("usage: reservo ops " + usage)
+		}
+		return nil
+	}
+	switch args[0] {
+	case "stuck":
+		limit := 1000
+		if len(args) > 1 {
+			if limit, err = strconv.Atoi(args[1]); err != nil || limit <= 0 {
+				return errors.New("usage: reservo ops stuck [limit]")
+			}
+		}
+		stuck, err := o.Stuck(ctx, limit, time.Minute)
+		if err != nil {
+			return err
+		}
+		for _, s := range stuck {
+			fmt.Fprintf(stdout, "%s\t%s\t%s\n", s.BookingID, s.Status, s.Reason)
+		}
+		fmt.Fprintf(stdout, "%d stuck\n", len(stuck))
+		return nil
+	case "show":
+		if err := need(2, "show <booking>"); err != nil {
+			return err
+		}
+		return o.Show(ctx, args[1], stdout)
+	case "retry":
+		if err := need(2, "retry <booking> [reason]"); err != nil {
+			return err
+		}
+		reason := "retried by support with reservo ops retry"
+		if len(args) > 2 {
+			reason = strings.Join(args[2:], " ")
+		}
+		run, err := o.Retry(ctx, args[1], reason)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "reset %s: new run %s\n", args[1], run)
+		return nil
+	case "history":
+		if err := need(2, "history <booking> [file]"); err != nil {
+			return err
+		}
+		w := stdout
+		if len(args) > 2 {
+			f, err := os.Create(args[2])
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			w = f
+		}
+		return o.WriteHistory(ctx, args[1], w)
+	}
+	return fmt.Errorf("ops: unknown command %q", args[0])
 }

@@ -1,0 +1,233 @@
+package ops_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/client"
+
+	"github.com/reservo/reservo/activities"
+	"github.com/reservo/reservo/auth"
+	"github.com/reservo/reservo/booking"
+	"github.com/reservo/reservo/ops"
+	"github.com/reservo/reservo/payment"
+	"github.com/reservo/reservo/postgres"
+	"github.com/reservo/reservo/postgres/pgtest"
+	"github.com/reservo/reservo/stripe"
+	"github.com/reservo/reservo/temporal"
+	"github.com/reservo/reservo/user"
+	"github.com/reservo/reservo/vendors"
+	"github.com/reservo/reservo/workers"
+	"github.com/reservo/reservo/workflows"
+)
+
+// -record also saves the histories of TestSaga_EveryBranchOnTheRealServer to
+// ../workflows/testdata, where the replay tests read them: `go test ./ops -run Saga -record`.
+var record = flag.Bool("record", false, "save the sagas' histories into ../workflows/testdata")
+
+// fixture is a restaurant with tables, a guest, a worker on a task queue of its own, and the
+// booking service over them.
+type fixture struct {
+	db       *postgres.DB
+	c        client.Client
+	svc      *booking.Service
+	ops      *ops.Ops
+	vendor   *vendors.Vendor
+	table    *vendors.Itinerary
+	user     auth.Principal
+	manager  auth.Principal
+	stopWork func()
+}
+
+func getenv(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func newFixture(tb testing.TB, provider payment.Provider, hold time.Duration) *fixture {
+	db := pgtest.NewDB(tb)
+	ctx := context.Background()
+	now := time.Now
+	vsvc := vendors.NewService(postgres.NewVendorStore(db), now)
+	lat, lon := 41.1, -8.6
+	all := []vendors.OpeningHours{}
+	for wd := 1; wd <= 7; wd++ {
+		all = append(all, vendors.OpeningHours{Weekday: wd, Open: "12:00", Close: "23:00"})
+	}
+	v, err := vsvc.Create(ctx, vendors.NewVendor{Kind: vendors.Restaurant, Name: "R", City: vendors.City{Name: "Porto", CountryCode: "PT"},
+		Timezone: "Europe/Lisbon", Address: "A", Lat: &lat, Lon: &lon, Currency: "EUR", Cuisines: []string{"thai"},
+		OpeningHours: all, SlotMinutes: 30, TurnMinutes: 60,
+		Manager: vendors.NewManager{Email: "m@example.com", Password: "manager-pass", Name: "M"}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	price := int64(5000)
+	table, err := vsvc.CreateItinerary(ctx, v.ID, vendors.NewItinerary{Type: "t4", Name: "Table", Capacity: 4, Quantity: 2, BasePrice: &price})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	u := &user.User{ID: uuid.New(), Email: "g@example.com", Name: "G", Role: auth.RoleUser, Version: 1, CreatedAt: now(), UpdatedAt: now(), PasswordHash: "h"}
+	if err := postgres.NewUserStore(db).Create(ctx, u); err != nil {
+		tb.Fatal(err)
+	}
+	c, err := client.Dial(client.Options{HostPort: getenv("RESERVO_TEMPORAL_ADDR", "127.0.0.1:7233"), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		tb.Fatalf("temporal: %v (is the stack up? `make test` starts it)", err)
+	}
+	tb.Cleanup(c.Close)
+	queue := "test-" + uuid.NewString()
+	acts := &activities.Activities{Bookings: postgres.NewBookingStore(db), Payments: postgres.NewPaymentStore(db), Provider: provider, Now: now}
+	wctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- workers.RunTemporal(wctx, c, queue, acts, slog.New(slog.DiscardHandler)) }()
+	stopped := false
+	stopWork := func() {
+		if !stopped {
+			stopped = true
+			stop()
+			if err := <-done; err != nil {
+				tb.Errorf("worker: %v", err)
+			}
+		}
+	}
+	tb.Cleanup(stopWork)
+	store := postgres.NewBookingStore(db)
+	engine := temporal.NewEngine(c, temporal.Config{TaskQueue: queue, HoldTimeout: hold, LatePaymentWindow: 2 * time.Second,
+		AutoAvailAfter: 72 * time.Hour}, store)
+	return &fixture{db: db, c: c, svc: booking.NewService(postgres.NewVendorStore(db), store, engine, now),
+		ops: ops.New(c, "default", store, now), vendor: v, table: table,
+		user: auth.Principal{ID: u.ID, Role: auth.RoleUser}, manager: auth.Principal{ID: uuid.New(), Role: auth.RoleManager, VendorID: v.ID},
+		stopWork: stopWork}
+}
+
+func (f *fixture) dinner(qty int, method string) booking.Request {
+	start := time.Now().AddDate(0, 0, 3).In(time.UTC).Format("2006-01-02") + "T19:00"
+	return booking.Request{ItineraryID: f.table.ID, Quantity: qty, PartySize: 2, StartTime: start, PaymentMethod: method}
+}
+
+func (f *fixture) wait(tb testing.TB, id uuid.UUID) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := f.c.GetWorkflow(ctx, workflows.BookingWorkflowID(id.String()), "").Get(ctx, nil); err != nil {
+		tb.Fatalf("workflow of %s: %v", id, err)
+	}
+}
+
+func (f *fixture) waitStatus(tb testing.TB, id uuid.UUID, want booking.Status) {
+	tb.Helper()
+	b, err := f.svc.WaitStatus(context.Background(), f.user, id, booking.Blocked, 15*time.Second)
+	if err != nil || b.Status != want {
+		tb.Fatalf("booking %s: %+v, %v; want %s", id, b, err, want)
+	}
+}
+
+func TestOps_ShowHistoryReplayAndRetry(t *testing.T) {
+	f := newFixture(t, payment.Sandbox{}, time.Minute)
+	ctx := context.Background()
+	h, err := f.svc.Book(ctx, f.user.ID, f.vendor.ID, f.dinner(1, ""), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := h.Booking.ID
+	var out bytes.Buffer
+	if err := f.ops.Show(ctx, id.String(), &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"status BLOCKED", "Running", "ActivityTaskCompleted", "hold expires"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("show lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	// Reset to the last workflow task: the saga goes on from there and still takes the payment.
+	run, err := f.ops.Retry(ctx, id.String(), "test")
+	if err != nil || run == "" {
+		t.Fatalf("retry: %q, %v", run, err)
+	}
+	if err := f.svc.Pay(ctx, id, h.ProviderRef, "succeeded"); err != nil {
+		t.Fatal(err)
+	}
+	f.waitStatus(t, id, booking.Confirmed)
+	if _, err := f.svc.SetStatus(ctx, f.manager, id, booking.NoShow); err != nil {
+		t.Fatal(err)
+	}
+	f.wait(t, id)
+	recs, err := postgres.NewPaymentStore(f.db).ByBooking(ctx, id)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("payments %+v, %v; want the one deposit, charged once across the reset", recs, err)
+	}
+
+	path := filepath.Join(t.TempDir(), "history.json")
+	file, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ops.WriteHistory(ctx, id.String(), file); err != nil {
+		t.Fatal(err)
+	}
+	file.Close()
+	if err := ops.Replay(path, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("replay of a fresh history: %v", err)
+	}
+}
+
+func TestOps_StuckFindsExpiredHoldsAndFailingActivities(t *testing.T) {
+	// A provider that cannot be reached: the deposit activity keeps failing.
+	down := stripe.New(stripe.Config{SecretKey: "sk_test_reservofake", WebhookSecret: "whsec_reservo_test_fake", APIURL: "http://127.0.0.1:1"})
+	f := newFixture(t, down, 2*time.Second)
+	ctx := context.Background()
+	bookCtx, cancel := context.WithTimeout(ctx, 4*time.Second)
+	defer cancel()
+	go func() { _, _ = f.svc.Book(bookCtx, f.user.ID, f.vendor.ID, f.dinner(1, ""), "failing") }()
+
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		stuck, err := f.ops.Stuck(ctx, 1000, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, s := range stuck {
+			if strings.Contains(s.Reason, "ChargeDeposit failing") {
+				found = true
+			}
+		}
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stuck %+v; want the failing deposit", stuck)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+
+	// A hold whose worker went away stays BLOCKED past its expiry.
+	g := newFixture(t, payment.Sandbox{}, 2*time.Second)
+	h, err := g.svc.Book(ctx, g.user.ID, g.vendor.ID, g.dinner(1, payment.SandboxNever), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.stopWork()
+	time.Sleep(3 * time.Second)
+	stuck, err := g.ops.Stuck(ctx, 1000, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range stuck {
+		if s.BookingID == h.Booking.ID.String() && strings.Contains(s.Reason, "blocked past its hold") {
+			return
+		}
+	}
+	t.Fatalf("stuck %+v; want %s blocked past its hold", stuck, h.Booking.ID)
+}
