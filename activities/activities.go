@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -39,12 +40,30 @@ type Payments interface {
 	ByKey(ctx context.Context, key string) (*payment.Record, error)
 }
 
+// Cache drops changed bookings from the read cache.
+type Cache interface {
+	Delete(ctx context.Context, id uuid.UUID) error
+}
+
 // Activities holds the clients the activities use.
 type Activities struct {
 	Bookings Bookings
 	Payments Payments
 	Provider payment.Provider
+	Cache    Cache // may be nil
+	Logger   *slog.Logger
 	Now      func() time.Time
+}
+
+// forget drops a changed booking from the cache. A cache that is down does not stop the saga:
+// the entry's short TTL bounds the staleness.
+func (a *Activities) forget(ctx context.Context, id uuid.UUID) {
+	if a.Cache == nil {
+		return
+	}
+	if err := a.Cache.Delete(ctx, id); err != nil && a.Logger != nil {
+		a.Logger.WarnContext(ctx, "booking cache unavailable", "booking_id", id, "err", err)
+	}
 }
 
 // nonRetryable marks the domain's final answers so that Temporal does not retry them.
@@ -75,6 +94,7 @@ func (a *Activities) BlockSlots(ctx context.Context, in BlockInput) (*booking.Bo
 	if err != nil {
 		return nil, nonRetryable(err)
 	}
+	a.forget(ctx, b.ID)
 	return out, nil
 }
 
@@ -87,6 +107,7 @@ type TransitionInput struct {
 // Transition confirms, releases or closes a booking with its event (see the store's rules).
 func (a *Activities) Transition(ctx context.Context, in TransitionInput) (*booking.Booking, error) {
 	b, err := a.Bookings.Transition(ctx, in.BookingID, in.To, a.Now())
+	a.forget(ctx, in.BookingID)
 	if err != nil {
 		return nil, nonRetryable(err)
 	}
@@ -103,6 +124,7 @@ type ChangeInput struct {
 // changes nothing.
 func (a *Activities) ChangeBooking(ctx context.Context, in ChangeInput) (*booking.Booking, error) {
 	b, err := a.Bookings.Change(ctx, in.BookingID, in.Change, a.Now())
+	a.forget(ctx, in.BookingID)
 	if err != nil {
 		return nil, nonRetryable(err)
 	}

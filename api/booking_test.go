@@ -147,8 +147,15 @@ func TestBooking_HotelHoldPayConfirmAndCancelWithRefund(t *testing.T) {
 		t.Fatalf("held %d booked %d; want 2 nights held", held, booked)
 	}
 
+	// A read fills the cache; the payment must not leave a stale BLOCKED behind.
+	e.mustStatus(e.do("GET", "/booking/"+b.ID.String(), s.userTok, nil), 200)
 	e.mustStatus(e.do("POST", "/payments/sandbox/"+b.ID.String(), s.userTok, map[string]any{"outcome": "succeeded"}), 202)
 	e.waitStatus(s.userTok, b.ID.String(), booking.Confirmed)
+	var cached booking.Booking
+	e.mustStatus(e.do("GET", "/booking/"+b.ID.String(), s.userTok, nil), 200).json(t, &cached)
+	if cached.Status != booking.Confirmed {
+		t.Fatalf("GET after confirmation says %s: a stale cache entry", cached.Status)
+	}
 	if held, booked := e.units(s.itinerary.ID); held != 0 || booked != 2 {
 		t.Fatalf("held %d booked %d after payment", held, booked)
 	}
@@ -432,4 +439,19 @@ func TestPaymentWebhook_StripeSignatureDecides(t *testing.T) {
 	}
 	e.mustStatus(post(stripe.SignPayload(body, secret, time.Now())), 200)
 	e.waitStatus(s.userTok, id, booking.Confirmed)
+}
+
+func TestBooking_ReadsWorkWithRedisDown(t *testing.T) {
+	e := newEnv(t, envOpts{redisAddr: "127.0.0.1:1"})
+	s := e.openRestaurant(1)
+	var h hold
+	e.mustStatus(e.do("POST", s.bookingPath, s.userTok, s.dinner(1, map[string]any{"payment_method": payment.SandboxSucceed})), 201).json(t, &h)
+	for range 2 {
+		var b booking.Booking
+		e.mustStatus(e.do("GET", "/booking/"+h.Booking.ID.String(), s.userTok, nil), 200).json(t, &b)
+		if b.Status != booking.Confirmed {
+			t.Fatalf("status %s", b.Status)
+		}
+	}
+	e.mustStatus(e.do("GET", "/booking/"+h.Booking.ID.String()+"/status", s.userTok, nil), 200)
 }

@@ -89,7 +89,9 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 		t.Fatalf("temporal: %v (is the stack up? `make test` starts it)", err)
 	}
 	t.Cleanup(wc.Close)
-	acts := &activities.Activities{Bookings: postgres.NewBookingStore(db), Payments: postgres.NewPaymentStore(db), Provider: o.provider, Now: now}
+	cache := redis.NewBookingCache(rc, time.Minute)
+	acts := &activities.Activities{Bookings: postgres.NewBookingStore(db), Payments: postgres.NewPaymentStore(db), Provider: o.provider,
+		Cache: cache, Logger: slog.New(slog.DiscardHandler), Now: now}
 	wctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- workers.RunTemporal(wctx, wc, taskQueue, acts, slog.New(slog.DiscardHandler)) }()
@@ -106,7 +108,7 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 	app := api.New(api.Config{
 		Users:    user.NewService(postgres.NewUserStore(db), now),
 		Vendors:  vendors.NewService(postgres.NewVendorStore(db), now),
-		Bookings: booking.NewService(postgres.NewVendorStore(db), bookingStore, engine, now),
+		Bookings: booking.NewService(postgres.NewVendorStore(db), bookingStore, engine, now).WithCache(cache, slog.New(slog.DiscardHandler)),
 		Provider: o.provider,
 		Payments: postgres.NewPaymentStore(db),
 		Tokens:   auth.NewTokens(strings.Repeat("t", 32), time.Hour, now),

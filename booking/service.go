@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -22,6 +23,14 @@ type Vendors interface {
 type Store interface {
 	// ByID returns a booking, or ErrNotFound.
 	ByID(ctx context.Context, id uuid.UUID) (*Booking, error)
+}
+
+// Cache keeps bookings for fast reads. It is never the truth: a miss or an error means a read
+// from the Store.
+type Cache interface {
+	Get(ctx context.Context, id uuid.UUID) (*Booking, bool, error)
+	Set(ctx context.Context, b *Booking) error
+	Delete(ctx context.Context, id uuid.UUID) error
 }
 
 // Hold is the answer to a booking request: the held (or, when paid at once, confirmed)
@@ -59,13 +68,53 @@ type Engine interface {
 type Service struct {
 	vendors Vendors
 	store   Store
+	cache   Cache
+	log     *slog.Logger
 	engine  Engine
 	now     func() time.Time
 }
 
-// NewService returns the booking service.
+// NewService returns the booking service; cache may be nil.
 func NewService(v Vendors, s Store, e Engine, now func() time.Time) *Service {
-	return &Service{vendors: v, store: s, engine: e, now: now}
+	return &Service{vendors: v, store: s, engine: e, now: now, log: slog.Default()}
+}
+
+// WithCache makes reads of bookings go through c; when c fails, reads go to the store.
+func (s *Service) WithCache(c Cache, log *slog.Logger) *Service {
+	s.cache, s.log = c, log
+	return s
+}
+
+// read returns a booking from the cache, or from the store (filling the cache).
+func (s *Service) read(ctx context.Context, id uuid.UUID) (*Booking, error) {
+	if s.cache != nil {
+		b, ok, err := s.cache.Get(ctx, id)
+		if err != nil {
+			s.log.WarnContext(ctx, "booking cache unavailable; reading the database", "err", err)
+		}
+		if ok {
+			return b, nil
+		}
+	}
+	b, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if s.cache != nil {
+		if err := s.cache.Set(ctx, b); err != nil {
+			s.log.WarnContext(ctx, "booking cache unavailable", "err", err)
+		}
+	}
+	return b, nil
+}
+
+// forget drops a changed booking from the cache (the saga's activities do so too).
+func (s *Service) forget(ctx context.Context, id uuid.UUID) {
+	if s.cache != nil {
+		if err := s.cache.Delete(ctx, id); err != nil {
+			s.log.WarnContext(ctx, "booking cache unavailable", "err", err)
+		}
+	}
 }
 
 // idempotencyNamespace makes booking ids from (user, Idempotency-Key): a retried request maps
@@ -161,7 +210,7 @@ func mayRead(p auth.Principal, b *Booking) bool {
 
 // Get returns a booking its caller may see: its user, its vendor's manager, or support staff.
 func (s *Service) Get(ctx context.Context, p auth.Principal, id uuid.UUID) (*Booking, error) {
-	b, err := s.store.ByID(ctx, id)
+	b, err := s.read(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -177,6 +226,10 @@ func (s *Service) WaitStatus(ctx context.Context, p auth.Principal, id uuid.UUID
 	b, err := s.Get(ctx, p, id)
 	if err != nil || since == "" || wait <= 0 {
 		return b, err
+	}
+	// Waiting reads the truth: a cached status could hide the change being waited for.
+	if b, err = s.store.ByID(ctx, id); err != nil {
+		return nil, err
 	}
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
@@ -216,8 +269,10 @@ func (s *Service) Change(ctx context.Context, p auth.Principal, id uuid.UUID, r 
 	if err != nil {
 		return nil, err
 	}
-	return s.engine.Change(ctx, id, Change{Slots: Slots{VendorID: b.VendorID, ItineraryID: it.ID, Quantity: r.Quantity, Periods: periods},
+	out, err := s.engine.Change(ctx, id, Change{Slots: Slots{VendorID: b.VendorID, ItineraryID: it.ID, Quantity: r.Quantity, Periods: periods},
 		PartySize: r.PartySize, PriceTotal: total, Deposit: deposit})
+	s.forget(ctx, id)
+	return out, err
 }
 
 // SetStatus cancels, avails or marks a no-show: a guest may cancel their own booking; the
@@ -238,11 +293,14 @@ func (s *Service) SetStatus(ctx context.Context, p auth.Principal, id uuid.UUID,
 	if b.Status.Closed() {
 		return nil, fmt.Errorf("%s booking: %w", b.Status, ErrInvalidState)
 	}
-	return s.engine.SetStatus(ctx, id, to, p.Role)
+	out, err := s.engine.SetStatus(ctx, id, to, p.Role)
+	s.forget(ctx, id)
+	return out, err
 }
 
 // Pay passes a deposit's outcome to its booking's saga.
 func (s *Service) Pay(ctx context.Context, id uuid.UUID, providerRef, status string) error {
+	defer s.forget(ctx, id)
 	if err := s.engine.Pay(ctx, id, providerRef, status); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}

@@ -38,6 +38,7 @@ type Config struct {
 
 	TemporalAddr      string `env:"RESERVO_TEMPORAL_ADDR" def:"127.0.0.1:7233" help:"Temporal frontend"`
 	TemporalNamespace string `env:"RESERVO_TEMPORAL_NAMESPACE" def:"default" help:"Temporal namespace"`
+	TemporalTaskQueue string `env:"RESERVO_TEMPORAL_TASK_QUEUE" def:"booking" help:"task queue of the booking workflows"`
 	TemporalUIURL     string `env:"RESERVO_TEMPORAL_UI_URL" def:"http://127.0.0.1:8233" help:"Temporal Web UI, printed for support staff"`
 
 	PaymentProvider     string `env:"RESERVO_PAYMENT_PROVIDER" def:"sandbox" help:"sandbox (no money; the local default) or stripe"`

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/reservo/reservo/booking"
 )
 
 func openTest(t *testing.T) *Client {
@@ -68,5 +70,32 @@ func TestAllow_ConcurrentHitsCountedOnce(t *testing.T) {
 	wg.Wait()
 	if allowed != 20 {
 		t.Fatalf("allowed %d of 50 concurrent hits; want exactly 20", allowed)
+	}
+}
+
+func TestBookingCache_SetGetDelete(t *testing.T) {
+	c := openTest(t)
+	ctx := context.Background()
+	bc := NewBookingCache(c, time.Minute)
+	b := &booking.Booking{ID: uuid.New(), Status: booking.Blocked, Quantity: 2, Currency: "EUR", StartsAt: time.Date(2027, 1, 1, 12, 0, 0, 0, time.UTC)}
+	if _, ok, err := bc.Get(ctx, b.ID); ok || err != nil {
+		t.Fatalf("miss: ok=%v err=%v", ok, err)
+	}
+	if err := bc.Set(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := bc.Get(ctx, b.ID)
+	if err != nil || !ok || got.Status != booking.Blocked || got.Quantity != 2 || !got.StartsAt.Equal(b.StartsAt) {
+		t.Fatalf("hit: %+v ok=%v err=%v", got, ok, err)
+	}
+	if err := bc.Delete(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := bc.Get(ctx, b.ID); ok {
+		t.Fatal("deleted entry still cached")
+	}
+	down := NewBookingCache(New("127.0.0.1:1", ""), time.Minute)
+	if _, _, err := down.Get(ctx, b.ID); err == nil {
+		t.Fatal("a cache that is down reports no error")
 	}
 }

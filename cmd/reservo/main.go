@@ -135,9 +135,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		g.Go(func() error { return serve(ctx, cfg, log, db, tc, provider) })
 	}
 	if cmd == "all" || cmd == "worker" {
+		wrc := redis.New(cfg.RedisAddr, cfg.RedisPassword)
+		defer func() { _ = wrc.Close() }()
 		acts := &activities.Activities{Bookings: postgres.NewBookingStore(db), Payments: postgres.NewPaymentStore(db),
-			Provider: provider, Now: time.Now}
-		g.Go(func() error { return workers.RunTemporal(ctx, tc, "", acts, log) })
+			Provider: provider, Cache: redis.NewBookingCache(wrc, bookingCacheTTL), Logger: log, Now: time.Now}
+		g.Go(func() error { return workers.RunTemporal(ctx, tc, cfg.TemporalTaskQueue, acts, log) })
 	}
 	if cmd == "all" || cmd == "consume" {
 		g.Go(func() error { return workers.RunConsumers(ctx, nil, log) })
@@ -160,6 +162,9 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(h).With("service", "reservo")
 }
 
+// bookingCacheTTL bounds how stale a cached booking can be if an invalidation is lost.
+const bookingCacheTTL = time.Minute
+
 // paymentProvider is the deposit provider the configuration names.
 func paymentProvider(cfg *config.Config) payment.Provider {
 	if cfg.PaymentProvider == "stripe" {
@@ -177,12 +182,13 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgr
 
 	now := time.Now
 	bookingStore := postgres.NewBookingStore(db)
-	engine := temporal.NewEngine(tc, temporal.Config{HoldTimeout: cfg.HoldTimeout, LatePaymentWindow: cfg.LatePaymentWindow,
+	engine := temporal.NewEngine(tc, temporal.Config{TaskQueue: cfg.TemporalTaskQueue, HoldTimeout: cfg.HoldTimeout, LatePaymentWindow: cfg.LatePaymentWindow,
 		AutoAvailAfter: cfg.AutoAvailAfter}, bookingStore)
 	app := api.New(api.Config{
-		Users:    user.NewService(postgres.NewUserStore(db), now),
-		Vendors:  vendors.NewService(postgres.NewVendorStore(db), now),
-		Bookings: booking.NewService(postgres.NewVendorStore(db), bookingStore, engine, now),
+		Users:   user.NewService(postgres.NewUserStore(db), now),
+		Vendors: vendors.NewService(postgres.NewVendorStore(db), now),
+		Bookings: booking.NewService(postgres.NewVendorStore(db), bookingStore, engine, now).
+			WithCache(redis.NewBookingCache(rc, bookingCacheTTL), log),
 		Provider: provider,
 		Payments: postgres.NewPaymentStore(db),
 		Tokens:   auth.NewTokens(cfg.JWTSecret, cfg.TokenTTL, now),
