@@ -330,7 +330,7 @@ func (r *run) upsertStatus(ctx workflow.Context) {
 
 // stateCtx is for steps that must happen whatever the wait: they retry until they succeed.
 func stateCtx(ctx workflow.Context) workflow.Context {
-	return activityCtx(ctx, 30*time.Second, 0, time.Minute)
+	return activityCtx(ctx, 10*time.Second, 0, time.Minute)
 }
 
 // transition moves the booking in PostgreSQL (with its event) and in the workflow. A booking
