@@ -455,3 +455,17 @@ func TestBooking_ReadsWorkWithRedisDown(t *testing.T) {
 	}
 	e.mustStatus(e.do("GET", "/booking/"+h.Booking.ID.String()+"/status", s.userTok, nil), 200)
 }
+
+func TestItinerary_QuantityFollowsIntoInventory(t *testing.T) {
+	e := newEnv(t)
+	s := e.openRestaurant(2)
+	itPath := "/vendor/" + s.vendor.ID.String() + "/itenery/" + s.itinerary.ID.String()
+	e.mustStatus(e.do("POST", s.bookingPath, s.userTok, s.dinner(2, map[string]any{"payment_method": payment.SandboxSucceed})), 201)
+	// Both tables are booked: one table less is refused, one more is sold at once.
+	if p := e.mustStatus(e.do("PUT", itPath, s.managerTok, map[string]any{"quantity": 1, "version": 1}), 409).problem(t); p.Code != "units_in_use" {
+		t.Fatalf("code %q", p.Code)
+	}
+	e.mustStatus(e.do("POST", s.bookingPath, s.userTok, s.dinner(1, nil)), 409)
+	e.mustStatus(e.do("PUT", itPath, s.managerTok, map[string]any{"quantity": 3, "version": 1}), 200)
+	e.mustStatus(e.do("POST", s.bookingPath, s.userTok, s.dinner(1, nil)), 201)
+}

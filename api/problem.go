@@ -44,6 +44,7 @@ var sentinels = []struct {
 	{vendors.ErrItineraryNotFound, 404, "not_found", "no such itinerary for this vendor"},
 	{user.ErrEmailTaken, 409, "email_taken", "an account with this e-mail exists"},
 	{vendors.ErrEmailTaken, 409, "email_taken", "a manager account with this e-mail exists"},
+	{vendors.ErrUnitsInUse, 409, "units_in_use", "coming periods have more units held or booked than the new quantity"},
 	{vendors.ErrTypeTaken, 409, "itinerary_type_taken", "this vendor already has an itinerary of this type"},
 	{user.ErrVersionConflict, 409, "version_conflict", "the resource changed since you read it: read it again and retry"},
 	{vendors.ErrVersionConflict, 409, "version_conflict", "the resource changed since you read it: read it again and retry"},

@@ -324,6 +324,15 @@ func (s *VendorStore) UpdateItinerary(ctx context.Context, vendorID, itineraryID
 		if err := setFacilities(ctx, tx, it); err != nil {
 			return err
 		}
+		// The inventory rows of coming periods follow the new number of units; fewer units
+		// than are held or booked there is refused by the rows' capacity check.
+		if _, err := tx.Exec(ctx, `UPDATE bookable_itinerary_slot SET total = $2, updated_at = now()
+			WHERE itinerary_id = $1 AND starts_at >= now() AND total <> $2`, it.ID, it.Quantity); err != nil {
+			if code, name := pgCode(err); code == codeCheckViolation && name == "bookable_itinerary_slot_capacity" {
+				return vendors.ErrUnitsInUse
+			}
+			return fmt.Errorf("inventory totals: %w", err)
+		}
 		replaceItinerary(v, it)
 		e, err := vendors.NewEvent(event.VendorUpdated, "itinerary_updated", &it.ID, v, it.UpdatedAt)
 		if err != nil {

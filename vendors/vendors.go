@@ -23,6 +23,7 @@ var (
 	ErrTypeTaken          = errors.New("vendor: itinerary type already exists for this vendor")
 	ErrInvalidCredentials = errors.New("vendor: invalid e-mail or password")
 	ErrVersionConflict    = errors.New("vendor: version conflict")
+	ErrUnitsInUse         = errors.New("vendor: fewer units than are held or booked in a coming period")
 )
 
 // Kind is what a vendor sells.
@@ -142,7 +143,8 @@ type Store interface {
 	// stays: it guards the profile). It returns ErrNotFound or ErrTypeTaken.
 	CreateItinerary(ctx context.Context, it *Itinerary) (*Vendor, error)
 	// UpdateItinerary applies fn to an itinerary under the vendor's row lock and stores it with
-	// version + 1. It returns ErrNotFound, ErrItineraryNotFound, ErrTypeTaken or fn's error.
+	// version + 1, and sets the units of its coming inventory rows. It returns ErrNotFound,
+	// ErrItineraryNotFound, ErrTypeTaken, ErrUnitsInUse or fn's error.
 	UpdateItinerary(ctx context.Context, vendorID, itineraryID uuid.UUID, fn func(*Itinerary) error) (*Vendor, *Itinerary, error)
 }
 
