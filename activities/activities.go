@@ -198,19 +198,27 @@ type CancelDepositInput struct {
 	IdempotencyKey string
 }
 
-// CancelDeposit cancels a pending deposit at the provider and records it as failed.
-func (a *Activities) CancelDeposit(ctx context.Context, in CancelDepositInput) error {
+// CancelDeposit cancels a pending deposit at the provider and records it as failed. It
+// reports captured=true when the deposit succeeded after all, so that the saga refunds it.
+func (a *Activities) CancelDeposit(ctx context.Context, in CancelDepositInput) (captured bool, err error) {
 	rec, err := a.Payments.ByKey(ctx, in.IdempotencyKey)
 	if err != nil {
-		return err
+		return false, err
+	}
+	if rec.Status == payment.Succeeded {
+		return true, nil
 	}
 	if rec.Status != payment.Pending || rec.ProviderRef == "" {
-		return nil
+		return false, nil
 	}
-	if err := a.Provider.CancelDeposit(ctx, rec.ProviderRef, in.IdempotencyKey+":cancel"); err != nil {
-		return fmt.Errorf("cancel deposit: %w", err)
+	err = a.Provider.CancelDeposit(ctx, rec.ProviderRef, in.IdempotencyKey+":cancel")
+	if errors.Is(err, payment.ErrAlreadyCaptured) {
+		return true, a.Payments.Finish(ctx, in.IdempotencyKey, "", payment.Succeeded)
 	}
-	return a.Payments.Finish(ctx, in.IdempotencyKey, "", payment.Failed)
+	if err != nil {
+		return false, fmt.Errorf("cancel deposit: %w", err)
+	}
+	return false, a.Payments.Finish(ctx, in.IdempotencyKey, "", payment.Failed)
 }
 
 // RefundInput returns money of a booking's succeeded charge.

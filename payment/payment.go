@@ -12,6 +12,8 @@ import (
 var (
 	// ErrDeclined is returned when the provider refused the payment outright.
 	ErrDeclined = errors.New("payment: declined")
+	// ErrAlreadyCaptured is returned when a deposit to cancel has succeeded after all.
+	ErrAlreadyCaptured = errors.New("payment: already captured")
 	// ErrInvalidSignature is returned for a webhook whose signature does not verify or is stale.
 	ErrInvalidSignature = errors.New("payment: invalid webhook signature")
 )
@@ -73,6 +75,7 @@ type Provider interface {
 	// CreateDeposit creates (or, for a known IdempotencyKey, returns) a deposit payment.
 	CreateDeposit(ctx context.Context, r DepositRequest) (Intent, error)
 	// CancelDeposit cancels a deposit that has not succeeded, so that it cannot succeed later.
+	// It returns ErrAlreadyCaptured when the deposit succeeded after all.
 	CancelDeposit(ctx context.Context, providerRef, idempotencyKey string) error
 	// Refund returns money of a succeeded deposit.
 	Refund(ctx context.Context, r RefundRequest) (Refund, error)

@@ -156,6 +156,9 @@ func (p *Provider) CancelDeposit(ctx context.Context, providerRef, idempotencyKe
 		if gerr == nil && pi.Status == stripego.PaymentIntentStatusCanceled {
 			return nil
 		}
+		if gerr == nil && pi.Status == stripego.PaymentIntentStatusSucceeded {
+			return fmt.Errorf("%s (payment intent is succeeded): %w", op, payment.ErrAlreadyCaptured)
+		}
 		if gerr == nil {
 			return wrap(fmt.Sprintf("%s (payment intent is %s)", op, pi.Status), err)
 		}

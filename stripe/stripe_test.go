@@ -278,6 +278,9 @@ func TestCancelDepositNotCancelable(t *testing.T) {
 			if err != nil && !strings.Contains(err.Error(), tt.status) {
 				t.Errorf("err = %q, want the status in it", err)
 			}
+			if captured := errors.Is(err, payment.ErrAlreadyCaptured); captured != (tt.status == "succeeded") {
+				t.Errorf("err = %v: ErrAlreadyCaptured %v for status %s", err, captured, tt.status)
+			}
 		})
 	}
 }

@@ -356,15 +356,21 @@ func (r *run) record(ctx workflow.Context, status payment.Status) {
 		IdempotencyKey: payment.DepositKey(r.b.ID), ProviderRef: ref, Status: status}).Get(ctx, nil)
 }
 
+// cancelDeposit stops a pending deposit. One that was captured after all (its signal lost or
+// still on its way) counts as a late payment: refunded once the booking is closed.
 func (r *run) cancelDeposit(ctx workflow.Context) {
 	if r.charge == nil {
 		return
 	}
-	// Best effort: a deposit that succeeds all the same is refunded as a late payment.
 	c := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
-	if err := workflow.ExecuteActivity(c, acts.CancelDeposit, activities.CancelDepositInput{IdempotencyKey: payment.DepositKey(r.b.ID)}).Get(ctx, nil); err != nil {
+	var captured bool
+	if err := workflow.ExecuteActivity(c, acts.CancelDeposit, activities.CancelDepositInput{IdempotencyKey: payment.DepositKey(r.b.ID)}).Get(ctx, &captured); err != nil {
+		// Best effort: a deposit that succeeds all the same arrives as a late payment signal.
 		workflow.GetLogger(ctx).Warn("cancel deposit", "error", err)
+	}
+	if captured {
+		r.latePaid = true
 	}
 }
 

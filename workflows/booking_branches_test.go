@@ -234,3 +234,12 @@ func TestBooking_TransitionRetriedUntilItSucceeds(t *testing.T) {
 		t.Fatalf("failures %d, err %v, result %+v, transitions %v", failures, err, res, s.transitions)
 	}
 }
+
+func TestBooking_ExpiredButCapturedIsRefunded(t *testing.T) {
+	s := newSaga(t)
+	s.captured = true // the provider took the money but its webhook never came
+	res := s.run(t)
+	if res.Status != booking.Expired || len(s.refunds) != 1 || s.refunds[0].Reason != "late-payment" || res.Refunded != 2000 {
+		t.Fatalf("result %+v, refunds %+v; want the captured deposit refunded", res, s.refunds)
+	}
+}

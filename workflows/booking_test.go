@@ -35,6 +35,7 @@ type saga struct {
 	refunds     []activities.RefundInput
 	charges     []activities.ChargeInput
 	cancels     int
+	captured    bool // the deposit to cancel succeeded after all
 	holdErr     error
 	hold        *HoldResult
 	// Tests replace these to make an activity fail.
@@ -77,9 +78,9 @@ func newSaga(t *testing.T) *saga {
 		s.refunds = append(s.refunds, in)
 		return &payment.Record{Amount: in.Amount, Status: payment.Succeeded}, nil
 	}).Maybe()
-	s.env.OnActivity(acts.CancelDeposit, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.CancelDepositInput) error {
+	s.env.OnActivity(acts.CancelDeposit, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.CancelDepositInput) (bool, error) {
 		s.cancels++
-		return nil
+		return s.captured, nil
 	}).Maybe()
 	s.env.OnActivity(acts.RecordPayment, mock.Anything, mock.Anything).Return(nil).Maybe()
 	// The hold update is sent with the start, as the API does (Update-With-Start).
