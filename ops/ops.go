@@ -78,26 +78,24 @@ func (o *Ops) Stuck(ctx context.Context, limit int, grace time.Duration) ([]Stuc
 			if p := ex.GetSearchAttributes().GetIndexedFields()["BookingStatus"]; p != nil {
 				status = strings.Trim(string(p.GetData()), `"`)
 			}
+			var reasons []string
 			if status == string(booking.Blocked) {
 				if bid, err := uuid.Parse(id); err == nil {
 					if b, err := o.bookings.ByID(ctx, bid); err == nil && b.HoldExpiresAt != nil && o.now().After(b.HoldExpiresAt.Add(grace)) {
-						out = append(out, Stuck{BookingID: id, Status: status, WorkflowID: wid,
-							Reason: fmt.Sprintf("blocked past its hold (expired %s ago)", o.now().Sub(*b.HoldExpiresAt).Round(time.Second))})
-						continue
+						reasons = append(reasons, fmt.Sprintf("blocked past its hold (expired %s ago)", o.now().Sub(*b.HoldExpiresAt).Round(time.Second)))
 					}
 				}
 			}
-			desc, err := o.c.DescribeWorkflowExecution(ctx, wid, ex.GetExecution().GetRunId())
-			if err != nil {
-				continue
-			}
-			for _, pa := range desc.GetPendingActivities() {
-				if pa.GetAttempt() > 1 {
-					out = append(out, Stuck{BookingID: id, Status: status, WorkflowID: wid,
-						Reason: fmt.Sprintf("activity %s failing (attempt %d): %s", pa.GetActivityType().GetName(), pa.GetAttempt(),
-							pa.GetLastFailure().GetMessage())})
-					break
+			if desc, err := o.c.DescribeWorkflowExecution(ctx, wid, ex.GetExecution().GetRunId()); err == nil {
+				for _, pa := range desc.GetPendingActivities() {
+					if pa.GetAttempt() > 1 {
+						reasons = append(reasons, fmt.Sprintf("activity %s failing (attempt %d): %s", pa.GetActivityType().GetName(),
+							pa.GetAttempt(), pa.GetLastFailure().GetMessage()))
+					}
 				}
+			}
+			if len(reasons) > 0 {
+				out = append(out, Stuck{BookingID: id, Status: status, WorkflowID: wid, Reason: strings.Join(reasons, "; ")})
 			}
 		}
 		token = res.GetNextPageToken()

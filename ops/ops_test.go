@@ -185,7 +185,7 @@ func TestOps_ShowHistoryReplayAndRetry(t *testing.T) {
 func TestOps_StuckFindsExpiredHoldsAndFailingActivities(t *testing.T) {
 	// A provider that cannot be reached: the deposit activity keeps failing.
 	down := stripe.New(stripe.Config{SecretKey: "sk_test_reservofake", WebhookSecret: "whsec_reservo_test_fake", APIURL: "http://127.0.0.1:1"})
-	f := newFixture(t, down, 2*time.Second)
+	f := newFixture(t, down, time.Minute)
 	ctx := context.Background()
 	bookCtx, cancel := context.WithTimeout(ctx, 4*time.Second)
 	defer cancel()
