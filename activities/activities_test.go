@@ -11,13 +11,10 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/reservo/reservo/activities"
-	"github.com/reservo/reservo/auth"
 	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/payment"
 	"github.com/reservo/reservo/postgres"
 	"github.com/reservo/reservo/postgres/pgtest"
-	"github.com/reservo/reservo/user"
-	"github.com/reservo/reservo/vendors"
 )
 
 // held makes a vendor, a room, a guest and a BLOCKED booking of that room in a fresh database.
@@ -25,27 +22,12 @@ func held(t *testing.T) (*postgres.DB, *booking.Booking) {
 	t.Helper()
 	db := pgtest.NewDB(t)
 	ctx := context.Background()
-	vs := vendors.NewService(postgres.NewVendorStore(db), time.Now)
-	lat, lon := 38.7, -9.1
-	v, err := vs.Create(ctx, vendors.NewVendor{Kind: vendors.Hotel, Name: "H", City: vendors.City{Name: "Lisbon", CountryCode: "PT"},
-		Timezone: "Europe/Lisbon", Address: "A", Lat: &lat, Lon: &lon, Currency: "EUR", StarRating: 3, CheckInTime: "14:00", CheckOutTime: "11:00",
-		Manager: vendors.NewManager{Email: "m@example.com", Password: "manager-pass", Name: "M"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	price := int64(10000)
-	room, err := vs.CreateItinerary(ctx, v.ID, vendors.NewItinerary{Type: "std", Name: "Std", Capacity: 2, Quantity: 1, BasePrice: &price})
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &user.User{ID: uuid.New(), Email: "g@example.com", Name: "G", Role: auth.RoleUser, Version: 1, CreatedAt: time.Now(), UpdatedAt: time.Now(), PasswordHash: "h"}
-	if err := postgres.NewUserStore(db).Create(ctx, u); err != nil {
-		t.Fatal(err)
-	}
+	v, room := pgtest.SeedHotel(t, db, 1)
+	u := pgtest.SeedUser(t, db)
 	start := time.Date(2027, 5, 1, 13, 0, 0, 0, time.UTC)
 	b := &booking.Booking{ID: uuid.New(), UserID: u.ID, VendorID: v.ID, ItineraryID: room.ID, StartsAt: start, EndsAt: start.Add(22 * time.Hour),
 		Quantity: 1, PartySize: 2, PriceTotal: 10000, Deposit: 2000, Currency: "EUR", CreatedAt: time.Now(), UpdatedAt: time.Now()}
-	b, err = postgres.NewBookingStore(db).Block(ctx, b, booking.Slots{VendorID: v.ID, ItineraryID: room.ID, Quantity: 1,
+	b, err := postgres.NewBookingStore(db).Block(ctx, b, booking.Slots{VendorID: v.ID, ItineraryID: room.ID, Quantity: 1,
 		Periods: []booking.Period{{StartsAt: start, EndsAt: start.Add(22 * time.Hour)}}})
 	if err != nil {
 		t.Fatal(err)

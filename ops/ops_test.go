@@ -23,7 +23,6 @@ import (
 	"github.com/reservo/reservo/postgres/pgtest"
 	"github.com/reservo/reservo/stripe"
 	"github.com/reservo/reservo/temporal"
-	"github.com/reservo/reservo/user"
 	"github.com/reservo/reservo/vendors"
 	"github.com/reservo/reservo/workers"
 	"github.com/reservo/reservo/workflows"
@@ -56,30 +55,9 @@ func getenv(k, def string) string {
 
 func newFixture(tb testing.TB, provider payment.Provider, hold time.Duration) *fixture {
 	db := pgtest.NewDB(tb)
-	ctx := context.Background()
 	now := time.Now
-	vsvc := vendors.NewService(postgres.NewVendorStore(db), now)
-	lat, lon := 41.1, -8.6
-	all := []vendors.OpeningHours{}
-	for wd := 1; wd <= 7; wd++ {
-		all = append(all, vendors.OpeningHours{Weekday: wd, Open: "12:00", Close: "23:00"})
-	}
-	v, err := vsvc.Create(ctx, vendors.NewVendor{Kind: vendors.Restaurant, Name: "R", City: vendors.City{Name: "Porto", CountryCode: "PT"},
-		Timezone: "Europe/Lisbon", Address: "A", Lat: &lat, Lon: &lon, Currency: "EUR", Cuisines: []string{"thai"},
-		OpeningHours: all, SlotMinutes: 30, TurnMinutes: 60,
-		Manager: vendors.NewManager{Email: "m@example.com", Password: "manager-pass", Name: "M"}})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	price := int64(5000)
-	table, err := vsvc.CreateItinerary(ctx, v.ID, vendors.NewItinerary{Type: "t4", Name: "Table", Capacity: 4, Quantity: 2, BasePrice: &price})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	u := &user.User{ID: uuid.New(), Email: "g@example.com", Name: "G", Role: auth.RoleUser, Version: 1, CreatedAt: now(), UpdatedAt: now(), PasswordHash: "h"}
-	if err := postgres.NewUserStore(db).Create(ctx, u); err != nil {
-		tb.Fatal(err)
-	}
+	v, table := pgtest.SeedRestaurant(tb, db, 2)
+	u := pgtest.SeedUser(tb, db)
 	c, err := client.Dial(client.Options{HostPort: getenv("RESERVO_TEMPORAL_ADDR", "127.0.0.1:7233"), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		tb.Fatalf("temporal: %v (is the stack up? `make test` starts it)", err)

@@ -10,11 +10,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/reservo/reservo/auth"
 	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/postgres"
 	"github.com/reservo/reservo/postgres/pgtest"
-	"github.com/reservo/reservo/user"
 	"github.com/reservo/reservo/vendors"
 )
 
@@ -30,25 +28,8 @@ type inventory struct {
 func newInventory(t *testing.T, units int) *inventory {
 	t.Helper()
 	db := pgtest.NewDB(t)
-	ctx := context.Background()
-	svc := vendors.NewService(postgres.NewVendorStore(db), time.Now)
-	lat, lon := 38.7, -9.1
-	v, err := svc.Create(ctx, vendors.NewVendor{Kind: vendors.Hotel, Name: "H", City: vendors.City{Name: "Lisbon", CountryCode: "PT"},
-		Timezone: "Europe/Lisbon", Address: "A", Lat: &lat, Lon: &lon, Currency: "EUR", StarRating: 3, CheckInTime: "14:00", CheckOutTime: "11:00",
-		Manager: vendors.NewManager{Email: "m@example.com", Password: "manager-pass", Name: "M"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	price := int64(10000)
-	room, err := svc.CreateItinerary(ctx, v.ID, vendors.NewItinerary{Type: "std", Name: "Std", Capacity: 2, Quantity: units, BasePrice: &price})
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &user.User{ID: uuid.New(), Email: "g@example.com", Name: "G", Role: auth.RoleUser, Version: 1,
-		CreatedAt: time.Now(), UpdatedAt: time.Now(), PasswordHash: "h"}
-	if err := postgres.NewUserStore(db).Create(ctx, u); err != nil {
-		t.Fatal(err)
-	}
+	v, room := pgtest.SeedHotel(t, db, units)
+	u := pgtest.SeedUser(t, db)
 	return &inventory{db: db, store: postgres.NewBookingStore(db), vendor: v, room: room, userID: u.ID}
 }
 

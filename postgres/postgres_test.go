@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -79,17 +80,9 @@ func TestMigrate_FromEmptyConcurrentlyAndIdempotent(t *testing.T) {
 func TestSchema_ConstraintsHoldWithoutGo(t *testing.T) {
 	db := pgtest.NewDB(t)
 	ctx := context.Background()
-	vendorSvc := vendors.NewService(postgres.NewVendorStore(db), time.Now)
-	lat, lon := 38.7, -9.1
-	v, err := vendorSvc.Create(ctx, vendors.NewVendor{Kind: vendors.Hotel, Name: "H", City: vendors.City{Name: "Lisbon", CountryCode: "PT"},
-		Timezone: "Europe/Lisbon", Address: "A", Lat: &lat, Lon: &lon, Currency: "EUR", StarRating: 3, CheckInTime: "15:00", CheckOutTime: "11:00",
-		Manager: vendors.NewManager{Email: "m@example.com", Password: "manager-pass", Name: "M"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	price := int64(100)
-	it, err := vendorSvc.CreateItinerary(ctx, v.ID, vendors.NewItinerary{Type: "std", Name: "Std", Capacity: 2, Quantity: 1, BasePrice: &price})
-	if err != nil {
+	v, it := pgtest.SeedHotel(t, db, 1)
+	var managerEmail string
+	if err := db.Pool.QueryRow(ctx, `SELECT upper(email) FROM vendor_manager WHERE vendor_id = $1`, v.ID).Scan(&managerEmail); err != nil {
 		t.Fatal(err)
 	}
 	var slotID int64
@@ -109,7 +102,7 @@ func TestSchema_ConstraintsHoldWithoutGo(t *testing.T) {
 		"negative price":        `UPDATE vendor_itinerary SET base_price = -1`,
 		"hotel without stars":   `UPDATE vendor SET star_rating = NULL`,
 		"lowercase currency":    `UPDATE vendor SET currency = 'eur'`,
-		"duplicate email":       `INSERT INTO vendor_manager (id, vendor_id, email, password_hash, name) VALUES (gen_random_uuid(), '` + v.ID.String() + `', 'M@EXAMPLE.COM', 'x', 'n')`,
+		"duplicate email":       `INSERT INTO vendor_manager (id, vendor_id, email, password_hash, name) VALUES (gen_random_uuid(), '` + v.ID.String() + `', '` + managerEmail + `', 'x', 'n')`,
 		"slot of no itinerary":  `INSERT INTO bookable_itinerary_slot (itinerary_id, datetimeslot_id, vendor_id, starts_at, total) VALUES (gen_random_uuid(), ` + "1" + `, gen_random_uuid(), now(), 1)`,
 		"unknown event type":    `INSERT INTO event_log (id, type, key, schema_version, occurred_at, payload) VALUES (gen_random_uuid(), 'nope', 'k', 1, now(), '{}')`,
 		"ends before it starts": `INSERT INTO vendor_datetimeslot (vendor_id, starts_at, ends_at) VALUES ('` + v.ID.String() + `', now(), now() - interval '1 hour')`,
@@ -152,14 +145,7 @@ func TestVendorUpdate_ConcurrentWritersOneWinsPerVersion(t *testing.T) {
 	db := pgtest.NewDB(t)
 	ctx := context.Background()
 	svc := vendors.NewService(postgres.NewVendorStore(db), time.Now)
-	lat, lon := 41.1, -8.6
-	v, err := svc.Create(ctx, vendors.NewVendor{Kind: vendors.Restaurant, Name: "R", City: vendors.City{Name: "Porto", CountryCode: "PT"},
-		Timezone: "Europe/Lisbon", Address: "A", Lat: &lat, Lon: &lon, Currency: "EUR", Cuisines: []string{"thai"},
-		OpeningHours: []vendors.OpeningHours{{Weekday: 1, Open: "12:00", Close: "22:00"}}, SlotMinutes: 30, TurnMinutes: 60,
-		Manager: vendors.NewManager{Email: "r@example.com", Password: "manager-pass", Name: "M"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v, _ := pgtest.SeedRestaurant(t, db, 1)
 	const writers = 8
 	var wg sync.WaitGroup
 	results := make(chan error, writers)
@@ -191,8 +177,13 @@ func TestVendorUpdate_ConcurrentWritersOneWinsPerVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(evs) != 2 || evs[0].Seq >= evs[1].Seq {
-		t.Fatalf("events %+v; want new_vendor then one vendor_updated", evs)
+	// Seeding wrote new_vendor and the itinerary's vendor_updated; the writers add exactly one.
+	if len(evs) != 3 || evs[2].Type != "vendor_updated" || !strings.Contains(string(evs[2].Payload), `"change": "updated"`) {
+		types := []string{}
+		for _, e := range evs {
+			types = append(types, string(e.Type))
+		}
+		t.Fatalf("events %v; want new_vendor, vendor_updated (itinerary), vendor_updated (the one winner)", types)
 	}
 	got, err := svc.Get(ctx, v.ID)
 	if err != nil || got.Version != 2 {

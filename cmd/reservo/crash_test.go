@@ -20,8 +20,6 @@ import (
 	"github.com/reservo/reservo/postgres"
 	"github.com/reservo/reservo/postgres/pgtest"
 	"github.com/reservo/reservo/temporal"
-	"github.com/reservo/reservo/user"
-	"github.com/reservo/reservo/vendors"
 )
 
 // TestMain lets the test binary run as `reservo worker` in a process of its own, so that a
@@ -60,23 +58,8 @@ func TestWorkerKilledMidSaga_EverySagaFinishesAndChargesOnce(t *testing.T) {
 	db, url := pgtest.NewDBURL(t)
 	ctx := context.Background()
 	now := time.Now
-	vsvc := vendors.NewService(postgres.NewVendorStore(db), now)
-	lat, lon := 38.7, -9.1
-	v, err := vsvc.Create(ctx, vendors.NewVendor{Kind: vendors.Hotel, Name: "H", City: vendors.City{Name: "Lisbon", CountryCode: "PT"},
-		Timezone: "Europe/Lisbon", Address: "A", Lat: &lat, Lon: &lon, Currency: "EUR", StarRating: 3, CheckInTime: "14:00", CheckOutTime: "11:00",
-		Manager: vendors.NewManager{Email: "m@example.com", Password: "manager-pass", Name: "M"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	price := int64(9000)
-	room, err := vsvc.CreateItinerary(ctx, v.ID, vendors.NewItinerary{Type: "std", Name: "Std", Capacity: 2, Quantity: 20, BasePrice: &price})
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &user.User{ID: uuid.New(), Email: "g@example.com", Name: "G", Role: auth.RoleUser, Version: 1, CreatedAt: now(), UpdatedAt: now(), PasswordHash: "h"}
-	if err := postgres.NewUserStore(db).Create(ctx, u); err != nil {
-		t.Fatal(err)
-	}
+	v, room := pgtest.SeedHotel(t, db, 20)
+	u := pgtest.SeedUser(t, db)
 
 	queue := "crash-" + uuid.NewString()
 	env := []string{"RESERVO_DATABASE_URL=" + url, "RESERVO_TEMPORAL_TASK_QUEUE=" + queue, "RESERVO_PAYMENT_PROVIDER=sandbox", "RESERVO_LOG_LEVEL=warn"}
