@@ -53,6 +53,14 @@ wait_port() { # port seconds what
   die "$3 did not open port $1 within $2 s"
 }
 
+# stop_pid sends SIGTERM and waits up to 10 s for the process to go, then kills it.
+stop_pid() {
+  local pid=$1
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+}
+
 # --- PostgreSQL -------------------------------------------------------------------------------
 
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
@@ -124,7 +132,7 @@ redis_up() {
 redis_down() {
   [ -s "$DATA/redis/redis.pid" ] || return 0
   log "stopping redis"
-  kill "$(cat "$DATA/redis/redis.pid")" 2>/dev/null || true
+  stop_pid "$(cat "$DATA/redis/redis.pid")"
   rm -f "$DATA/redis/redis.pid"
 }
 
@@ -155,11 +163,14 @@ temporal_up() {
   mkdir -p "$DATA/temporal"
   log "starting temporal on 127.0.0.1:$TEMPORAL_PORT (web UI :$TEMPORAL_UI_PORT)"
   : >"$DATA/temporal/temporal.log"
-  (cd "$ROOT" && TEMPORAL_DEV_SQLITE_PATH="${TEMPORAL_DEV_SQLITE_PATH:-$DATA/temporal/temporal.db}" \
+  rm -f "$DATA/temporal/temporal.pid"
+  # setsid may fork: the shell it runs writes its own pid, then becomes the server (exec).
+  TEMPORAL_DEV_SQLITE_PATH="${TEMPORAL_DEV_SQLITE_PATH:-$DATA/temporal/temporal.db}" \
     TEMPORAL_DEV_PG_PORT="${TEMPORAL_DEV_PG_PORT:-$PG_PORT}" \
-    setsid nohup "$temporal_bin" -config "$ROOT/temporal-dev.yaml" \
+    setsid sh -c 'cd "$1" && echo $$ >"$2" && exec "$3" -config "$4"' _ \
+    "$ROOT" "$DATA/temporal/temporal.pid" "$temporal_bin" "$ROOT/temporal-dev.yaml" \
     >>"$DATA/temporal/temporal.log" 2>&1 </dev/null &
-    echo $! >"$DATA/temporal/temporal.pid")
+  for _ in $(seq 1 50); do [ -s "$DATA/temporal/temporal.pid" ] && break; sleep 0.1; done
   # Ready when it has made sure of the namespace and the search attributes.
   for _ in $(seq 1 600); do
     grep -q '^temporal-dev: frontend' "$DATA/temporal/temporal.log" && return 0
@@ -172,13 +183,8 @@ temporal_up() {
 
 temporal_down() {
   [ -s "$DATA/temporal/temporal.pid" ] || return 0
-  local pid; pid=$(cat "$DATA/temporal/temporal.pid")
-  if kill -0 "$pid" 2>/dev/null; then
-    log "stopping temporal"
-    kill "$pid"
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
+  log "stopping temporal"
+  stop_pid "$(cat "$DATA/temporal/temporal.pid")"
   rm -f "$DATA/temporal/temporal.pid"
 }
 
