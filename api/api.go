@@ -127,6 +127,12 @@ func New(cfg Config) *fiber.App {
 	app.Put("/booking/:bookingid", limited, a.requireAuth, a.changeBooking)
 	app.Put("/booking/:bookingid/status", limited, a.requireAuth, a.setBookingStatus)
 
+	// Booking management service.
+	app.Get("/bookings/user/:userid", limited, a.requireAuth, a.listUserBookings)
+	app.Get("/bookings/vendor/:vendorid", limited, a.requireAuth, a.listVendorBookings)
+	app.Get("/bookings/user/:userid/calendar.ics", limited, a.requireAuth, a.userCalendar)
+	app.Get("/bookings/vendor/:vendorid/calendar.ics", limited, a.requireAuth, a.vendorCalendar)
+
 	// Payment service.
 	app.Post("/payments/webhook", a.paymentWebhook)
 	app.Post("/payments/sandbox/:bookingid", limited, a.requireAuth, a.sandboxPay)

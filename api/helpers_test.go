@@ -106,9 +106,10 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 		LatePaymentWindow: 2 * time.Second, AutoAvailAfter: 72 * time.Hour}, bookingStore)
 
 	app := api.New(api.Config{
-		Users:    user.NewService(postgres.NewUserStore(db), now),
-		Vendors:  vendors.NewService(postgres.NewVendorStore(db), now),
-		Bookings: booking.NewService(postgres.NewVendorStore(db), bookingStore, engine, now).WithCache(cache, slog.New(slog.DiscardHandler)),
+		Users:   user.NewService(postgres.NewUserStore(db), now),
+		Vendors: vendors.NewService(postgres.NewVendorStore(db), now),
+		Bookings: booking.NewService(postgres.NewVendorStore(db), bookingStore, engine, now).WithCache(cache, slog.New(slog.DiscardHandler)).
+			WithLists(bookingStore, postgres.NewArchiveStore(db)),
 		Provider: o.provider,
 		Payments: postgres.NewPaymentStore(db),
 		Tokens:   auth.NewTokens(strings.Repeat("t", 32), time.Hour, now),

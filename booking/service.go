@@ -68,6 +68,8 @@ type Engine interface {
 type Service struct {
 	vendors Vendors
 	store   Store
+	lister  Lister
+	archive Archive
 	cache   Cache
 	log     *slog.Logger
 	engine  Engine
@@ -77,6 +79,12 @@ type Service struct {
 // NewService returns the booking service; cache may be nil.
 func NewService(v Vendors, s Store, e Engine, now func() time.Time) *Service {
 	return &Service{vendors: v, store: s, engine: e, now: now, log: slog.Default()}
+}
+
+// WithLists lets the service list bookings: current ones from live, past ones from archive.
+func (s *Service) WithLists(live Lister, archive Archive) *Service {
+	s.lister, s.archive = live, archive
+	return s
 }
 
 // WithCache makes reads of bookings go through c; when c fails, reads go to the store.

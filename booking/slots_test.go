@@ -2,6 +2,7 @@ package booking
 
 import (
 	"errors"
+	"github.com/google/uuid"
 	"testing"
 	"time"
 
@@ -104,3 +105,5 @@ func TestQuoteAndParty(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func mustUUID(s string) uuid.UUID { return uuid.MustParse(s) }

@@ -50,6 +50,10 @@ type Config struct {
 	LatePaymentWindow time.Duration `env:"RESERVO_LATE_PAYMENT_WINDOW" def:"24h" help:"how long an unpaid closed booking still refunds a late payment"`
 	AutoAvailAfter    time.Duration `env:"RESERVO_AUTO_AVAIL_AFTER" def:"72h" help:"after its end, a confirmed booking nobody closed is availed"`
 
+	ArchiveRetention    time.Duration `env:"RESERVO_ARCHIVE_RETENTION" def:"720h" help:"closed bookings stay in the live table this long after closing, then are purged (once archived)"`
+	PurgeInterval       time.Duration `env:"RESERVO_PURGE_INTERVAL" def:"1h" help:"how often reservo consume purges archived bookings"`
+	ConsumerMetricsAddr string        `env:"RESERVO_CONSUMER_METRICS_ADDR" def:"127.0.0.1:9101" help:"metrics address of reservo consume when it runs alone"`
+
 	JWTSecret string        `env:"RESERVO_JWT_SECRET" def:"" secret:"true" help:"HMAC key of access tokens (random per process when empty)"`
 	TokenTTL  time.Duration `env:"RESERVO_TOKEN_TTL" def:"1h" help:"lifetime of access tokens"`
 }

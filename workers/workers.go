@@ -37,8 +37,8 @@ func RunTemporal(ctx context.Context, c client.Client, taskQueue string, acts *a
 	return nil
 }
 
-// Consumer is one event consumer (search indexer, notifier, archiver): it reads the event log
-// from its stored offset until ctx is cancelled.
+// Consumer is one event consumer (search indexer, notifier, archiver) running until ctx is
+// cancelled.
 type Consumer interface {
 	Name() string
 	Run(ctx context.Context) error
@@ -46,11 +46,6 @@ type Consumer interface {
 
 // RunConsumers runs every consumer until ctx is cancelled or one of them fails.
 func RunConsumers(ctx context.Context, consumers []Consumer, log *slog.Logger) error {
-	if len(consumers) == 0 {
-		log.Info("consumers: none configured in this build; waiting for shutdown")
-		<-ctx.Done()
-		return nil
-	}
 	errc := make(chan error, len(consumers))
 	for _, c := range consumers {
 		go func() {
@@ -67,6 +62,9 @@ func RunConsumers(ctx context.Context, consumers []Consumer, log *slog.Logger) e
 		if err := <-errc; err != nil && first == nil {
 			first = err
 		}
+	}
+	if len(consumers) == 0 {
+		<-ctx.Done()
 	}
 	return first
 }

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -24,11 +25,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/reservo/reservo/activities"
 	"github.com/reservo/reservo/api"
+	"github.com/reservo/reservo/archive"
 	"github.com/reservo/reservo/auth"
 	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/config"
@@ -130,9 +133,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	provider := paymentProvider(cfg)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	g, ctx := errgroup.WithContext(ctx)
 	if cmd == "all" || cmd == "serve" {
-		g.Go(func() error { return serve(ctx, cfg, log, db, tc, provider) })
+		g.Go(func() error { return serve(ctx, cfg, log, db, tc, provider, reg) })
 	}
 	if cmd == "all" || cmd == "worker" {
 		wrc := redis.New(cfg.RedisAddr, cfg.RedisPassword)
@@ -142,7 +147,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		g.Go(func() error { return workers.RunTemporal(ctx, tc, cfg.TemporalTaskQueue, acts, log) })
 	}
 	if cmd == "all" || cmd == "consume" {
-		g.Go(func() error { return workers.RunConsumers(ctx, nil, log) })
+		g.Go(func() error { return consume(ctx, cfg, log, db, reg, cmd == "consume") })
 	}
 	err = g.Wait()
 	log.Info("stopped", "err", err)
@@ -173,12 +178,37 @@ func paymentProvider(cfg *config.Config) payment.Provider {
 	return payment.Sandbox{}
 }
 
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgres.DB, tc client.Client, provider payment.Provider) error {
+// consumers are the event consumers of this build.
+func consumers(db *postgres.DB, log *slog.Logger, m *workers.ConsumerMetrics) []workers.Consumer {
+	handlers := []workers.Handler{&archive.Archiver{Store: postgres.NewArchiveStore(db)}}
+	out := make([]workers.Consumer, len(handlers))
+	for i, h := range handlers {
+		out[i] = &workers.LogConsumer{Log: postgres.NewEventLog(db), Handler: h, Logger: log, Metrics: m}
+	}
+	return out
+}
+
+// consume runs the event consumers and the archive purge; alone, it serves its own metrics.
+func consume(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgres.DB, reg *prometheus.Registry, alone bool) error {
+	m := workers.NewConsumerMetrics(reg)
+	if alone {
+		srv := &http.Server{Addr: cfg.ConsumerMetricsAddr, Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("consumer metrics server", "err", err)
+			}
+		}()
+		defer func() { _ = srv.Close() }()
+	}
+	go archive.RunPurge(ctx, postgres.NewArchiveStore(db), cfg.ArchiveRetention, cfg.PurgeInterval, time.Now,
+		func(err error) { log.Error("purge archived bookings", "err", err) },
+		func(n int64) { log.Info("purged archived bookings", "rows", n) })
+	return workers.RunConsumers(ctx, consumers(db, log, m), log)
+}
+
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgres.DB, tc client.Client, provider payment.Provider, reg *prometheus.Registry) error {
 	rc := redis.New(cfg.RedisAddr, cfg.RedisPassword)
 	defer func() { _ = rc.Close() }()
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	now := time.Now
 	bookingStore := postgres.NewBookingStore(db)
@@ -188,7 +218,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgr
 		Users:   user.NewService(postgres.NewUserStore(db), now),
 		Vendors: vendors.NewService(postgres.NewVendorStore(db), now),
 		Bookings: booking.NewService(postgres.NewVendorStore(db), bookingStore, engine, now).
-			WithCache(redis.NewBookingCache(rc, bookingCacheTTL), log),
+			WithCache(redis.NewBookingCache(rc, bookingCacheTTL), log).
+			WithLists(bookingStore, postgres.NewArchiveStore(db)),
 		Provider: provider,
 		Payments: postgres.NewPaymentStore(db),
 		Tokens:   auth.NewTokens(cfg.JWTSecret, cfg.TokenTTL, now),

@@ -1,0 +1,143 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/reservo/reservo/event"
+)
+
+// EventLog is the event log table read by consumers: their offsets, parked events, lag, and
+// LISTEN/NOTIFY wake-ups.
+type EventLog struct{ db *DB }
+
+// NewEventLog returns the event log of db.
+func NewEventLog(db *DB) *EventLog { return &EventLog{db: db} }
+
+// Fetch returns up to limit events after the consumer's offset, in log order. It only returns
+// events of transactions older than every transaction still running, so that an event whose
+// transaction took a lower seq but commits later is never skipped.
+func (l *EventLog) Fetch(ctx context.Context, consumer string, limit int) ([]event.Envelope, error) {
+	rows, err := l.db.Pool.Query(ctx, `SELECT e.seq, e.id, e.type, e.key, e.schema_version, e.occurred_at, e.payload
+		FROM event_log e
+		WHERE e.seq > coalesce((SELECT last_seq FROM consumer_offset WHERE consumer = $1), 0)
+		  AND e.tx < pg_snapshot_xmin(pg_current_snapshot())
+		ORDER BY e.seq LIMIT $2`, consumer, limit)
+	if err != nil {
+		return nil, fmt.Errorf("fetch events: %w", err)
+	}
+	return pgx.CollectRows(rows, scanEnvelope)
+}
+
+func scanEnvelope(r pgx.CollectableRow) (event.Envelope, error) {
+	var e event.Envelope
+	err := r.Scan(&e.Seq, &e.ID, &e.Type, &e.Key, &e.SchemaVersion, &e.OccurredAt, &e.Payload)
+	return e, err
+}
+
+// Ack moves the consumer's offset to seq (never backwards).
+func (l *EventLog) Ack(ctx context.Context, consumer string, seq int64) error {
+	_, err := l.db.Pool.Exec(ctx, `INSERT INTO consumer_offset (consumer, last_seq, updated_at) VALUES ($1, $2, now())
+		ON CONFLICT (consumer) DO UPDATE SET last_seq = greatest(consumer_offset.last_seq, excluded.last_seq), updated_at = now()`,
+		consumer, seq)
+	if err != nil {
+		return fmt.Errorf("ack %s at %d: %w", consumer, seq, err)
+	}
+	return nil
+}
+
+// Lag is how many events the consumer has not handled yet.
+func (l *EventLog) Lag(ctx context.Context, consumer string) (int64, error) {
+	var lag int64
+	err := l.db.Pool.QueryRow(ctx, `SELECT count(*) FROM event_log
+		WHERE seq > coalesce((SELECT last_seq FROM consumer_offset WHERE consumer = $1), 0)`, consumer).Scan(&lag)
+	if err != nil {
+		return 0, fmt.Errorf("lag of %s: %w", consumer, err)
+	}
+	return lag, nil
+}
+
+// ParkedEvent is an event a consumer gave up on.
+type ParkedEvent struct {
+	Consumer string
+	Event    event.Envelope
+	Attempts int
+	Error    string
+	ParkedAt time.Time
+}
+
+// Park records an event that keeps failing for the consumer.
+func (l *EventLog) Park(ctx context.Context, consumer string, e event.Envelope, attempts int, cause error) error {
+	_, err := l.db.Pool.Exec(ctx, `INSERT INTO parked_event (consumer, event_id, seq, type, key, attempts, error)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (consumer, event_id) DO UPDATE SET attempts = excluded.attempts, error = excluded.error, parked_at = now()`,
+		consumer, e.ID, e.Seq, e.Type, e.Key, attempts, cause.Error())
+	if err != nil {
+		return fmt.Errorf("park event %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// Parked lists a consumer's parked events (every consumer's when consumer is empty), oldest first.
+func (l *EventLog) Parked(ctx context.Context, consumer string) ([]ParkedEvent, error) {
+	rows, err := l.db.Pool.Query(ctx, `SELECT p.consumer, p.attempts, p.error, p.parked_at,
+		e.seq, e.id, e.type, e.key, e.schema_version, e.occurred_at, e.payload
+		FROM parked_event p JOIN event_log e ON e.id = p.event_id
+		WHERE $1 = '' OR p.consumer = $1 ORDER BY p.seq`, consumer)
+	if err != nil {
+		return nil, fmt.Errorf("parked events: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ParkedEvent, error) {
+		var p ParkedEvent
+		err := r.Scan(&p.Consumer, &p.Attempts, &p.Error, &p.ParkedAt, &p.Event.Seq, &p.Event.ID, &p.Event.Type,
+			&p.Event.Key, &p.Event.SchemaVersion, &p.Event.OccurredAt, &p.Event.Payload)
+		return p, err
+	})
+}
+
+// ErrNotParked is returned for an event that is not parked for the consumer.
+var ErrNotParked = errors.New("postgres: event not parked")
+
+// Unpark removes a parked event once it has been handled.
+func (l *EventLog) Unpark(ctx context.Context, consumer string, eventID uuid.UUID) error {
+	tag, err := l.db.Pool.Exec(ctx, `DELETE FROM parked_event WHERE consumer = $1 AND event_id = $2`, consumer, eventID)
+	if err != nil {
+		return fmt.Errorf("unpark: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotParked
+	}
+	return nil
+}
+
+// Listen calls wake (without blocking) for every new event, through LISTEN event_log on a
+// connection of its own, until ctx ends. It returns when the connection fails; callers poll
+// as well, so a lost listener only slows them down.
+func (l *EventLog) Listen(ctx context.Context, wake chan<- struct{}) error {
+	conn, err := l.db.Pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "LISTEN event_log"); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), "UNLISTEN event_log") }()
+	for {
+		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("listen: %w", err)
+		}
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+}

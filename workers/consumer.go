@@ -1,0 +1,223 @@
+package workers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/reservo/reservo/event"
+	"github.com/reservo/reservo/postgres"
+)
+
+// Handler handles the events of one consumer. Handle is called at least once per event, in
+// log order; it must be idempotent on the event id. An error retries the event with backoff,
+// and after MaxAttempts the event is parked and the consumer goes on.
+type Handler interface {
+	Name() string
+	Handle(ctx context.Context, e event.Envelope) error
+}
+
+// Log is the event log a consumer reads (the PostgreSQL event log table in the local profile).
+type Log interface {
+	Fetch(ctx context.Context, consumer string, limit int) ([]event.Envelope, error)
+	Ack(ctx context.Context, consumer string, seq int64) error
+	Lag(ctx context.Context, consumer string) (int64, error)
+	Park(ctx context.Context, consumer string, e event.Envelope, attempts int, cause error) error
+	Listen(ctx context.Context, wake chan<- struct{}) error
+}
+
+var _ Log = (*postgres.EventLog)(nil)
+
+// ConsumerMetrics are the consumers' Prometheus series.
+type ConsumerMetrics struct {
+	lag     *prometheus.GaugeVec
+	handled *prometheus.CounterVec
+	parked  *prometheus.CounterVec
+}
+
+// NewConsumerMetrics registers the consumers' series with reg.
+func NewConsumerMetrics(reg prometheus.Registerer) *ConsumerMetrics {
+	m := &ConsumerMetrics{
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "reservo_consumer_lag_events",
+			Help: "Events in the log that the consumer has not handled yet."}, []string{"consumer"}),
+		handled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "reservo_consumer_events_total",
+			Help: "Events handled by the consumer, by outcome."}, []string{"consumer", "outcome"}),
+		parked: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "reservo_consumer_parked_total",
+			Help: "Events the consumer parked after retrying them."}, []string{"consumer"}),
+	}
+	reg.MustRegister(m.lag, m.handled, m.parked)
+	return m
+}
+
+// LogConsumer runs one Handler over the event log: from its stored offset, woken by
+// LISTEN/NOTIFY and polling as the fallback, acknowledging each event once handled (so a crash
+// redelivers at most the event in hand), retrying a failing event with backoff, and parking
+// it after MaxAttempts.
+type LogConsumer struct {
+	Log         Log
+	Handler     Handler
+	Logger      *slog.Logger
+	Metrics     *ConsumerMetrics // may be nil
+	Batch       int              // events per fetch; default 100
+	Poll        time.Duration    // fallback polling interval; default 1s
+	MaxAttempts int              // default 5
+	Backoff     time.Duration    // first retry delay, doubled each time up to 10s; default 200ms
+}
+
+// Name implements Consumer.
+func (c *LogConsumer) Name() string { return c.Handler.Name() }
+
+func (c *LogConsumer) defaults() {
+	if c.Batch <= 0 {
+		c.Batch = 100
+	}
+	if c.Poll <= 0 {
+		c.Poll = time.Second
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 5
+	}
+	if c.Backoff <= 0 {
+		c.Backoff = 200 * time.Millisecond
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Run implements Consumer.
+func (c *LogConsumer) Run(ctx context.Context) error {
+	c.defaults()
+	name := c.Handler.Name()
+	wake := make(chan struct{}, 1)
+	go func() {
+		for ctx.Err() == nil {
+			if err := c.Log.Listen(ctx, wake); err != nil {
+				c.Logger.Warn("event listener lost; polling until it is back", "consumer", name, "err", err)
+			}
+			sleep(ctx, c.Poll)
+		}
+	}()
+	for ctx.Err() == nil {
+		n, err := c.RunOnce(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			c.Logger.Error("consumer batch failed; retrying", "consumer", name, "err", err)
+			sleep(ctx, c.Poll)
+			continue
+		}
+		if c.Metrics != nil {
+			if lag, err := c.Log.Lag(ctx, name); err == nil {
+				c.Metrics.lag.WithLabelValues(name).Set(float64(lag))
+			}
+		}
+		if n == c.Batch {
+			continue // more are waiting
+		}
+		select {
+		case <-ctx.Done():
+		case <-wake:
+		case <-time.After(c.Poll):
+		}
+	}
+	return nil
+}
+
+// RunOnce handles one batch and returns how many events it fetched.
+func (c *LogConsumer) RunOnce(ctx context.Context) (int, error) {
+	c.defaults()
+	name := c.Handler.Name()
+	evs, err := c.Log.Fetch(ctx, name, c.Batch)
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range evs {
+		if err := c.handle(ctx, e); err != nil {
+			return 0, err
+		}
+		if err := c.Log.Ack(ctx, name, e.Seq); err != nil {
+			return 0, err
+		}
+	}
+	return len(evs), nil
+}
+
+// handle runs the handler with retries; it parks the event when they run out. It returns an
+// error only when ctx ends or parking fails, so the event is not acknowledged.
+func (c *LogConsumer) handle(ctx context.Context, e event.Envelope) error {
+	name := c.Handler.Name()
+	delay := c.Backoff
+	var err error
+	for attempt := 1; attempt <= c.MaxAttempts; attempt++ {
+		if err = c.Handler.Handle(ctx, e); err == nil {
+			c.count("ok")
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.Logger.Warn("event handler failed", "consumer", name, "event_id", e.ID, "type", e.Type, "attempt", attempt, "err", err)
+		if attempt < c.MaxAttempts {
+			sleep(ctx, delay)
+			delay = min(2*delay, 10*time.Second)
+		}
+	}
+	if perr := c.Log.Park(ctx, name, e, c.MaxAttempts, err); perr != nil {
+		return perr
+	}
+	c.count("parked")
+	if c.Metrics != nil {
+		c.Metrics.parked.WithLabelValues(name).Inc()
+	}
+	c.Logger.Error("event parked", "consumer", name, "event_id", e.ID, "type", e.Type, "err", err)
+	return nil
+}
+
+func (c *LogConsumer) count(outcome string) {
+	if c.Metrics != nil {
+		c.Metrics.handled.WithLabelValues(c.Handler.Name(), outcome).Inc()
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// Parked is what replaying a parked event needs of the log.
+type Parked interface {
+	Parked(ctx context.Context, consumer string) ([]postgres.ParkedEvent, error)
+	Unpark(ctx context.Context, consumer string, eventID uuid.UUID) error
+}
+
+// ErrNoSuchParked is returned when the event to replay is not parked for the handler.
+var ErrNoSuchParked = errors.New("workers: no such parked event")
+
+// ReplayParked runs h once more on one of its parked events and unparks it when it succeeds.
+func ReplayParked(ctx context.Context, p Parked, h Handler, eventID uuid.UUID) error {
+	parked, err := p.Parked(ctx, h.Name())
+	if err != nil {
+		return err
+	}
+	for _, pe := range parked {
+		if pe.Event.ID != eventID {
+			continue
+		}
+		if err := h.Handle(ctx, pe.Event); err != nil {
+			return fmt.Errorf("replay %s: %w", eventID, err)
+		}
+		return p.Unpark(ctx, h.Name(), eventID)
+	}
+	return ErrNoSuchParked
+}
