@@ -1,0 +1,146 @@
+package api_test
+
+import (
+	"context"
+	"log/slog"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reservo/reservo/archive"
+	"github.com/reservo/reservo/booking"
+	"github.com/reservo/reservo/payment"
+	"github.com/reservo/reservo/postgres"
+	"github.com/reservo/reservo/workers"
+)
+
+type page struct {
+	Bookings   []booking.Booking `json:"bookings"`
+	NextCursor string            `json:"next_cursor"`
+}
+
+// archiveAll runs the archiver over the whole event log, then purges what it archived.
+func (e *env) archiveAll() {
+	e.t.Helper()
+	c := &workers.LogConsumer{Log: postgres.NewEventLog(e.db), Handler: &archive.Archiver{Store: postgres.NewArchiveStore(e.db)},
+		Logger: slog.New(slog.DiscardHandler)}
+	for {
+		n, err := c.RunOnce(context.Background())
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	if _, err := postgres.NewArchiveStore(e.db).Purge(context.Background(), time.Now().Add(time.Hour)); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) allPages(path, tok string, between func()) []booking.Booking {
+	e.t.Helper()
+	var all []booking.Booking
+	cursor := ""
+	for i := 0; ; i++ {
+		q := "?limit=2"
+		if cursor != "" {
+			q += "&cursor=" + url.QueryEscape(cursor)
+		}
+		var p page
+		e.mustStatus(e.do("GET", path+q, tok, nil), 200).json(e.t, &p)
+		all = append(all, p.Bookings...)
+		if i == 0 && between != nil {
+			between()
+		}
+		if p.NextCursor == "" {
+			return all
+		}
+		cursor = p.NextCursor
+	}
+}
+
+func TestBookingLists_CurrentAndPastInOneListWithoutSkipsOrRepeats(t *testing.T) {
+	e := newEnv(t)
+	s := e.openRestaurant(5)
+	other := e.openRestaurant(1)
+	var ids []string
+	for i := range 5 {
+		var h hold
+		e.mustStatus(e.do("POST", s.bookingPath, s.userTok, s.dinner(1, map[string]any{
+			"payment_method": payment.SandboxSucceed, "start_time": nextWeekday(7+7*i, time.Monday) + "T12:30"})), 201).json(t, &h)
+		ids = append(ids, h.Booking.ID.String())
+	}
+	for _, id := range ids[1:3] {
+		e.mustStatus(e.do("PUT", "/booking/"+id+"/status", s.userTok, map[string]any{"status": "CANCELLED"}), 200)
+	}
+	e.archiveAll()
+	if n := e.count("SELECT count(*) FROM booking"); n != 3 {
+		t.Fatalf("%d live rows after the purge; want the 3 open bookings", n)
+	}
+	if n := e.count("SELECT count(*) FROM booking_archive"); n != 2 {
+		t.Fatalf("%d archived rows; want the 2 cancelled", n)
+	}
+
+	userPath := "/bookings/user/" + s.userID
+	got := e.allPages(userPath, s.userTok, func() {
+		// A booking made between two pages, the newest of all: no page after the first repeats
+		// or skips anything because of it.
+		e.mustStatus(e.do("POST", s.bookingPath, s.userTok, s.dinner(1, map[string]any{
+			"payment_method": payment.SandboxSucceed, "start_time": nextWeekday(70, time.Monday) + "T12:30"})), 201)
+	})
+	var gotIDs []string
+	for _, b := range got {
+		gotIDs = append(gotIDs, b.ID.String())
+	}
+	want := []string{ids[4], ids[3], ids[2], ids[1], ids[0]} // newest first
+	if strings.Join(gotIDs, ",") != strings.Join(want, ",") {
+		t.Fatalf("listed %v; want %v", gotIDs, want)
+	}
+
+	var cancelled page
+	e.mustStatus(e.do("GET", userPath+"?status=cancelled", s.userTok, nil), 200).json(t, &cancelled)
+	if len(cancelled.Bookings) != 2 || cancelled.Bookings[0].Status != booking.Cancelled {
+		t.Fatalf("cancelled %+v; want the 2 archived", cancelled.Bookings)
+	}
+	var ranged page
+	from := nextWeekday(7+7, time.Monday)
+	to := nextWeekday(7+7*3, time.Monday)
+	e.mustStatus(e.do("GET", userPath+"?from="+from+"&to="+to, s.userTok, nil), 200).json(t, &ranged)
+	if len(ranged.Bookings) != 2 || ranged.Bookings[0].ID.String() != ids[2] {
+		t.Fatalf("range %s..%s: %+v", from, to, ranged.Bookings)
+	}
+
+	// Who may list what.
+	e.mustStatus(e.do("GET", userPath, other.userTok, nil), 403)
+	e.mustStatus(e.do("GET", userPath, s.managerTok, nil), 403)
+	vendorPath := "/bookings/vendor/" + s.vendor.ID.String()
+	var vp page
+	e.mustStatus(e.do("GET", vendorPath+"?limit=100", s.managerTok, nil), 200).json(t, &vp)
+	if len(vp.Bookings) != 6 {
+		t.Fatalf("vendor list has %d bookings; want 6", len(vp.Bookings))
+	}
+	e.mustStatus(e.do("GET", vendorPath, other.managerTok, nil), 403)
+	e.mustStatus(e.do("GET", vendorPath, s.userTok, nil), 403)
+
+	for q, field := range map[string]string{"?limit=500": "limit", "?cursor=garbage": "cursor", "?status=LOST": "status", "?from=yesterday": "from"} {
+		p := e.mustStatus(e.do("GET", userPath+q, s.userTok, nil), 400).problem(t)
+		if len(p.Errors) == 0 || p.Errors[0].Field != field {
+			t.Fatalf("%s: errors %+v; want %q", q, p.Errors, field)
+		}
+	}
+
+	// iCalendar: the user's confirmed bookings, and the vendor's day.
+	r := e.mustStatus(e.do("GET", userPath+"/calendar.ics", s.userTok, nil), 200)
+	ics := string(r.Body)
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "text/calendar") || !strings.HasPrefix(ics, "BEGIN:VCALENDAR\r\n") ||
+		strings.Count(ics, "BEGIN:VEVENT\r\n") != 4 || !strings.Contains(ics, "UID:"+ids[0]+"@reservo\r\n") || strings.Contains(ics, ids[1]) {
+		t.Fatalf("user calendar:\n%s", ics)
+	}
+	day := e.mustStatus(e.do("GET", vendorPath+"/calendar.ics?date="+nextWeekday(7, time.Monday), s.managerTok, nil), 200)
+	if n := strings.Count(string(day.Body), "BEGIN:VEVENT"); n != 1 || !strings.Contains(string(day.Body), "LOCATION:Tasca Azul\\, Rua Azul 9\\, Porto") {
+		t.Fatalf("vendor day has %d events:\n%s", n, day.Body)
+	}
+	e.mustStatus(e.do("GET", vendorPath+"/calendar.ics", other.managerTok, nil), 403)
+}
