@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -69,6 +70,8 @@ commands:
               ops retry <booking> [reason] reset its workflow to the last completed workflow task
               ops history <booking> [file] export its workflow history as JSON
               ops replay <history.json>    replay a saved history against this build's workflow code
+              ops parked [consumer]        events that consumers parked after retrying them
+              ops unpark <consumer> <id>   handle a parked event again; unparked when it succeeds
   help      this text
 
 configuration (environment):
@@ -308,6 +311,39 @@ func runOps(ctx context.Context, args []string, getenv func(string) string, stdo
 		}
 		fmt.Fprintf(stdout, "%d stuck\n", len(stuck))
 		return nil
+	case "parked":
+		consumer := ""
+		if len(args) > 1 {
+			consumer = args[1]
+		}
+		parked, err := postgres.NewEventLog(db).Parked(ctx, consumer)
+		if err != nil {
+			return err
+		}
+		for _, p := range parked {
+			fmt.Fprintf(stdout, "%s\t%s\t%s\tseq %d\t%d attempts\t%s\t%s\n", p.Consumer, p.Event.ID, p.Event.Type, p.Event.Seq,
+				p.Attempts, p.ParkedAt.Format(time.RFC3339), p.Error)
+		}
+		fmt.Fprintf(stdout, "%d parked\n", len(parked))
+		return nil
+	case "unpark":
+		if err := need(3, "unpark <consumer> <event-id>"); err != nil {
+			return err
+		}
+		id, err := uuid.Parse(args[2])
+		if err != nil {
+			return fmt.Errorf("event id: %w", err)
+		}
+		for _, c := range consumers(db, logger, nil) {
+			if lc, ok := c.(*workers.LogConsumer); ok && lc.Handler.Name() == args[1] {
+				if err := workers.ReplayParked(ctx, postgres.NewEventLog(db), lc.Handler, id); err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "%s handled %s again; unparked\n", args[1], id)
+				return nil
+			}
+		}
+		return fmt.Errorf("ops: no consumer %q", args[1])
 	case "show":
 		if err := need(2, "show <booking>"); err != nil {
 			return err

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/reservo/reservo/booking"
+	"github.com/reservo/reservo/event"
+	"github.com/reservo/reservo/postgres"
+	"github.com/reservo/reservo/postgres/pgtest"
+)
+
+// TestOps_ParkedAndUnpark lists a parked event with `reservo ops parked` and hands it to its
+// consumer again with `reservo ops unpark`.
+func TestOps_ParkedAndUnpark(t *testing.T) {
+	db, url := pgtest.NewDBURL(t)
+	ctx := context.Background()
+	start := time.Date(2027, 2, 3, 19, 0, 0, 0, time.UTC)
+	b := &booking.Booking{ID: uuid.New(), UserID: uuid.New(), VendorID: uuid.New(), ItineraryID: uuid.New(), Status: booking.Cancelled,
+		StartsAt: start, EndsAt: start.Add(time.Hour), Quantity: 1, PartySize: 2, Currency: "EUR", Version: 3, CreatedAt: start, UpdatedAt: start}
+	e, err := event.New(event.BookingCancelled, b.VendorID.String(), time.Now(), 1, booking.EventPayload{Booking: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO event_log (id, type, key, schema_version, occurred_at, payload) VALUES ($1, $2, $3, 1, now(), $4)`,
+		e.ID, e.Type, e.Key, e.Payload); err != nil {
+		t.Fatal(err)
+	}
+	log := postgres.NewEventLog(db)
+	evs, err := log.Fetch(ctx, "archiver", 10)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("fetch: %v", err)
+	}
+	if err := log.Park(ctx, "archiver", evs[0], 5, errors.New("archive was down")); err != nil {
+		t.Fatal(err)
+	}
+
+	getenv := func(k string) string {
+		if k == "RESERVO_DATABASE_URL" {
+			return url
+		}
+		return ""
+	}
+	var out strings.Builder
+	if err := run(ctx, []string{"ops", "parked"}, getenv, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), e.ID.String()) || !strings.Contains(out.String(), "archive was down") || !strings.Contains(out.String(), "1 parked") {
+		t.Fatalf("ops parked:\n%s", out.String())
+	}
+	out.Reset()
+	if err := run(ctx, []string{"ops", "unpark", "archiver", e.ID.String()}, getenv, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var archived int
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM booking_archive WHERE id = $1`, b.ID).Scan(&archived); err != nil || archived != 1 {
+		t.Fatalf("archived %d (%v)", archived, err)
+	}
+	if left, _ := log.Parked(ctx, ""); len(left) != 0 {
+		t.Fatalf("still parked: %+v", left)
+	}
+	if err := run(ctx, []string{"ops", "unpark", "nobody", e.ID.String()}, getenv, io.Discard, io.Discard); err == nil {
+		t.Fatal("unpark for an unknown consumer succeeded")
+	}
+}
