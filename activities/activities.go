@@ -45,8 +45,14 @@ type Cache interface {
 	Delete(ctx context.Context, id uuid.UUID) error
 }
 
+// Reminder tells a guest about a coming booking, once per booking.
+type Reminder interface {
+	Remind(ctx context.Context, bookingID uuid.UUID) error
+}
+
 // Activities holds the clients the activities use.
 type Activities struct {
+	Reminder Reminder // may be nil: no reminders
 	Bookings Bookings
 	Payments Payments
 	Provider payment.Provider
@@ -256,4 +262,17 @@ func (a *Activities) Refund(ctx context.Context, in RefundInput) (*payment.Recor
 	}
 	rec.ProviderRef, rec.Status = r.ProviderRef, r.Status
 	return rec, nil
+}
+
+// RemindInput names the booking to remind its guest of.
+type RemindInput struct {
+	BookingID uuid.UUID
+}
+
+// Remind sends the guest a reminder of the booking (the notifier sends it once per booking).
+func (a *Activities) Remind(ctx context.Context, in RemindInput) error {
+	if a.Reminder == nil {
+		return nil
+	}
+	return a.Reminder.Remind(ctx, in.BookingID)
 }

@@ -48,6 +48,7 @@ type Config struct {
 
 	HoldTimeout       time.Duration `env:"RESERVO_HOLD_TIMEOUT" def:"10m" help:"how long units stay held waiting for the deposit"`
 	LatePaymentWindow time.Duration `env:"RESERVO_LATE_PAYMENT_WINDOW" def:"24h" help:"how long an unpaid closed booking still refunds a late payment"`
+	RemindBefore      time.Duration `env:"RESERVO_REMIND_BEFORE" def:"24h" help:"the guest is reminded this long before the booking (0: no reminders)"`
 	AutoAvailAfter    time.Duration `env:"RESERVO_AUTO_AVAIL_AFTER" def:"72h" help:"after its end, a confirmed booking nobody closed is availed"`
 
 	ArchiveRetention    time.Duration `env:"RESERVO_ARCHIVE_RETENTION" def:"720h" help:"closed bookings stay in the live table this long after closing, then are purged (once archived)"`

@@ -28,6 +28,7 @@ type Config struct {
 	HoldTimeout       time.Duration // for the deposit, units held
 	LatePaymentWindow time.Duration // a closed unpaid booking still refunds a late payment
 	AutoAvailAfter    time.Duration // after the end, a confirmed booking nobody closed is availed
+	RemindBefore      time.Duration // the guest is reminded this long before the start (0: never)
 }
 
 // Engine is booking.Engine on a Temporal client.
@@ -85,7 +86,8 @@ func (e *Engine) Start(ctx context.Context, s booking.Start) (*booking.Hold, err
 			workflows.SAUserID.ValueSet(b.UserID.String()), workflows.SABookingStatus.ValueSet(string(booking.Pending))),
 	}
 	in := &workflows.BookingInput{Booking: b, Slots: s.Slots, PaymentMethod: s.PaymentMethod, HoldTimeout: e.cfg.HoldTimeout,
-		CancellationCutoff: s.CancellationCutoff, LatePaymentWindow: e.cfg.LatePaymentWindow, AutoAvailAfter: e.cfg.AutoAvailAfter}
+		CancellationCutoff: s.CancellationCutoff, LatePaymentWindow: e.cfg.LatePaymentWindow, AutoAvailAfter: e.cfg.AutoAvailAfter,
+		RemindBefore: e.cfg.RemindBefore}
 	op := e.c.NewWithStartWorkflowOperation(opts, workflows.Booking, in)
 	h, err := e.c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: op,

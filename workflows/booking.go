@@ -51,6 +51,8 @@ type BookingInput struct {
 	// CancellationCutoff before the start: a guest's cancellation before it is refunded in
 	// full, after it the deposit is kept.
 	CancellationCutoff time.Duration
+	// RemindBefore the start, a confirmed booking's guest gets a reminder (0: none).
+	RemindBefore time.Duration
 	// LatePaymentWindow is how long a closed unpaid booking still listens for a payment that
 	// arrives late, to refund it.
 	LatePaymentWindow time.Duration
@@ -275,6 +277,9 @@ func Booking(ctx workflow.Context, in *BookingInput) (*BookingResult, error) {
 
 	// 5. Confirmed: serve changes and status updates until the booking is closed; availed
 	// automatically when no one closed it AutoAvailAfter its end.
+	if workflow.GetVersion(ctx, "reminder", workflow.DefaultVersion, 1) == 1 {
+		r.scheduleReminder(ctx)
+	}
 	for !r.b.Status.Closed() {
 		wait := r.b.EndsAt.Add(in.AutoAvailAfter).Sub(workflow.Now(ctx))
 		ok, err := workflow.AwaitWithTimeout(ctx, max(wait, time.Millisecond), func() bool { return r.b.Status.Closed() })
@@ -291,6 +296,37 @@ func Booking(ctx workflow.Context, in *BookingInput) (*BookingResult, error) {
 		r.startRefundAfterBilling(ctx)
 	}
 	return r.finish(ctx)
+}
+
+// scheduleReminder sends the guest a reminder RemindBefore the booking's start (as it stands
+// then: a change moves it), if the booking is still confirmed.
+func (r *run) scheduleReminder(ctx workflow.Context) {
+	if r.in.RemindBefore <= 0 {
+		return
+	}
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			at := r.b.StartsAt.Add(-r.in.RemindBefore)
+			wait := at.Sub(workflow.Now(ctx))
+			if wait <= 0 {
+				return // booked too late for a reminder
+			}
+			start := r.b.StartsAt
+			// Wake at the reminder time, or earlier when a change moves the booking.
+			if _, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return !r.b.StartsAt.Equal(start) || r.b.Status.Closed() }); err != nil {
+				return
+			}
+			if r.b.Status.Closed() {
+				return
+			}
+			if r.b.StartsAt.Equal(start) {
+				break
+			}
+		}
+		if err := workflow.ExecuteActivity(stateCtx(ctx), acts.Remind, activities.RemindInput{BookingID: r.b.ID}).Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("reminder", "error", err)
+		}
+	})
 }
 
 // finish waits for running update handlers before the workflow completes.

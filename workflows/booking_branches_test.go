@@ -243,3 +243,32 @@ func TestBooking_ExpiredButCapturedIsRefunded(t *testing.T) {
 		t.Fatalf("result %+v, refunds %+v; want the captured deposit refunded", res, s.refunds)
 	}
 }
+
+func TestBooking_ReminderADayBeforeTheStart(t *testing.T) {
+	s := newSaga(t)
+	s.in.RemindBefore = 24 * time.Hour
+	s.env.SetStartTime(start.Add(-72 * time.Hour))
+	s.pay(time.Minute, payment.Succeeded)
+	var err error = errors.New("not sent")
+	s.status(60*time.Hour, StatusRequest{To: booking.Availed, By: RoleManager}, &err)
+	res := s.run(t)
+	if err != nil || res.Status != booking.Availed {
+		t.Fatalf("avail %v, result %+v", err, res)
+	}
+	if len(s.reminders) != 1 || !s.reminders[0].Equal(start.Add(-24*time.Hour)) {
+		t.Fatalf("reminders at %v; want one at %v", s.reminders, start.Add(-24*time.Hour))
+	}
+}
+
+func TestBooking_NoReminderForACancelledBooking(t *testing.T) {
+	s := newSaga(t)
+	s.in.RemindBefore = 24 * time.Hour
+	s.env.SetStartTime(start.Add(-72 * time.Hour))
+	s.pay(time.Minute, payment.Succeeded)
+	var err error = errors.New("not sent")
+	s.status(2*time.Hour, StatusRequest{To: booking.Cancelled, By: RoleUser}, &err)
+	res := s.run(t)
+	if err != nil || res.Status != booking.Cancelled || len(s.reminders) != 0 {
+		t.Fatalf("err %v, result %+v, reminders %v", err, res, s.reminders)
+	}
+}

@@ -35,6 +35,7 @@ type saga struct {
 	refunds     []activities.RefundInput
 	charges     []activities.ChargeInput
 	cancels     int
+	reminders   []time.Time
 	captured    bool // the deposit to cancel succeeded after all
 	holdErr     error
 	hold        *HoldResult
@@ -83,6 +84,10 @@ func newSaga(t *testing.T) *saga {
 		return s.captured, nil
 	}).Maybe()
 	s.env.OnActivity(acts.RecordPayment, mock.Anything, mock.Anything).Return(nil).Maybe()
+	s.env.OnActivity(acts.Remind, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RemindInput) error {
+		s.reminders = append(s.reminders, s.env.Now())
+		return nil
+	}).Maybe()
 	// The hold update is sent with the start, as the API does (Update-With-Start).
 	s.env.RegisterDelayedCallback(func() {
 		s.env.UpdateWorkflow(UpdateHold, "hold", &testsuite.TestUpdateCallback{

@@ -216,7 +216,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgr
 	now := time.Now
 	bookingStore := postgres.NewBookingStore(db)
 	engine := temporal.NewEngine(tc, temporal.Config{TaskQueue: cfg.TemporalTaskQueue, HoldTimeout: cfg.HoldTimeout, LatePaymentWindow: cfg.LatePaymentWindow,
-		AutoAvailAfter: cfg.AutoAvailAfter}, bookingStore)
+		AutoAvailAfter: cfg.AutoAvailAfter, RemindBefore: cfg.RemindBefore}, bookingStore)
 	app := api.New(api.Config{
 		Users:   user.NewService(postgres.NewUserStore(db), now),
 		Vendors: vendors.NewService(postgres.NewVendorStore(db), now),
