@@ -18,6 +18,7 @@ import (
 
 	"github.com/reservo/reservo/auth"
 	"github.com/reservo/reservo/booking"
+	"github.com/reservo/reservo/notify"
 	"github.com/reservo/reservo/payment"
 	"github.com/reservo/reservo/user"
 	"github.com/reservo/reservo/vendors"
@@ -36,6 +37,7 @@ type Config struct {
 	Bookings       *booking.Service
 	Provider       payment.Provider // the deposit provider (webhooks, sandbox)
 	Payments       PaymentRecords
+	Feed           *notify.FeedService
 	Tokens         *auth.Tokens
 	Limiter        Limiter // nil: no rate limits
 	Checks         []Check
@@ -58,6 +60,7 @@ type API struct {
 	bookings       *booking.Service
 	provider       payment.Provider
 	payments       PaymentRecords
+	feed           *notify.FeedService
 	tokens         *auth.Tokens
 	limiter        Limiter
 	checks         []Check
@@ -72,7 +75,7 @@ type API struct {
 // New builds the Fiber app with every route.
 func New(cfg Config) *fiber.App {
 	a := &API{
-		users: cfg.Users, vendors: cfg.Vendors, bookings: cfg.Bookings, provider: cfg.Provider, payments: cfg.Payments, tokens: cfg.Tokens, limiter: cfg.Limiter, checks: cfg.Checks,
+		users: cfg.Users, vendors: cfg.Vendors, bookings: cfg.Bookings, provider: cfg.Provider, payments: cfg.Payments, feed: cfg.Feed, tokens: cfg.Tokens, limiter: cfg.Limiter, checks: cfg.Checks,
 		log: cfg.Logger, metrics: newMetrics(cfg.Registry), rateLimitValue: cfg.RateLimit, loginLimit: cfg.LoginRateLimit,
 	}
 	if a.log == nil {
@@ -132,6 +135,10 @@ func New(cfg Config) *fiber.App {
 	app.Get("/bookings/vendor/:vendorid", limited, a.requireAuth, a.listVendorBookings)
 	app.Get("/bookings/user/:userid/calendar.ics", limited, a.requireAuth, a.userCalendar)
 	app.Get("/bookings/vendor/:vendorid/calendar.ics", limited, a.requireAuth, a.vendorCalendar)
+
+	// Notification service: the in-app feed.
+	app.Get("/notifications", limited, a.requireAuth, a.listNotifications)
+	app.Post("/notifications/:notificationid/read", limited, a.requireAuth, a.readNotification)
 
 	// Payment service.
 	app.Post("/payments/webhook", a.paymentWebhook)

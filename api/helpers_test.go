@@ -21,6 +21,7 @@ import (
 	"github.com/reservo/reservo/api"
 	"github.com/reservo/reservo/auth"
 	"github.com/reservo/reservo/booking"
+	"github.com/reservo/reservo/notify"
 	"github.com/reservo/reservo/payment"
 	"github.com/reservo/reservo/postgres"
 	"github.com/reservo/reservo/postgres/pgtest"
@@ -112,6 +113,7 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 			WithLists(bookingStore, postgres.NewArchiveStore(db)),
 		Provider: o.provider,
 		Payments: postgres.NewPaymentStore(db),
+		Feed:     notify.NewFeedService(postgres.NewNotificationStore(db), now),
 		Tokens:   auth.NewTokens(strings.Repeat("t", 32), time.Hour, now),
 		Limiter:  rc,
 		Checks: []api.Check{

@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/reservo/reservo/booking"
+	"github.com/reservo/reservo/notify"
 	"github.com/reservo/reservo/user"
 	"github.com/reservo/reservo/validate"
 	"github.com/reservo/reservo/vendors"
@@ -51,6 +52,9 @@ var sentinels = []struct {
 	{user.ErrInvalidCredentials, 401, "invalid_credentials", "wrong e-mail or password"},
 	{vendors.ErrInvalidCredentials, 401, "invalid_credentials", "wrong e-mail or password"},
 	{validate.ErrConstraint, 400, "constraint_violation", "the input breaks a rule of the data"},
+	{notify.ErrInvalidCursor, 400, "invalid_parameter", "cursor is not a cursor this API gave"},
+	{notify.ErrForbidden, 403, "forbidden", "support staff have no notification feed"},
+	{notify.ErrNotFound, 404, "not_found", "no such notification"},
 	{booking.ErrNotFound, 404, "not_found", "no such booking"},
 	{booking.ErrForbidden, 403, "forbidden", "you may not do this with this booking"},
 	{booking.ErrUnavailable, 409, "unavailable", "not enough free units for the requested time; nothing was held"},

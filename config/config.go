@@ -55,6 +55,13 @@ type Config struct {
 	PurgeInterval       time.Duration `env:"RESERVO_PURGE_INTERVAL" def:"1h" help:"how often reservo consume purges archived bookings"`
 	ConsumerMetricsAddr string        `env:"RESERVO_CONSUMER_METRICS_ADDR" def:"127.0.0.1:9101" help:"metrics address of reservo consume when it runs alone"`
 
+	SMTPAddr      string        `env:"RESERVO_SMTP_ADDR" def:"" help:"SMTP relay host:port (empty: e-mails are only logged)"`
+	SMTPFrom      string        `env:"RESERVO_SMTP_FROM" def:"Reservo <no-reply@reservo.local>" help:"sender of e-mails"`
+	SMTPUsername  string        `env:"RESERVO_SMTP_USERNAME" def:"" help:"SMTP user"`
+	SMTPPassword  string        `env:"RESERVO_SMTP_PASSWORD" def:"" secret:"true" help:"SMTP password"`
+	WebhookSecret string        `env:"RESERVO_WEBHOOK_SECRET" def:"" secret:"true" help:"key from which each vendor's webhook signing key is derived (random per process when empty)"`
+	SMTPTimeout   time.Duration `env:"RESERVO_SMTP_TIMEOUT" def:"15s" help:"SMTP connect and command timeout"`
+
 	JWTSecret string        `env:"RESERVO_JWT_SECRET" def:"" secret:"true" help:"HMAC key of access tokens (random per process when empty)"`
 	TokenTTL  time.Duration `env:"RESERVO_TOKEN_TTL" def:"1h" help:"lifetime of access tokens"`
 }
@@ -89,6 +96,13 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if cfg.HoldTimeout < 10*time.Second {
 		return nil, errors.New("RESERVO_HOLD_TIMEOUT: must be at least 10s")
+	}
+	if cfg.WebhookSecret == "" {
+		b := make([]byte, 32)
+		if _, err := io.ReadFull(rand.Reader, b); err != nil {
+			return nil, fmt.Errorf("generate webhook secret: %w", err)
+		}
+		cfg.WebhookSecret = hex.EncodeToString(b)
 	}
 	if cfg.JWTSecret == "" {
 		b := make([]byte, 32)

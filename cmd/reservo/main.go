@@ -36,6 +36,7 @@ import (
 	"github.com/reservo/reservo/auth"
 	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/config"
+	"github.com/reservo/reservo/notify"
 	"github.com/reservo/reservo/ops"
 	"github.com/reservo/reservo/payment"
 	"github.com/reservo/reservo/postgres"
@@ -145,8 +146,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cmd == "all" || cmd == "worker" {
 		wrc := redis.New(cfg.RedisAddr, cfg.RedisPassword)
 		defer func() { _ = wrc.Close() }()
+		reminder, err := notifier(cfg, db, log)
+		if err != nil {
+			return err
+		}
 		acts := &activities.Activities{Bookings: postgres.NewBookingStore(db), Payments: postgres.NewPaymentStore(db),
-			Provider: provider, Cache: redis.NewBookingCache(wrc, bookingCacheTTL), Logger: log, Now: time.Now}
+			Provider: provider, Cache: redis.NewBookingCache(wrc, bookingCacheTTL), Reminder: reminder, Logger: log, Now: time.Now}
 		g.Go(func() error { return workers.RunTemporal(ctx, tc, cfg.TemporalTaskQueue, acts, log) })
 	}
 	if cmd == "all" || cmd == "consume" {
@@ -181,14 +186,34 @@ func paymentProvider(cfg *config.Config) payment.Provider {
 	return payment.Sandbox{}
 }
 
+// notifier is the notification service: e-mail (SMTP, or the log when no relay is set),
+// signed vendor webhooks and the in-app feed.
+func notifier(cfg *config.Config, db *postgres.DB, log *slog.Logger) (*notify.Notifier, error) {
+	var mailer notify.Mailer = notify.LogMailer{Log: log}
+	if cfg.SMTPAddr != "" {
+		m, err := notify.NewSMTPMailer(notify.SMTPConfig{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, Username: cfg.SMTPUsername,
+			Password: cfg.SMTPPassword, Timeout: cfg.SMTPTimeout})
+		if err != nil {
+			return nil, err
+		}
+		mailer = m
+	}
+	return notify.NewNotifier(postgres.NewNotificationStore(db), postgres.NewNotifyDirectory(db), postgres.NewBookingStore(db), mailer,
+		notify.Config{PublicURL: cfg.PublicURL, WebhookSecret: cfg.WebhookSecret, Log: log})
+}
+
 // consumers are the event consumers of this build.
-func consumers(db *postgres.DB, log *slog.Logger, m *workers.ConsumerMetrics) []workers.Consumer {
-	handlers := []workers.Handler{&archive.Archiver{Store: postgres.NewArchiveStore(db)}}
+func consumers(cfg *config.Config, db *postgres.DB, log *slog.Logger, m *workers.ConsumerMetrics) ([]workers.Consumer, error) {
+	n, err := notifier(cfg, db, log)
+	if err != nil {
+		return nil, err
+	}
+	handlers := []workers.Handler{&archive.Archiver{Store: postgres.NewArchiveStore(db)}, n}
 	out := make([]workers.Consumer, len(handlers))
 	for i, h := range handlers {
 		out[i] = &workers.LogConsumer{Log: postgres.NewEventLog(db), Handler: h, Logger: log, Metrics: m}
 	}
-	return out
+	return out, nil
 }
 
 // consume runs the event consumers and the archive purge; alone, it serves its own metrics.
@@ -206,7 +231,11 @@ func consume(ctx context.Context, cfg *config.Config, log *slog.Logger, db *post
 	go archive.RunPurge(ctx, postgres.NewArchiveStore(db), cfg.ArchiveRetention, cfg.PurgeInterval, time.Now,
 		func(err error) { log.Error("purge archived bookings", "err", err) },
 		func(n int64) { log.Info("purged archived bookings", "rows", n) })
-	return workers.RunConsumers(ctx, consumers(db, log, m), log)
+	cs, err := consumers(cfg, db, log, m)
+	if err != nil {
+		return err
+	}
+	return workers.RunConsumers(ctx, cs, log)
 }
 
 func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgres.DB, tc client.Client, provider payment.Provider, reg *prometheus.Registry) error {
@@ -225,6 +254,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgr
 			WithLists(bookingStore, postgres.NewArchiveStore(db)),
 		Provider: provider,
 		Payments: postgres.NewPaymentStore(db),
+		Feed:     notify.NewFeedService(postgres.NewNotificationStore(db), now),
 		Tokens:   auth.NewTokens(cfg.JWTSecret, cfg.TokenTTL, now),
 		Limiter:  rc,
 		Checks: []api.Check{
@@ -334,7 +364,11 @@ func runOps(ctx context.Context, args []string, getenv func(string) string, stdo
 		if err != nil {
 			return fmt.Errorf("event id: %w", err)
 		}
-		for _, c := range consumers(db, logger, nil) {
+		cs, err := consumers(cfg, db, logger, nil)
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
 			if lc, ok := c.(*workers.LogConsumer); ok && lc.Handler.Name() == args[1] {
 				if err := workers.ReplayParked(ctx, postgres.NewEventLog(db), lc.Handler, id); err != nil {
 					return err

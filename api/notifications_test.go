@@ -1,0 +1,64 @@
+package api_test
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/reservo/reservo/notify"
+	"github.com/reservo/reservo/payment"
+	"github.com/reservo/reservo/postgres"
+	"github.com/reservo/reservo/workers"
+)
+
+type feed struct {
+	Items []struct {
+		ID     string     `json:"id"`
+		Kind   string     `json:"kind"`
+		Title  string     `json:"title"`
+		ReadAt *time.Time `json:"read_at"`
+	} `json:"items"`
+	NextCursor string `json:"next_cursor"`
+}
+
+func TestNotifications_FeedOfGuestAndManager(t *testing.T) {
+	e := newEnv(t)
+	s := e.openRestaurant(2)
+	other := e.openRestaurant(1)
+	e.mustStatus(e.do("POST", s.bookingPath, s.userTok, s.dinner(1, map[string]any{"payment_method": payment.SandboxSucceed})), 201)
+
+	n, err := notify.NewNotifier(postgres.NewNotificationStore(e.db), postgres.NewNotifyDirectory(e.db), postgres.NewBookingStore(e.db),
+		notify.LogMailer{Log: slog.New(slog.DiscardHandler)}, notify.Config{PublicURL: "http://127.0.0.1:8080", WebhookSecret: "whsec_reservo_test_fake",
+			Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &workers.LogConsumer{Log: postgres.NewEventLog(e.db), Handler: n, Logger: slog.New(slog.DiscardHandler)}
+	for {
+		k, err := c.RunOnce(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k == 0 {
+			break
+		}
+	}
+
+	var guest, manager, stranger feed
+	e.mustStatus(e.do("GET", "/notifications", s.userTok, nil), 200).json(t, &guest)
+	e.mustStatus(e.do("GET", "/notifications", s.managerTok, nil), 200).json(t, &manager)
+	e.mustStatus(e.do("GET", "/notifications", other.managerTok, nil), 200).json(t, &stranger)
+	if len(guest.Items) != 1 || guest.Items[0].Kind != "new_booking" || len(manager.Items) != 1 || len(stranger.Items) != 0 {
+		t.Fatalf("guest %+v, manager %+v, other manager %+v", guest, manager, stranger)
+	}
+	e.mustStatus(e.do("POST", "/notifications/"+guest.Items[0].ID+"/read", other.userTok, nil), 404)
+	e.mustStatus(e.do("POST", "/notifications/"+guest.Items[0].ID+"/read", s.userTok, nil), 204)
+	e.mustStatus(e.do("GET", "/notifications", s.userTok, nil), 200).json(t, &guest)
+	if guest.Items[0].ReadAt == nil {
+		t.Fatal("the item is not marked read")
+	}
+	e.mustStatus(e.do("GET", "/notifications?cursor=nonsense", s.userTok, nil), 400)
+	e.mustStatus(e.do("GET", "/notifications?limit=1000", s.userTok, nil), 400)
+	e.mustStatus(e.do("GET", "/notifications", "", nil), 401)
+}
