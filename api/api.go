@@ -38,6 +38,7 @@ type Config struct {
 	Provider       payment.Provider // the deposit provider (webhooks, sandbox)
 	Payments       PaymentRecords
 	Feed           *notify.FeedService
+	WebhookSecret  string // the global key vendors' webhook signing keys derive from
 	Tokens         *auth.Tokens
 	Limiter        Limiter // nil: no rate limits
 	Checks         []Check
@@ -61,6 +62,7 @@ type API struct {
 	provider       payment.Provider
 	payments       PaymentRecords
 	feed           *notify.FeedService
+	webhookSecret  string
 	tokens         *auth.Tokens
 	limiter        Limiter
 	checks         []Check
@@ -75,7 +77,7 @@ type API struct {
 // New builds the Fiber app with every route.
 func New(cfg Config) *fiber.App {
 	a := &API{
-		users: cfg.Users, vendors: cfg.Vendors, bookings: cfg.Bookings, provider: cfg.Provider, payments: cfg.Payments, feed: cfg.Feed, tokens: cfg.Tokens, limiter: cfg.Limiter, checks: cfg.Checks,
+		users: cfg.Users, vendors: cfg.Vendors, bookings: cfg.Bookings, provider: cfg.Provider, payments: cfg.Payments, feed: cfg.Feed, webhookSecret: cfg.WebhookSecret, tokens: cfg.Tokens, limiter: cfg.Limiter, checks: cfg.Checks,
 		log: cfg.Logger, metrics: newMetrics(cfg.Registry), rateLimitValue: cfg.RateLimit, loginLimit: cfg.LoginRateLimit,
 	}
 	if a.log == nil {
@@ -118,6 +120,7 @@ func New(cfg Config) *fiber.App {
 	app.Post("/vendor/login", limited, a.loginLimited, a.loginVendor)
 	app.Get("/vendor/:vendorid", limited, a.getVendor)
 	app.Put("/vendor/:vendorid", limited, a.requireAuth, a.updateVendor)
+	app.Get("/vendor/:vendorid/webhook-secret", limited, a.requireAuth, a.vendorWebhookSecret)
 	for _, seg := range []string{"itenery", "itinerary"} {
 		app.Post("/vendor/:vendorid/"+seg, limited, a.requireAuth, a.createItinerary)
 		app.Put("/vendor/:vendorid/"+seg+"/:iteneryid", limited, a.requireAuth, a.updateItinerary)

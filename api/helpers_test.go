@@ -111,11 +111,12 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 		Vendors: vendors.NewService(postgres.NewVendorStore(db), now),
 		Bookings: booking.NewService(postgres.NewVendorStore(db), bookingStore, engine, now).WithCache(cache, slog.New(slog.DiscardHandler)).
 			WithLists(bookingStore, postgres.NewArchiveStore(db)),
-		Provider: o.provider,
-		Payments: postgres.NewPaymentStore(db),
-		Feed:     notify.NewFeedService(postgres.NewNotificationStore(db), now),
-		Tokens:   auth.NewTokens(strings.Repeat("t", 32), time.Hour, now),
-		Limiter:  rc,
+		Provider:      o.provider,
+		Payments:      postgres.NewPaymentStore(db),
+		Feed:          notify.NewFeedService(postgres.NewNotificationStore(db), now),
+		WebhookSecret: "whsec_reservo_test_fake",
+		Tokens:        auth.NewTokens(strings.Repeat("t", 32), time.Hour, now),
+		Limiter:       rc,
 		Checks: []api.Check{
 			{Name: "postgres", Ping: db.Ping},
 			{Name: "redis", Ping: rc.Ping},

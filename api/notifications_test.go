@@ -62,3 +62,19 @@ func TestNotifications_FeedOfGuestAndManager(t *testing.T) {
 	e.mustStatus(e.do("GET", "/notifications?limit=1000", s.userTok, nil), 400)
 	e.mustStatus(e.do("GET", "/notifications", "", nil), 401)
 }
+
+func TestVendorWebhookSecret_OnlyItsManager(t *testing.T) {
+	e := newEnv(t)
+	s := e.openRestaurant(1)
+	other := e.openRestaurant(1)
+	var got struct {
+		Secret string `json:"webhook_secret"`
+	}
+	path := "/vendor/" + s.vendor.ID.String() + "/webhook-secret"
+	e.mustStatus(e.do("GET", path, s.managerTok, nil), 200).json(t, &got)
+	if got.Secret != notify.VendorWebhookSecret("whsec_reservo_test_fake", s.vendor.ID) {
+		t.Fatalf("secret %q is not the vendor's signing key", got.Secret)
+	}
+	e.mustStatus(e.do("GET", path, other.managerTok, nil), 403)
+	e.mustStatus(e.do("GET", path, s.userTok, nil), 403)
+}

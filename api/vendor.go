@@ -5,6 +5,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/reservo/reservo/auth"
+	"github.com/reservo/reservo/notify"
 	"github.com/reservo/reservo/vendors"
 )
 
@@ -108,4 +109,16 @@ func (a *API) updateItinerary(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(it)
+}
+
+// vendorWebhookSecret tells a vendor's manager the key that signs the webhooks sent to the
+// vendor's webhook_url (see notify.WebhookEvent for the scheme).
+func (a *API) vendorWebhookSecret(c *fiber.Ctx) error {
+	id, err := managerOf(c)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"webhook_secret": notify.VendorWebhookSecret(a.webhookSecret, id),
+		"signature_header": "Reservo-Signature", "scheme": "t=<unix>,v1=<hex HMAC-SHA256 of \"<t>.<raw body>\">"})
 }

@@ -16,6 +16,12 @@ if [ -z "${RESERVO_JWT_SECRET:-}" ]; then
   export RESERVO_JWT_SECRET
 fi
 
+if [ -z "${RESERVO_WEBHOOK_SECRET:-}" ]; then
+  [ -s "$DATA/webhook-secret" ] || (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DATA/webhook-secret")
+  RESERVO_WEBHOOK_SECRET=$(cat "$DATA/webhook-secret")
+  export RESERVO_WEBHOOK_SECRET
+fi
+
 echo "stack: building reservo" >&2
 go build -o "$DATA/bin/reservo" ./cmd/reservo
 "$DATA/bin/reservo" migrate 2>"$DATA/migrate.log" || { cat "$DATA/migrate.log" >&2; exit 1; }

@@ -252,11 +252,12 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgr
 		Bookings: booking.NewService(postgres.NewVendorStore(db), bookingStore, engine, now).
 			WithCache(redis.NewBookingCache(rc, bookingCacheTTL), log).
 			WithLists(bookingStore, postgres.NewArchiveStore(db)),
-		Provider: provider,
-		Payments: postgres.NewPaymentStore(db),
-		Feed:     notify.NewFeedService(postgres.NewNotificationStore(db), now),
-		Tokens:   auth.NewTokens(cfg.JWTSecret, cfg.TokenTTL, now),
-		Limiter:  rc,
+		Provider:      provider,
+		Payments:      postgres.NewPaymentStore(db),
+		Feed:          notify.NewFeedService(postgres.NewNotificationStore(db), now),
+		WebhookSecret: cfg.WebhookSecret,
+		Tokens:        auth.NewTokens(cfg.JWTSecret, cfg.TokenTTL, now),
+		Limiter:       rc,
 		Checks: []api.Check{
 			{Name: "postgres", Ping: db.Ping},
 			{Name: "redis", Ping: rc.Ping},
