@@ -20,6 +20,7 @@ import (
 	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/notify"
 	"github.com/reservo/reservo/payment"
+	"github.com/reservo/reservo/search"
 	"github.com/reservo/reservo/user"
 	"github.com/reservo/reservo/vendors"
 )
@@ -38,6 +39,7 @@ type Config struct {
 	Provider       payment.Provider // the deposit provider (webhooks, sandbox)
 	Payments       PaymentRecords
 	Feed           *notify.FeedService
+	Search         *search.Service
 	WebhookSecret  string // the global key vendors' webhook signing keys derive from
 	Tokens         *auth.Tokens
 	Limiter        Limiter // nil: no rate limits
@@ -62,6 +64,7 @@ type API struct {
 	provider       payment.Provider
 	payments       PaymentRecords
 	feed           *notify.FeedService
+	search         *search.Service
 	webhookSecret  string
 	tokens         *auth.Tokens
 	limiter        Limiter
@@ -77,7 +80,7 @@ type API struct {
 // New builds the Fiber app with every route.
 func New(cfg Config) *fiber.App {
 	a := &API{
-		users: cfg.Users, vendors: cfg.Vendors, bookings: cfg.Bookings, provider: cfg.Provider, payments: cfg.Payments, feed: cfg.Feed, webhookSecret: cfg.WebhookSecret, tokens: cfg.Tokens, limiter: cfg.Limiter, checks: cfg.Checks,
+		users: cfg.Users, vendors: cfg.Vendors, bookings: cfg.Bookings, provider: cfg.Provider, payments: cfg.Payments, feed: cfg.Feed, search: cfg.Search, webhookSecret: cfg.WebhookSecret, tokens: cfg.Tokens, limiter: cfg.Limiter, checks: cfg.Checks,
 		log: cfg.Logger, metrics: newMetrics(cfg.Registry), rateLimitValue: cfg.RateLimit, loginLimit: cfg.LoginRateLimit,
 	}
 	if a.log == nil {
@@ -116,6 +119,7 @@ func New(cfg Config) *fiber.App {
 	app.Put("/user/:userid", limited, a.requireAuth, a.updateUser)
 
 	// Vendor service. The seed spells it itenery; itinerary is accepted too.
+	app.Get("/vendors", limited, a.searchVendors)
 	app.Post("/vendor/create", limited, a.createVendor)
 	app.Post("/vendor/login", limited, a.loginLimited, a.loginVendor)
 	app.Get("/vendor/:vendorid", limited, a.getVendor)

@@ -26,6 +26,7 @@ import (
 	"github.com/reservo/reservo/postgres"
 	"github.com/reservo/reservo/postgres/pgtest"
 	"github.com/reservo/reservo/redis"
+	"github.com/reservo/reservo/search"
 	"github.com/reservo/reservo/temporal"
 	"github.com/reservo/reservo/user"
 	"github.com/reservo/reservo/vendors"
@@ -114,6 +115,7 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 		Provider:      o.provider,
 		Payments:      postgres.NewPaymentStore(db),
 		Feed:          notify.NewFeedService(postgres.NewNotificationStore(db), now),
+		Search:        search.NewService(postgres.NewSearchStore(db), now),
 		WebhookSecret: "whsec_reservo_test_fake",
 		Tokens:        auth.NewTokens(strings.Repeat("t", 32), time.Hour, now),
 		Limiter:       rc,

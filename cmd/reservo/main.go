@@ -41,6 +41,7 @@ import (
 	"github.com/reservo/reservo/payment"
 	"github.com/reservo/reservo/postgres"
 	"github.com/reservo/reservo/redis"
+	"github.com/reservo/reservo/search"
 	"github.com/reservo/reservo/stripe"
 	"github.com/reservo/reservo/temporal"
 	"github.com/reservo/reservo/user"
@@ -208,7 +209,7 @@ func consumers(cfg *config.Config, db *postgres.DB, log *slog.Logger, m *workers
 	if err != nil {
 		return nil, err
 	}
-	handlers := []workers.Handler{&archive.Archiver{Store: postgres.NewArchiveStore(db)}, n}
+	handlers := []workers.Handler{search.NewIndexer(postgres.NewSearchStore(db)), &archive.Archiver{Store: postgres.NewArchiveStore(db)}, n}
 	out := make([]workers.Consumer, len(handlers))
 	for i, h := range handlers {
 		out[i] = &workers.LogConsumer{Log: postgres.NewEventLog(db), Handler: h, Logger: log, Metrics: m}
@@ -255,6 +256,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgr
 		Provider:      provider,
 		Payments:      postgres.NewPaymentStore(db),
 		Feed:          notify.NewFeedService(postgres.NewNotificationStore(db), now),
+		Search:        search.NewService(postgres.NewSearchStore(db), now),
 		WebhookSecret: cfg.WebhookSecret,
 		Tokens:        auth.NewTokens(cfg.JWTSecret, cfg.TokenTTL, now),
 		Limiter:       rc,

@@ -1,0 +1,84 @@
+package api_test
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/reservo/reservo/payment"
+	"github.com/reservo/reservo/postgres"
+	"github.com/reservo/reservo/search"
+	"github.com/reservo/reservo/workers"
+)
+
+type found struct {
+	Vendors []struct {
+		ID          string `json:"id"`
+		Itineraries []struct {
+			Price     int64 `json:"price"`
+			FreeUnits *int  `json:"free_units"`
+		} `json:"itineraries"`
+	} `json:"vendors"`
+	NextCursor string `json:"next_cursor"`
+}
+
+func (e *env) index() {
+	e.t.Helper()
+	c := &workers.LogConsumer{Log: postgres.NewEventLog(e.db), Handler: search.NewIndexer(postgres.NewSearchStore(e.db)),
+		Logger: slog.New(slog.DiscardHandler)}
+	for {
+		n, err := c.RunOnce(context.Background())
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+	}
+}
+
+func TestSearch_FindsIndexedVendorsWithFreeUnits(t *testing.T) {
+	e := newEnv(t)
+	s := e.openRestaurant(1)
+	e.index()
+	start := nextWeekday(7, time.Monday) + "T12:30"
+	q := "/vendors?city=porto&cuisine=seafood&party_size=2&start_time=" + start
+	var before found
+	e.mustStatus(e.do("GET", q, "", nil), 200).json(t, &before)
+	if len(before.Vendors) != 1 || before.Vendors[0].ID != s.vendor.ID.String() || before.Vendors[0].Itineraries[0].Price != 2500 ||
+		*before.Vendors[0].Itineraries[0].FreeUnits != 1 {
+		t.Fatalf("before booking: %+v", before)
+	}
+	// The only table taken: the vendor drops out at once (availability is read live).
+	var h hold
+	e.mustStatus(e.do("POST", s.bookingPath, s.userTok, s.dinner(1, map[string]any{"payment_method": payment.SandboxSucceed})), 201).json(t, &h)
+	var after found
+	e.mustStatus(e.do("GET", q, "", nil), 200).json(t, &after)
+	if len(after.Vendors) != 0 {
+		t.Fatalf("after booking the last table: %+v", after)
+	}
+	e.mustStatus(e.do("PUT", "/booking/"+h.Booking.ID.String()+"/status", s.userTok, map[string]any{"status": "CANCELLED"}), 200)
+	e.mustStatus(e.do("GET", q, "", nil), 200).json(t, &after)
+	if len(after.Vendors) != 1 {
+		t.Fatalf("after the cancellation: %+v", after)
+	}
+	for query, field := range map[string]string{
+		"?kind=castle": "kind",
+		"?radius_km=5": "radius_km",
+		"?kind=hotel&check_in=2030-01-05&check_out=2030-01-03": "check_out",
+		"?limit=1000": "limit",
+	} {
+		p := e.mustStatus(e.do("GET", "/vendors"+query, "", nil), 400).problem(t)
+		if len(p.Errors) == 0 {
+			t.Fatalf("%s: no field named", query)
+		}
+		named := false
+		for _, fe := range p.Errors {
+			named = named || fe.Field == field
+		}
+		if !named {
+			t.Fatalf("%s: errors %+v; want %q", query, p.Errors, field)
+		}
+	}
+}

@@ -1,0 +1,391 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/reservo/reservo/search"
+	"github.com/reservo/reservo/validate"
+	"github.com/reservo/reservo/vendors"
+)
+
+// SearchStore is the search.Store of the local profile: the tables search_vendor and
+// search_itinerary (schema/postgres/0003_search.sql), written by the indexer, joined at query
+// time with bookable_itinerary_slot for availability.
+type SearchStore struct{ db *DB }
+
+var _ search.Store = (*SearchStore)(nil)
+
+// NewSearchStore returns the search store of db.
+func NewSearchStore(db *DB) *SearchStore { return &SearchStore{db: db} }
+
+// UpsertVendor implements search.Store. The vendor row is written only when seq is newer than
+// the stored one, and its itineraries are replaced in the same transaction under that row's
+// lock, so concurrent or repeated deliveries of one vendor's events leave the newest snapshot.
+func (s *SearchStore) UpsertVendor(ctx context.Context, v *vendors.Vendor, seq int64) error {
+	sch := search.ScheduleOf(v)
+	var oh any
+	if len(sch.OpeningHours) > 0 {
+		oh = sch.OpeningHours
+	}
+	cuisines := v.Cuisines
+	if cuisines == nil {
+		cuisines = []string{}
+	}
+	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO search_vendor (vendor_id, kind, name, city, city_name, country_code, lat, lon,
+			cuisines, star_rating, rating, currency, active, timezone, check_in_time, check_out_time, opening_hours,
+			slot_minutes, turn_minutes, schedule_key, seq)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::time, $16::time, $17, $18, $19, $20, $21)
+			ON CONFLICT (vendor_id) DO UPDATE SET kind = EXCLUDED.kind, name = EXCLUDED.name, city = EXCLUDED.city,
+			city_name = EXCLUDED.city_name, country_code = EXCLUDED.country_code, lat = EXCLUDED.lat, lon = EXCLUDED.lon,
+			cuisines = EXCLUDED.cuisines, star_rating = EXCLUDED.star_rating, rating = EXCLUDED.rating,
+			currency = EXCLUDED.currency, active = EXCLUDED.active, timezone = EXCLUDED.timezone,
+			check_in_time = EXCLUDED.check_in_time, check_out_time = EXCLUDED.check_out_time,
+			opening_hours = EXCLUDED.opening_hours, slot_minutes = EXCLUDED.slot_minutes,
+			turn_minutes = EXCLUDED.turn_minutes, schedule_key = EXCLUDED.schedule_key, seq = EXCLUDED.seq,
+			indexed_at = now()
+			WHERE search_vendor.seq < EXCLUDED.seq`,
+			v.ID, v.Kind, v.Name, strings.ToLower(strings.Join(strings.Fields(v.City.Name), " ")), v.City.Name,
+			v.City.CountryCode, v.Lat, v.Lon, cuisines, nullInt(v.StarRating), v.Rating, v.Currency, v.Active,
+			v.Timezone, nullable(sch.CheckInTime), nullable(sch.CheckOutTime), oh, nullInt(sch.SlotMinutes),
+			nullInt(sch.TurnMinutes), sch.Key(), seq)
+		if err != nil {
+			return fmt.Errorf("upsert search vendor: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil // the stored copy is as new or newer
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM search_itinerary WHERE vendor_id = $1`, v.ID); err != nil {
+			return fmt.Errorf("clear search itineraries: %w", err)
+		}
+		n := len(v.Itineraries)
+		ids, kinds, types, names := make([]uuid.UUID, n), make([]string, n), make([]string, n), make([]string, n)
+		caps, qtys, prices := make([]int32, n), make([]int32, n), make([]int64, n)
+		currencies, facilities, active := make([]string, n), make([]string, n), make([]bool, n)
+		for i, it := range v.Itineraries {
+			ids[i], kinds[i], types[i], names[i] = it.ID, string(it.Kind), it.Type, it.Name
+			caps[i], qtys[i], prices[i] = int32(it.Capacity), int32(it.Quantity), it.BasePrice
+			currencies[i], active[i] = it.Currency, it.Active
+			// Arrays of arrays must be rectangular in PostgreSQL: pass each list as JSON.
+			fb, err := json.Marshal(nonNil(it.Facilities))
+			if err != nil {
+				return err
+			}
+			facilities[i] = string(fb)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO search_itinerary (itinerary_id, vendor_id, kind, type, name, capacity,
+			quantity, base_price, currency, facilities, active)
+			SELECT t.id, $1, t.kind, t.type, t.name, t.cap, t.qty, t.price, t.cur,
+			       ARRAY(SELECT jsonb_array_elements_text(t.fac::jsonb)), t.act
+			FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::bigint[], $9::text[],
+			            $10::text[], $11::bool[]) AS t(id, kind, type, name, cap, qty, price, cur, fac, act)`,
+			v.ID, ids, kinds, types, names, caps, qtys, prices, currencies, facilities, active); err != nil {
+			return fmt.Errorf("insert search itineraries: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("index vendor %s: %w", v.ID, err)
+	}
+	return nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// sqlBuilder numbers the arguments of a query as it is written.
+type sqlBuilder struct {
+	args []any
+}
+
+func (b *sqlBuilder) arg(v any) string {
+	b.args = append(b.args, v)
+	return "$" + strconv.Itoa(len(b.args))
+}
+
+// vendorWhere is the condition on search_vendor v of every filter that concerns the vendor.
+func vendorWhere(b *sqlBuilder, f *search.Filter) string {
+	conds := []string{"v.active"}
+	if f.Kind != "" {
+		conds = append(conds, "v.kind = "+b.arg(string(f.Kind)))
+	}
+	if f.City != "" {
+		conds = append(conds, "v.city = "+b.arg(f.City))
+	}
+	if f.CountryCode != "" {
+		conds = append(conds, "v.country_code = "+b.arg(f.CountryCode))
+	}
+	if f.Cuisine != "" {
+		conds = append(conds, "v.cuisines @> ARRAY["+b.arg(f.Cuisine)+"::text]")
+	}
+	if f.RadiusKm > 0 && f.Lat != nil && f.Lon != nil {
+		origin := fmt.Sprintf("ll_to_earth(%s::float8, %s::float8)", b.arg(*f.Lat), b.arg(*f.Lon))
+		radius := b.arg(f.RadiusKm * 1000)
+		// The box finds candidates in the GiST index; the distance check cuts its corners.
+		conds = append(conds, fmt.Sprintf("earth_box(%s, %s::float8) @> ll_to_earth(v.lat, v.lon)", origin, radius),
+			fmt.Sprintf("earth_distance(%s, ll_to_earth(v.lat, v.lon)) <= %s::float8", origin, radius))
+	}
+	return strings.Join(conds, " AND ")
+}
+
+// Search implements search.Store.
+//
+// Availability is read live from bookable_itinerary_slot, the system of record that every
+// booking changes under its row locks, and never copied into the search tables: a search sees
+// a hold or a cancellation as soon as it commits, and the indexer has nothing to do for
+// booking events. A missing inventory row means every unit is free (rows are made lazily).
+//
+// A dated search runs two queries. The first lists the distinct schedules (time zone, check-in
+// and check-out times, opening hours, slot and turn) of the vendors that match the filter;
+// booking.Schedule.Periods turns each into the periods the search asks about, once per
+// schedule rather than once per vendor. The second, the search itself, walks the vendors in
+// the sort order and, per vendor, aggregates its matching itineraries whose units used
+// (max of held + booked over those periods) leave Quantity free, stopping at Limit + 1.
+func (s *SearchStore) Search(ctx context.Context, f search.Filter, now time.Time) (*search.Page, error) {
+	sql, args, err := s.query(ctx, &f, now)
+	if err != nil || sql == "" {
+		return &search.Page{Vendors: []search.Vendor{}}, err
+	}
+	rows, err := s.db.Pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("search vendors: %w", err)
+	}
+	defer rows.Close()
+	page := &search.Page{Vendors: []search.Vendor{}}
+	var last search.Cursor
+	for rows.Next() {
+		var v search.Vendor
+		var star int16
+		var dist *float64
+		var minPrice int64
+		var items []byte
+		if err := rows.Scan(&v.ID, &v.Kind, &v.Name, &v.City, &v.CountryCode, &v.Lat, &v.Lon, &v.Rating, &star,
+			&v.Cuisines, &v.Currency, &dist, &minPrice, &items); err != nil {
+			return nil, fmt.Errorf("search vendors: %w", err)
+		}
+		if len(page.Vendors) == f.Limit {
+			page.NextCursor = last.Encode()
+			break
+		}
+		v.StarRating = int(star)
+		if len(v.Cuisines) == 0 {
+			v.Cuisines = nil
+		}
+		last = search.Cursor{Sort: f.Sort, ID: v.ID}
+		switch f.Sort {
+		case search.ByRating:
+			last.Value = v.Rating
+		case search.ByPrice:
+			last.Value = float64(minPrice)
+		case search.ByDistance:
+			last.Value = *dist
+		}
+		if dist != nil {
+			km := *dist / 1000
+			v.DistanceKm = &km
+		}
+		if err := json.Unmarshal(items, &v.Itineraries); err != nil {
+			return nil, fmt.Errorf("search vendors: itineraries: %w", err)
+		}
+		for i := range v.Itineraries {
+			it := &v.Itineraries[i]
+			it.Price = f.Quote(v.Kind, it.BasePrice)
+			if !f.Dated() {
+				it.FreeUnits = nil
+			}
+		}
+		page.Vendors = append(page.Vendors, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("search vendors: %w", err)
+	}
+	return page, nil
+}
+
+// query returns the search query of f and its arguments; no query when no vendor can match.
+func (s *SearchStore) query(ctx context.Context, f *search.Filter, now time.Time) (string, []any, error) {
+	after, err := f.After()
+	if err != nil {
+		return "", nil, validate.Errors{{Field: "cursor", Message: "is not a cursor of this search; start again without it"}}
+	}
+	periods := map[string][]time.Time{}
+	if f.Dated() {
+		if periods, err = s.periods(ctx, f, now); err != nil {
+			return "", nil, err
+		}
+		if len(periods) == 0 {
+			return "", nil, nil
+		}
+	}
+	sql, args := searchSQL(f, after, periods)
+	return sql, args, nil
+}
+
+// Explain returns the plan of the search query of f as PostgreSQL ran it (EXPLAIN ANALYZE,
+// BUFFERS), for operators and the benchmark; f is normalized and valid.
+func (s *SearchStore) Explain(ctx context.Context, f search.Filter, now time.Time) (string, error) {
+	sql, args, err := s.query(ctx, &f, now)
+	if err != nil || sql == "" {
+		return "", err
+	}
+	rows, err := s.db.Pool.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+sql, args...)
+	if err != nil {
+		return "", fmt.Errorf("explain search: %w", err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", fmt.Errorf("explain search: %w", err)
+	}
+	return strings.Join(lines, "\n"), nil
+}
+
+// periods returns, per schedule key of the vendors that match f, the start times of the
+// periods f asks about; schedules that cannot be booked then are left out.
+func (s *SearchStore) periods(ctx context.Context, f *search.Filter, now time.Time) (map[string][]time.Time, error) {
+	b := &sqlBuilder{}
+	where := vendorWhere(b, f)
+	// The distinct keys come from the narrow (kind, schedule_key) index or the place filter's;
+	// one vendor of each key then tells its schedule.
+	rows, err := s.db.Pool.Query(ctx, `SELECT k.schedule_key, x.kind, x.timezone,
+		coalesce(to_char(x.check_in_time, 'HH24:MI'), ''), coalesce(to_char(x.check_out_time, 'HH24:MI'), ''),
+		x.opening_hours, coalesce(x.slot_minutes, 0), coalesce(x.turn_minutes, 0)
+		FROM (SELECT DISTINCT v.kind, v.schedule_key FROM search_vendor v WHERE `+where+`) k
+		CROSS JOIN LATERAL (SELECT * FROM search_vendor x WHERE x.active AND x.kind = k.kind
+			AND x.schedule_key = k.schedule_key LIMIT 1) x`, b.args...)
+	if err != nil {
+		return nil, fmt.Errorf("search schedules: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]time.Time{}
+	for rows.Next() {
+		var key string
+		var sch search.Schedule
+		var slot, turn int16
+		if err := rows.Scan(&key, &sch.Kind, &sch.Timezone, &sch.CheckInTime, &sch.CheckOutTime, &sch.OpeningHours,
+			&slot, &turn); err != nil {
+			return nil, fmt.Errorf("search schedules: %w", err)
+		}
+		sch.SlotMinutes, sch.TurnMinutes = int(slot), int(turn)
+		ps, ok := f.Periods(sch, now)
+		if !ok {
+			continue
+		}
+		starts := make([]time.Time, len(ps))
+		for i, p := range ps {
+			starts[i] = p.StartsAt
+		}
+		out[key] = starts
+	}
+	return out, rows.Err()
+}
+
+// searchSQL writes the search query of f after the cursor; periods are the period starts per
+// schedule key of a dated search.
+func searchSQL(f *search.Filter, after *search.Cursor, periods map[string][]time.Time) (string, []any) {
+	b := &sqlBuilder{}
+	where := []string{vendorWhere(b, f)}
+
+	dist := "NULL::float8"
+	if f.Lat != nil && f.Lon != nil {
+		dist = fmt.Sprintf("earth_distance(ll_to_earth(%s::float8, %s::float8), ll_to_earth(v.lat, v.lon))",
+			b.arg(*f.Lat), b.arg(*f.Lon))
+	}
+
+	// The matching itineraries of one vendor.
+	itWhere := []string{"si.vendor_id = v.vendor_id", "si.active"}
+	if f.Type != "" {
+		itWhere = append(itWhere, "si.type = "+b.arg(f.Type))
+	}
+	if len(f.Facilities) > 0 {
+		itWhere = append(itWhere, "si.facilities @> "+b.arg(f.Facilities)+"::text[]")
+	}
+	if f.PartySize > 0 {
+		itWhere = append(itWhere, fmt.Sprintf("si.capacity * %s >= %s", b.arg(f.Quantity), b.arg(f.PartySize)))
+	}
+	lo, hi := f.BasePriceRange()
+	if lo != nil {
+		itWhere = append(itWhere, "si.base_price >= "+b.arg(*lo))
+	}
+	if hi != nil {
+		itWhere = append(itWhere, "si.base_price <= "+b.arg(*hi))
+	}
+	free, used := "NULL::int", ""
+	if f.Dated() {
+		keys := make([]string, 0, len(periods))
+		starts := map[string][]string{}
+		for k, ps := range periods {
+			keys = append(keys, k)
+			for _, p := range ps {
+				starts[k] = append(starts[k], p.UTC().Format(time.RFC3339))
+			}
+		}
+		pj, _ := json.Marshal(starts) // strings only: cannot fail
+		where = append(where, "v.schedule_key = ANY("+b.arg(keys)+"::text[])")
+		// Units in use per itinerary: the most held + booked in any of the vendor's periods.
+		used = fmt.Sprintf(` LEFT JOIN (
+			SELECT bis.itinerary_id, max(bis.held + bis.booked) AS used FROM bookable_itinerary_slot bis
+			WHERE bis.vendor_id = v.vendor_id AND bis.starts_at = ANY(ARRAY(
+				SELECT jsonb_array_elements_text(%s::jsonb -> v.schedule_key)::timestamptz))
+			GROUP BY bis.itinerary_id) u ON u.itinerary_id = si.itinerary_id`, b.arg(string(pj)))
+		free = "si.quantity - coalesce(u.used, 0)"
+		itWhere = append(itWhere, fmt.Sprintf("si.quantity - coalesce(u.used, 0) >= %s", b.arg(f.Quantity)))
+	}
+
+	var order, outerOrder string
+	switch f.Sort {
+	case search.ByRating:
+		order, outerOrder = "v.rating DESC, v.vendor_id", "v.rating DESC, v.vendor_id"
+		if after != nil {
+			r, id := b.arg(after.Value), b.arg(after.ID)
+			where = append(where, fmt.Sprintf("(v.rating < %s::float8 OR (v.rating = %s::float8 AND v.vendor_id > %s::uuid))", r, r, id))
+		}
+	case search.ByPrice:
+		order, outerOrder = "m.min_price, v.vendor_id", "p.min_price, v.vendor_id"
+		if after != nil {
+			where = append(where, fmt.Sprintf("(m.min_price, v.vendor_id) > (%s::bigint, %s::uuid)",
+				b.arg(int64(after.Value)), b.arg(after.ID)))
+		}
+	case search.ByDistance:
+		order, outerOrder = dist+", v.vendor_id", "p.dist, v.vendor_id"
+		if after != nil {
+			where = append(where, fmt.Sprintf("(%s, v.vendor_id) > (%s::float8, %s::uuid)", dist, b.arg(after.Value), b.arg(after.ID)))
+		}
+	}
+	where = append(where, "m.min_price IS NOT NULL")
+
+	// The page is chosen first on the cheapest matching price alone (NULL: nothing matches);
+	// the itineraries are spelled out as JSON only for the vendors of the page.
+	matching := `FROM search_itinerary si` + used + `
+			WHERE ` + strings.Join(itWhere, " AND ")
+	sql := `WITH p AS MATERIALIZED (
+		SELECT v.vendor_id, ` + dist + ` AS dist, m.min_price
+		FROM search_vendor v
+		CROSS JOIN LATERAL (SELECT min(si.base_price) AS min_price ` + matching + `) m
+		WHERE ` + strings.Join(where, " AND ") + `
+		ORDER BY ` + order + `
+		LIMIT ` + b.arg(f.Limit+1) + `)
+		SELECT v.vendor_id, v.kind, v.name, v.city_name, v.country_code, v.lat, v.lon, v.rating,
+		coalesce(v.star_rating, 0), v.cuisines, v.currency, p.dist, p.min_price, m.items
+		FROM p JOIN search_vendor v ON v.vendor_id = p.vendor_id
+		CROSS JOIN LATERAL (
+			SELECT jsonb_agg(jsonb_build_object('id', si.itinerary_id, 'type', si.type, 'name', si.name,
+			           'capacity', si.capacity, 'quantity', si.quantity, 'facilities', si.facilities,
+			           'base_price', si.base_price, 'currency', si.currency, 'free_units', ` + free + `)
+			           ORDER BY si.base_price, si.itinerary_id) AS items
+			` + matching + `
+		) m
+		ORDER BY ` + outerOrder
+	return sql, b.args
+}
