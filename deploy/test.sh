@@ -9,7 +9,8 @@ cd "$ROOT"
 FUZZTIME=${FUZZTIME:-15s}
 
 started=
-if deploy/stack.sh status | grep -q ' down '; then started=1; fi
+status=$(deploy/stack.sh status) # not piped into grep -q: with pipefail, SIGPIPE would hide "down"
+if [[ "$status" == *" down "* ]]; then started=1; fi
 cleanup() { if [ -n "$started" ] && [ -z "${KEEP_STACK:-}" ]; then deploy/stack.sh down; fi; }
 trap cleanup EXIT
 
