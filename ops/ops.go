@@ -86,7 +86,8 @@ func (o *Ops) Stuck(ctx context.Context, limit int, grace time.Duration) ([]Stuc
 					}
 				}
 			}
-			if desc, err := o.c.DescribeWorkflowExecution(ctx, wid, ex.GetExecution().GetRunId()); err == nil {
+			if d, err := o.c.DescribeWorkflow(ctx, wid, ex.GetExecution().GetRunId()); err == nil {
+				desc := d.RawResponse
 				for _, pa := range desc.GetPendingActivities() {
 					if pa.GetAttempt() > 1 {
 						reasons = append(reasons, fmt.Sprintf("activity %s failing (attempt %d): %s", pa.GetActivityType().GetName(),
@@ -156,10 +157,11 @@ func (o *Ops) Show(ctx context.Context, bookingID string, w io.Writer) error {
 		return err
 	}
 	wid := workflows.BookingWorkflowID(bookingID)
-	desc, err := o.c.DescribeWorkflowExecution(ctx, wid, "")
+	d, err := o.c.DescribeWorkflow(ctx, wid, "")
 	if err != nil {
 		return fmt.Errorf("describe %s: %w", wid, err)
 	}
+	desc := d.RawResponse
 	info := desc.GetWorkflowExecutionInfo()
 	fmt.Fprintf(w, "workflow %s run %s\n  %s, started %s, history %d events\n", wid, info.GetExecution().GetRunId(),
 		info.GetStatus(), info.GetStartTime().AsTime().Format(time.RFC3339), info.GetHistoryLength())
