@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"context"
-	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
@@ -12,7 +11,6 @@ import (
 	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/payment"
 	"github.com/reservo/reservo/postgres"
-	"github.com/reservo/reservo/workers"
 )
 
 type page struct {
@@ -23,17 +21,7 @@ type page struct {
 // archiveAll runs the archiver over the whole event log, then purges what it archived.
 func (e *env) archiveAll() {
 	e.t.Helper()
-	c := &workers.LogConsumer{Log: postgres.NewEventLog(e.db), Handler: &archive.Archiver{Store: postgres.NewArchiveStore(e.db)},
-		Logger: slog.New(slog.DiscardHandler)}
-	for {
-		n, err := c.RunOnce(context.Background())
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		if n == 0 {
-			break
-		}
-	}
+	e.drain(&archive.Archiver{Store: postgres.NewArchiveStore(e.db)})
 	if _, err := postgres.NewArchiveStore(e.db).Purge(context.Background(), time.Now().Add(time.Hour)); err != nil {
 		e.t.Fatal(err)
 	}

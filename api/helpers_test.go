@@ -310,3 +310,18 @@ func (e *env) reqWithHeaders(method, path, tok, body string, headers map[string]
 	}
 	return resp{Status: res.StatusCode, Header: res.Header, Body: b}
 }
+
+// drain runs h over the whole event log, as its consumer would.
+func (e *env) drain(h workers.Handler) {
+	e.t.Helper()
+	c := &workers.LogConsumer{Log: postgres.NewEventLog(e.db), Handler: h, Logger: slog.New(slog.DiscardHandler)}
+	for {
+		n, err := c.RunOnce(context.Background())
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"context"
 	"log/slog"
 	"testing"
 	"time"
@@ -9,7 +8,6 @@ import (
 	"github.com/reservo/reservo/notify"
 	"github.com/reservo/reservo/payment"
 	"github.com/reservo/reservo/postgres"
-	"github.com/reservo/reservo/workers"
 )
 
 type feed struct {
@@ -34,16 +32,7 @@ func TestNotifications_FeedOfGuestAndManager(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &workers.LogConsumer{Log: postgres.NewEventLog(e.db), Handler: n, Logger: slog.New(slog.DiscardHandler)}
-	for {
-		k, err := c.RunOnce(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if k == 0 {
-			break
-		}
-	}
+	e.drain(n)
 
 	var guest, manager, stranger feed
 	e.mustStatus(e.do("GET", "/notifications", s.userTok, nil), 200).json(t, &guest)

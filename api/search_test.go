@@ -1,15 +1,12 @@
 package api_test
 
 import (
-	"context"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/reservo/reservo/payment"
 	"github.com/reservo/reservo/postgres"
 	"github.com/reservo/reservo/search"
-	"github.com/reservo/reservo/workers"
 )
 
 type found struct {
@@ -25,17 +22,7 @@ type found struct {
 
 func (e *env) index() {
 	e.t.Helper()
-	c := &workers.LogConsumer{Log: postgres.NewEventLog(e.db), Handler: search.NewIndexer(postgres.NewSearchStore(e.db)),
-		Logger: slog.New(slog.DiscardHandler)}
-	for {
-		n, err := c.RunOnce(context.Background())
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		if n == 0 {
-			return
-		}
-	}
+	e.drain(search.NewIndexer(postgres.NewSearchStore(e.db)))
 }
 
 func TestSearch_FindsIndexedVendorsWithFreeUnits(t *testing.T) {
