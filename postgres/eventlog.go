@@ -19,19 +19,34 @@ type EventLog struct{ db *DB }
 // NewEventLog returns the event log of db.
 func NewEventLog(db *DB) *EventLog { return &EventLog{db: db} }
 
-// Fetch returns up to limit events after the consumer's offset, in log order. It only returns
-// events of transactions older than every transaction still running, so that an event whose
-// transaction took a lower seq but commits later is never skipped.
-func (l *EventLog) Fetch(ctx context.Context, consumer string, limit int) ([]event.Envelope, error) {
-	rows, err := l.db.Pool.Query(ctx, `SELECT e.seq, e.id, e.type, e.key, e.schema_version, e.occurred_at, e.payload
-		FROM event_log e
-		WHERE e.seq > coalesce((SELECT last_seq FROM consumer_offset WHERE consumer = $1), 0)
-		  AND e.tx < pg_snapshot_xmin(pg_current_snapshot())
-		ORDER BY e.seq LIMIT $2`, consumer, limit)
-	if err != nil {
-		return nil, fmt.Errorf("fetch events: %w", err)
+// Fetch returns up to limit events after the consumer's offset, in log order, stopping at the
+// first gap in the sequence: a missing seq belongs to a transaction that has not committed yet
+// (its event will appear) or that rolled back (it never will). gap is that missing seq, or 0.
+// Returning only the gap-free prefix means an event whose transaction took a lower seq but
+// commits later is never skipped; the consumer decides when a gap is old enough to be a rollback.
+func (l *EventLog) Fetch(ctx context.Context, consumer string, limit int) (evs []event.Envelope, gap int64, err error) {
+	var offset int64
+	if err := l.db.Pool.QueryRow(ctx, `SELECT coalesce((SELECT last_seq FROM consumer_offset WHERE consumer = $1), 0)`,
+		consumer).Scan(&offset); err != nil {
+		return nil, 0, fmt.Errorf("offset of %s: %w", consumer, err)
 	}
-	return pgx.CollectRows(rows, scanEnvelope)
+	rows, err := l.db.Pool.Query(ctx, `SELECT seq, id, type, key, schema_version, occurred_at, payload
+		FROM event_log WHERE seq > $1 ORDER BY seq LIMIT $2`, offset, limit)
+	if err != nil {
+		return nil, 0, fmt.Errorf("fetch events: %w", err)
+	}
+	all, err := pgx.CollectRows(rows, scanEnvelope)
+	if err != nil {
+		return nil, 0, fmt.Errorf("fetch events: %w", err)
+	}
+	next := offset + 1
+	for i, e := range all {
+		if e.Seq != next {
+			return all[:i], next, nil
+		}
+		next++
+	}
+	return all, 0, nil
 }
 
 func scanEnvelope(r pgx.CollectableRow) (event.Envelope, error) {

@@ -24,7 +24,9 @@ type Handler interface {
 
 // Log is the event log a consumer reads (the PostgreSQL event log table in the local profile).
 type Log interface {
-	Fetch(ctx context.Context, consumer string, limit int) ([]event.Envelope, error)
+	// Fetch returns the gap-free events after the consumer's offset and the first missing
+	// seq after them (0: none).
+	Fetch(ctx context.Context, consumer string, limit int) ([]event.Envelope, int64, error)
 	Ack(ctx context.Context, consumer string, seq int64) error
 	Lag(ctx context.Context, consumer string) (int64, error)
 	Park(ctx context.Context, consumer string, e event.Envelope, attempts int, cause error) error
@@ -67,6 +69,14 @@ type LogConsumer struct {
 	Poll        time.Duration    // fallback polling interval; default 1s
 	MaxAttempts int              // default 5
 	Backoff     time.Duration    // first retry delay, doubled each time up to 10s; default 200ms
+	// GapTimeout is how long a missing seq may stay missing before it is taken for a rolled
+	// back transaction and passed over; default 30s. Event writers write their event last in
+	// short transactions, so a real event fills its gap in milliseconds.
+	GapTimeout time.Duration
+	Now        func() time.Time // the clock; default time.Now
+
+	gapSeq   int64
+	gapSince time.Time
 }
 
 // Name implements Consumer.
@@ -87,6 +97,12 @@ func (c *LogConsumer) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.GapTimeout <= 0 {
+		c.GapTimeout = 30 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 }
 
@@ -121,10 +137,14 @@ func (c *LogConsumer) Run(ctx context.Context) error {
 		if n == c.Batch {
 			continue // more are waiting
 		}
+		wait := c.Poll
+		if c.gapSeq != 0 {
+			wait = min(wait, 100*time.Millisecond) // a gap usually fills within milliseconds
+		}
 		select {
 		case <-ctx.Done():
 		case <-wake:
-		case <-time.After(c.Poll):
+		case <-time.After(wait):
 		}
 	}
 	return nil
@@ -134,7 +154,7 @@ func (c *LogConsumer) Run(ctx context.Context) error {
 func (c *LogConsumer) RunOnce(ctx context.Context) (int, error) {
 	c.defaults()
 	name := c.Handler.Name()
-	evs, err := c.Log.Fetch(ctx, name, c.Batch)
+	evs, gap, err := c.Log.Fetch(ctx, name, c.Batch)
 	if err != nil {
 		return 0, err
 	}
@@ -146,7 +166,28 @@ func (c *LogConsumer) RunOnce(ctx context.Context) (int, error) {
 			return 0, err
 		}
 	}
+	if err := c.passOldGap(ctx, gap); err != nil {
+		return 0, err
+	}
 	return len(evs), nil
+}
+
+// passOldGap moves the offset over a missing seq that stayed missing for GapTimeout: its
+// transaction rolled back.
+func (c *LogConsumer) passOldGap(ctx context.Context, gap int64) error {
+	switch {
+	case gap == 0:
+		c.gapSeq = 0
+	case gap != c.gapSeq:
+		c.gapSeq, c.gapSince = gap, c.Now()
+	case c.Now().Sub(c.gapSince) >= c.GapTimeout:
+		c.Logger.Warn("passing over a missing event seq (a rolled back transaction)", "consumer", c.Handler.Name(), "seq", gap)
+		if err := c.Log.Ack(ctx, c.Handler.Name(), gap); err != nil {
+			return err
+		}
+		c.gapSeq = 0
+	}
+	return nil
 }
 
 // handle runs the handler with retries; it parks the event when they run out. It returns an

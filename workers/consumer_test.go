@@ -162,16 +162,57 @@ func TestFetch_WaitsForAnEarlierTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := postgres.NewEventLog(db)
-	got, err := log.Fetch(ctx, "c", 10)
-	if err != nil || len(got) != 0 {
-		t.Fatalf("fetched %d events while an earlier transaction is open; want none", len(got))
+	got, gap, err := log.Fetch(ctx, "c", 10)
+	if err != nil || len(got) != 0 || gap != 1 {
+		t.Fatalf("fetched %d events (gap %d) while an earlier transaction is open; want none, gap at 1", len(got), gap)
 	}
 	if err := slow.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got, err = log.Fetch(ctx, "c", 10)
-	if err != nil || len(got) != 2 || got[0].ID != e1.ID || got[1].ID != e2.ID {
-		t.Fatalf("fetched %+v, %v; want both in log order", got, err)
+	got, gap, err = log.Fetch(ctx, "c", 10)
+	if err != nil || len(got) != 2 || got[0].ID != e1.ID || got[1].ID != e2.ID || gap != 0 {
+		t.Fatalf("fetched %+v (gap %d), %v; want both in log order", got, gap, err)
+	}
+}
+
+// TestLogConsumer_PassesOverARolledBackSeq: a transaction that took a seq and rolled back
+// leaves a gap for good; after GapTimeout the consumer goes on past it.
+func TestLogConsumer_PassesOverARolledBackSeq(t *testing.T) {
+	db, _ := setup(t, 0)
+	ctx := context.Background()
+	tx, err := db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost, _ := event.New(event.NewVendor, "k", time.Now(), 1, map[string]int{})
+	if _, err := tx.Exec(ctx, `INSERT INTO event_log (id, type, key, schema_version, occurred_at, payload) VALUES ($1, $2, $3, 1, now(), '{}')`, lost.ID, lost.Type, lost.Key); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	kept, _ := event.New(event.NewVendor, "k", time.Now(), 1, map[string]int{})
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO event_log (id, type, key, schema_version, occurred_at, payload) VALUES ($1, $2, $3, 1, now(), '{}')`, kept.ID, kept.Type, kept.Key); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	c := consumer(db, &effects{db: db})
+	c.GapTimeout = time.Minute
+	c.Now = func() time.Time { return now }
+	for range 2 {
+		if n, err := c.RunOnce(ctx); err != nil || n != 0 {
+			t.Fatalf("before the timeout: %d events, %v; want none", n, err)
+		}
+	}
+	now = now.Add(time.Minute)
+	if _, err := c.RunOnce(ctx); err != nil { // passes over the gap
+		t.Fatal(err)
+	}
+	if n, err := c.RunOnce(ctx); err != nil || n != 1 {
+		t.Fatalf("after the timeout: %d events, %v; want the kept one", n, err)
+	}
+	if got := count(t, db, `SELECT count(*) FROM effect`); got != 1 {
+		t.Fatalf("%d effects", got)
 	}
 }
 

@@ -33,7 +33,7 @@ func TestOps_ParkedAndUnpark(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := postgres.NewEventLog(db)
-	evs, err := log.Fetch(ctx, "archiver", 10)
+	evs, _, err := log.Fetch(ctx, "archiver", 10)
 	if err != nil || len(evs) != 1 {
 		t.Fatalf("fetch: %v", err)
 	}
