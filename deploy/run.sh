@@ -37,6 +37,7 @@ cat <<MSG
     Temporal gRPC     $RESERVO_TEMPORAL_ADDR
     PostgreSQL        ${RESERVO_DATABASE_URL/:reservo@/:*****@}
     Redis             $RESERVO_REDIS_ADDR
+    E-mail (SMTP)     $RESERVO_SMTP_ADDR, the local sink writes each message to $DATA/mail/
 
   Ctrl-C stops Reservo and the stack. Logs of the stack: $DATA/
 

@@ -5,26 +5,28 @@
 #   Redis       own instance on RESERVO_REDIS_PORT (56379), from Debian's packages
 #   Temporal    deploy/temporal-dev (go.temporal.io/server + Web UI), gRPC 7233, UI 8233
 #   stripe-mock Stripe's API mock (deploy/stripe-mock.sh) on 12111, for the Stripe adapter's tests
+#   mailsink    an SMTP server (deploy/mailsink) on 1025 that writes every message to .data/mail
 #
 #   deploy/stack.sh up       start what is not running (idempotent); prints the addresses
 #   deploy/stack.sh down     stop what this script started
 #   deploy/stack.sh status   say what runs
 #   deploy/stack.sh env      print the RESERVO_* variables that point at this stack
 #
-# RESERVO_STACK_SERVICES (default "postgres redis temporal stripe-mock") names the pieces to run here; drop
+# RESERVO_STACK_SERVICES (default "postgres redis temporal stripe-mock mailsink") names the pieces to run here; drop
 # one to use a server of your own and point RESERVO_DATABASE_URL, RESERVO_REDIS_ADDR or
 # RESERVO_TEMPORAL_ADDR at it.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DATA=${RESERVO_DATA_DIR:-$ROOT/.data}
-SERVICES=${RESERVO_STACK_SERVICES:-postgres redis temporal stripe-mock}
+SERVICES=${RESERVO_STACK_SERVICES:-postgres redis temporal stripe-mock mailsink}
 PG_PORT=${RESERVO_PG_PORT:-55432}
 PG_USER=reservo
 PG_PASSWORD=reservo # the local stack's throwaway password; never used outside 127.0.0.1
 REDIS_PORT=${RESERVO_REDIS_PORT:-56379}
 TEMPORAL_PORT=${TEMPORAL_DEV_PORT:-7233}
 TEMPORAL_UI_PORT=${TEMPORAL_DEV_UI_PORT:-8233}
+MAIL_PORT=${RESERVO_MAILSINK_PORT:-1025}
 
 log() { printf 'stack: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -188,6 +190,30 @@ temporal_down() {
   rm -f "$DATA/temporal/temporal.pid"
 }
 
+# --- mail sink ---------------------------------------------------------------------------------
+
+mailsink_up() {
+  if port_open "$MAIL_PORT"; then
+    log "mailsink already listening on $MAIL_PORT"
+    return
+  fi
+  mkdir -p "$DATA/bin" "$DATA/mail"
+  (cd "$ROOT" && go build -o "$DATA/bin/mailsink" ./deploy/mailsink)
+  log "starting mailsink on 127.0.0.1:$MAIL_PORT (messages in $DATA/mail)"
+  rm -f "$DATA/mailsink.pid"
+  setsid sh -c 'echo $$ >"$1" && exec "$2" -addr "$3" -dir "$4"' _ \
+    "$DATA/mailsink.pid" "$DATA/bin/mailsink" "127.0.0.1:$MAIL_PORT" "$DATA/mail" \
+    >"$DATA/mailsink.log" 2>&1 </dev/null &
+  wait_port "$MAIL_PORT" 10 mailsink
+}
+
+mailsink_down() {
+  [ -s "$DATA/mailsink.pid" ] || return 0
+  log "stopping mailsink"
+  stop_pid "$(cat "$DATA/mailsink.pid")"
+  rm -f "$DATA/mailsink.pid"
+}
+
 # --- commands ---------------------------------------------------------------------------------
 
 print_env() {
@@ -195,6 +221,7 @@ print_env() {
   echo "RESERVO_REDIS_ADDR=${RESERVO_REDIS_ADDR:-127.0.0.1:$REDIS_PORT}"
   echo "RESERVO_TEMPORAL_ADDR=${RESERVO_TEMPORAL_ADDR:-127.0.0.1:$TEMPORAL_PORT}"
   echo "RESERVO_STRIPE_MOCK_URL=${RESERVO_STRIPE_MOCK_URL:-http://127.0.0.1:${RESERVO_STRIPE_MOCK_PORT:-12111}}"
+  echo "RESERVO_SMTP_ADDR=${RESERVO_SMTP_ADDR:-127.0.0.1:$MAIL_PORT}"
   echo "RESERVO_TEMPORAL_UI_URL=${RESERVO_TEMPORAL_UI_URL:-http://127.0.0.1:$TEMPORAL_UI_PORT}"
 }
 
@@ -205,9 +232,11 @@ up)
   has redis && redis_up
   has temporal && temporal_up
   has stripe-mock && "$ROOT/deploy/stripe-mock.sh" up
+  has mailsink && mailsink_up
   log "up: postgres 127.0.0.1:$PG_PORT, redis 127.0.0.1:$REDIS_PORT, temporal 127.0.0.1:$TEMPORAL_PORT, web UI http://127.0.0.1:$TEMPORAL_UI_PORT"
   ;;
 down)
+  mailsink_down
   "$ROOT/deploy/stripe-mock.sh" down || true
   temporal_down
   redis_down
@@ -215,7 +244,7 @@ down)
   ;;
 status)
   for p in "postgres:$PG_PORT" "redis:$REDIS_PORT" "temporal:$TEMPORAL_PORT" "temporal-ui:$TEMPORAL_UI_PORT" \
-    "stripe-mock:${RESERVO_STRIPE_MOCK_PORT:-12111}"; do
+    "stripe-mock:${RESERVO_STRIPE_MOCK_PORT:-12111}" "mailsink:$MAIL_PORT"; do
     if port_open "${p#*:}"; then echo "${p%%:*} up (${p#*:})"; else echo "${p%%:*} down (${p#*:})"; fi
   done
   ;;
