@@ -47,7 +47,7 @@ func BenchmarkSearch(b *testing.B) {
 		{"PriceSortRadiusDates", search.Filter{Kind: vendors.Hotel, Lat: &lat, Lon: &lon, RadiusKm: 60, CheckIn: in,
 			CheckOut: out, Sort: search.ByPrice, Type: "suite"}},
 		{"RatingSortKindDatesNoPlace", search.Filter{Kind: vendors.Hotel, CheckIn: in, CheckOut: out, Sort: search.ByRating}},
-		{"PriceSortKindNoPlace", search.Filter{Kind: vendors.Restaurant, Sort: search.ByPrice}},
+		{"PriceSortCity", search.Filter{Kind: vendors.Restaurant, City: "city43", Sort: search.ByPrice}},
 	}
 	for _, q := range queries {
 		q.f.Normalize()

@@ -232,7 +232,11 @@ func (f *Filter) Validate() validate.Errors {
 		e.Check(f.MinPrice == nil || *f.MinPrice <= *f.MaxPrice, "max_price", "must not be below min_price")
 	}
 	switch f.Sort {
-	case ByRating, ByPrice:
+	case ByRating:
+	case ByPrice:
+		// Ordering every vendor of a kind by its cheapest free itinerary has no index to walk:
+		// it is linear in the vendors (about 1.5 s at 500,000). People compare prices somewhere.
+		e.Check(f.City != "" || (f.Lat != nil && f.Lon != nil), "sort", "price needs a place: city, or lat and lon")
 	case ByDistance:
 		e.Check(f.Lat != nil && f.Lon != nil, "sort", "distance needs lat and lon")
 	default:
