@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -35,6 +36,7 @@ import (
 	"github.com/reservo/reservo/api"
 	"github.com/reservo/reservo/archive"
 	"github.com/reservo/reservo/auth"
+	"github.com/reservo/reservo/bench"
 	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/config"
 	"github.com/reservo/reservo/notify"
@@ -68,6 +70,7 @@ commands:
   consume   the event consumers
   migrate   apply the database migrations and exit
   seed      generate a data set: seed [-vendors 500000] [-per-vendor 20] [-booked-share 0.1] [-days 14] [-seed 1]
+  bench     measure beside the engine: bench [hold] [-workers 8] [-duration 10s] [-nights 365] [-json file]
   ops       support tooling:
               ops stuck [limit]            bookings blocked past their hold, or with failing activities
               ops show <booking>           the booking, its workflow, pending activities, history summary
@@ -96,6 +99,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if cmd == "seed" {
 		return runSeed(ctx, args[1:], getenv, stdout, stderr)
+	}
+	if cmd == "bench" {
+		return runBench(ctx, args[1:], getenv, stdout, stderr)
 	}
 	if len(args) != 1 {
 		return fmt.Errorf("%s takes no arguments", cmd)
@@ -469,4 +475,58 @@ func progressBar(done, total int, elapsed time.Duration) string {
 	eta := time.Duration(float64(total-done)/max(rate, 0.001)) * time.Second
 	return fmt.Sprintf("\r[%s%s] %d/%d vendors  %.0f/s  ETA %s ", strings.Repeat("#", filled), strings.Repeat(" ", width-filled),
 		done, total, rate, eta.Round(time.Second))
+}
+
+// runBench runs the benchmark scenarios and writes their figures, also as JSON.
+func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	workers := fs.Int("workers", 8, "concurrent clients on each side")
+	duration := fs.Duration("duration", 10*time.Second, "length of each run")
+	nights := fs.Int("nights", 365, "nights the spread hold run spreads over")
+	out := fs.String("json", ".data/bench/latest.json", "where the figures go as JSON")
+	scenario := "all"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		scenario, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if scenario != "all" && scenario != "hold" {
+		return fmt.Errorf("bench: unknown scenario %q (hold)", scenario)
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, int32(*workers+2))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	var results []bench.Result
+	for _, n := range []int{1, *nights} {
+		r, err := bench.Hold(ctx, db, cfg.DatabaseURL, bench.HoldOptions{Workers: *workers, Duration: *duration, Nights: n})
+		r.Print(stdout)
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+	}
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(*out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := bench.WriteJSON(f, results); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "figures written to %s\n", *out)
+	return nil
 }
