@@ -9,6 +9,5 @@ eval "$(deploy/stack.sh env | sed 's/^/export /')"
 go test -run '^$' -bench . -benchmem ./...
 go build -o .data/bin/reservo ./cmd/reservo
 base=${RESERVO_DATABASE_URL%/*}
-PGPASSWORD=reservo psql "${base}/postgres?sslmode=disable" -qc "DROP DATABASE IF EXISTS bench" -c "CREATE DATABASE bench" 2>/dev/null ||
-  psql "${base}/postgres?sslmode=disable" -qc "DROP DATABASE IF EXISTS bench" -c "CREATE DATABASE bench"
+psql "${base}/postgres?sslmode=disable" -qc "DROP DATABASE IF EXISTS bench" -c "CREATE DATABASE bench"
 RESERVO_DATABASE_URL="${base}/bench?sslmode=disable" .data/bin/reservo bench -duration "${BENCH_DURATION:-10s}"
