@@ -72,8 +72,22 @@ pg_run() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# pg_base is where the cluster lives: .data/ of the checkout, unless the checkout's parent
+# folders are closed to the postgres user (a clone under /root, say); then a folder of its own
+# under /var/tmp, named after the checkout.
+pg_base() {
+  mkdir -p "$DATA"
+  if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$DATA" 2>/dev/null; then
+    echo "/var/tmp/reservo-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+  else
+    echo "$DATA"
+  fi
+}
+
 postgres_up() {
-  local bin pgdata="$DATA/postgres"
+  local bin base pgdata
+  base=$(pg_base)
+  pgdata="$base/postgres"
   bin=$(pg_bin)
   if [ -z "$bin" ] || [ ! -x "$bin/postgres" ]; then
     apt_install postgresql postgresql-contrib
@@ -83,7 +97,8 @@ postgres_up() {
     log "postgres already listening on $PG_PORT"
     return
   fi
-  mkdir -p "$DATA"
+  mkdir -p "$base"
+  [ "$base" = "$DATA" ] || log "the checkout is closed to the postgres user: its cluster lives in $base"
   if [ ! -s "$pgdata/PG_VERSION" ]; then
     log "initdb $pgdata"
     mkdir -p "$pgdata"
@@ -92,16 +107,16 @@ postgres_up() {
     if [ "$(id -u)" = 0 ]; then chown postgres: "$pgdata" "$pw"; fi
     chmod 700 "$pgdata"
     pg_run "$bin/initdb" -D "$pgdata" -U "$PG_USER" --pwfile="$pw" --auth=scram-sha-256 \
-      --encoding=UTF8 --locale=C.UTF-8 >"$DATA/postgres-initdb.log" 2>&1 || {
-      rm -f "$pw"; cat "$DATA/postgres-initdb.log" >&2; die "initdb failed"; }
+      --encoding=UTF8 --locale=C.UTF-8 >"$base/postgres-initdb.log" 2>&1 || {
+      rm -f "$pw"; cat "$base/postgres-initdb.log" >&2; die "initdb failed"; }
     rm -f "$pw"
   fi
-  mkdir -p "$DATA/postgres-run"
-  if [ "$(id -u)" = 0 ]; then chown postgres: "$DATA/postgres-run"; touch "$DATA/postgres.log"; chown postgres: "$DATA/postgres.log"; fi
+  mkdir -p "$base/postgres-run"
+  if [ "$(id -u)" = 0 ]; then chown postgres: "$base/postgres-run"; touch "$base/postgres.log"; chown postgres: "$base/postgres.log"; fi
   log "starting postgres on 127.0.0.1:$PG_PORT"
-  pg_run "$bin/pg_ctl" -D "$pgdata" -l "$DATA/postgres.log" -w -t 60 start -o \
-    "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $DATA/postgres-run -c max_connections=300 -c shared_buffers=256MB" \
-    >/dev/null || { tail -n 20 "$DATA/postgres.log" >&2; die "postgres did not start"; }
+  pg_run "$bin/pg_ctl" -D "$pgdata" -l "$base/postgres.log" -w -t 60 start -o \
+    "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $base/postgres-run -c max_connections=300 -c shared_buffers=256MB" \
+    >/dev/null || { tail -n 20 "$base/postgres.log" >&2; die "postgres did not start"; }
   # The product's database; tests make their own next to it.
   PGPASSWORD=$PG_PASSWORD "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -tAqc \
     "SELECT 1 FROM pg_database WHERE datname = 'reservo'" | grep -q 1 ||
@@ -109,10 +124,10 @@ postgres_up() {
 }
 
 postgres_down() {
-  local bin; bin=$(pg_bin)
-  [ -n "$bin" ] && [ -s "$DATA/postgres/postmaster.pid" ] || return 0
+  local bin base; bin=$(pg_bin); base=$(pg_base)
+  [ -n "$bin" ] && [ -s "$base/postgres/postmaster.pid" ] || return 0
   log "stopping postgres"
-  pg_run "$bin/pg_ctl" -D "$DATA/postgres" -m fast -w stop >/dev/null || true
+  pg_run "$bin/pg_ctl" -D "$base/postgres" -m fast -w stop >/dev/null || true
 }
 
 # --- Redis ------------------------------------------------------------------------------------
