@@ -69,7 +69,8 @@ pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 
 # PostgreSQL refuses to run as root: as root, the cluster belongs to the postgres user.
 pg_run() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  # From /, which the postgres user can always enter (the checkout may be closed to it).
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # pg_base is where the cluster lives: .data/ of the checkout, unless the checkout's parent
