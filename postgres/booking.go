@@ -83,7 +83,7 @@ func ensureRows(ctx context.Context, tx pgx.Tx, sl booking.Slots) ([]int64, erro
 	if len(ids) != len(starts) {
 		return nil, fmt.Errorf("datetimeslots: %d of %d found", len(ids), len(starts))
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO bookable_itinerary_slot (itinerary_id, datetimeslot_id, vendor_id, starts_at, total)
+	_, err = tx.Exec(ctx, `INSERT INTO bookable_itinerary_slot (itinerary_id, datetimeslot_id, vendor_id, starts_at, total)
 		SELECT i.id, d.id, d.vendor_id, d.starts_at, i.quantity
 		FROM vendor_itinerary i, unnest($2::bigint[]) AS t(sid) JOIN vendor_datetimeslot d ON d.id = t.sid
 		WHERE i.id = $1 AND i.vendor_id = $3 ORDER BY d.starts_at
@@ -91,7 +91,6 @@ func ensureRows(ctx context.Context, tx pgx.Tx, sl booking.Slots) ([]int64, erro
 	if err != nil {
 		return nil, fmt.Errorf("inventory rows: %w", err)
 	}
-	_ = tag
 	return ids, nil
 }
 

@@ -388,8 +388,12 @@ func (r *run) record(ctx workflow.Context, status payment.Status) {
 	if r.payment != nil {
 		ref = r.payment.ProviderRef
 	}
-	_ = workflow.ExecuteActivity(stateCtx(ctx), acts.RecordPayment, activities.RecordPaymentInput{
-		IdempotencyKey: payment.DepositKey(r.b.ID), ProviderRef: ref, Status: status}).Get(ctx, nil)
+	// The record is bookkeeping: the saga goes on whatever it says; the activity retries until
+	// it is written, so an error here means the workflow itself is being cancelled.
+	if err := workflow.ExecuteActivity(stateCtx(ctx), acts.RecordPayment, activities.RecordPaymentInput{
+		IdempotencyKey: payment.DepositKey(r.b.ID), ProviderRef: ref, Status: status}).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("record payment", "status", status, "error", err)
+	}
 }
 
 // cancelDeposit stops a pending deposit. One that was captured after all (its signal lost or

@@ -686,9 +686,8 @@ func testIndexer(t *testing.T, newStore func(t *testing.T) (search.Store, Seeder
 	ctx := context.Background()
 	v, created := e.seed.CreateVendor(t, hotel("Old name", "Lisbon", "PT", "Europe/Lisbon", lisbon, 3, "14:00"),
 		[]vendors.NewItinerary{room("std", 2, 1, 10000)})
-	v2, updated := e.seed.UpdateVendor(t, v.ID, vendors.Update{Name: ptr("New name")})
+	_, updated := e.seed.UpdateVendor(t, v.ID, vendors.Update{Name: ptr("New name")})
 	v3, itUpdated := e.seed.UpdateItinerary(t, v.ID, v.Itineraries[0].ID, vendors.ItineraryUpdate{BasePrice: ptr(int64(12000))})
-	_ = v2
 	all := append(append(slices.Clone(created), updated...), itUpdated...)
 	if len(all) < 3 {
 		t.Fatalf("%d events", len(all))
