@@ -19,8 +19,15 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DATA=${RESERVO_DATA_DIR:-$ROOT/.data}
-SERVICES=${RESERVO_STACK_SERVICES:-postgres redis temporal stripe-mock mailsink}
+PROFILE=${RESERVO_PROFILE:-local}
+SCALE_SERVICES="pg-replica kafka elasticsearch cassandra"
+if [ "$PROFILE" = scale ]; then
+  SERVICES=${RESERVO_STACK_SERVICES:-postgres redis temporal stripe-mock mailsink $SCALE_SERVICES}
+else
+  SERVICES=${RESERVO_STACK_SERVICES:-postgres redis temporal stripe-mock mailsink}
+fi
 PG_PORT=${RESERVO_PG_PORT:-55432}
+PG_REPLICA_PORT=${RESERVO_PG_REPLICA_PORT:-55433}
 PG_USER=reservo
 PG_PASSWORD=reservo # the local stack's throwaway password; never used outside 127.0.0.1
 REDIS_PORT=${RESERVO_REDIS_PORT:-56379}
@@ -122,6 +129,43 @@ postgres_up() {
   PGPASSWORD=$PG_PASSWORD "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -tAqc \
     "SELECT 1 FROM pg_database WHERE datname = 'reservo'" | grep -q 1 ||
     PGPASSWORD=$PG_PASSWORD "$bin/createdb" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" reservo
+}
+
+# --- PostgreSQL streaming replica (scale profile) ----------------------------------------------
+
+# The replica is a base backup of the primary that streams its WAL (hot standby, read-only);
+# the scale profile sends the reads that tolerate lag to it.
+replica_up() {
+  local bin base pgdata
+  base=$(pg_base); pgdata="$base/pg-replica"; bin=$(pg_bin)
+  if port_open "$PG_REPLICA_PORT"; then
+    log "postgres replica already listening on $PG_REPLICA_PORT"
+    return
+  fi
+  port_open "$PG_PORT" || die "the replica needs the primary on $PG_PORT"
+  if [ ! -s "$pgdata/PG_VERSION" ]; then
+    log "pg_basebackup of the primary into $pgdata"
+    rm -rf "$pgdata"; mkdir -p "$pgdata"
+    if [ "$(id -u)" = 0 ]; then chown postgres: "$pgdata"; fi
+    chmod 700 "$pgdata"
+    pg_run env PGPASSWORD="$PG_PASSWORD" "$bin/pg_basebackup" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" \
+      -D "$pgdata" -R -X stream -c fast >"$base/pg-replica-basebackup.log" 2>&1 || {
+      cat "$base/pg-replica-basebackup.log" >&2; rm -rf "$pgdata"; die "pg_basebackup failed"; }
+  fi
+  mkdir -p "$base/pg-replica-run"
+  if [ "$(id -u)" = 0 ]; then chown postgres: "$base/pg-replica-run"; touch "$base/pg-replica.log"; chown postgres: "$base/pg-replica.log"; fi
+  log "starting postgres replica on 127.0.0.1:$PG_REPLICA_PORT"
+  # max_connections must be at least the primary's on a hot standby.
+  pg_run "$bin/pg_ctl" -D "$pgdata" -l "$base/pg-replica.log" -w -t 60 start -o \
+    "-c listen_addresses=127.0.0.1 -p $PG_REPLICA_PORT -k $base/pg-replica-run -c max_connections=300 -c shared_buffers=128MB -c hot_standby=on -c hot_standby_feedback=on" \
+    >/dev/null || { tail -n 20 "$base/pg-replica.log" >&2; die "postgres replica did not start"; }
+}
+
+replica_down() {
+  local bin base; bin=$(pg_bin); base=$(pg_base)
+  [ -n "$bin" ] && [ -s "$base/pg-replica/postmaster.pid" ] || return 0
+  log "stopping postgres replica"
+  pg_run "$bin/pg_ctl" -D "$base/pg-replica" -m fast -w stop >/dev/null || true
 }
 
 postgres_down() {
@@ -239,32 +283,55 @@ print_env() {
   echo "RESERVO_STRIPE_MOCK_URL=${RESERVO_STRIPE_MOCK_URL:-http://127.0.0.1:${RESERVO_STRIPE_MOCK_PORT:-12111}}"
   echo "RESERVO_SMTP_ADDR=${RESERVO_SMTP_ADDR:-127.0.0.1:$MAIL_PORT}"
   echo "RESERVO_TEMPORAL_UI_URL=${RESERVO_TEMPORAL_UI_URL:-http://127.0.0.1:$TEMPORAL_UI_PORT}"
+  if has pg-replica; then
+    echo "RESERVO_DATABASE_REPLICA_URL=${RESERVO_DATABASE_REPLICA_URL:-postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_REPLICA_PORT/reservo?sslmode=disable}"
+  fi
+  local e
+  for e in kafka elasticsearch cassandra; do has "$e" && "$ROOT/deploy/$e.sh" env; done
+  return 0
+}
+
+# The JVM engines of the scale profile start side by side (each takes seconds to a minute).
+scale_up() {
+  local pids=() names=() e i failed=
+  for e in kafka elasticsearch cassandra; do
+    has "$e" || continue
+    "$ROOT/deploy/$e.sh" up & pids+=($!); names+=("$e")
+  done
+  for i in "${!pids[@]}"; do wait "${pids[$i]}" || { log "${names[$i]} did not start"; failed=1; }; done
+  [ -z "$failed" ] || die "the scale profile's engines did not all start"
 }
 
 cmd=${1:-up}
 case "$cmd" in
 up)
   has postgres && postgres_up
+  has pg-replica && replica_up
   has redis && redis_up
   has temporal && temporal_up
   has stripe-mock && "$ROOT/deploy/stripe-mock.sh" up
   has mailsink && mailsink_up
-  log "up: postgres 127.0.0.1:$PG_PORT, redis 127.0.0.1:$REDIS_PORT, temporal 127.0.0.1:$TEMPORAL_PORT, web UI http://127.0.0.1:$TEMPORAL_UI_PORT"
+  scale_up
+  log "up ($PROFILE): $SERVICES"
+  print_env | sed 's/^/stack:   /' >&2
   ;;
 down)
+  for e in cassandra elasticsearch kafka; do [ -x "$ROOT/deploy/$e.sh" ] && { "$ROOT/deploy/$e.sh" down || true; }; done
   mailsink_down
   "$ROOT/deploy/stripe-mock.sh" down || true
   temporal_down
   redis_down
+  replica_down
   postgres_down
   ;;
 status)
-  for p in "postgres:$PG_PORT" "redis:$REDIS_PORT" "temporal:$TEMPORAL_PORT" "temporal-ui:$TEMPORAL_UI_PORT" \
+  for p in "postgres:$PG_PORT" "pg-replica:$PG_REPLICA_PORT" "redis:$REDIS_PORT" "temporal:$TEMPORAL_PORT" "temporal-ui:$TEMPORAL_UI_PORT" \
     "stripe-mock:${RESERVO_STRIPE_MOCK_PORT:-12111}" "mailsink:$MAIL_PORT"; do
     if port_open "${p#*:}"; then echo "${p%%:*} up (${p#*:})"; else echo "${p%%:*} down (${p#*:})"; fi
   done
+  for e in kafka elasticsearch cassandra; do [ -x "$ROOT/deploy/$e.sh" ] && "$ROOT/deploy/$e.sh" status; done
   ;;
 env) print_env ;;
 build) temporal_build ;;
-*) die "usage: $0 up|down|status|env|build" ;;
+*) die "usage: $0 up|down|status|env|build (RESERVO_PROFILE=scale adds $SCALE_SERVICES)" ;;
 esac

@@ -123,7 +123,7 @@ func listColumns(holdExpiry string) string {
 
 func list(ctx context.Context, db *DB, table, holdExpiry string, f booking.ListFilter) ([]booking.Booking, error) {
 	sql, args := listQuery(table, holdExpiry, f)
-	rows, err := db.Pool.Query(ctx, sql, args...)
+	rows, err := db.readQuery(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", table, err)
 	}

@@ -143,7 +143,7 @@ func (s *NotificationStore) List(ctx context.Context, recipientID uuid.UUID, cur
 	if limit <= 0 {
 		limit = notify.DefaultFeedLimit
 	}
-	rows, err := s.db.Pool.Query(ctx, `SELECT id, kind, subject, body, payload, created_at, read_at FROM notification
+	rows, err := s.db.readQuery(ctx, `SELECT id, kind, subject, body, payload, created_at, read_at FROM notification
 		WHERE recipient_id = $1 AND channel = 'feed' AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
 		ORDER BY created_at DESC, id DESC LIMIT $4`, recipientID, after, afterID, limit+1)
 	if err != nil {

@@ -17,7 +17,9 @@ import (
 
 // DB is a pool of connections to the system of record.
 type DB struct {
-	Pool *pgxpool.Pool
+	Pool *pgxpool.Pool // the primary: every write, and every read that must see the writes before it
+
+	replica *replica // reads that tolerate lag, when one is attached (AttachReplica)
 }
 
 // Open connects to the database at url with at most maxConns connections and checks that it
@@ -48,7 +50,12 @@ func Open(ctx context.Context, url string, maxConns int32) (*DB, error) {
 func (db *DB) Ping(ctx context.Context) error { return db.Pool.Ping(ctx) }
 
 // Close closes every connection.
-func (db *DB) Close() { db.Pool.Close() }
+func (db *DB) Close() {
+	if db.replica != nil {
+		db.replica.close()
+	}
+	db.Pool.Close()
+}
 
 // inTx runs fn in a transaction, committed when fn returns nil and rolled back otherwise.
 func (db *DB) inTx(ctx context.Context, fn func(pgx.Tx) error) error {

@@ -158,7 +158,7 @@ func (s *SearchStore) Search(ctx context.Context, f search.Filter, now time.Time
 	if err != nil || sql == "" {
 		return &search.Page{Vendors: []search.Vendor{}}, err
 	}
-	rows, err := s.db.Pool.Query(ctx, sql, args...)
+	rows, err := s.db.readQuery(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search vendors: %w", err)
 	}
@@ -258,7 +258,7 @@ func (s *SearchStore) periods(ctx context.Context, f *search.Filter, now time.Ti
 	where := vendorWhere(b, f)
 	// The distinct keys come from the narrow (kind, schedule_key) index or the place filter's;
 	// one vendor of each key then tells its schedule.
-	rows, err := s.db.Pool.Query(ctx, `SELECT k.schedule_key, x.kind, x.timezone,
+	rows, err := s.db.readQuery(ctx, `SELECT k.schedule_key, x.kind, x.timezone,
 		coalesce(to_char(x.check_in_time, 'HH24:MI'), ''), coalesce(to_char(x.check_out_time, 'HH24:MI'), ''),
 		x.opening_hours, coalesce(x.slot_minutes, 0), coalesce(x.turn_minutes, 0)
 		FROM (SELECT DISTINCT v.kind, v.schedule_key FROM search_vendor v WHERE `+where+`) k

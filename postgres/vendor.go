@@ -13,12 +13,31 @@ import (
 )
 
 // VendorStore is the vendors.Store on PostgreSQL.
-type VendorStore struct{ db *DB }
+type VendorStore struct {
+	db    *DB
+	lagOK bool // ByID may read a replica (ForReads)
+}
 
 var _ vendors.Store = (*VendorStore)(nil)
 
 // NewVendorStore returns the vendor store of db.
 func NewVendorStore(db *DB) *VendorStore { return &VendorStore{db: db} }
+
+// ForReads returns the store whose ByID reads the read replica when one is attached, for the
+// public vendor pages; its writes still go to the primary. The booking path, which prices
+// from the vendor, keeps the primary's store.
+func (s *VendorStore) ForReads() *VendorStore { return &VendorStore{db: s.db, lagOK: true} }
+
+// replicaQuerier runs a store's lag-tolerant reads through readQuery.
+type replicaQuerier struct{ db *DB }
+
+func (q replicaQuerier) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	return q.db.readQuery(ctx, sql, args...)
+}
+
+func (q replicaQuerier) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return q.db.readQueryRow(ctx, sql, args...)
+}
 
 const vendorSelect = `SELECT v.id, v.kind, v.name, v.description, c.name, c.country_code, v.timezone, v.address,
 	v.lat, v.lon, coalesce(v.phone, ''), v.currency, v.rating::float8, coalesce(v.star_rating, 0),
@@ -182,7 +201,11 @@ func (s *VendorStore) Create(ctx context.Context, v *vendors.Vendor, m *vendors.
 
 // ByID implements vendors.Store.
 func (s *VendorStore) ByID(ctx context.Context, id uuid.UUID) (*vendors.Vendor, error) {
-	v, err := loadVendor(ctx, s.db.Pool, id, false)
+	var q querier = s.db.Pool
+	if s.lagOK {
+		q = replicaQuerier{s.db}
+	}
+	v, err := loadVendor(ctx, q, id, false)
 	if err != nil {
 		return nil, fmt.Errorf("vendor by id: %w", err)
 	}

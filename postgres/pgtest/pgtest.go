@@ -100,3 +100,58 @@ func redact(s string) string {
 	}
 	return fmt.Sprintf("%s:%s", u.Hostname(), u.Port())
 }
+
+// DefaultReplicaURL is the local stack's streaming replica of the server (the scale profile's
+// pg-replica); RESERVO_DATABASE_REPLICA_URL overrides it.
+const DefaultReplicaURL = "postgres://reservo:reservo@127.0.0.1:55433/reservo?sslmode=disable"
+
+// ReplicaServerURL returns the URL of the replica server the tests use.
+func ReplicaServerURL() string {
+	if u := os.Getenv("RESERVO_DATABASE_REPLICA_URL"); u != "" {
+		return u
+	}
+	return DefaultReplicaURL
+}
+
+// ReplicaURL returns the URL of the database of dbURL (made by NewDBURL) on the replica, once
+// the replica has replayed its creation and migrations.
+func ReplicaURL(tb testing.TB, dbURL string) string {
+	tb.Helper()
+	pu, err := url.Parse(dbURL)
+	if err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	ru, err := url.Parse(ReplicaServerURL())
+	if err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	ru.Path = pu.Path
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	count := func(u string) (int, error) {
+		c, err := pgx.Connect(ctx, u)
+		if err != nil {
+			return 0, err
+		}
+		defer func() { _ = c.Close(ctx) }()
+		var n int
+		err = c.QueryRow(ctx, `SELECT count(*) FROM schema_migration`).Scan(&n)
+		return n, err
+	}
+	want, err := count(dbURL)
+	if err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	var last error
+	for ctx.Err() == nil {
+		n, err := count(ru.String())
+		if err == nil && n == want {
+			return ru.String()
+		}
+		last = err
+		time.Sleep(50 * time.Millisecond)
+	}
+	tb.Fatalf("pgtest: the replica %s has not replayed %s: %v (is the scale stack up? `RESERVO_PROFILE=scale deploy/stack.sh up`)",
+		redact(ru.String()), pu.Path, last)
+	return ""
+}
