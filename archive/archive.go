@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/event"
 )
@@ -23,6 +25,32 @@ type Store interface {
 // Purger deletes live bookings that are closed, archived, and older than the retention.
 type Purger interface {
 	Purge(ctx context.Context, closedBefore time.Time) (int64, error)
+}
+
+// Receipts records which version of a booking an archive outside the system of record holds
+// (Cassandra at scale), so that the purge of the system of record never deletes a booking the
+// archive lacks.
+type Receipts interface {
+	Record(ctx context.Context, id uuid.UUID, version int) error
+}
+
+// WithReceipts returns a Store that puts a booking into s, then records its receipt in r. A
+// crash between the two only leaves the booking unpurged until the event is redelivered.
+func WithReceipts(s Store, r Receipts) Store { return receipted{s, r} }
+
+type receipted struct {
+	store    Store
+	receipts Receipts
+}
+
+func (r receipted) Put(ctx context.Context, b booking.Booking) error {
+	if err := r.store.Put(ctx, b); err != nil {
+		return err
+	}
+	if err := r.receipts.Record(ctx, b.ID, b.Version); err != nil {
+		return fmt.Errorf("archive receipt %s: %w", b.ID, err)
+	}
+	return nil
 }
 
 // Archiver is the archive consumer.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/reservo/reservo/archive"
@@ -144,4 +145,42 @@ func (s *ArchiveStore) List(ctx context.Context, f booking.ListFilter) ([]bookin
 // List returns live bookings of the filter, newest first.
 func (s *BookingStore) List(ctx context.Context, f booking.ListFilter) ([]booking.Booking, error) {
 	return list(ctx, s.db, "booking", "hold_expires_at", f)
+}
+
+// ArchiveReceipts records what an archive outside PostgreSQL (Cassandra) holds, and purges the
+// live bookings by those receipts.
+type ArchiveReceipts struct{ db *DB }
+
+var (
+	_ archive.Receipts = (*ArchiveReceipts)(nil)
+	_ archive.Purger   = (*ArchiveReceipts)(nil)
+)
+
+// NewArchiveReceipts returns the receipts of db.
+func NewArchiveReceipts(db *DB) *ArchiveReceipts { return &ArchiveReceipts{db: db} }
+
+// Record implements archive.Receipts; a receipt only ever moves to a newer version.
+func (s *ArchiveReceipts) Record(ctx context.Context, id uuid.UUID, version int) error {
+	_, err := s.db.Pool.Exec(ctx, `INSERT INTO archive_receipt (booking_id, version) VALUES ($1, $2)
+		ON CONFLICT (booking_id) DO UPDATE SET version = excluded.version, archived_at = now()
+		WHERE archive_receipt.version < excluded.version`, id, version)
+	if err != nil {
+		return fmt.Errorf("record archive receipt %s: %w", id, err)
+	}
+	return nil
+}
+
+// Purge implements archive.Purger: it deletes live bookings closed before closedBefore whose
+// receipt shows an archived copy at least as new, and their receipts with them.
+func (s *ArchiveReceipts) Purge(ctx context.Context, closedBefore time.Time) (int64, error) {
+	tag, err := s.db.Pool.Exec(ctx, `WITH gone AS (
+			DELETE FROM booking b
+			WHERE b.status IN ('CANCELLED', 'AVAILED', 'NO_SHOW', 'EXPIRED', 'FAILED') AND b.updated_at < $1
+			  AND EXISTS (SELECT 1 FROM archive_receipt r WHERE r.booking_id = b.id AND r.version >= b.version)
+			RETURNING b.id)
+		DELETE FROM archive_receipt r USING gone WHERE r.booking_id = gone.id`, closedBefore)
+	if err != nil {
+		return 0, fmt.Errorf("purge by receipts: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }
