@@ -21,6 +21,9 @@ echo "== go vet"
 go vet ./...
 (cd deploy/temporal-dev && go vet ./...)
 
+echo "== deploy files (compose's own loader, Kubernetes API types)"
+(cd deploy/check && go vet ./... && go test -count=1 ./...)
+
 echo "== go test -race ./..."
 go test -race -count=1 -timeout 20m ./...
 
