@@ -22,27 +22,47 @@ type Figures struct {
 	Seconds   float64 `json:"seconds"`
 	PerSecond float64 `json:"per_second"`
 	P50Ms     float64 `json:"p50_ms"`
+	P95Ms     float64 `json:"p95_ms"`
 	P99Ms     float64 `json:"p99_ms"`
+	// FirstError is the first failed operation's error, to tell what the errors were.
+	FirstError string `json:"first_error,omitempty"`
 }
 
 // Result is a scenario's product figures beside the engine's.
 type Result struct {
-	Scenario string   `json:"scenario"`
-	Product  Figures  `json:"product"`
-	Engine   Figures  `json:"engine"`
-	Ratio    float64  `json:"ratio"` // product per second / engine per second
-	Checks   []string `json:"checks,omitempty"`
-	Limit    string   `json:"limited_by,omitempty"`
+	Scenario string    `json:"scenario"`
+	Product  Figures   `json:"product"`
+	Engine   Figures   `json:"engine"`
+	Ratio    float64   `json:"ratio"`             // product per second / engine per second
+	ByKind   []Figures `json:"by_kind,omitempty"` // a mixed load's figures per kind of request
+	Checks   []string  `json:"checks,omitempty"`
+	Limit    string    `json:"limited_by,omitempty"`
+	// PeakRSSMiB is the peak resident memory of the server under the load (mixed).
+	PeakRSSMiB float64 `json:"peak_rss_mib,omitempty"`
 }
 
 // Print writes r as a few lines for people.
 func (r Result) Print(w io.Writer) {
 	fmt.Fprintf(w, "%s\n", r.Scenario)
 	for _, f := range []Figures{r.Product, r.Engine} {
-		fmt.Fprintf(w, "  %-28s %8.0f/s  p50 %7.2f ms  p99 %7.2f ms  (%d ops, %d errors, %.1f s)\n",
-			f.Name, f.PerSecond, f.P50Ms, f.P99Ms, f.Ops, f.Errors, f.Seconds)
+		if f.Name == "" {
+			continue
+		}
+		fmt.Fprintf(w, "  %-34s %8.0f/s  p50 %7.2f ms  p95 %7.2f ms  p99 %7.2f ms  (%d ops, %d errors, %.1f s)\n",
+			f.Name, f.PerSecond, f.P50Ms, f.P95Ms, f.P99Ms, f.Ops, f.Errors, f.Seconds)
 	}
-	fmt.Fprintf(w, "  ratio %.2f\n", r.Ratio)
+	for _, f := range append([]Figures{r.Product, r.Engine}, r.ByKind...) {
+		if f.FirstError != "" {
+			fmt.Fprintf(w, "  first error of %s: %s\n", f.Name, f.FirstError)
+		}
+	}
+	for _, f := range r.ByKind {
+		fmt.Fprintf(w, "    %-32s %8.0f/s  p50 %7.2f ms  p95 %7.2f ms  p99 %7.2f ms  (%d ops, %d errors)\n",
+			f.Name, f.PerSecond, f.P50Ms, f.P95Ms, f.P99Ms, f.Ops, f.Errors)
+	}
+	if r.Ratio > 0 {
+		fmt.Fprintf(w, "  ratio %.2f\n", r.Ratio)
+	}
 	for _, c := range r.Checks {
 		fmt.Fprintf(w, "  check: %s\n", c)
 	}
@@ -64,6 +84,7 @@ func Load(ctx context.Context, name string, workers, total int, duration time.Du
 	ctx, cancel := context.WithTimeout(ctx, duration)
 	defer cancel()
 	var next, errs atomic.Int64
+	var first atomic.Pointer[string]
 	lat := make([][]time.Duration, workers)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -82,6 +103,8 @@ func Load(ctx context.Context, name string, workers, total int, duration time.Du
 						return
 					}
 					errs.Add(1)
+					msg := err.Error()
+					first.CompareAndSwap(nil, &msg)
 					continue
 				}
 				lat[w] = append(lat[w], time.Since(t))
@@ -89,7 +112,11 @@ func Load(ctx context.Context, name string, workers, total int, duration time.Du
 		}()
 	}
 	wg.Wait()
-	return figures(name, slices.Concat(lat...), errs.Load(), time.Since(start))
+	f := figures(name, slices.Concat(lat...), errs.Load(), time.Since(start))
+	if p := first.Load(); p != nil {
+		f.FirstError = *p
+	}
+	return f
 }
 
 func figures(name string, lat []time.Duration, errs int64, elapsed time.Duration) Figures {
@@ -101,7 +128,7 @@ func figures(name string, lat []time.Duration, errs int64, elapsed time.Duration
 		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
 	}
 	return Figures{Name: name, Ops: int64(len(lat)), Errors: errs, Seconds: elapsed.Seconds(),
-		PerSecond: float64(len(lat)) / elapsed.Seconds(), P50Ms: pct(0.50), P99Ms: pct(0.99)}
+		PerSecond: float64(len(lat)) / elapsed.Seconds(), P50Ms: pct(0.50), P95Ms: pct(0.95), P99Ms: pct(0.99)}
 }
 
 // Ratio is a / b, or 0 when b is 0.

@@ -1,13 +1,58 @@
 #!/usr/bin/env bash
-# make bench: the Go benchmarks, then `reservo bench` in a database of its own (bench), on the
-# local stack (started when needed). Figures: stdout and .data/bench/latest.json.
+# make bench: the Go benchmarks, then `reservo bench` (hold, booking, read, search, mixed) on
+# the local stack (started when needed), in a database of its own (bench) seeded with
+# BENCH_VENDORS vendors (default 20000; the seed's full size is 500000, about 12 minutes to
+# generate), against a `reservo all` of its own on 127.0.0.1:18080 with rate limits off.
+# The seeded database is kept between runs while its size matches; BENCH_RESEED=1 makes it anew.
+# Figures: stdout, .data/bench/latest.json; the server's log: .data/bench/server.log.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DATA=${RESERVO_DATA_DIR:-$ROOT/.data}
 cd "$ROOT"
+VENDORS=${BENCH_VENDORS:-20000}
+DURATION=${BENCH_DURATION:-10s}
+WORKERS=${BENCH_WORKERS:-8}
+PORT=${BENCH_PORT:-18080}
+
 deploy/stack.sh up
 eval "$(deploy/stack.sh env | sed 's/^/export /')"
-go test -run '^$' -bench . -benchmem ./...
-go build -o .data/bin/reservo ./cmd/reservo
+mkdir -p "$DATA/bench" "$DATA/bin"
+
+if [ -z "${BENCH_SKIP_GO:-}" ]; then
+  echo "== go test -bench"
+  go test -run '^$' -bench . -benchmem ./...
+fi
+
+go build -o "$DATA/bin/reservo" ./cmd/reservo
 base=${RESERVO_DATABASE_URL%/*}
-psql "${base}/postgres?sslmode=disable" -qc "DROP DATABASE IF EXISTS bench" -c "CREATE DATABASE bench"
-RESERVO_DATABASE_URL="${base}/bench?sslmode=disable" .data/bin/reservo bench -duration "${BENCH_DURATION:-10s}"
+admin="${base}/postgres?sslmode=disable"
+export RESERVO_DATABASE_URL="${base}/bench?sslmode=disable"
+have=$(psql "$admin" -tAc "SELECT 1 FROM pg_database WHERE datname = 'bench'")
+seeded=0
+if [ "$have" = 1 ]; then
+  seeded=$(psql "$RESERVO_DATABASE_URL" -tAc "SELECT count(*) FROM vendor WHERE name NOT LIKE 'Benchmark%'" 2>/dev/null || echo 0)
+fi
+if [ -n "${BENCH_RESEED:-}" ] || [ "$seeded" != "$VENDORS" ]; then
+  echo "== seeding $VENDORS vendors into the bench database"
+  psql "$admin" -qc "DROP DATABASE IF EXISTS bench WITH (FORCE)" -c "CREATE DATABASE bench"
+  "$DATA/bin/reservo" seed --vendors "$VENDORS" --users 2000
+  psql "$RESERVO_DATABASE_URL" -qc "VACUUM ANALYZE"
+else
+  echo "== the bench database holds the $VENDORS seeded vendors already (BENCH_RESEED=1 makes it anew)"
+fi
+
+echo "== reservo all on 127.0.0.1:$PORT (rate limits off)"
+RESERVO_HTTP_ADDR=127.0.0.1:$PORT RESERVO_PUBLIC_URL=http://127.0.0.1:$PORT RESERVO_RATE_LIMIT=0 RESERVO_LOGIN_RATE_LIMIT=0 \
+  RESERVO_TEMPORAL_TASK_QUEUE=bench-booking RESERVO_CONSUMER_METRICS_ADDR=127.0.0.1:0 RESERVO_LOG_LEVEL=warn \
+  "$DATA/bin/reservo" all >"$DATA/bench/server.log" 2>&1 &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 300); do
+  curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
+  kill -0 $pid 2>/dev/null || { tail -n 30 "$DATA/bench/server.log" >&2; exit 1; }
+  sleep 0.2
+done
+
+echo "== reservo bench ${*:-all} (workers $WORKERS, $DURATION each)"
+"$DATA/bin/reservo" bench "${@:-all}" -url "http://127.0.0.1:$PORT" -server-pid "$pid" \
+  -workers "$WORKERS" -duration "$DURATION" -json "$DATA/bench/latest.json"

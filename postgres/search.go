@@ -389,3 +389,10 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string][]time
 		ORDER BY ` + outerOrder
 	return sql, b.args
 }
+
+// Statement returns the query that Search sends for f (normalized and valid) at now, with the
+// periods of a dated search resolved: the benchmark sends the same SQL straight to PostgreSQL.
+// It returns an empty statement when no vendor can match.
+func (s *SearchStore) Statement(ctx context.Context, f search.Filter, now time.Time) (string, []any, error) {
+	return s.query(ctx, &f, now)
+}

@@ -20,12 +20,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -484,22 +486,36 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	workers := fs.Int("workers", 8, "concurrent clients on each side")
 	duration := fs.Duration("duration", 10*time.Second, "length of each run")
 	nights := fs.Int("nights", 365, "nights the spread hold run spreads over")
+	apiURL := fs.String("url", "", "the running API the booking, read, search and mixed scenarios load (default RESERVO_PUBLIC_URL)")
+	serverPID := fs.Int("server-pid", 0, "process of the API, whose peak memory the mixed scenario reports")
 	out := fs.String("json", ".data/bench/latest.json", "where the figures go as JSON")
-	scenario := "all"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		scenario, args = args[0], args[1:]
+	scenarios := []string{"hold", "booking", "read", "search", "mixed"}
+	var run []string
+	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		switch {
+		case args[0] == "all":
+			run = append(run, scenarios...)
+		case slices.Contains(scenarios, args[0]):
+			run = append(run, args[0])
+		default:
+			return fmt.Errorf("bench: unknown scenario %q (%s or all)", args[0], strings.Join(scenarios, ", "))
+		}
+		args = args[1:]
+	}
+	if len(run) == 0 {
+		run = scenarios
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
-	}
-	if scenario != "all" && scenario != "hold" {
-		return fmt.Errorf("bench: unknown scenario %q (hold)", scenario)
 	}
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
 	}
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, int32(*workers+2))
+	if *apiURL == "" {
+		*apiURL = cfg.PublicURL
+	}
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, int32(*workers+4))
 	if err != nil {
 		return err
 	}
@@ -507,14 +523,72 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	if _, err := db.Migrate(ctx); err != nil {
 		return err
 	}
+	c, err := bench.NewClient(*apiURL, *workers)
+	if err != nil {
+		return err
+	}
+	o := bench.APIOptions{Workers: *workers, Duration: *duration}
 	var results []bench.Result
-	for _, n := range []int{1, *nights} {
-		r, err := bench.Hold(ctx, db, cfg.DatabaseURL, bench.HoldOptions{Workers: *workers, Duration: *duration, Nights: n})
-		r.Print(stdout)
-		if err != nil {
-			return err
+	keep := func(rs ...bench.Result) {
+		for _, r := range rs {
+			r.Print(stdout)
+			results = append(results, r)
 		}
-		results = append(results, r)
+	}
+	for _, sc := range run {
+		switch sc {
+		case "hold":
+			for _, n := range []int{1, *nights} {
+				r, err := bench.Hold(ctx, db, cfg.DatabaseURL, bench.HoldOptions{Workers: *workers, Duration: *duration, Nights: n})
+				keep(r)
+				if err != nil {
+					return err
+				}
+			}
+		case "booking":
+			tc, err := client.Dial(client.Options{HostPort: cfg.TemporalAddr, Namespace: cfg.TemporalNamespace,
+				Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+			if err != nil {
+				return fmt.Errorf("temporal: %w", err)
+			}
+			rs, err := bench.Booking(ctx, c, tc, db, o)
+			tc.Close()
+			keep(rs...)
+			if err != nil {
+				return err
+			}
+		case "read":
+			r, err := bench.Read(ctx, c, cfg.RedisAddr, o)
+			if err != nil {
+				return err
+			}
+			keep(r)
+		case "search", "mixed":
+			shapes, err := benchShapes(ctx, db)
+			if err != nil {
+				return err
+			}
+			if sc == "search" {
+				r, err := bench.Search(ctx, c, postgres.NewSearchStore(db), db, shapes, o)
+				if err != nil {
+					return err
+				}
+				keep(r)
+				continue
+			}
+			mo := bench.MixedOptions{APIOptions: o, Shapes: shapes, ServerPID: *serverPID}
+			if err := pgxscan(ctx, db, `SELECT id::text FROM vendor TABLESAMPLE BERNOULLI (5) WHERE active LIMIT 5000`, &mo.Vendors); err != nil {
+				return err
+			}
+			if err := pgxscan(ctx, db, `SELECT email FROM users WHERE email LIKE 'guest-%@seed.reservo.test' LIMIT 200`, &mo.Logins); err != nil {
+				return err
+			}
+			r, err := bench.Mixed(ctx, c, mo)
+			keep(r)
+			if err != nil {
+				return err
+			}
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
 		return err
@@ -528,5 +602,37 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	fmt.Fprintf(stdout, "figures written to %s\n", *out)
+	return nil
+}
+
+// benchShapes are the search scenario's shapes over the seeded data set: its two cities with
+// the most vendors, and distances from the first.
+func benchShapes(ctx context.Context, db *postgres.DB) ([]bench.SearchShape, error) {
+	var cities []string
+	if err := pgxscan(ctx, db, `SELECT c.name FROM vendor v JOIN city c ON c.id = v.city_id
+		GROUP BY c.name ORDER BY count(*) DESC LIMIT 2`, &cities); err != nil {
+		return nil, err
+	}
+	if len(cities) < 2 {
+		return nil, errors.New("bench: the data set has fewer than two cities; run reservo seed first")
+	}
+	var lat, lon float64
+	if err := db.Pool.QueryRow(ctx, `SELECT avg(v.lat), avg(v.lon) FROM vendor v JOIN city c ON c.id = v.city_id WHERE c.name = $1`, cities[0]).Scan(&lat, &lon); err != nil {
+		return nil, fmt.Errorf("bench: city %s: %w", cities[0], err)
+	}
+	return bench.SearchShapes(cities, lat, lon, time.Now().UTC()), nil
+}
+
+// pgxscan collects one text column of a query.
+func pgxscan(ctx context.Context, db *postgres.DB, sql string, out *[]string) error {
+	rows, err := db.Pool.Query(ctx, sql)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	*out = got
 	return nil
 }

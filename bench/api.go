@@ -1,0 +1,377 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/reservo/reservo/postgres"
+	"github.com/reservo/reservo/search"
+)
+
+// APIOptions shape the scenarios that go through a running API.
+type APIOptions struct {
+	Workers  int           // concurrent clients on each side; default 8
+	Duration time.Duration // per run; default 10s
+}
+
+func (o *APIOptions) defaults() {
+	if o.Workers <= 0 {
+		o.Workers = 8
+	}
+	if o.Duration <= 0 {
+		o.Duration = 10 * time.Second
+	}
+}
+
+// bookingNights: the booking scenarios spread their stays over this many nights from the day
+// after tomorrow (bookings are taken up to a year ahead), so that the rooms never run out.
+const bookingNights = 300
+
+// night returns a random check-in day of the booking scenarios.
+func night(r *rand.Rand) time.Time {
+	return time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 2+r.IntN(bookingNights))
+}
+
+type bookingHold struct {
+	Booking struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	} `json:"booking"`
+}
+
+// Booking measures whole bookings through the API, the booking workflow and the Temporal
+// server: POST /booking/vendor/:id until the hold answers (BLOCKED), and the same followed by
+// the sandbox payment and the wait for CONFIRMED; beside the Temporal server's own rate for an
+// empty workflow started and completed at the same concurrency. Then it checks that the
+// benchmarked room type was not oversold.
+func Booking(ctx context.Context, c *Client, tc client.Client, db *postgres.DB, o APIOptions) ([]Result, error) {
+	o.defaults()
+	tag := uuid.NewString()[:8]
+	vendorID, itineraryID, err := c.openHotel(ctx, tag, 1000)
+	if err != nil {
+		return nil, fmt.Errorf("booking setup: %w", err)
+	}
+	_, tok, err := c.signUp(ctx, "guest-"+tag+"@bench.reservo.test")
+	if err != nil {
+		return nil, fmt.Errorf("booking setup: %w", err)
+	}
+	book := func(ctx context.Context, i int) (string, error) {
+		r := rand.New(rand.NewPCG(uint64(i), 2))
+		in := night(r)
+		var h bookingHold
+		err := c.Do(ctx, "POST", "/booking/vendor/"+vendorID, tok, map[string]string{"Idempotency-Key": uuid.NewString()},
+			map[string]any{"itinerary_id": itineraryID, "quantity": 1, "party_size": 2,
+				"check_in": in.Format(time.DateOnly), "check_out": in.AddDate(0, 0, 1).Format(time.DateOnly)}, &h, 201)
+		if err != nil {
+			return "", err
+		}
+		if h.Booking.Status != "BLOCKED" {
+			return "", fmt.Errorf("booking %s is %s, want BLOCKED", h.Booking.ID, h.Booking.Status)
+		}
+		return h.Booking.ID, nil
+	}
+	blocked := Load(ctx, "reservo POST /booking → BLOCKED", o.Workers, 1<<30, o.Duration, func(ctx context.Context, i int) error {
+		_, err := book(ctx, i)
+		return err
+	})
+	confirmed := Load(ctx, "reservo booking → CONFIRMED", o.Workers, 1<<30, o.Duration, func(ctx context.Context, i int) error {
+		id, err := book(ctx, 1<<28+i)
+		if err != nil {
+			return err
+		}
+		if err := c.Do(ctx, "POST", "/payments/sandbox/"+id, tok, nil, map[string]any{"outcome": "succeeded"}, nil, 202); err != nil {
+			return err
+		}
+		var st struct {
+			Status string `json:"status"`
+		}
+		if err := c.Do(ctx, "GET", "/booking/"+id+"/status?wait=20s&since=BLOCKED", tok, nil, nil, &st); err != nil {
+			return err
+		}
+		if st.Status != "CONFIRMED" {
+			return fmt.Errorf("booking %s is %s, want CONFIRMED", id, st.Status)
+		}
+		return nil
+	})
+	engine, err := emptyWorkflows(ctx, tc, o)
+	if err != nil {
+		return nil, err
+	}
+	limit := "the Temporal dev server (SQLite persistence, one process) and the two cores it shares with PostgreSQL and the API"
+	rs := []Result{
+		{Scenario: "booking: request to BLOCKED", Product: blocked, Engine: engine, Ratio: Ratio(blocked, engine), Limit: limit},
+		{Scenario: "booking: request, deposit, CONFIRMED", Product: confirmed, Engine: engine, Ratio: Ratio(confirmed, engine), Limit: limit},
+	}
+	var oversold int
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM bookable_itinerary_slot WHERE itinerary_id = $1 AND held + booked > total`,
+		itineraryID).Scan(&oversold); err != nil {
+		return rs, err
+	}
+	for i := range rs {
+		rs[i].Checks = append(rs[i].Checks, fmt.Sprintf("oversold rows: %d", oversold))
+	}
+	if oversold != 0 {
+		return rs, fmt.Errorf("booking: %d oversold rows", oversold)
+	}
+	return rs, nil
+}
+
+// emptyWorkflow is the engine side of the booking scenario: a workflow that does nothing.
+func emptyWorkflow(workflow.Context) error { return nil }
+
+// emptyWorkflows starts and completes empty workflows on a task queue of their own, served by a
+// worker in this process, at the scenario's concurrency.
+func emptyWorkflows(ctx context.Context, tc client.Client, o APIOptions) (Figures, error) {
+	queue := "bench-empty-" + uuid.NewString()[:8]
+	w := worker.New(tc, queue, worker.Options{})
+	w.RegisterWorkflowWithOptions(emptyWorkflow, workflow.RegisterOptions{Name: "BenchEmpty"})
+	if err := w.Start(); err != nil {
+		return Figures{}, fmt.Errorf("bench worker: %w", err)
+	}
+	defer w.Stop()
+	return Load(ctx, "temporal empty workflow", o.Workers, 1<<30, o.Duration, func(ctx context.Context, i int) error {
+		run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "bench-empty-" + uuid.NewString(), TaskQueue: queue}, "BenchEmpty")
+		if err != nil {
+			return err
+		}
+		return run.Get(ctx, nil)
+	}), nil
+}
+
+// Read measures GET /booking/:id served from the Redis cache beside redis-benchmark's GET at
+// the same concurrency on the same Redis.
+func Read(ctx context.Context, c *Client, redisAddr string, o APIOptions) (Result, error) {
+	o.defaults()
+	tag := uuid.NewString()[:8]
+	vendorID, itineraryID, err := c.openHotel(ctx, tag, 10)
+	if err != nil {
+		return Result{}, fmt.Errorf("read setup: %w", err)
+	}
+	_, tok, err := c.signUp(ctx, "reader-"+tag+"@bench.reservo.test")
+	if err != nil {
+		return Result{}, fmt.Errorf("read setup: %w", err)
+	}
+	var h bookingHold
+	if err := c.Do(ctx, "POST", "/booking/vendor/"+vendorID, tok, nil, map[string]any{"itinerary_id": itineraryID, "quantity": 1,
+		"party_size": 2, "check_in": night(rand.New(rand.NewPCG(1, 1))).Format(time.DateOnly),
+		"check_out": night(rand.New(rand.NewPCG(1, 1))).AddDate(0, 0, 1).Format(time.DateOnly)}, &h, 201); err != nil {
+		return Result{}, fmt.Errorf("read setup: %w", err)
+	}
+	path := "/booking/" + h.Booking.ID
+	product := Load(ctx, "reservo GET /booking/:id (cached)", o.Workers, 1<<30, o.Duration, func(ctx context.Context, _ int) error {
+		return c.Do(ctx, "GET", path, tok, nil, nil, nil)
+	})
+	engine, err := redisBenchmark(ctx, redisAddr, o.Workers, product.Ops)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Scenario: "read: a booking from the cache", Product: product, Engine: engine, Ratio: Ratio(product, engine),
+		Limit: "CPU: HTTP parsing, JWT verification and JSON in the API, on the cores the load generator shares"}, nil
+}
+
+// redisBenchmark runs redis-benchmark's GET with clients connections and about n requests
+// (at least 50,000) and reads its CSV figures.
+func redisBenchmark(ctx context.Context, addr string, clients int, n int64) (Figures, error) {
+	host, port, ok := strings.Cut(addr, ":")
+	if !ok {
+		return Figures{}, fmt.Errorf("redis address %q: want host:port", addr)
+	}
+	n = max(n, 50_000)
+	cmd := exec.CommandContext(ctx, "redis-benchmark", "-h", host, "-p", port, "-c", strconv.Itoa(clients),
+		"-n", strconv.FormatInt(n, 10), "-t", "get", "--csv")
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return Figures{}, fmt.Errorf("redis-benchmark: %w: %s", err, ee.Stderr)
+		}
+		return Figures{}, fmt.Errorf("redis-benchmark: %w", err)
+	}
+	return parseRedisBenchmark(string(out), n)
+}
+
+// parseRedisBenchmark reads the GET line of redis-benchmark --csv: "test","rps","avg_latency_ms",
+// "min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms".
+func parseRedisBenchmark(out string, n int64) (Figures, error) {
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		f := strings.Split(strings.ReplaceAll(sc.Text(), `"`, ""), ",")
+		if len(f) < 7 || f[0] != "GET" {
+			continue
+		}
+		num := make([]float64, 6)
+		for i := range num {
+			v, err := strconv.ParseFloat(f[i+1], 64)
+			if err != nil {
+				return Figures{}, fmt.Errorf("redis-benchmark line %q: %w", sc.Text(), err)
+			}
+			num[i] = v
+		}
+		return Figures{Name: "redis-benchmark GET", Ops: n, PerSecond: num[0], Seconds: float64(n) / num[0],
+			P50Ms: num[3], P95Ms: num[4], P99Ms: num[5]}, nil
+	}
+	return Figures{}, fmt.Errorf("redis-benchmark printed no GET figures: %q", out)
+}
+
+// SearchShape is one query shape of the search scenario: the API's query string.
+type SearchShape struct {
+	Name  string
+	Query url.Values
+}
+
+// SearchShapes are the query shapes of the search scenario over a data set made by reservo
+// seed: place by city or by distance, kind, room type or cuisine, dates with availability,
+// and each sort order. today is the first day the dated shapes may use.
+func SearchShapes(cities []string, lat, lon float64, today time.Time) []SearchShape {
+	in := today.AddDate(0, 0, 3)
+	q := func(kv ...string) url.Values {
+		v := url.Values{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			v.Set(kv[i], kv[i+1])
+		}
+		return v
+	}
+	ll := func(kv ...string) url.Values {
+		v := q(kv...)
+		v.Set("lat", strconv.FormatFloat(lat, 'f', 4, 64))
+		v.Set("lon", strconv.FormatFloat(lon, 'f', 4, 64))
+		return v
+	}
+	date, dinner := in.Format(time.DateOnly), in.Format(time.DateOnly)+"T20:00"
+	out := in.AddDate(0, 0, 2).Format(time.DateOnly)
+	return []SearchShape{
+		{"city + kind + dates", q("kind", "hotel", "city", cities[0], "check_in", date, "check_out", out, "party_size", "2")},
+		{"city + room type", q("kind", "hotel", "city", cities[1], "type", "double")},
+		{"radius + cuisine + seating", ll("radius_km", "15", "cuisine", "italian", "start_time", dinner, "party_size", "2")},
+		{"radius + dates, by price", ll("kind", "hotel", "radius_km", "30", "check_in", date, "check_out", out, "sort", "price")},
+		{"city, by rating", q("kind", "restaurant", "city", cities[0], "sort", "rating")},
+		{"country + kind, by rating", q("kind", "hotel", "country", "PT", "sort", "rating")},
+	}
+}
+
+// Search measures GET /vendors over a mix of shapes beside the same SQL, with the same
+// arguments, sent straight to PostgreSQL by pgx.
+func Search(ctx context.Context, c *Client, store *postgres.SearchStore, db *postgres.DB, shapes []SearchShape, o APIOptions) (Result, error) {
+	o.defaults()
+	type stmt struct {
+		sql  string
+		args []any
+	}
+	stmts := make([]stmt, len(shapes))
+	now := time.Now()
+	for i, s := range shapes {
+		f, err := searchFilter(s.Query)
+		if err != nil {
+			return Result{}, fmt.Errorf("shape %s: %w", s.Name, err)
+		}
+		sql, args, err := store.Statement(ctx, f, now)
+		if err != nil {
+			return Result{}, fmt.Errorf("shape %s: %w", s.Name, err)
+		}
+		if sql == "" {
+			return Result{}, fmt.Errorf("shape %s matches nothing in this data set", s.Name)
+		}
+		stmts[i] = stmt{sql, args}
+		var page struct {
+			Vendors []struct{} `json:"vendors"`
+		}
+		if err := c.Do(ctx, "GET", "/vendors?"+s.Query.Encode(), "", nil, nil, &page); err != nil {
+			return Result{}, fmt.Errorf("shape %s: %w", s.Name, err)
+		}
+		if len(page.Vendors) == 0 {
+			return Result{}, fmt.Errorf("shape %s finds no vendor: seed the data set first (reservo seed)", s.Name)
+		}
+	}
+	product := Load(ctx, "reservo GET /vendors", o.Workers, 1<<30, o.Duration, func(ctx context.Context, i int) error {
+		return c.Do(ctx, "GET", "/vendors?"+shapes[i%len(shapes)].Query.Encode(), "", nil, nil, nil)
+	})
+	engine := Load(ctx, "the same SQL, straight to PostgreSQL", o.Workers, 1<<30, o.Duration, func(ctx context.Context, i int) error {
+		s := stmts[i%len(stmts)]
+		rows, err := db.Pool.Query(ctx, s.sql, s.args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+		}
+		rows.Close()
+		return rows.Err()
+	})
+	return Result{Scenario: fmt.Sprintf("search: %d query shapes", len(shapes)), Product: product, Engine: engine, Ratio: Ratio(product, engine),
+		Limit: "PostgreSQL CPU on the search query; the product also resolves the dated shapes' periods (a second query) and encodes JSON"}, nil
+}
+
+// MixedOptions shape the mixed scenario.
+type MixedOptions struct {
+	APIOptions
+	Vendors   []string // ids of seeded vendors, read and booked
+	Shapes    []SearchShape
+	Logins    []string // e-mails of seeded guests (password seeded-password)
+	ServerPID int      // the API's process, whose peak memory is read after the run (0: not read)
+}
+
+// Mixed runs a workload shaped like DeathStarBench's hotelReservation for the duration: 60%
+// searches, 39% vendor pages, 0.5% logins and 0.5% bookings, and reports each kind.
+func Mixed(ctx context.Context, c *Client, o MixedOptions) (Result, error) {
+	o.defaults()
+	if len(o.Vendors) == 0 || len(o.Shapes) == 0 || len(o.Logins) == 0 {
+		return Result{}, errors.New("mixed: needs seeded vendors, search shapes and guests")
+	}
+	tag := uuid.NewString()[:8]
+	vendorID, itineraryID, err := c.openHotel(ctx, "mixed-"+tag, 1000)
+	if err != nil {
+		return Result{}, fmt.Errorf("mixed setup: %w", err)
+	}
+	_, tok, err := c.signUp(ctx, "mixed-"+tag+"@bench.reservo.test")
+	if err != nil {
+		return Result{}, fmt.Errorf("mixed setup: %w", err)
+	}
+	kinds := []string{"search (60%)", "vendor page (39%)", "login (0.5%)", "booking (0.5%)"}
+	total, per := LoadKinds(ctx, "mixed", kinds, o.Workers, 1<<30, o.Duration, func(ctx context.Context, i int) (int, error) {
+		r := rand.New(rand.NewPCG(uint64(i), 3))
+		switch x := r.IntN(1000); {
+		case x < 600:
+			return 0, c.Do(ctx, "GET", "/vendors?"+o.Shapes[r.IntN(len(o.Shapes))].Query.Encode(), "", nil, nil, nil)
+		case x < 990:
+			return 1, c.Do(ctx, "GET", "/vendor/"+o.Vendors[r.IntN(len(o.Vendors))], "", nil, nil, nil)
+		case x < 995:
+			return 2, c.Do(ctx, "POST", "/user/login", "", nil, map[string]any{"email": o.Logins[r.IntN(len(o.Logins))], "password": "seeded-password"}, nil)
+		default:
+			in := night(r)
+			return 3, c.Do(ctx, "POST", "/booking/vendor/"+vendorID, tok, nil, map[string]any{"itinerary_id": itineraryID, "quantity": 1,
+				"party_size": 2, "check_in": in.Format(time.DateOnly), "check_out": in.AddDate(0, 0, 1).Format(time.DateOnly)}, nil, 201)
+		}
+	})
+	res := Result{Scenario: "mixed: hotelReservation-shaped load", Product: total, ByKind: per,
+		Limit: "CPU: the API, PostgreSQL, Temporal and the load generator share two cores"}
+	if o.ServerPID > 0 {
+		mb, err := PeakRSS(o.ServerPID)
+		if err != nil {
+			return res, err
+		}
+		res.Checks = append(res.Checks, fmt.Sprintf("peak RSS of the server (pid %d): %.0f MiB", o.ServerPID, mb))
+		res.PeakRSSMiB = mb
+	}
+	return res, nil
+}
+
+func searchFilter(q url.Values) (search.Filter, error) {
+	f, err := search.ParseQuery(q)
+	if err != nil {
+		return f, err
+	}
+	f.Normalize()
+	return f, f.Validate().Err()
+}
