@@ -329,7 +329,7 @@ status)
     "stripe-mock:${RESERVO_STRIPE_MOCK_PORT:-12111}" "mailsink:$MAIL_PORT"; do
     if port_open "${p#*:}"; then echo "${p%%:*} up (${p#*:})"; else echo "${p%%:*} down (${p#*:})"; fi
   done
-  for e in kafka elasticsearch cassandra; do [ -x "$ROOT/deploy/$e.sh" ] && "$ROOT/deploy/$e.sh" status; done
+  for e in kafka elasticsearch cassandra; do if [ -x "$ROOT/deploy/$e.sh" ]; then "$ROOT/deploy/$e.sh" status || true; fi; done
   ;;
 env) print_env ;;
 build) temporal_build ;;
