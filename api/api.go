@@ -33,8 +33,11 @@ type Check struct {
 
 // Config is what the API is built from.
 type Config struct {
-	Users          *user.Service
-	Vendors        *vendors.Service
+	Users   *user.Service
+	Vendors *vendors.Service
+	// VendorPages serves the public vendor pages (GET /vendor/:id), which tolerate replication
+	// lag: a service over a replica's store; default Vendors.
+	VendorPages    *vendors.Service
 	Bookings       *booking.Service
 	Provider       payment.Provider // the deposit provider (webhooks, sandbox)
 	Payments       PaymentRecords
@@ -60,6 +63,7 @@ type PaymentRecords interface {
 type API struct {
 	users          *user.Service
 	vendors        *vendors.Service
+	vendorPages    *vendors.Service
 	bookings       *booking.Service
 	provider       payment.Provider
 	payments       PaymentRecords
@@ -85,6 +89,10 @@ func New(cfg Config) *fiber.App {
 	}
 	if a.log == nil {
 		a.log = slog.Default()
+	}
+	a.vendorPages = cfg.VendorPages
+	if a.vendorPages == nil {
+		a.vendorPages = cfg.Vendors
 	}
 	bodyLimit := cfg.BodyLimit
 	if bodyLimit <= 0 {

@@ -39,7 +39,7 @@ func (a *API) getVendor(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v, err := a.vendors.Get(c.UserContext(), id)
+	v, err := a.vendorPages.Get(c.UserContext(), id)
 	if err != nil {
 		return err
 	}

@@ -38,13 +38,15 @@ type Config struct {
 	RedisAddr     string        `env:"RESERVO_REDIS_ADDR" def:"127.0.0.1:56379" help:"Redis (cache, rate limits)"`
 	RedisPassword string        `env:"RESERVO_REDIS_PASSWORD" def:"" secret:"true" help:"Redis password"`
 
-	KafkaBrokers      string `env:"RESERVO_KAFKA_BROKERS" def:"127.0.0.1:59092" help:"scale profile: Kafka brokers, comma-separated"`
-	KafkaPartitions   int    `env:"RESERVO_KAFKA_PARTITIONS" def:"6" help:"scale profile: partitions of each event topic when reservo migrate creates it"`
-	KafkaReplication  int    `env:"RESERVO_KAFKA_REPLICATION" def:"1" help:"scale profile: replication factor of the event topics"`
-	ElasticURL        string `env:"RESERVO_ELASTIC_URL" def:"http://127.0.0.1:59200" secret:"true" help:"scale profile: Elasticsearch (search index)"`
-	CassandraHosts    string `env:"RESERVO_CASSANDRA_HOSTS" def:"127.0.0.1:59042" help:"scale profile: Cassandra contact points, comma-separated (booking archive)"`
-	CassandraKeyspace string `env:"RESERVO_CASSANDRA_KEYSPACE" def:"reservo" help:"scale profile: Cassandra keyspace of the archive"`
-	CassandraReplicas int    `env:"RESERVO_CASSANDRA_REPLICATION" def:"1" help:"scale profile: replication factor of the keyspace when reservo migrate creates it"`
+	KafkaBrokers         string `env:"RESERVO_KAFKA_BROKERS" def:"127.0.0.1:59092" help:"scale profile: Kafka brokers, comma-separated"`
+	KafkaPartitions      int    `env:"RESERVO_KAFKA_PARTITIONS" def:"6" help:"scale profile: partitions of each event topic when reservo migrate creates it"`
+	KafkaReplication     int    `env:"RESERVO_KAFKA_REPLICATION" def:"1" help:"scale profile: replication factor of the event topics"`
+	KafkaTopicPrefix     string `env:"RESERVO_KAFKA_TOPIC_PREFIX" def:"" help:"scale profile: prefix of the event topics (empty: the seed's topic names)"`
+	ElasticPrefix        string `env:"RESERVO_ELASTIC_PREFIX" def:"reservo" help:"scale profile: prefix of the Elasticsearch indices and aliases"`
+	ElasticURL           string `env:"RESERVO_ELASTIC_URL" def:"http://127.0.0.1:59200" secret:"true" help:"scale profile: Elasticsearch (search index)"`
+	CassandraHosts       string `env:"RESERVO_CASSANDRA_HOSTS" def:"127.0.0.1:59042" help:"scale profile: Cassandra contact points, comma-separated (booking archive)"`
+	CassandraKeyspace    string `env:"RESERVO_CASSANDRA_KEYSPACE" def:"reservo" help:"scale profile: Cassandra keyspace of the archive"`
+	CassandraReplication string `env:"RESERVO_CASSANDRA_REPLICATION" def:"{'class': 'SimpleStrategy', 'replication_factor': 1}" help:"scale profile: CQL replication of the keyspace when reservo migrate creates it"`
 
 	TemporalAddr      string `env:"RESERVO_TEMPORAL_ADDR" def:"127.0.0.1:7233" help:"Temporal frontend"`
 	TemporalNamespace string `env:"RESERVO_TEMPORAL_NAMESPACE" def:"default" help:"Temporal namespace"`

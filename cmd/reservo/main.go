@@ -127,14 +127,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer db.Close()
+	eng, err := openEngines(ctx, cfg, db)
+	if err != nil {
+		return err
+	}
+	defer eng.close()
 	if cmd == "migrate" || cmd == "all" || cmd == "serve" {
 		applied, err := db.Migrate(ctx)
 		if err != nil {
 			return err
 		}
 		log.Info("migrations applied", "new", applied)
+		if err := eng.migrate(ctx, log); err != nil {
+			return err
+		}
 		if cmd == "migrate" {
 			return nil
+		}
+	}
+	if cfg.ReplicaURL != "" && (cmd == "all" || cmd == "serve") {
+		if err := db.AttachReplica(ctx, cfg.ReplicaURL, postgres.ReplicaOptions{MaxConns: cfg.DatabaseConns,
+			MaxLag: cfg.ReplicaMaxLag, Logger: log.With("component", "replica")}); err != nil {
+			return err
 		}
 	}
 
@@ -155,7 +169,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	g, ctx := errgroup.WithContext(ctx)
 	if cmd == "all" || cmd == "serve" {
-		g.Go(func() error { return serve(ctx, cfg, log, db, tc, provider, reg) })
+		g.Go(func() error { return serve(ctx, cfg, log, db, eng, tc, provider, reg) })
 	}
 	if cmd == "all" || cmd == "worker" {
 		wrc := redis.New(cfg.RedisAddr, cfg.RedisPassword)
@@ -169,7 +183,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		g.Go(func() error { return workers.RunTemporal(ctx, tc, cfg.TemporalTaskQueue, acts, log) })
 	}
 	if cmd == "all" || cmd == "consume" {
-		g.Go(func() error { return consume(ctx, cfg, log, db, reg, cmd == "consume") })
+		g.Go(func() error { return consume(ctx, cfg, log, db, eng, reg, cmd == "consume") })
 	}
 	err = g.Wait()
 	log.Info("stopped", "err", err)
@@ -216,23 +230,37 @@ func notifier(cfg *config.Config, db *postgres.DB, log *slog.Logger) (*notify.No
 		notify.Config{PublicURL: cfg.PublicURL, WebhookSecret: cfg.WebhookSecret, Log: log})
 }
 
-// consumers are the event consumers of this build.
-func consumers(cfg *config.Config, db *postgres.DB, log *slog.Logger, m *workers.ConsumerMetrics) ([]workers.Consumer, error) {
+// handlers are the event handlers of the profile: the search indexer, the archiver and the
+// notifier.
+func handlers(cfg *config.Config, db *postgres.DB, eng *engines, log *slog.Logger) ([]workers.Handler, error) {
 	n, err := notifier(cfg, db, log)
 	if err != nil {
 		return nil, err
 	}
-	handlers := []workers.Handler{search.NewIndexer(postgres.NewSearchStore(db)), &archive.Archiver{Store: postgres.NewArchiveStore(db)}, n}
-	out := make([]workers.Consumer, len(handlers))
-	for i, h := range handlers {
+	archived, _, _ := eng.archiveStore()
+	return []workers.Handler{search.NewIndexer(eng.searchStore()), &archive.Archiver{Store: archived}, n}, nil
+}
+
+// consumers run the handlers over the event log: each reads the log itself in the local
+// profile; at scale the log goes through Kafka.
+func consumers(cfg *config.Config, db *postgres.DB, eng *engines, log *slog.Logger, reg prometheus.Registerer) ([]workers.Consumer, error) {
+	hs, err := handlers(cfg, db, eng, log)
+	if err != nil {
+		return nil, err
+	}
+	if eng.scale() {
+		return eng.kafkaConsumers(hs, log, reg), nil
+	}
+	m := workers.NewConsumerMetrics(reg)
+	out := make([]workers.Consumer, len(hs))
+	for i, h := range hs {
 		out[i] = &workers.LogConsumer{Log: postgres.NewEventLog(db), Handler: h, Logger: log, Metrics: m}
 	}
 	return out, nil
 }
 
 // consume runs the event consumers and the archive purge; alone, it serves its own metrics.
-func consume(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgres.DB, reg *prometheus.Registry, alone bool) error {
-	m := workers.NewConsumerMetrics(reg)
+func consume(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgres.DB, eng *engines, reg *prometheus.Registry, alone bool) error {
 	if alone {
 		srv := &http.Server{Addr: cfg.ConsumerMetricsAddr, Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
 		go func() {
@@ -242,45 +270,48 @@ func consume(ctx context.Context, cfg *config.Config, log *slog.Logger, db *post
 		}()
 		defer func() { _ = srv.Close() }()
 	}
-	go archive.RunPurge(ctx, postgres.NewArchiveStore(db), cfg.ArchiveRetention, cfg.PurgeInterval, time.Now,
+	_, _, purger := eng.archiveStore()
+	go archive.RunPurge(ctx, purger, cfg.ArchiveRetention, cfg.PurgeInterval, time.Now,
 		func(err error) { log.Error("purge archived bookings", "err", err) },
 		func(n int64) { log.Info("purged archived bookings", "rows", n) })
-	cs, err := consumers(cfg, db, log, m)
+	cs, err := consumers(cfg, db, eng, log, reg)
 	if err != nil {
 		return err
 	}
 	return workers.RunConsumers(ctx, cs, log)
 }
 
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgres.DB, tc client.Client, provider payment.Provider, reg *prometheus.Registry) error {
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgres.DB, eng *engines, tc client.Client, provider payment.Provider, reg *prometheus.Registry) error {
 	rc := redis.New(cfg.RedisAddr, cfg.RedisPassword)
 	defer func() { _ = rc.Close() }()
 
 	now := time.Now
 	bookingStore := postgres.NewBookingStore(db)
+	_, archived, _ := eng.archiveStore()
 	engine := temporal.NewEngine(tc, temporal.Config{TaskQueue: cfg.TemporalTaskQueue, HoldTimeout: cfg.HoldTimeout, LatePaymentWindow: cfg.LatePaymentWindow,
 		AutoAvailAfter: cfg.AutoAvailAfter, RemindBefore: cfg.RemindBefore}, bookingStore)
 	app := api.New(api.Config{
-		Users:   user.NewService(postgres.NewUserStore(db), now),
-		Vendors: vendors.NewService(postgres.NewVendorStore(db), now),
+		Users:       user.NewService(postgres.NewUserStore(db), now),
+		Vendors:     vendors.NewService(postgres.NewVendorStore(db), now),
+		VendorPages: vendors.NewService(postgres.NewVendorStore(db).ForReads(), now),
 		Bookings: booking.NewService(postgres.NewVendorStore(db), bookingStore, engine, now).
 			WithCache(redis.NewBookingCache(rc, bookingCacheTTL), log).
-			WithLists(bookingStore, postgres.NewArchiveStore(db)),
+			WithLists(bookingStore, archived),
 		Provider:      provider,
 		Payments:      postgres.NewPaymentStore(db),
 		Feed:          notify.NewFeedService(postgres.NewNotificationStore(db), now),
-		Search:        search.NewService(postgres.NewSearchStore(db), now),
+		Search:        search.NewService(eng.searchStore(), now),
 		WebhookSecret: cfg.WebhookSecret,
 		Tokens:        auth.NewTokens(cfg.JWTSecret, cfg.TokenTTL, now),
 		Limiter:       rc,
-		Checks: []api.Check{
+		Checks: append([]api.Check{
 			{Name: "postgres", Ping: db.Ping},
 			{Name: "redis", Ping: rc.Ping},
 			{Name: "temporal", Ping: func(ctx context.Context) error {
 				_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
 				return err
 			}},
-		},
+		}, eng.checks()...),
 		Logger:         log,
 		Registry:       reg,
 		BodyLimit:      cfg.BodyLimit,
@@ -380,13 +411,18 @@ func runOps(ctx context.Context, args []string, getenv func(string) string, stdo
 		if err != nil {
 			return fmt.Errorf("event id: %w", err)
 		}
-		cs, err := consumers(cfg, db, logger, nil)
+		eng, err := openEngines(ctx, cfg, db)
 		if err != nil {
 			return err
 		}
-		for _, c := range cs {
-			if lc, ok := c.(*workers.LogConsumer); ok && lc.Handler.Name() == args[1] {
-				if err := workers.ReplayParked(ctx, postgres.NewEventLog(db), lc.Handler, id); err != nil {
+		defer eng.close()
+		hs, err := handlers(cfg, db, eng, logger)
+		if err != nil {
+			return err
+		}
+		for _, h := range hs {
+			if h.Name() == args[1] {
+				if err := workers.ReplayParked(ctx, postgres.NewEventLog(db), h, id); err != nil {
 					return err
 				}
 				fmt.Fprintf(stdout, "%s handled %s again; unparked\n", args[1], id)
