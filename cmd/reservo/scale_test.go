@@ -51,7 +51,7 @@ func TestScaleProfile_BookSearchCancelArchive(t *testing.T) {
 		"RESERVO_TEMPORAL_TASK_QUEUE": "scale-" + tag, "RESERVO_RATE_LIMIT": "0", "RESERVO_LOGIN_RATE_LIMIT": "0",
 		"RESERVO_KAFKA_BROKERS": envOr("RESERVO_KAFKA_BROKERS", "127.0.0.1:59092"), "RESERVO_KAFKA_TOPIC_PREFIX": "e2e-" + tag + ".",
 		"RESERVO_KAFKA_PARTITIONS": "2",
-		"RESERVO_ELASTIC_URL": envOr("RESERVO_ELASTIC_URL", "http://127.0.0.1:59200"), "RESERVO_ELASTIC_PREFIX": "e2e-" + tag,
+		"RESERVO_ELASTIC_URL":      envOr("RESERVO_ELASTIC_URL", "http://127.0.0.1:59200"), "RESERVO_ELASTIC_PREFIX": "e2e-" + tag,
 		"RESERVO_CASSANDRA_HOSTS": envOr("RESERVO_CASSANDRA_HOSTS", "127.0.0.1:59042"), "RESERVO_CASSANDRA_KEYSPACE": "e2e_" + tag,
 		"RESERVO_ARCHIVE_RETENTION": "1ms", "RESERVO_PURGE_INTERVAL": "200ms",
 	}
@@ -264,4 +264,3 @@ func eventually(t *testing.T, what string, within time.Duration, f func() error)
 		time.Sleep(200 * time.Millisecond)
 	}
 }
-
