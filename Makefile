@@ -1,10 +1,12 @@
 # Reservo. `make run` starts the platform, `make test` runs every test; both set up what they need.
 .PHONY: run stop test lint bench generate build status
 
-run: ## start the local stack and reservo all; prints the URLs; Ctrl-C stops everything
-	@deploy/run.sh
+PROFILE ?= local
 
-stop: ## stop a stack left running
+run: ## start the stack and reservo all (PROFILE=scale: on Kafka, Elasticsearch, Cassandra, a replica); prints the URLs; Ctrl-C stops everything
+	@RESERVO_PROFILE=$(PROFILE) deploy/run.sh
+
+stop: ## stop a stack left running (every engine, both profiles)
 	@deploy/stack.sh down
 
 status: ## what of the stack runs

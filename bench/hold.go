@@ -122,6 +122,13 @@ func holdFixture(ctx context.Context, db *postgres.DB, units int) (*vendors.Vend
 	return v, ids[0], ids[1], u.ID, nil
 }
 
+// holdEventPayload is an event payload of a hold's size, for pgbench's copy of the transaction.
+const holdEventPayload = `{"booking": {"id": "00000000-0000-0000-0000-000000000000", "user_id": "00000000-0000-0000-0000-000000000000", ` +
+	`"vendor_id": "00000000-0000-0000-0000-000000000000", "itinerary_id": "00000000-0000-0000-0000-000000000000", "status": "BLOCKED", ` +
+	`"starts_at": "2031-01-01T14:00:00Z", "ends_at": "2031-01-02T11:00:00Z", "quantity": 1, "party_size": 1, "price_total": 10000, ` +
+	`"deposit": 2000, "currency": "EUR", "hold_expires_at": "2031-01-01T00:10:00Z", "version": 1, "created_at": "2031-01-01T00:00:00Z", ` +
+	`"updated_at": "2031-01-01T00:00:00Z"}, "previous_status": "PENDING", "periods": [{"starts_at": "2031-01-01T14:00:00Z", "ends_at": "2031-01-02T11:00:00Z"}]}`
+
 // holdScript is BookingStore.Block's transaction for one night, as a pgbench script run in
 // prepared mode (like pgx, which prepares and caches statements).
 const holdScript = `\set night random(0, :nights - 1)
@@ -143,6 +150,8 @@ WITH b AS (INSERT INTO booking (id, user_id, vendor_id, itinerary_id, status, st
     timestamptz '2031-01-02 11:00+00' + :night::int * interval '1 day', 1, 1, 10000, 2000, 'EUR', now() + interval '10 minutes', 1, now(), now())
   RETURNING id)
 INSERT INTO booking_slot (booking_id, itinerary_id, datetimeslot_id, quantity, state) SELECT id, :itinerary::uuid, :slot::bigint, 1, 'held' FROM b;
+INSERT INTO event_log (id, type, key, schema_version, occurred_at, payload)
+  VALUES (gen_random_uuid(), 'booking_updated', :vendor, 1, now(), '` + holdEventPayload + `'::jsonb);
 COMMIT;
 `
 

@@ -38,6 +38,14 @@ cat <<MSG
     PostgreSQL        ${RESERVO_DATABASE_URL/:reservo@/:*****@}
     Redis             $RESERVO_REDIS_ADDR
     E-mail (SMTP)     $RESERVO_SMTP_ADDR, the local sink writes each message to $DATA/mail/
+$(if [ "${RESERVO_PROFILE:-local}" = scale ]; then cat <<SCALE
+    Profile           scale: events through Kafka, search on Elasticsearch, archive on Cassandra
+    PostgreSQL replica ${RESERVO_DATABASE_REPLICA_URL/:reservo@/:*****@}
+    Kafka             $RESERVO_KAFKA_BROKERS  (topics: new_vendor, new_booking, booking_updated, ...)
+    Elasticsearch     $RESERVO_ELASTIC_URL  (index alias reservo-vendors)
+    Cassandra (CQL)   $RESERVO_CASSANDRA_HOSTS  (keyspace reservo)
+SCALE
+fi)
 
   Ctrl-C stops Reservo and the stack. Logs of the stack: $DATA/
 

@@ -210,6 +210,9 @@ func (n *Notifier) Handle(ctx context.Context, e event.Envelope) error {
 	if p.Booking == nil {
 		return fmt.Errorf("notify %s %s: payload without booking", e.Type, e.ID)
 	}
+	if e.Type == event.BookingUpdated && p.Booking.Status == booking.Blocked {
+		return nil // a hold: the guest is paying; the confirmation or the expiry is the news
+	}
 	ns, err := n.plan(ctx, e, &p)
 	if err != nil {
 		return fmt.Errorf("notify %s %s: %w", e.Type, e.ID, err)

@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -48,6 +49,19 @@ func TestNotifier_EachBookingEventTellsGuestManagersAndVendor(t *testing.T) {
 	}
 	if got := h.sink.all(); len(got) != 0 {
 		t.Fatalf("vendor events sent %d mails", len(got))
+	}
+
+	// A hold (booking_updated, BLOCKED) is logged for the search index and tells nobody.
+	held := h.block(t, 100)
+	hold := h.lastEvent(t)
+	if hold.Type != event.BookingUpdated || !strings.Contains(string(hold.Payload), held.ID.String()) {
+		t.Fatalf("the hold logged %s %s; want booking_updated of booking %s", hold.Type, hold.Payload, held.ID)
+	}
+	if err := h.n.Handle(ctx, hold); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.notificationsOf(t, hold.ID); len(got) != 0 || len(h.sink.all()) != 0 {
+		t.Fatalf("a hold produced notifications %v", got)
 	}
 
 	tests := []struct {
@@ -356,7 +370,14 @@ func TestFeed_NewestFirstPaginatedAndOnlyToItsOwner(t *testing.T) {
 		if err := h.n.Handle(ctx, e); err != nil {
 			t.Fatalf("handle %s: %v", e.Type, err)
 		}
-		if e.Type != event.NewVendor && e.Type != event.VendorUpdated {
+		var p booking.EventPayload
+		if e.Type == event.NewVendor || e.Type == event.VendorUpdated {
+			continue
+		}
+		if err := json.Unmarshal(e.Payload, &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Booking.Status != booking.Blocked { // holds tell nobody
 			bookingEvents++
 		}
 	}

@@ -146,7 +146,8 @@ func writeBookingEvent(ctx context.Context, tx pgx.Tx, typ event.Type, b *bookin
 	return appendEvent(ctx, tx, e)
 }
 
-// Block holds sl for booking b and writes b as BLOCKED, in one transaction. It is idempotent
+// Block holds sl for booking b and writes b as BLOCKED with its booking_updated event, in one
+// transaction. It is idempotent
 // on b.ID: a booking that exists is returned as stored and nothing more is held. It returns
 // booking.ErrUnavailable, with nothing held, when a period lacks free units.
 func (s *BookingStore) Block(ctx context.Context, b *booking.Booking, sl booking.Slots) (*booking.Booking, error) {
@@ -195,6 +196,11 @@ func (s *BookingStore) Block(ctx context.Context, b *booking.Booking, sl booking
 		if _, err := tx.Exec(ctx, `INSERT INTO booking_slot (booking_id, itinerary_id, datetimeslot_id, quantity, state)
 			SELECT $1, $2, unnest($3::bigint[]), $4, 'held'`, b.ID, sl.ItineraryID, ids, sl.Quantity); err != nil {
 			return fmt.Errorf("booking slots: %w", err)
+		}
+		// The hold is news to the stores that copy availability from the events (the
+		// scale profile's search index); the notifier lets it pass silently.
+		if err := writeBookingEvent(ctx, tx, event.BookingUpdated, b, booking.Pending, sl.Periods); err != nil {
+			return err
 		}
 		out = b
 		return nil

@@ -1,0 +1,263 @@
+// Package elastic is the Elasticsearch adapter of the scale profile: the search index of the
+// vendors (search.Store) with its own copy of availability, kept from the booking events
+// (search.BookingIndexer). The indices are versioned (schema/elasticsearch) and read and written
+// through aliases, so that a new mapping can be built next to the one in use.
+package elastic
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	esschema "github.com/reservo/reservo/schema/elasticsearch"
+	"github.com/reservo/reservo/search"
+)
+
+// DefaultURL is the Elasticsearch of the local scale stack (deploy/elasticsearch.sh).
+const DefaultURL = "http://127.0.0.1:59200"
+
+// DefaultPrefix starts the name of every index and alias of a store without WithPrefix.
+const DefaultPrefix = "reservo"
+
+// Errors of the store.
+var (
+	// ErrNotMigrated is returned when the store's aliases do not exist: run Migrate.
+	ErrNotMigrated = errors.New("elastic: the search index does not exist; run the migration")
+	// ErrReindexNeeded is returned by Migrate when an alias points at an older version of its
+	// index: the new version must be filled (by replaying the events) before the alias moves.
+	ErrReindexNeeded = errors.New("elastic: the alias points at an older index version")
+	// ErrContention is returned when a document kept changing under an update (optimistic
+	// concurrency conflicts on every attempt).
+	ErrContention = errors.New("elastic: too many concurrent updates of one vendor")
+)
+
+// Store is the Elasticsearch search store: one document per vendor in the vendors index, with
+// its itineraries and their busy periods as nested documents.
+type Store struct {
+	es      *elasticsearch.Client
+	prefix  string
+	now     func() time.Time
+	refresh string
+}
+
+var (
+	_ search.Store          = (*Store)(nil)
+	_ search.BookingIndexer = (*Store)(nil)
+)
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithPrefix names the store's indices and aliases <prefix>-vendors...; tests give each store
+// a prefix of its own. The prefix must be a valid lower-case index name; empty keeps
+// DefaultPrefix.
+func WithPrefix(prefix string) Option {
+	return func(s *Store) {
+		if prefix != "" {
+			s.prefix = prefix
+		}
+	}
+}
+
+// WithClock sets the clock that decides which bookings lie in the past and can be forgotten.
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// WithRefresh sets the refresh parameter of writes: "" (the default) makes a write visible to
+// searches within the index's refresh interval (one second), "wait_for" waits for that, and
+// "true" refreshes at once (costly; for demos).
+func WithRefresh(mode string) Option { return func(s *Store) { s.refresh = mode } }
+
+// Open returns the store of the Elasticsearch at url (DefaultURL when empty) and checks that the
+// cluster answers. It does not create the indices: Migrate does.
+func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
+	if url == "" {
+		url = DefaultURL
+	}
+	es, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{url}, MaxRetries: 3})
+	if err != nil {
+		return nil, fmt.Errorf("elastic: client for %s: %w", url, err)
+	}
+	s := &Store{es: es, prefix: DefaultPrefix, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	if !validName.MatchString(s.prefix) {
+		return nil, fmt.Errorf("elastic: index prefix %q: want lower-case letters, digits, - and _", s.prefix)
+	}
+	var health struct {
+		Status string `json:"status"`
+	}
+	if _, err := s.do(ctx, esapi.ClusterHealthRequest{}, &health); err != nil {
+		return nil, fmt.Errorf("elastic: %s does not answer: %w", url, err)
+	}
+	if health.Status != "green" && health.Status != "yellow" {
+		return nil, fmt.Errorf("elastic: cluster at %s is %s", url, health.Status)
+	}
+	return s, nil
+}
+
+var validName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,100}$`)
+
+// VendorsAlias is the alias through which the vendors index is read and written.
+func (s *Store) VendorsAlias() string { return s.prefix + "-vendors" }
+
+// indexVersions returns the versions of index name in schema/elasticsearch, ascending.
+func indexVersions(name string) ([]int, error) {
+	files, err := fs.Glob(esschema.Indices, name+".v*.json")
+	if err != nil {
+		return nil, err
+	}
+	var vs []int
+	for _, f := range files {
+		v, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(f, name+".v"), ".json"))
+		if err != nil {
+			return nil, fmt.Errorf("index file %s: want %s.v<N>.json", f, name)
+		}
+		vs = append(vs, v)
+	}
+	if len(vs) == 0 {
+		return nil, fmt.Errorf("no index file %s.v<N>.json", name)
+	}
+	for i := 1; i < len(vs); i++ { // Glob sorts by name: v10 before v2
+		for j := i; j > 0 && vs[j] < vs[j-1]; j-- {
+			vs[j], vs[j-1] = vs[j-1], vs[j]
+		}
+	}
+	return vs, nil
+}
+
+// Migrate creates the newest version of the vendors index (schema/elasticsearch/vendors.vN.json)
+// when it does not exist, and points the alias at it when the alias does not exist yet. It is
+// idempotent and safe to run from several processes at once. It returns ErrReindexNeeded when
+// the alias points at another version.
+func (s *Store) Migrate(ctx context.Context) error {
+	vs, err := indexVersions("vendors")
+	if err != nil {
+		return fmt.Errorf("elastic: migrate: %w", err)
+	}
+	v := vs[len(vs)-1]
+	body, err := esschema.Indices.ReadFile(fmt.Sprintf("vendors.v%d.json", v))
+	if err != nil {
+		return fmt.Errorf("elastic: migrate: %w", err)
+	}
+	index := fmt.Sprintf("%s-vendors-v%d", s.prefix, v)
+	_, err = s.do(ctx, esapi.IndicesCreateRequest{Index: index, Body: bytes.NewReader(body)}, nil)
+	var ee *Error
+	if err != nil && !(errors.As(err, &ee) && ee.Type == "resource_already_exists_exception") {
+		return fmt.Errorf("elastic: migrate: create index %s: %w", index, err)
+	}
+	alias := s.VendorsAlias()
+	current := map[string]json.RawMessage{}
+	status, err := s.do(ctx, esapi.IndicesGetAliasRequest{Name: []string{alias}}, &current, http.StatusNotFound)
+	if err != nil {
+		return fmt.Errorf("elastic: migrate: read alias %s: %w", alias, err)
+	}
+	if status == http.StatusOK {
+		if _, ok := current[index]; ok {
+			return nil
+		}
+		for other := range current {
+			return fmt.Errorf("elastic: migrate: %s points at %s, not %s: %w", alias, other, index, ErrReindexNeeded)
+		}
+	}
+	actions, _ := json.Marshal(map[string]any{"actions": []any{
+		map[string]any{"add": map[string]any{"index": index, "alias": alias, "is_write_index": true}},
+	}})
+	if _, err := s.do(ctx, esapi.IndicesUpdateAliasesRequest{Body: bytes.NewReader(actions)}, nil); err != nil {
+		return fmt.Errorf("elastic: migrate: alias %s to %s: %w", alias, index, err)
+	}
+	return nil
+}
+
+// Refresh makes every write done so far visible to searches (tests and demos; production
+// searches see writes within the refresh interval).
+func (s *Store) Refresh(ctx context.Context) error {
+	if _, err := s.do(ctx, esapi.IndicesRefreshRequest{Index: []string{s.VendorsAlias()}}, nil); err != nil {
+		return fmt.Errorf("elastic: refresh: %w", err)
+	}
+	return nil
+}
+
+// DeleteIndices deletes every version of the store's indices (and so their aliases).
+func (s *Store) DeleteIndices(ctx context.Context) error {
+	vs, err := indexVersions("vendors")
+	if err != nil {
+		return fmt.Errorf("elastic: delete indices: %w", err)
+	}
+	var names []string
+	for _, v := range vs {
+		names = append(names, fmt.Sprintf("%s-vendors-v%d", s.prefix, v))
+	}
+	yes := true
+	if _, err := s.do(ctx, esapi.IndicesDeleteRequest{Index: names, IgnoreUnavailable: &yes}, nil); err != nil {
+		return fmt.Errorf("elastic: delete indices %v: %w", names, err)
+	}
+	return nil
+}
+
+// Error is an error answer of Elasticsearch.
+type Error struct {
+	Status int
+	Type   string
+	Reason string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("elasticsearch %d %s: %s", e.Status, e.Type, e.Reason)
+}
+
+// do sends req and decodes a successful answer into out (when not nil). Statuses in ok are
+// successes too (out is left alone); every other status from 300 is an *Error.
+func (s *Store) do(ctx context.Context, req esapi.Request, out any, ok ...int) (int, error) {
+	res, err := req.Do(ctx, s.es)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		return res.StatusCode, fmt.Errorf("read answer: %w", err)
+	}
+	for _, st := range ok {
+		if res.StatusCode == st {
+			return st, nil
+		}
+	}
+	if res.StatusCode >= 300 {
+		e := &Error{Status: res.StatusCode}
+		var eb struct {
+			Error json.RawMessage `json:"error"`
+		}
+		var detail struct {
+			Type   string `json:"type"`
+			Reason string `json:"reason"`
+		}
+		if json.Unmarshal(body, &eb) == nil && len(eb.Error) > 0 && json.Unmarshal(eb.Error, &detail) == nil {
+			e.Type, e.Reason = detail.Type, detail.Reason
+		} else {
+			e.Reason = string(body)
+		}
+		if e.Type == "index_not_found_exception" {
+			return res.StatusCode, fmt.Errorf("%w: %w", ErrNotMigrated, e)
+		}
+		return res.StatusCode, e
+	}
+	if out != nil {
+		if err := json.Unmarshal(body, out); err != nil {
+			return res.StatusCode, fmt.Errorf("decode answer: %w", err)
+		}
+	}
+	return res.StatusCode, nil
+}

@@ -1,0 +1,256 @@
+package elastic
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+	"github.com/google/uuid"
+
+	"github.com/reservo/reservo/booking"
+	"github.com/reservo/reservo/event"
+	"github.com/reservo/reservo/search"
+	"github.com/reservo/reservo/vendors"
+)
+
+// vendorDoc is a vendor's document (schema/elasticsearch/vendors.v1.json). Besides the vendor
+// it holds, unindexed, what every booking of the vendor holds as of its last event (Bookings),
+// and, indexed per itinerary, the periods in which units are in use with the units left free
+// (Busy): a dated search wants no busy period of its own with fewer free units than asked.
+// Both live in one document so that one write changes them together.
+type vendorDoc struct {
+	VendorID string `json:"vendor_id"`
+	// Indexed is false while only booking events have arrived (the vendor's own events come
+	// first in the log, so only a replay from the middle can do that).
+	Indexed     bool             `json:"indexed"`
+	Seq         int64            `json:"seq"` // of the vendor event the vendor fields come from
+	Kind        vendors.Kind     `json:"kind,omitempty"`
+	Name        string           `json:"name,omitempty"`
+	City        string           `json:"city,omitempty"` // normalized: what filters match
+	CityName    string           `json:"city_name,omitempty"`
+	CountryCode string           `json:"country_code,omitempty"`
+	Location    *geoPoint        `json:"location,omitempty"`
+	Lat         float64          `json:"lat"`
+	Lon         float64          `json:"lon"`
+	Cuisines    []string         `json:"cuisines,omitempty"`
+	StarRating  int              `json:"star_rating,omitempty"`
+	Rating      float64          `json:"rating"`
+	Currency    string           `json:"currency,omitempty"`
+	Active      bool             `json:"active"`
+	ScheduleKey string           `json:"schedule_key,omitempty"`
+	Schedule    *search.Schedule `json:"schedule,omitempty"`
+	Itineraries []itineraryDoc   `json:"itineraries"`
+	// Bookings by booking id.
+	Bookings map[string]bookingDoc `json:"bookings,omitempty"`
+}
+
+type geoPoint struct {
+	Lat float64 `json:"lat"`
+	Lon float64 `json:"lon"`
+}
+
+type itineraryDoc struct {
+	ID         string   `json:"itinerary_id"`
+	Kind       string   `json:"kind"`
+	Type       string   `json:"type"`
+	Name       string   `json:"name"`
+	Capacity   int      `json:"capacity"`
+	Quantity   int      `json:"quantity"`
+	BasePrice  int64    `json:"base_price"`
+	Currency   string   `json:"currency"`
+	Facilities []string `json:"facilities"`
+	Active     bool     `json:"active"`
+	// ScheduleKey is the vendor's, copied so that a nested query can pick the periods of the
+	// itinerary's own schedule.
+	ScheduleKey string    `json:"schedule_key"`
+	Busy        []busyDoc `json:"busy,omitempty"`
+}
+
+// busyDoc is a period (by its start, Unix seconds) in which some units of an itinerary are
+// held or booked, and how many are left.
+type busyDoc struct {
+	Start int64 `json:"start"`
+	Free  int   `json:"free"`
+}
+
+// bookingDoc is what a booking holds as of its event Seq: Quantity units of Itinerary in each
+// period of Starts (Unix seconds) when Holds; nothing otherwise (kept to refuse older events).
+type bookingDoc struct {
+	Seq       int64   `json:"seq"`
+	Itinerary string  `json:"itinerary_id"`
+	Quantity  int     `json:"quantity"`
+	Starts    []int64 `json:"starts"`
+	Holds     bool    `json:"holds"`
+}
+
+// forgetAfter is how long after its last period started a booking is forgotten: searches never
+// ask about the past, and an event that old is not redelivered.
+const forgetAfter = 48 * time.Hour
+
+// recount forgets the bookings of the past and writes the busy periods of every itinerary from
+// the bookings that hold units.
+func (d *vendorDoc) recount(now time.Time) {
+	used := map[string]map[int64]int{}
+	cutoff := now.Add(-forgetAfter).Unix()
+	for id, b := range d.Bookings {
+		if len(b.Starts) == 0 || slices.Max(b.Starts) < cutoff {
+			delete(d.Bookings, id)
+			continue
+		}
+		if !b.Holds {
+			continue
+		}
+		if used[b.Itinerary] == nil {
+			used[b.Itinerary] = map[int64]int{}
+		}
+		for _, st := range b.Starts {
+			used[b.Itinerary][st] += b.Quantity
+		}
+	}
+	for i := range d.Itineraries {
+		it := &d.Itineraries[i]
+		it.Busy = nil
+		for st, u := range used[it.ID] {
+			it.Busy = append(it.Busy, busyDoc{Start: st, Free: it.Quantity - u})
+		}
+		slices.SortFunc(it.Busy, func(a, b busyDoc) int { return int(a.Start - b.Start) })
+	}
+}
+
+// setVendor writes v's fields, as of the event with sequence seq, into d.
+func (d *vendorDoc) setVendor(v *vendors.Vendor, seq int64) {
+	sch := search.ScheduleOf(v)
+	key := sch.Key()
+	*d = vendorDoc{VendorID: v.ID.String(), Indexed: true, Seq: seq, Kind: v.Kind, Name: v.Name,
+		City: strings.ToLower(strings.Join(strings.Fields(v.City.Name), " ")), CityName: v.City.Name,
+		CountryCode: v.City.CountryCode, Location: &geoPoint{Lat: v.Lat, Lon: v.Lon}, Lat: v.Lat, Lon: v.Lon,
+		Cuisines: v.Cuisines, StarRating: v.StarRating, Rating: v.Rating, Currency: v.Currency, Active: v.Active,
+		ScheduleKey: key, Schedule: &sch, Itineraries: []itineraryDoc{}, Bookings: d.Bookings}
+	for _, it := range v.Itineraries {
+		fac := it.Facilities
+		if fac == nil {
+			fac = []string{}
+		}
+		d.Itineraries = append(d.Itineraries, itineraryDoc{ID: it.ID.String(), Kind: string(it.Kind), Type: it.Type,
+			Name: it.Name, Capacity: it.Capacity, Quantity: it.Quantity, BasePrice: it.BasePrice, Currency: it.Currency,
+			Facilities: fac, Active: it.Active, ScheduleKey: key})
+	}
+}
+
+// UpsertVendor implements search.Store: the vendor's fields and itineraries are replaced when
+// seq is newer than the document's, keeping what the bookings hold.
+func (s *Store) UpsertVendor(ctx context.Context, v *vendors.Vendor, seq int64) error {
+	err := s.update(ctx, v.ID, func(d *vendorDoc, found bool) bool {
+		if found && d.Indexed && d.Seq >= seq {
+			return false // the stored copy is as new or newer
+		}
+		d.setVendor(v, seq)
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("elastic: index vendor %s: %w", v.ID, err)
+	}
+	return nil
+}
+
+// holds reports whether a booking in status st holds units (held or booked).
+func holds(st booking.Status) bool {
+	return st == booking.Blocked || st == booking.Confirmed || st == booking.Availed
+}
+
+// ApplyBooking implements search.BookingIndexer: the booking's entry in its vendor's document
+// becomes what the event says it holds (its periods and quantity while BLOCKED, CONFIRMED or
+// AVAILED; nothing once released), unless the entry comes from this or a later event (by Seq),
+// and the busy periods are counted again. A change that moves a booking to other periods or
+// another itinerary moves its units with it.
+func (s *Store) ApplyBooking(ctx context.Context, e event.Envelope, p booking.EventPayload) error {
+	if p.Booking == nil {
+		return fmt.Errorf("elastic: booking event %s: payload without booking", e.ID)
+	}
+	if e.Seq <= 0 {
+		return fmt.Errorf("elastic: booking event %s: no sequence number", e.ID)
+	}
+	b := p.Booking
+	entry := bookingDoc{Seq: e.Seq, Itinerary: b.ItineraryID.String(), Quantity: b.Quantity, Holds: holds(b.Status),
+		Starts: make([]int64, 0, len(p.Periods))}
+	for _, pr := range p.Periods {
+		entry.Starts = append(entry.Starts, pr.StartsAt.Unix())
+	}
+	err := s.update(ctx, b.VendorID, func(d *vendorDoc, found bool) bool {
+		if !found {
+			d.VendorID = b.VendorID.String()
+			d.Itineraries = []itineraryDoc{}
+		}
+		if old, ok := d.Bookings[b.ID.String()]; ok && old.Seq >= e.Seq {
+			return false
+		}
+		if d.Bookings == nil {
+			d.Bookings = map[string]bookingDoc{}
+		}
+		d.Bookings[b.ID.String()] = entry
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("elastic: apply %s of booking %s: %w", e.Type, b.ID, err)
+	}
+	return nil
+}
+
+// maxAttempts bounds the read-modify-write retries of one update.
+const maxAttempts = 100
+
+// update reads a vendor's document, lets fn change it (fn reports whether to write), counts
+// its busy periods again and writes it back if nobody wrote it in between (if_seq_no and
+// if_primary_term; a new document with op_type create), retrying on conflict.
+func (s *Store) update(ctx context.Context, id uuid.UUID, fn func(d *vendorDoc, found bool) bool) error {
+	for range maxAttempts {
+		var got struct {
+			Found       bool            `json:"found"`
+			SeqNo       int             `json:"_seq_no"`
+			PrimaryTerm int             `json:"_primary_term"`
+			Source      json.RawMessage `json:"_source"`
+		}
+		if _, err := s.do(ctx, esapi.GetRequest{Index: s.VendorsAlias(), DocumentID: id.String()}, &got, http.StatusNotFound); err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+		var d vendorDoc
+		if got.Found {
+			if err := json.Unmarshal(got.Source, &d); err != nil {
+				return fmt.Errorf("decode: %w", err)
+			}
+		}
+		if !fn(&d, got.Found) {
+			return nil
+		}
+		d.recount(s.now())
+		body, err := json.Marshal(&d)
+		if err != nil {
+			return fmt.Errorf("encode: %w", err)
+		}
+		yes := true
+		req := esapi.IndexRequest{Index: s.VendorsAlias(), DocumentID: id.String(), Body: bytes.NewReader(body),
+			Refresh: s.refresh, RequireAlias: &yes}
+		if got.Found {
+			req.IfSeqNo, req.IfPrimaryTerm = &got.SeqNo, &got.PrimaryTerm
+		} else {
+			req.OpType = "create"
+		}
+		_, err = s.do(ctx, req, nil)
+		var ee *Error
+		if errors.As(err, &ee) && ee.Status == http.StatusConflict {
+			continue // written by someone else since the read: read again
+		}
+		if err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		return nil
+	}
+	return ErrContention
+}

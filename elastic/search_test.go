@@ -1,0 +1,417 @@
+package elastic_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/reservo/reservo/booking"
+	"github.com/reservo/reservo/elastic"
+	"github.com/reservo/reservo/event"
+	"github.com/reservo/reservo/postgres/pgtest"
+	"github.com/reservo/reservo/search"
+	"github.com/reservo/reservo/search/searchtest"
+	"github.com/reservo/reservo/vendors"
+)
+
+// serverURL is the Elasticsearch the tests use: RESERVO_ELASTIC_URL, or the local scale stack's.
+func serverURL() string {
+	if u := os.Getenv("RESERVO_ELASTIC_URL"); u != "" {
+		return u
+	}
+	return elastic.DefaultURL
+}
+
+// newStore opens a store with indices of its own (a random prefix), migrated, and deletes them
+// at the end of the test.
+func newStore(tb testing.TB, opts ...elastic.Option) (*elastic.Store, string) {
+	tb.Helper()
+	ctx := context.Background()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	prefix := "test-" + hex.EncodeToString(b)
+	s, err := elastic.Open(ctx, serverURL(), append(opts, elastic.WithPrefix(prefix))...)
+	if err != nil {
+		tb.Fatalf("open %s: %v (is Elasticsearch up? deploy/elasticsearch.sh up starts it)", serverURL(), err)
+	}
+	tb.Cleanup(func() {
+		if err := s.DeleteIndices(context.Background()); err != nil {
+			tb.Errorf("delete indices of %s: %v", prefix, err)
+		}
+	})
+	if err := s.Migrate(ctx); err != nil {
+		tb.Fatalf("migrate: %v", err)
+	}
+	return s, prefix
+}
+
+// refreshing makes every search see the writes before it, as the contract suite expects; in
+// production a write shows within the refresh interval.
+type refreshing struct{ *elastic.Store }
+
+func (r refreshing) Search(ctx context.Context, f search.Filter, now time.Time) (*search.Page, error) {
+	if err := r.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	return r.Store.Search(ctx, f, now)
+}
+
+func TestStore_Contract(t *testing.T) {
+	searchtest.Run(t, func(t *testing.T) (search.Store, searchtest.Seeder) {
+		db := pgtest.NewDB(t)
+		s, _ := newStore(t)
+		return refreshing{s}, pgtest.NewSearchSeeder(t, db)
+	})
+}
+
+// getJSON decodes GET url into out and returns the status.
+func getJSON(t *testing.T, url string, out any) int {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode == http.StatusOK && out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("GET %s: %v: %s", url, err, b)
+		}
+	}
+	return res.StatusCode
+}
+
+func TestMigrate_TwiceAndConcurrently(t *testing.T) {
+	ctx := context.Background()
+	s, prefix := newStore(t) // migrated once
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// A store of its own, as another process would have.
+			other, err := elastic.Open(ctx, serverURL(), elastic.WithPrefix(prefix))
+			if err == nil {
+				err = other.Migrate(ctx)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent migrate: %v", err)
+		}
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrate again: %v", err)
+	}
+	aliases := map[string]any{}
+	if st := getJSON(t, serverURL()+"/_alias/"+s.VendorsAlias(), &aliases); st != http.StatusOK {
+		t.Fatalf("alias %s: status %d", s.VendorsAlias(), st)
+	}
+	if _, ok := aliases[prefix+"-vendors-v1"]; !ok || len(aliases) != 1 {
+		t.Fatalf("alias %s points at %v, want only %s-vendors-v1", s.VendorsAlias(), aliases, prefix)
+	}
+
+	// A fresh prefix migrated from several processes at once ends up the same.
+	fresh := "test-fresh-" + strings.ToLower(uuid.NewString()[:8])
+	var wg2 sync.WaitGroup
+	errs = make(chan error, 3)
+	for range 3 {
+		wg2.Add(1)
+		go func() {
+			defer wg2.Done()
+			st, err := elastic.Open(ctx, serverURL(), elastic.WithPrefix(fresh))
+			if err == nil {
+				err = st.Migrate(ctx)
+			}
+			errs <- err
+		}()
+	}
+	wg2.Wait()
+	close(errs)
+	fs, err := elastic.Open(ctx, serverURL(), elastic.WithPrefix(fresh))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := fs.DeleteIndices(context.Background()); err != nil {
+			t.Errorf("delete indices of %s: %v", fresh, err)
+		}
+	})
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent first migrate: %v", err)
+		}
+	}
+	aliases = map[string]any{}
+	if st := getJSON(t, serverURL()+"/_alias/"+fs.VendorsAlias(), &aliases); st != http.StatusOK || len(aliases) != 1 {
+		t.Fatalf("alias %s: status %d, %v", fs.VendorsAlias(), st, aliases)
+	}
+}
+
+func TestMigrate_AliasOnAnotherVersion(t *testing.T) {
+	ctx := context.Background()
+	prefix := "test-old-" + strings.ToLower(uuid.NewString()[:8])
+	s, err := elastic.Open(ctx, serverURL(), elastic.WithPrefix(prefix))
+	if err != nil {
+		t.Fatalf("open: %v (is Elasticsearch up? deploy/elasticsearch.sh up starts it)", err)
+	}
+	old := prefix + "-vendors-v0"
+	t.Cleanup(func() {
+		_ = s.DeleteIndices(context.Background())
+		req, _ := http.NewRequest(http.MethodDelete, serverURL()+"/"+old, nil)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+	})
+	req, _ := http.NewRequest(http.MethodPut, serverURL()+"/"+old, strings.NewReader(
+		`{"aliases":{"`+s.VendorsAlias()+`":{}},"settings":{"number_of_replicas":0}}`))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("create %s: status %d", old, res.StatusCode)
+	}
+	if err := s.Migrate(ctx); !errors.Is(err, elastic.ErrReindexNeeded) {
+		t.Fatalf("migrate with the alias on %s: %v, want ErrReindexNeeded", old, err)
+	}
+}
+
+func TestStore_NotMigrated(t *testing.T) {
+	ctx := context.Background()
+	s, err := elastic.Open(ctx, serverURL(), elastic.WithPrefix("test-none-"+strings.ToLower(uuid.NewString()[:8])))
+	if err != nil {
+		t.Fatalf("open: %v (is Elasticsearch up? deploy/elasticsearch.sh up starts it)", err)
+	}
+	f := search.Filter{}
+	f.Normalize()
+	if _, err := s.Search(ctx, f, time.Now()); !errors.Is(err, elastic.ErrNotMigrated) {
+		t.Fatalf("search without indices: %v, want ErrNotMigrated", err)
+	}
+	v := testHotel(2)
+	if err := s.UpsertVendor(ctx, v, 1); !errors.Is(err, elastic.ErrNotMigrated) {
+		t.Fatalf("upsert without indices: %v, want ErrNotMigrated", err)
+	}
+	// The refused write must not have made an index with a guessed mapping.
+	if st := getJSON(t, serverURL()+"/"+s.VendorsAlias(), nil); st != http.StatusNotFound {
+		t.Fatalf("%s: status %d after a refused write, want 404", s.VendorsAlias(), st)
+	}
+}
+
+// testHotel is a hotel in UTC (check-in 14:00) with one room type of units rooms.
+func testHotel(units int) *vendors.Vendor {
+	id := uuid.New()
+	return &vendors.Vendor{ID: id, Kind: vendors.Hotel, Name: "Hotel " + id.String()[:8],
+		City: vendors.City{Name: "Lisbon", CountryCode: "PT"}, Timezone: "UTC", Lat: 38.7, Lon: -9.1, Currency: "EUR",
+		Rating: 4, StarRating: 3, CheckInTime: "14:00", CheckOutTime: "11:00", Active: true,
+		Itineraries: []vendors.Itinerary{{ID: uuid.New(), VendorID: id, Kind: "room", Type: "std", Name: "Standard",
+			Capacity: 2, Quantity: units, BasePrice: 10000, Currency: "EUR", Facilities: []string{"wifi"}, Active: true}}}
+}
+
+// bookings feeds booking events of one vendor to a store and reads the free units back.
+type bookings struct {
+	t     *testing.T
+	s     *elastic.Store
+	v     *vendors.Vendor
+	now   time.Time
+	day   time.Time
+	seqOf map[string]int64
+}
+
+func (b *bookings) night(n int) []booking.Period {
+	b.t.Helper()
+	f := search.Filter{Kind: vendors.Hotel, CheckIn: b.day.AddDate(0, 0, n).Format(time.DateOnly),
+		CheckOut: b.day.AddDate(0, 0, n+1).Format(time.DateOnly), Quantity: 1}
+	ps, ok := f.Periods(search.ScheduleOf(b.v), b.now)
+	if !ok || len(ps) != 1 {
+		b.t.Fatalf("periods of night %d: %v %v", n, ps, ok)
+	}
+	return ps
+}
+
+// apply feeds the event of booking id in status st over periods with sequence seq.
+func (b *bookings) apply(id uuid.UUID, seq int64, typ event.Type, st booking.Status, qty int, periods []booking.Period) {
+	b.t.Helper()
+	p := booking.EventPayload{Booking: &booking.Booking{ID: id, VendorID: b.v.ID, ItineraryID: b.v.Itineraries[0].ID,
+		Status: st, Quantity: qty, StartsAt: periods[0].StartsAt, EndsAt: periods[len(periods)-1].EndsAt}, Periods: periods}
+	raw, err := json.Marshal(p)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	e := event.Envelope{ID: uuid.New(), Type: typ, Key: b.v.ID.String(), Payload: raw, Seq: seq}
+	if err := b.s.ApplyBooking(context.Background(), e, p); err != nil {
+		b.t.Fatalf("apply %s seq %d: %v", typ, seq, err)
+	}
+}
+
+// free returns the free units of night n (nil: the hotel is not found for one unit).
+func (b *bookings) free(n int) *int {
+	b.t.Helper()
+	ctx := context.Background()
+	if err := b.s.Refresh(ctx); err != nil {
+		b.t.Fatal(err)
+	}
+	f := search.Filter{Kind: vendors.Hotel, CheckIn: b.day.AddDate(0, 0, n).Format(time.DateOnly),
+		CheckOut: b.day.AddDate(0, 0, n+1).Format(time.DateOnly)}
+	f.Normalize()
+	p, err := b.s.Search(ctx, f, b.now)
+	if err != nil {
+		b.t.Fatalf("search night %d: %v", n, err)
+	}
+	for _, v := range p.Vendors {
+		if v.ID == b.v.ID {
+			return v.Itineraries[0].FreeUnits
+		}
+	}
+	return nil
+}
+
+func (b *bookings) want(n, free int) {
+	b.t.Helper()
+	got := b.free(n)
+	switch {
+	case free == 0 && got != nil:
+		b.t.Fatalf("night %d: found with %d free units, want none", n, *got)
+	case free > 0 && (got == nil || *got != free):
+		b.t.Fatalf("night %d: free units %v, want %d", n, got, free)
+	}
+}
+
+func newBookings(t *testing.T, units int) *bookings {
+	s, _ := newStore(t)
+	now := time.Now()
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, 10)
+	return &bookings{t: t, s: s, v: testHotel(units), now: now, day: day}
+}
+
+func TestApplyBooking_OrderAndRedelivery(t *testing.T) {
+	b := newBookings(t, 2)
+	ctx := context.Background()
+	if err := b.s.UpsertVendor(ctx, b.v, 1); err != nil {
+		t.Fatal(err)
+	}
+	b.want(0, 2)
+
+	a := uuid.New()
+	b.apply(a, 10, event.BookingUpdated, booking.Blocked, 1, b.night(0))
+	b.want(0, 1)
+	b.apply(a, 12, event.NewBooking, booking.Confirmed, 1, b.night(0))
+	b.apply(a, 10, event.BookingUpdated, booking.Blocked, 1, b.night(0)) // redelivered
+	b.want(0, 1)
+	b.apply(a, 15, event.BookingCancelled, booking.Cancelled, 1, b.night(0))
+	b.want(0, 2)
+	b.apply(a, 12, event.NewBooking, booking.Confirmed, 1, b.night(0)) // late: the booking is cancelled
+	b.want(0, 2)
+
+	// A change moves the units to another night.
+	c := uuid.New()
+	b.apply(c, 20, event.NewBooking, booking.Confirmed, 2, b.night(1))
+	b.want(1, 0)
+	b.apply(c, 21, event.BookingUpdated, booking.Confirmed, 1, b.night(2))
+	b.want(1, 2)
+	b.want(2, 1)
+	b.apply(c, 20, event.NewBooking, booking.Confirmed, 2, b.night(1)) // older than the change
+	b.want(1, 2)
+	b.want(2, 1)
+
+	// The release arrives before the booking: the booking holds nothing after both.
+	d := uuid.New()
+	b.apply(d, 31, event.BookingExpired, booking.Expired, 1, b.night(3))
+	b.apply(d, 30, event.BookingUpdated, booking.Blocked, 1, b.night(3))
+	b.want(3, 2)
+
+	// Availed keeps the units; the vendor's own older event changes nothing.
+	e := uuid.New()
+	b.apply(e, 40, event.NewBooking, booking.Confirmed, 1, b.night(4))
+	b.apply(e, 41, event.BookingAvailed, booking.Availed, 1, b.night(4))
+	b.want(4, 1)
+	if err := b.s.UpsertVendor(ctx, b.v, 1); err != nil {
+		t.Fatal(err)
+	}
+	b.want(4, 1)
+
+	// A newer vendor event with fewer rooms counts the bookings against the new quantity.
+	b.v.Itineraries[0].Quantity = 1
+	if err := b.s.UpsertVendor(ctx, b.v, 50); err != nil {
+		t.Fatal(err)
+	}
+	b.want(4, 0)
+	b.want(2, 0)
+	b.want(0, 1)
+}
+
+func TestApplyBooking_BeforeTheVendor(t *testing.T) {
+	b := newBookings(t, 3)
+	b.apply(uuid.New(), 5, event.NewBooking, booking.Confirmed, 2, b.night(0))
+	if got := b.free(0); got != nil {
+		t.Fatalf("a vendor known only from a booking is found: %d free", *got)
+	}
+	if err := b.s.UpsertVendor(context.Background(), b.v, 1); err != nil {
+		t.Fatal(err)
+	}
+	b.want(0, 1)
+}
+
+func TestApplyBooking_ConcurrentBookingsOfOneVendor(t *testing.T) {
+	const n = 12
+	b := newBookings(t, n+1)
+	if err := b.s.UpsertVendor(context.Background(), b.v, 1); err != nil {
+		t.Fatal(err)
+	}
+	night := b.night(0)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := uuid.New()
+			p := booking.EventPayload{Booking: &booking.Booking{ID: id, VendorID: b.v.ID, ItineraryID: b.v.Itineraries[0].ID,
+				Status: booking.Confirmed, Quantity: 1}, Periods: night}
+			raw, _ := json.Marshal(p)
+			e := event.Envelope{ID: uuid.New(), Type: event.NewBooking, Key: b.v.ID.String(), Payload: raw, Seq: int64(100 + i)}
+			if err := b.s.ApplyBooking(context.Background(), e, p); err != nil {
+				errs <- fmt.Errorf("booking %d: %w", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	b.want(0, 1) // every one of the n bookings counted, none lost to a concurrent write
+}
+
+func TestApplyBooking_RefusesEventsWithoutSeq(t *testing.T) {
+	b := newBookings(t, 1)
+	p := booking.EventPayload{Booking: &booking.Booking{ID: uuid.New(), VendorID: b.v.ID, Status: booking.Confirmed}}
+	if err := b.s.ApplyBooking(context.Background(), event.Envelope{ID: uuid.New(), Type: event.NewBooking}, p); err == nil {
+		t.Fatal("an event without a sequence number was applied")
+	}
+	if err := b.s.ApplyBooking(context.Background(), event.Envelope{ID: uuid.New(), Seq: 3}, booking.EventPayload{}); err == nil {
+		t.Fatal("an event without a booking was applied")
+	}
+}
