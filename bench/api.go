@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -171,15 +172,91 @@ func Read(ctx context.Context, c *Client, redisAddr string, o APIOptions) (Resul
 		return Result{}, fmt.Errorf("read setup: %w", err)
 	}
 	path := "/booking/" + h.Booking.ID
-	product := Load(ctx, "reservo GET /booking/:id (cached)", o.Workers, 1<<30, o.Duration, func(ctx context.Context, _ int) error {
-		return c.Do(ctx, "GET", path, tok, nil, nil, nil)
-	})
+	if err := c.Do(ctx, "GET", path, tok, nil, nil, nil); err != nil { // fills the cache
+		return Result{}, fmt.Errorf("read setup: %w", err)
+	}
+	// wrk (C, one thread) loads the API as redis-benchmark (C, one thread) loads Redis, so that
+	// the load generators cost alike.
+	product, err := wrk(ctx, "reservo GET /booking/:id (cached)", c.Base+path, tok, o.Workers, o.Duration)
+	if err != nil {
+		return Result{}, err
+	}
 	engine, err := redisBenchmark(ctx, redisAddr, o.Workers, product.Ops)
 	if err != nil {
 		return Result{}, err
 	}
 	return Result{Scenario: "read: a booking from the cache", Product: product, Engine: engine, Ratio: Ratio(product, engine),
-		Limit: "CPU: HTTP parsing, JWT verification and JSON in the API, on the cores the load generator shares"}, nil
+		Limit: "CPU: HTTP parsing, JWT verification and JSON in the API, on the two cores the load generator shares"}, nil
+}
+
+// wrk runs wrk (one thread, conns connections) against url with a bearer token for d and
+// reads its figures; --latency gives the percentiles (p95 is not among them: left 0).
+func wrk(ctx context.Context, name, url, token string, conns int, d time.Duration) (Figures, error) {
+	cmd := exec.CommandContext(ctx, "wrk", "-t", "1", "-c", strconv.Itoa(conns), "-d", strconv.Itoa(max(1, int(d.Seconds())))+"s",
+		"--latency", "-H", "Authorization: Bearer "+token, url)
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return Figures{}, fmt.Errorf("wrk: %w: %s", err, ee.Stderr)
+		}
+		return Figures{}, fmt.Errorf("wrk (deploy/bench.sh installs it): %w", err)
+	}
+	return parseWrk(name, string(out))
+}
+
+var (
+	wrkRate    = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	wrkTotal   = regexp.MustCompile(`([0-9]+) requests in ([0-9.]+)(ms|s|m),`)
+	wrkPct     = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
+	wrkNon2xx  = regexp.MustCompile(`Non-2xx or 3xx responses: ([0-9]+)`)
+	wrkSockErr = regexp.MustCompile(`Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+)`)
+)
+
+// parseWrk reads wrk --latency's report.
+func parseWrk(name, out string) (Figures, error) {
+	f := Figures{Name: name}
+	m := wrkRate.FindStringSubmatch(out)
+	t := wrkTotal.FindStringSubmatch(out)
+	if m == nil || t == nil {
+		return f, fmt.Errorf("wrk printed no rate: %q", out)
+	}
+	f.PerSecond, _ = strconv.ParseFloat(m[1], 64)
+	f.Ops, _ = strconv.ParseInt(t[1], 10, 64)
+	secs, _ := strconv.ParseFloat(t[2], 64)
+	switch t[3] {
+	case "ms":
+		secs /= 1000
+	case "m":
+		secs *= 60
+	}
+	f.Seconds = secs
+	unit := map[string]float64{"us": 0.001, "ms": 1, "s": 1000}
+	for _, p := range wrkPct.FindAllStringSubmatch(out, -1) {
+		v, _ := strconv.ParseFloat(p[2], 64)
+		if p[1] == "50" {
+			f.P50Ms = v * unit[p[3]]
+		} else {
+			f.P99Ms = v * unit[p[3]]
+		}
+	}
+	if e := wrkNon2xx.FindStringSubmatch(out); e != nil {
+		n, _ := strconv.ParseInt(e[1], 10, 64)
+		f.Errors += n
+		f.FirstError = "non-2xx answers"
+	}
+	if e := wrkSockErr.FindStringSubmatch(out); e != nil {
+		for _, x := range e[1:] {
+			n, _ := strconv.ParseInt(x, 10, 64)
+			f.Errors += n
+		}
+	}
+	if f.Errors > 0 {
+		// wrk counts every answer in its rate; only the good ones count here.
+		f.Ops -= f.Errors
+		f.PerSecond = float64(f.Ops) / f.Seconds
+	}
+	return f, nil
 }
 
 // redisBenchmark runs redis-benchmark's GET with clients connections and about n requests

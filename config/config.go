@@ -66,6 +66,7 @@ type Config struct {
 	ArchiveRetention    time.Duration `env:"RESERVO_ARCHIVE_RETENTION" def:"720h" help:"closed bookings stay in the live table this long after closing, then are purged (once archived)"`
 	PurgeInterval       time.Duration `env:"RESERVO_PURGE_INTERVAL" def:"1h" help:"how often reservo consume purges archived bookings"`
 	ConsumerMetricsAddr string        `env:"RESERVO_CONSUMER_METRICS_ADDR" def:"127.0.0.1:9101" help:"metrics address of reservo consume when it runs alone"`
+	PprofAddr           string        `env:"RESERVO_PPROF_ADDR" def:"" help:"address of Go's pprof profiles (net/http/pprof), e.g. 127.0.0.1:6060 (empty: off)"`
 
 	SMTPAddr      string        `env:"RESERVO_SMTP_ADDR" def:"" help:"SMTP relay host:port (empty: e-mails are only logged)"`
 	SMTPFrom      string        `env:"RESERVO_SMTP_FROM" def:"Reservo <no-reply@reservo.local>" help:"sender of e-mails"`

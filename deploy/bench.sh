@@ -4,7 +4,8 @@
 # BENCH_VENDORS vendors (default 20000; the seed's full size is 500000, about 12 minutes to
 # generate), against a `reservo all` of its own on 127.0.0.1:18080 with rate limits off.
 # The seeded database is kept between runs while its size matches; BENCH_RESEED=1 makes it anew.
-# Figures: stdout, .data/bench/latest.json; the server's log: .data/bench/server.log.
+# Figures: stdout, .data/bench/latest.json; the server's log: .data/bench/server.log; the
+# server's pprof profiles on 127.0.0.1:16060 while it runs (BENCH_PPROF_ADDR).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DATA=${RESERVO_DATA_DIR:-$ROOT/.data}
@@ -17,6 +18,12 @@ PORT=${BENCH_PORT:-18080}
 deploy/stack.sh up
 eval "$(deploy/stack.sh env | sed 's/^/export /')"
 mkdir -p "$DATA/bench" "$DATA/bin"
+# The read scenario loads the API with wrk (C) as redis-benchmark (C) loads Redis.
+if ! command -v wrk >/dev/null; then
+  echo "bench: installing wrk from Debian's packages" >&2
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+  else sudo apt-get update -qq >/dev/null && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; fi
+fi
 
 if [ -z "${BENCH_SKIP_GO:-}" ]; then
   echo "== go test -bench"
@@ -44,6 +51,7 @@ fi
 echo "== reservo all on 127.0.0.1:$PORT (rate limits off)"
 RESERVO_HTTP_ADDR=127.0.0.1:$PORT RESERVO_PUBLIC_URL=http://127.0.0.1:$PORT RESERVO_RATE_LIMIT=0 RESERVO_LOGIN_RATE_LIMIT=0 \
   RESERVO_TEMPORAL_TASK_QUEUE=bench-booking RESERVO_CONSUMER_METRICS_ADDR=127.0.0.1:0 RESERVO_LOG_LEVEL=warn \
+  RESERVO_PPROF_ADDR=${BENCH_PPROF_ADDR:-127.0.0.1:16060} \
   "$DATA/bin/reservo" all >"$DATA/bench/server.log" 2>&1 &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT

@@ -17,9 +17,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
+	rpprof "runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -164,6 +166,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer tc.Close()
 	}
 
+	if cfg.PprofAddr != "" {
+		stop := servePprof(cfg.PprofAddr, log)
+		defer stop()
+	}
 	provider := paymentProvider(cfg)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -188,6 +194,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	err = g.Wait()
 	log.Info("stopped", "err", err)
 	return err
+}
+
+// servePprof serves Go's profiles (CPU, heap, allocations, goroutines) at addr for operators
+// and the benchmarks, until the returned stop is called.
+func servePprof(addr string, log *slog.Logger) (stop func()) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("pprof server", "err", err)
+		}
+	}()
+	log.Info("pprof listening", "addr", "http://"+addr+"/debug/pprof/")
+	return func() { _ = srv.Close() }
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -525,6 +550,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	apiURL := fs.String("url", "", "the running API the booking, read, search and mixed scenarios load (default RESERVO_PUBLIC_URL)")
 	serverPID := fs.Int("server-pid", 0, "process of the API, whose peak memory the mixed scenario reports")
 	out := fs.String("json", ".data/bench/latest.json", "where the figures go as JSON")
+	cpuProfile := fs.String("cpuprofile", "", "write the load generator's CPU profile here (the hold scenario's product side runs in it)")
 	scenarios := []string{"hold", "booking", "read", "search", "mixed"}
 	var run []string
 	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -562,6 +588,17 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	c, err := bench.NewClient(*apiURL, *workers)
 	if err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := rpprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer rpprof.StopCPUProfile()
 	}
 	o := bench.APIOptions{Workers: *workers, Duration: *duration}
 	var results []bench.Result
