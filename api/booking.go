@@ -47,11 +47,12 @@ func (a *API) getBooking(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	b, err := a.bookings.Get(c.UserContext(), principal(c), id)
+	raw, err := a.bookings.GetJSON(c.UserContext(), principal(c), id)
 	if err != nil {
 		return err
 	}
-	return c.JSON(b)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(raw)
 }
 
 type statusResponse struct {

@@ -82,3 +82,35 @@ func TestTokens_RoundTripAndRejections(t *testing.T) {
 		}
 	}
 }
+
+// A verified token is remembered until it expires, never past it, and a token that differs by
+// one character is checked in full.
+func TestTokens_RememberedOnlyWhileValid(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	tk := NewTokens(strings.Repeat("k", 32), time.Hour, func() time.Time { return now })
+	p := Principal{ID: uuid.New(), Role: RoleUser}
+	s, _, err := tk.Issue(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if got, err := tk.Verify(s); err != nil || got != p {
+			t.Fatalf("Verify = %+v, %v", got, err)
+		}
+	}
+	if len(tk.verified) != 1 {
+		t.Fatalf("remembered %d tokens; want 1", len(tk.verified))
+	}
+	tampered := s[:len(s)-2] + map[bool]string{true: "A", false: "B"}[s[len(s)-2] != 'A'] + s[len(s)-1:]
+	if _, err := tk.Verify(tampered); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("a tampered token: %v", err)
+	}
+	now = now.Add(time.Hour) // the remembered token expires with the token
+	if _, err := tk.Verify(s); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("an expired remembered token: %v", err)
+	}
+	now = now.Add(-2 * time.Hour) // before it was issued
+	if _, err := tk.Verify(s); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("a token before its time: %v", err)
+	}
+}

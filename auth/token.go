@@ -3,6 +3,8 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -38,16 +40,31 @@ type claims struct {
 	jwt.RegisteredClaims
 }
 
-// Tokens issues and verifies HS256-signed access tokens.
+// Tokens issues and verifies HS256-signed access tokens. It remembers the tokens it verified
+// until they expire (a token cannot change, so its signature need not be checked twice), at
+// most maxVerified of them.
 type Tokens struct {
 	secret []byte
 	ttl    time.Duration
 	now    func() time.Time
+
+	mu       sync.RWMutex
+	verified map[string]verifiedToken
 }
+
+// verifiedToken is a verified token's principal and the span in which it is valid.
+type verifiedToken struct {
+	p              Principal
+	notBefore, exp time.Time
+}
+
+// maxVerified bounds the memory of verified tokens (about 300 bytes each); when it is full the
+// memory starts again empty.
+const maxVerified = 50_000
 
 // NewTokens returns a Tokens signing with secret; now is the clock (time.Now in production).
 func NewTokens(secret string, ttl time.Duration, now func() time.Time) *Tokens {
-	return &Tokens{secret: []byte(secret), ttl: ttl, now: now}
+	return &Tokens{secret: []byte(secret), ttl: ttl, now: now, verified: map[string]verifiedToken{}}
 }
 
 // Issue returns a signed token for p and its expiry.
@@ -77,6 +94,35 @@ func (t *Tokens) Issue(p Principal) (string, time.Time, error) {
 // Verify checks token's signature, algorithm, issuer and lifetime and returns its principal.
 // It returns ErrInvalidToken for every kind of bad token.
 func (t *Tokens) Verify(token string) (Principal, error) {
+	t.mu.RLock()
+	v, ok := t.verified[token]
+	t.mu.RUnlock()
+	if ok {
+		if now := t.now(); !now.Before(v.notBefore) && now.Before(v.exp) {
+			return v.p, nil
+		}
+	}
+	p, c, err := t.verify(token)
+	if err != nil {
+		return Principal{}, err
+	}
+	if c.ExpiresAt != nil {
+		v := verifiedToken{p: p, exp: c.ExpiresAt.Time}
+		if c.NotBefore != nil {
+			v.notBefore = c.NotBefore.Time
+		}
+		t.mu.Lock()
+		if len(t.verified) >= maxVerified {
+			clear(t.verified)
+		}
+		t.verified[strings.Clone(token)] = v // the caller's string may live in a reused buffer
+		t.mu.Unlock()
+	}
+	return p, nil
+}
+
+// verify checks a token in full.
+func (t *Tokens) verify(token string) (Principal, *claims, error) {
 	var c claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
@@ -85,21 +131,21 @@ func (t *Tokens) Verify(token string) (Principal, error) {
 		jwt.WithTimeFunc(t.now),
 	)
 	if err != nil {
-		return Principal{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+		return Principal{}, nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
 	id, err := uuid.Parse(c.Subject)
 	if err != nil {
-		return Principal{}, fmt.Errorf("%w: subject", ErrInvalidToken)
+		return Principal{}, nil, fmt.Errorf("%w: subject", ErrInvalidToken)
 	}
 	p := Principal{ID: id, Role: c.Role}
 	switch c.Role {
 	case RoleUser, RoleStaff:
 	case RoleManager:
 		if p.VendorID, err = uuid.Parse(c.VendorID); err != nil {
-			return Principal{}, fmt.Errorf("%w: vendor", ErrInvalidToken)
+			return Principal{}, nil, fmt.Errorf("%w: vendor", ErrInvalidToken)
 		}
 	default:
-		return Principal{}, fmt.Errorf("%w: role", ErrInvalidToken)
+		return Principal{}, nil, fmt.Errorf("%w: role", ErrInvalidToken)
 	}
-	return p, nil
+	return p, &c, nil
 }

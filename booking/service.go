@@ -2,6 +2,7 @@ package booking
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,6 +32,18 @@ type Cache interface {
 	Get(ctx context.Context, id uuid.UUID) (*Booking, bool, error)
 	Set(ctx context.Context, b *Booking) error
 	Delete(ctx context.Context, id uuid.UUID) error
+}
+
+// Raw is a booking as the JSON the API sends, with the ids that decide who may read it.
+type Raw struct {
+	UserID, VendorID uuid.UUID
+	JSON             []byte
+}
+
+// RawCache is a Cache that also hands out a booking as its JSON (Raw), so that a cached read
+// needs no decoding and no encoding.
+type RawCache interface {
+	GetRaw(ctx context.Context, id uuid.UUID) (*Raw, bool, error)
 }
 
 // Hold is the answer to a booking request: the held (or, when paid at once, confirmed)
@@ -226,6 +239,32 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, id uuid.UUID) (*Boo
 		return nil, ErrForbidden
 	}
 	return b, nil
+}
+
+// GetJSON is Get that returns the booking as its JSON: from the cache as it is stored when the
+// cache has it, encoded otherwise.
+func (s *Service) GetJSON(ctx context.Context, p auth.Principal, id uuid.UUID) ([]byte, error) {
+	if rc, ok := s.cache.(RawCache); ok {
+		r, hit, err := rc.GetRaw(ctx, id)
+		if err != nil {
+			s.log.WarnContext(ctx, "booking cache unavailable; reading the database", "err", err)
+		}
+		if hit {
+			if !mayRead(p, &Booking{UserID: r.UserID, VendorID: r.VendorID}) {
+				return nil, ErrForbidden
+			}
+			return r.JSON, nil
+		}
+	}
+	b, err := s.Get(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(b)
+	if err != nil {
+		return nil, fmt.Errorf("encode booking %s: %w", id, err)
+	}
+	return raw, nil
 }
 
 // WaitStatus returns the booking once its status differs from since (or at once when since is

@@ -28,19 +28,41 @@ func NewBookingCache(c *Client, ttl time.Duration) *BookingCache {
 	return &BookingCache{c: c, ttl: ttl}
 }
 
-func bookingKey(id uuid.UUID) string { return "booking:" + id.String() }
+// bookingKey names a cached booking. The value is the booking's user id and vendor id (16
+// bytes each), then its JSON as the API sends it: a cached read checks who may see it from the
+// ids and sends the JSON as it is (GetRaw), with no decoding or encoding.
+func bookingKey(id uuid.UUID) string { return "booking:v2:" + id.String() }
 
-// Get implements booking.Cache.
-func (bc *BookingCache) Get(ctx context.Context, id uuid.UUID) (*booking.Booking, bool, error) {
-	raw, err := bc.c.rdb.Get(ctx, bookingKey(id)).Bytes()
+const idsLen = 32
+
+var _ booking.RawCache = (*BookingCache)(nil)
+
+// GetRaw implements booking.RawCache.
+func (bc *BookingCache) GetRaw(ctx context.Context, id uuid.UUID) (*booking.Raw, bool, error) {
+	v, err := bc.c.rdb.Get(ctx, bookingKey(id)).Bytes()
 	if errors.Is(err, goredis.Nil) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("cache get: %w", err)
 	}
+	if len(v) <= idsLen {
+		return nil, false, fmt.Errorf("cache get %s: a value of %d bytes", id, len(v))
+	}
+	r := &booking.Raw{JSON: v[idsLen:]}
+	copy(r.UserID[:], v[:16])
+	copy(r.VendorID[:], v[16:idsLen])
+	return r, true, nil
+}
+
+// Get implements booking.Cache.
+func (bc *BookingCache) Get(ctx context.Context, id uuid.UUID) (*booking.Booking, bool, error) {
+	r, ok, err := bc.GetRaw(ctx, id)
+	if !ok || err != nil {
+		return nil, ok, err
+	}
 	var b booking.Booking
-	if err := json.Unmarshal(raw, &b); err != nil {
+	if err := json.Unmarshal(r.JSON, &b); err != nil {
 		return nil, false, fmt.Errorf("cache decode: %w", err)
 	}
 	return &b, true, nil
@@ -52,7 +74,9 @@ func (bc *BookingCache) Set(ctx context.Context, b *booking.Booking) error {
 	if err != nil {
 		return fmt.Errorf("cache encode: %w", err)
 	}
-	if err := bc.c.rdb.Set(ctx, bookingKey(b.ID), raw, bc.ttl).Err(); err != nil {
+	v := make([]byte, 0, idsLen+len(raw))
+	v = append(append(append(v, b.UserID[:]...), b.VendorID[:]...), raw...)
+	if err := bc.c.rdb.Set(ctx, bookingKey(b.ID), v, bc.ttl).Err(); err != nil {
 		return fmt.Errorf("cache set: %w", err)
 	}
 	return nil

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"sync"
 	"testing"
@@ -87,6 +88,16 @@ func TestBookingCache_SetGetDelete(t *testing.T) {
 	got, ok, err := bc.Get(ctx, b.ID)
 	if err != nil || !ok || got.Status != booking.Blocked || got.Quantity != 2 || !got.StartsAt.Equal(b.StartsAt) {
 		t.Fatalf("hit: %+v ok=%v err=%v", got, ok, err)
+	}
+	// The raw form carries who may read it and the JSON the API sends, byte for byte.
+	b.UserID, b.VendorID = uuid.New(), uuid.New()
+	if err := bc.Set(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	raw, ok, err := bc.GetRaw(ctx, b.ID)
+	want, _ := json.Marshal(b)
+	if err != nil || !ok || raw.UserID != b.UserID || raw.VendorID != b.VendorID || string(raw.JSON) != string(want) {
+		t.Fatalf("raw hit: %+v ok=%v err=%v; want %s", raw, ok, err, want)
 	}
 	if err := bc.Delete(ctx, b.ID); err != nil {
 		t.Fatal(err)
