@@ -255,13 +255,25 @@ func (s *SearchStore) Explain(ctx context.Context, f search.Filter, now time.Tim
 // periods f asks about; schedules that cannot be booked then are left out.
 func (s *SearchStore) periods(ctx context.Context, f *search.Filter, now time.Time) (map[string][]time.Time, error) {
 	b := &sqlBuilder{}
-	where := vendorWhere(b, f)
-	// The distinct keys come from the narrow (kind, schedule_key) index or the place filter's;
-	// one vendor of each key then tells its schedule.
+	// The distinct schedules of the kind (a few hundred at most: time zones, check-in times and
+	// opening hours repeat) come from a loose scan of the (kind, schedule_key) index, one probe
+	// per key, whatever the number of vendors the filter matches; one vendor of each key then
+	// tells its schedule. The search itself keeps the vendors whose key has periods.
+	keys := `WITH RECURSIVE keys AS (
+			(SELECT v.schedule_key FROM search_vendor v WHERE v.active AND v.kind = ` + b.arg(string(f.Kind)) + `
+			 ORDER BY v.schedule_key LIMIT 1)
+			UNION ALL
+			SELECT (SELECT v.schedule_key FROM search_vendor v WHERE v.active AND v.kind = $1
+				AND v.schedule_key > keys.schedule_key ORDER BY v.schedule_key LIMIT 1)
+			FROM keys WHERE keys.schedule_key IS NOT NULL)
+		SELECT $1::text AS kind, schedule_key FROM keys WHERE schedule_key IS NOT NULL`
+	if f.Kind == "" {
+		keys = `SELECT DISTINCT v.kind, v.schedule_key FROM search_vendor v WHERE ` + vendorWhere(b, f)
+	}
 	rows, err := s.db.readQuery(ctx, `SELECT k.schedule_key, x.kind, x.timezone,
 		coalesce(to_char(x.check_in_time, 'HH24:MI'), ''), coalesce(to_char(x.check_out_time, 'HH24:MI'), ''),
 		x.opening_hours, coalesce(x.slot_minutes, 0), coalesce(x.turn_minutes, 0)
-		FROM (SELECT DISTINCT v.kind, v.schedule_key FROM search_vendor v WHERE `+where+`) k
+		FROM (`+keys+`) k
 		CROSS JOIN LATERAL (SELECT * FROM search_vendor x WHERE x.active AND x.kind = k.kind
 			AND x.schedule_key = k.schedule_key LIMIT 1) x`, b.args...)
 	if err != nil {
@@ -369,13 +381,36 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string][]time
 	// the itineraries are spelled out as JSON only for the vendors of the page.
 	matching := `FROM search_itinerary si` + used + `
 			WHERE ` + strings.Join(itWhere, " AND ")
-	sql := `WITH p AS MATERIALIZED (
+	limit := b.arg(f.Limit + 1)
+	knn := ""
+	if f.Sort == search.ByDistance {
+		// Nearest first, in two steps. k walks the GiST index in distance order (KNN: the cube
+		// distance of the earth points, a chord, orders exactly as earth_distance, which is a
+		// monotonic function of it) and stops at a page of matching vendors, instead of
+		// checking and sorting every vendor in the radius. The index orders by that distance
+		// alone, so p then takes the page again within k's farthest distance, a small box,
+		// ordered by distance and vendor id: vendors at the same distance are never split
+		// across pages in an arbitrary order.
+		lat, lon := b.arg(*f.Lat), b.arg(*f.Lon)
+		knn = `k AS MATERIALIZED (
+		SELECT ` + dist + ` AS dist
+		FROM search_vendor v
+		CROSS JOIN LATERAL (SELECT min(si.base_price) AS min_price ` + matching + `) m
+		WHERE ` + strings.Join(where, " AND ") + `
+		ORDER BY ll_to_earth(v.lat, v.lon) <-> ll_to_earth(` + lat + `::float8, ` + lon + `::float8)
+		LIMIT ` + limit + `),
+		`
+		where = append(where,
+			"earth_box(ll_to_earth("+lat+"::float8, "+lon+"::float8), (SELECT max(dist) FROM k)) @> ll_to_earth(v.lat, v.lon)",
+			dist+" <= (SELECT max(dist) FROM k)")
+	}
+	sql := `WITH ` + knn + `p AS MATERIALIZED (
 		SELECT v.vendor_id, ` + dist + ` AS dist, m.min_price
 		FROM search_vendor v
 		CROSS JOIN LATERAL (SELECT min(si.base_price) AS min_price ` + matching + `) m
 		WHERE ` + strings.Join(where, " AND ") + `
 		ORDER BY ` + order + `
-		LIMIT ` + b.arg(f.Limit+1) + `)
+		LIMIT ` + limit + `)
 		SELECT v.vendor_id, v.kind, v.name, v.city_name, v.country_code, v.lat, v.lon, v.rating,
 		coalesce(v.star_rating, 0), v.cuisines, v.currency, p.dist, p.min_price, m.items
 		FROM p JOIN search_vendor v ON v.vendor_id = p.vendor_id
