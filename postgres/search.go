@@ -90,6 +90,10 @@ func (s *SearchStore) UpsertVendor(ctx context.Context, v *vendors.Vendor, seq i
 			v.ID, ids, kinds, types, names, caps, qtys, prices, currencies, facilities, active); err != nil {
 			return fmt.Errorf("insert search itineraries: %w", err)
 		}
+		if _, err := tx.Exec(ctx, `UPDATE search_vendor SET min_base_price = (SELECT min(base_price)
+			FROM search_itinerary WHERE vendor_id = $1 AND active) WHERE vendor_id = $1`, v.ID); err != nil {
+			return fmt.Errorf("search vendor price: %w", err)
+		}
 		return nil
 	})
 	if err != nil {
@@ -117,6 +121,11 @@ func (b *sqlBuilder) arg(v any) string {
 
 // vendorWhere is the condition on search_vendor v of every filter that concerns the vendor.
 func vendorWhere(b *sqlBuilder, f *search.Filter) string {
+	return strings.Join(append(placeConds(b, f), radiusConds(b, f, "v")...), " AND ")
+}
+
+// placeConds are the vendor conditions of f but the radius.
+func placeConds(b *sqlBuilder, f *search.Filter) []string {
 	conds := []string{"v.active"}
 	if f.Kind != "" {
 		conds = append(conds, "v.kind = "+b.arg(string(f.Kind)))
@@ -130,14 +139,19 @@ func vendorWhere(b *sqlBuilder, f *search.Filter) string {
 	if f.Cuisine != "" {
 		conds = append(conds, "v.cuisines @> ARRAY["+b.arg(f.Cuisine)+"::text]")
 	}
-	if f.RadiusKm > 0 && f.Lat != nil && f.Lon != nil {
-		origin := fmt.Sprintf("ll_to_earth(%s::float8, %s::float8)", b.arg(*f.Lat), b.arg(*f.Lon))
-		radius := b.arg(f.RadiusKm * 1000)
-		// The box finds candidates in the GiST index; the distance check cuts its corners.
-		conds = append(conds, fmt.Sprintf("earth_box(%s, %s::float8) @> ll_to_earth(v.lat, v.lon)", origin, radius),
-			fmt.Sprintf("earth_distance(%s, ll_to_earth(v.lat, v.lon)) <= %s::float8", origin, radius))
+	return conds
+}
+
+// radiusConds are the radius conditions of f on the vendor row alias.
+func radiusConds(b *sqlBuilder, f *search.Filter, alias string) []string {
+	if f.RadiusKm <= 0 || f.Lat == nil || f.Lon == nil {
+		return nil
 	}
-	return strings.Join(conds, " AND ")
+	origin := fmt.Sprintf("ll_to_earth(%s::float8, %s::float8)", b.arg(*f.Lat), b.arg(*f.Lon))
+	radius := b.arg(f.RadiusKm * 1000)
+	// The box finds candidates in the GiST index; the distance check cuts its corners.
+	return []string{fmt.Sprintf("earth_box(%s, %s::float8) @> ll_to_earth(%s.lat, %s.lon)", origin, radius, alias, alias),
+		fmt.Sprintf("earth_distance(%s, ll_to_earth(%s.lat, %s.lon)) <= %s::float8", origin, alias, alias, radius)}
 }
 
 // Search implements search.Store.
@@ -154,13 +168,74 @@ func vendorWhere(b *sqlBuilder, f *search.Filter) string {
 // the sort order and, per vendor, aggregates its matching itineraries whose units used
 // (max of held + booked over those periods) leave Quantity free, stopping at Limit + 1.
 func (s *SearchStore) Search(ctx context.Context, f search.Filter, now time.Time) (*search.Page, error) {
-	sql, args, err := s.query(ctx, &f, now)
-	if err != nil || sql == "" {
+	after, periods, ok, err := s.prepare(ctx, &f, now)
+	if err != nil || !ok {
 		return &search.Page{Vendors: []search.Vendor{}}, err
 	}
+	// Sorted by price, the search walks the vendors cheapest first by their cheapest itinerary
+	// (min_base_price), a batch at a time: a vendor's price in the search (its cheapest
+	// matching, free itinerary) is never below that, so once the page's next vendor is cheaper
+	// than the batch's dearest, no vendor past the batch can come before it. Otherwise a batch
+	// eight times larger is tried, and past the last one every candidate is priced.
+	batch, dense := 0, false
+	if f.Sort == search.ByPrice {
+		batch = priceBatches[0]
+		if f.Lat != nil && f.Lon != nil {
+			// The planner cannot tell how many vendors a radius holds (the box's selectivity
+			// is a constant to it): count up to denseAt of them. Few are priced all at once;
+			// many are walked by the price index.
+			b := &sqlBuilder{}
+			var n int
+			if err := s.db.readQueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM search_vendor v WHERE `+vendorWhere(b, &f)+
+				` LIMIT `+b.arg(denseAt)+`) x`, b.args...).Scan(&n); err != nil {
+				return nil, fmt.Errorf("search vendors: %w", err)
+			}
+			if dense = n >= denseAt; !dense {
+				batch = 0
+			}
+		}
+	}
+	for i := 0; ; i++ {
+		sql, args := searchSQL(&f, after, periods, batch, dense)
+		page, w, err := s.run(ctx, &f, sql, args)
+		if err != nil || batch == 0 {
+			return page, err
+		}
+		// No row tells nothing of the batch (the page may lie past it): try the next. A dense
+		// walk's short batch may be cut by its scan limit, so only the price bound counts.
+		allTaken := w.scanned < int64(batch) && !(dense && f.RadiusKm > 0)
+		if w.rows > 0 && (allTaken || (w.rows == f.Limit+1 && w.lastPrice < w.bound)) {
+			return page, nil
+		}
+		batch = 0
+		if i+1 < len(priceBatches) {
+			batch = priceBatches[i+1]
+		}
+	}
+}
+
+// priceBatches are the batch sizes of the price walk; past them every candidate is priced.
+var priceBatches = []int{256, 2048}
+
+// denseAt is the number of vendors in a radius from which a price sort walks the price index;
+// the walk of a batch then looks at denseScan times its size in price order.
+var denseAt = 500
+
+const denseScan = 64
+
+// walked is what a price walk's batch tells: how many candidates it took, the dearest of their
+// cheapest itineraries, how many rows the page query gave and the price of its last.
+type walked struct {
+	scanned, bound, lastPrice int64
+	rows                      int
+}
+
+// run runs a search statement and reads the page.
+func (s *SearchStore) run(ctx context.Context, f *search.Filter, sql string, args []any) (*search.Page, walked, error) {
+	var w walked
 	rows, err := s.db.readQuery(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("search vendors: %w", err)
+		return nil, w, fmt.Errorf("search vendors: %w", err)
 	}
 	defer rows.Close()
 	page := &search.Page{Vendors: []search.Vendor{}}
@@ -172,12 +247,14 @@ func (s *SearchStore) Search(ctx context.Context, f search.Filter, now time.Time
 		var minPrice int64
 		var items []byte
 		if err := rows.Scan(&v.ID, &v.Kind, &v.Name, &v.City, &v.CountryCode, &v.Lat, &v.Lon, &v.Rating, &star,
-			&v.Cuisines, &v.Currency, &dist, &minPrice, &items); err != nil {
-			return nil, fmt.Errorf("search vendors: %w", err)
+			&v.Cuisines, &v.Currency, &dist, &minPrice, &items, &w.scanned, &w.bound); err != nil {
+			return nil, w, fmt.Errorf("search vendors: %w", err)
 		}
+		w.rows++
+		w.lastPrice = minPrice
 		if len(page.Vendors) == f.Limit {
 			page.NextCursor = last.Encode()
-			break
+			continue
 		}
 		v.StarRating = int(star)
 		if len(v.Cuisines) == 0 {
@@ -197,7 +274,7 @@ func (s *SearchStore) Search(ctx context.Context, f search.Filter, now time.Time
 			v.DistanceKm = &km
 		}
 		if err := json.Unmarshal(items, &v.Itineraries); err != nil {
-			return nil, fmt.Errorf("search vendors: itineraries: %w", err)
+			return nil, w, fmt.Errorf("search vendors: itineraries: %w", err)
 		}
 		for i := range v.Itineraries {
 			it := &v.Itineraries[i]
@@ -209,27 +286,42 @@ func (s *SearchStore) Search(ctx context.Context, f search.Filter, now time.Time
 		page.Vendors = append(page.Vendors, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("search vendors: %w", err)
+		return nil, w, fmt.Errorf("search vendors: %w", err)
 	}
-	return page, nil
+	return page, w, nil
 }
 
-// query returns the search query of f and its arguments; no query when no vendor can match.
-func (s *SearchStore) query(ctx context.Context, f *search.Filter, now time.Time) (string, []any, error) {
+// prepare reads f's cursor and, for a dated search, the periods of the schedules it asks
+// about; ok is false when no vendor can match.
+func (s *SearchStore) prepare(ctx context.Context, f *search.Filter, now time.Time) (*search.Cursor, map[string][]time.Time, bool, error) {
 	after, err := f.After()
 	if err != nil {
-		return "", nil, validate.Errors{{Field: "cursor", Message: "is not a cursor of this search; start again without it"}}
+		return nil, nil, false, validate.Errors{{Field: "cursor", Message: "is not a cursor of this search; start again without it"}}
 	}
 	periods := map[string][]time.Time{}
 	if f.Dated() {
 		if periods, err = s.periods(ctx, f, now); err != nil {
-			return "", nil, err
+			return nil, nil, false, err
 		}
 		if len(periods) == 0 {
-			return "", nil, nil
+			return nil, nil, false, nil
 		}
 	}
-	sql, args := searchSQL(f, after, periods)
+	return after, periods, true, nil
+}
+
+// query returns the first search statement of f and its arguments (for a price sort, its first
+// batch); no statement when no vendor can match.
+func (s *SearchStore) query(ctx context.Context, f *search.Filter, now time.Time) (string, []any, error) {
+	after, periods, ok, err := s.prepare(ctx, f, now)
+	if err != nil || !ok {
+		return "", nil, err
+	}
+	batch := 0
+	if f.Sort == search.ByPrice {
+		batch = priceBatches[0]
+	}
+	sql, args := searchSQL(f, after, periods, batch, f.Lat != nil)
 	return sql, args, nil
 }
 
@@ -305,7 +397,10 @@ func (s *SearchStore) periods(ctx context.Context, f *search.Filter, now time.Ti
 
 // searchSQL writes the search query of f after the cursor; periods are the period starts per
 // schedule key of a dated search.
-func searchSQL(f *search.Filter, after *search.Cursor, periods map[string][]time.Time) (string, []any) {
+// searchSQL writes the search statement; batch > 0 (price order) prices only the batch of
+// candidates cheapest by min_base_price, and the statement also returns how many it took and
+// the dearest of them.
+func searchSQL(f *search.Filter, after *search.Cursor, periods map[string][]time.Time, batch int, dense bool) (string, []any) {
 	b := &sqlBuilder{}
 	where := []string{vendorWhere(b, f)}
 
@@ -355,6 +450,7 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string][]time
 		itWhere = append(itWhere, fmt.Sprintf("si.quantity - coalesce(u.used, 0) >= %s", b.arg(f.Quantity)))
 	}
 
+	matchVendor, nVendorConds := strings.Join(where, " AND "), len(where)
 	var order, outerOrder string
 	switch f.Sort {
 	case search.ByRating:
@@ -404,15 +500,43 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string][]time
 			"earth_box(ll_to_earth("+lat+"::float8, "+lon+"::float8), (SELECT max(dist) FROM k)) @> ll_to_earth(v.lat, v.lon)",
 			dist+" <= (SELECT max(dist) FROM k)")
 	}
-	sql := `WITH ` + knn + `p AS MATERIALIZED (
+	from, walk, walked := "search_vendor v", "", "0::bigint, 0::bigint"
+	if batch > 0 {
+		if dense && f.RadiusKm > 0 && f.Lat != nil && f.Lon != nil {
+			rc := radiusConds(b, f, "x")
+			// Many vendors in the radius: walk the price index and check the radius per row.
+			// The planner takes a radius for a few vendors and would rather sort them all; the
+			// inner limit keeps the walk in price order, and bounds it (a batch that it cuts
+			// short is not taken as all the candidates: Search then tries the next).
+			inner := append(placeConds(b, f), where[1:nVendorConds]...)
+			walk = `c AS MATERIALIZED (
+		SELECT x.vendor_id, x.min_base_price FROM (
+			SELECT v.vendor_id, v.min_base_price, v.lat, v.lon FROM search_vendor v
+			WHERE ` + strings.Join(inner, " AND ") + ` AND v.min_base_price IS NOT NULL
+			ORDER BY v.min_base_price, v.vendor_id LIMIT ` + b.arg(batch*denseScan) + `) x
+		WHERE ` + strings.Join(rc, " AND ") + `
+		LIMIT ` + b.arg(batch) + `),
+		`
+		} else {
+			walk = `c AS MATERIALIZED (
+		SELECT v.vendor_id, v.min_base_price FROM search_vendor v
+		WHERE ` + matchVendor + ` AND v.min_base_price IS NOT NULL
+		ORDER BY v.min_base_price, v.vendor_id
+		LIMIT ` + b.arg(batch) + `),
+		`
+		}
+		from = "c JOIN search_vendor v ON v.vendor_id = c.vendor_id"
+		walked = "(SELECT count(*) FROM c), (SELECT coalesce(max(min_base_price), 0) FROM c)"
+	}
+	sql := `WITH ` + knn + walk + `p AS MATERIALIZED (
 		SELECT v.vendor_id, ` + dist + ` AS dist, m.min_price
-		FROM search_vendor v
+		FROM ` + from + `
 		CROSS JOIN LATERAL (SELECT min(si.base_price) AS min_price ` + matching + `) m
 		WHERE ` + strings.Join(where, " AND ") + `
 		ORDER BY ` + order + `
 		LIMIT ` + limit + `)
 		SELECT v.vendor_id, v.kind, v.name, v.city_name, v.country_code, v.lat, v.lon, v.rating,
-		coalesce(v.star_rating, 0), v.cuisines, v.currency, p.dist, p.min_price, m.items
+		coalesce(v.star_rating, 0), v.cuisines, v.currency, p.dist, p.min_price, m.items, ` + walked + `
 		FROM p JOIN search_vendor v ON v.vendor_id = p.vendor_id
 		CROSS JOIN LATERAL (
 			SELECT jsonb_agg(jsonb_build_object('id', si.itinerary_id, 'type', si.type, 'name', si.name,

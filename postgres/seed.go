@@ -251,7 +251,8 @@ func (g *generator) vendor(rows *chunkRows) {
 	rows.managers = append(rows.managers, []any{uuid.New(), v.ID, fmt.Sprintf("manager-%s@seed.reservo.test", v.ID), g.hash, "Manager", g.now})
 	rows.searchVendors = append(rows.searchVendors, []any{v.ID, string(v.Kind), v.Name, normCity(c.Name), c.Name, c.Country, v.Lat, v.Lon,
 		cuisines, toInt(star), v.Rating, v.Currency, true, v.Timezone, toClock(ck), toClock(co), ohArg, toInt(slot), toInt(turn),
-		search.ScheduleOf(v).Key(), int64(0)})
+		search.ScheduleOf(v).Key(), int64(0), nil})
+	minPrice := &rows.searchVendors[len(rows.searchVendors)-1][21]
 
 	factor := currencyFactor[v.Currency]
 	if factor == 0 {
@@ -283,6 +284,9 @@ func (g *generator) vendor(rows *chunkRows) {
 			rows.facilities = append(rows.facilities, []any{id, g.facilityIDs[fkind+"/"+f]})
 		}
 		rows.searchItineraries = append(rows.searchItineraries, []any{id, v.ID, kind, typ, typ, capacity, qty, price, v.Currency, facs, true})
+		if m, ok := (*minPrice).(int64); !ok || price < m {
+			*minPrice = price
+		}
 		if r.Float64() < g.o.BookedShare {
 			g.booking(rows, v, id, qty, capacity, price)
 		}
@@ -365,7 +369,7 @@ func (c *chunkRows) write(ctx context.Context, tx pgx.Tx) error {
 		{"itinerary_facility", []string{"itinerary_id", "facility_id"}, c.facilities},
 		{"search_vendor", []string{"vendor_id", "kind", "name", "city", "city_name", "country_code", "lat", "lon", "cuisines", "star_rating",
 			"rating", "currency", "active", "timezone", "check_in_time", "check_out_time", "opening_hours", "slot_minutes", "turn_minutes",
-			"schedule_key", "seq"}, c.searchVendors},
+			"schedule_key", "seq", "min_base_price"}, c.searchVendors},
 		{"search_itinerary", []string{"itinerary_id", "vendor_id", "kind", "type", "name", "capacity", "quantity", "base_price", "currency",
 			"facilities", "active"}, c.searchItineraries},
 		{"booking", []string{"id", "user_id", "vendor_id", "itinerary_id", "status", "starts_at", "ends_at", "quantity", "party_size",

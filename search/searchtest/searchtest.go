@@ -544,6 +544,7 @@ func testFilters(t *testing.T, newStore func(t *testing.T) (search.Store, Seeder
 		{"price range", search.Filter{MinPrice: ptr(int64(5000)), MaxPrice: ptr(int64(12000))}},
 		{"price range of a stay", search.Filter{CheckIn: in, CheckOut: out, Quantity: 2, MinPrice: ptr(int64(40000)), MaxPrice: ptr(int64(70000))}},
 		{"sort by price in a city", search.Filter{Sort: search.ByPrice, City: "lisbon"}},
+		{"sort by price in a radius", search.Filter{Sort: search.ByPrice, Lat: lat, Lon: lon, RadiusKm: 25}},
 		{"sort by rating in a city", search.Filter{Sort: search.ByRating, City: "lisbon"}},
 		{"sort by distance of restaurants", search.Filter{Sort: search.ByDistance, Lat: lat, Lon: lon, Kind: vendors.Restaurant}},
 		{"hotels combined", search.Filter{Kind: vendors.Hotel, City: "Lisbon", Type: "std", Facilities: []string{"wifi"},
