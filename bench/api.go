@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -377,7 +378,8 @@ func Search(ctx context.Context, c *Client, store *postgres.SearchStore, db *pos
 	})
 	engine := Load(ctx, "the same SQL, straight to PostgreSQL", o.Workers, 1<<30, o.Duration, func(ctx context.Context, i int) error {
 		s := stmts[i%len(stmts)]
-		rows, err := db.Pool.Query(ctx, s.sql, s.args...)
+		// As the store sends it: an unnamed statement, planned for its arguments each time.
+		rows, err := db.Pool.Query(ctx, s.sql, append([]any{pgx.QueryExecModeExec}, s.args...)...)
 		if err != nil {
 			return err
 		}
