@@ -32,21 +32,14 @@ START_TIMEOUT=${RESERVO_CASSANDRA_START_TIMEOUT:-240} # seconds
 PIDFILE="$DATA/cassandra.pid"
 LOG="$DATA/cassandra.log"
 MAIN=org.apache.cassandra.service.CassandraDaemon
+NAME=cassandra
+MATCH="$MAIN"
+# shellcheck source=lib.sh
+. "$ROOT/deploy/lib.sh"
 
-log() { printf 'cassandra: %s\n' "$*" >&2; }
-die() { log "$*"; exit 1; }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # The pid in the pid file, if that process is still our Cassandra (and not a reused pid).
-running_pid() {
-  local pid
-  [ -s "$PIDFILE" ] || return 1
-  pid=$(cat "$PIDFILE")
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$MAIN" || return 1
-  echo "$pid"
-}
 
 # fetch copies cassandra-all and its runtime dependencies into $LIB, once per pom.xml: a stamp
 # holds the pom's checksum, so a new version in the pom fetches again and nothing else does.
@@ -166,18 +159,8 @@ up() {
 }
 
 down() {
-  local pid
-  if ! pid=$(running_pid); then
-    rm -f "$PIDFILE"
-    port_open "$PORT" && log "127.0.0.1:$PORT is served by a process this script did not start; left alone"
-    return 0
-  fi
   # SIGTERM runs Cassandra's shutdown hook (drain: memtables flushed, commit log closed).
-  log "stopping (pid $pid)"
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$PIDFILE"
+  stop_started 30
 }
 
 status() {

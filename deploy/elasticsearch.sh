@@ -32,11 +32,12 @@ START_TIMEOUT=${RESERVO_ELASTIC_START_TIMEOUT:-180} # seconds
 PIDFILE="$DATA/elasticsearch.pid"
 LOG="$DATA/elasticsearch.log"
 MAIN=com.github.reservo.elasticsearch.Launcher
+NAME=elasticsearch
+MATCH="$MAIN"
+# shellcheck source=lib.sh
+. "$ROOT/deploy/lib.sh"
 
-log() { printf 'elasticsearch: %s\n' "$*" >&2; }
-die() { log "$*"; exit 1; }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # http_get prints the body of GET http://127.0.0.1:$PORT$1 (HTTP/1.0: the server closes the
 # connection after the answer), without curl.
@@ -51,14 +52,6 @@ http_get() {
 healthy() { http_get '/_cluster/health' | grep -Eq '"status":"(green|yellow)"'; }
 
 # The pid in the pid file, if that process is still our Elasticsearch (and not a reused pid).
-running_pid() {
-  local pid
-  [ -s "$PIDFILE" ] || return 1
-  pid=$(cat "$PIDFILE")
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$MAIN" || return 1
-  echo "$pid"
-}
 
 # build compiles the launcher and copies its runtime jars into $BUILD, once per source: a stamp
 # holds the checksum of the pom and the sources, so only a change there builds again.
@@ -134,18 +127,8 @@ up() {
 }
 
 down() {
-  local pid
-  if ! pid=$(running_pid); then
-    rm -f "$PIDFILE"
-    port_open "$PORT" && log "127.0.0.1:$PORT is served by a process this script did not start; left alone"
-    return 0
-  fi
   # SIGTERM runs the launcher's shutdown hook, which closes the node (shards flushed).
-  log "stopping (pid $pid)"
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$PIDFILE"
+  stop_started 30
 }
 
 status() {

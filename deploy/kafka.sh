@@ -24,26 +24,19 @@ HEAP=${RESERVO_KAFKA_HEAP:--Xms256m -Xmx512m}
 SRC="$ROOT/deploy/kafka"
 LIB="$DIR/lib"
 PIDFILE="$DIR/kafka.pid"
+NAME=kafka
+MATCH="kafka\.Kafka"
+# shellcheck source=lib.sh
+. "$ROOT/deploy/lib.sh"
 LOG="$DIR/kafka.log"
 
-log() { printf 'kafka: %s\n' "$*" >&2; }
-die() { log "$*"; exit 1; }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 java_bin() {
   if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ]; then echo "$JAVA_HOME/bin/java"; else command -v java; fi
 }
 
 # The pid in the pid file, if that process is still our broker (and not a reused pid).
-running_pid() {
-  local pid
-  [ -s "$PIDFILE" ] || return 1
-  pid=$(cat "$PIDFILE")
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka' || return 1
-  echo "$pid"
-}
 
 # fetch copies the broker's jars into $LIB once, again only when the pom changes.
 fetch() {
@@ -126,21 +119,8 @@ up() {
 }
 
 down() {
-  local pid
-  if ! pid=$(running_pid); then
-    rm -f "$PIDFILE"
-    port_open "$PORT" && log "127.0.0.1:$PORT is served by a process this script did not start; left alone"
-    return 0
-  fi
   # SIGTERM runs the broker's controlled shutdown (logs flushed, clean shutdown marker).
-  log "stopping (pid $pid)"
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "still running after 60 s; killing it"
-    kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -f "$PIDFILE"
+  stop_started 60
 }
 
 status() {

@@ -19,22 +19,15 @@ PORT=${RESERVO_STRIPE_MOCK_PORT:-12111}
 HTTPS_PORT=${RESERVO_STRIPE_MOCK_HTTPS_PORT:-12112}
 BIN="$DATA/bin/stripe-mock"
 PIDFILE="$DATA/stripe-mock.pid"
+NAME=stripe-mock
+MATCH="stripe-mock"
+# shellcheck source=lib.sh
+. "$ROOT/deploy/lib.sh"
 LOG="$DATA/stripe-mock.log"
 
-log() { printf 'stripe-mock: %s\n' "$*" >&2; }
-die() { log "$*"; exit 1; }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # The pid in the pid file, if that process is still our stripe-mock (and not a reused pid).
-running_pid() {
-  local pid
-  [ -s "$PIDFILE" ] || return 1
-  pid=$(cat "$PIDFILE")
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q stripe-mock || return 1
-  echo "$pid"
-}
 
 install() {
   # A stamp next to the binary: reinstall when VERSION changes.
@@ -70,17 +63,7 @@ up() {
 }
 
 down() {
-  local pid
-  if ! pid=$(running_pid); then
-    rm -f "$PIDFILE"
-    port_open "$PORT" && log "127.0.0.1:$PORT is served by a process this script did not start; left alone"
-    return 0
-  fi
-  log "stopping (pid $pid)"
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$PIDFILE"
+  stop_started 5
 }
 
 status() {
