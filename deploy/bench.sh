@@ -26,6 +26,9 @@ if ! command -v wrk >/dev/null; then
 fi
 
 if [ -z "${BENCH_SKIP_GO:-}" ]; then
+  # The Go benchmarks include the Elasticsearch adapter's search.
+  deploy/elasticsearch.sh up
+  eval "$(deploy/elasticsearch.sh env | sed 's/^/export /')"
   echo "== go test -bench"
   go test -run '^$' -bench . -benchmem ./...
 fi
