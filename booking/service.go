@@ -217,14 +217,17 @@ func (s *Service) Book(ctx context.Context, userID, vendorID uuid.UUID, r Reques
 }
 
 // mayRead reports whether p may see booking b.
-func mayRead(p auth.Principal, b *Booking) bool {
+func mayRead(p auth.Principal, b *Booking) bool { return mayReadOf(p, b.UserID, b.VendorID) }
+
+// mayReadOf is mayRead of a booking known by its guest and vendor.
+func mayReadOf(p auth.Principal, userID, vendorID uuid.UUID) bool {
 	switch p.Role {
 	case auth.RoleStaff:
 		return true
 	case auth.RoleManager:
-		return p.VendorID == b.VendorID
+		return p.VendorID == vendorID
 	case auth.RoleUser:
-		return p.ID == b.UserID
+		return p.ID == userID
 	}
 	return false
 }
@@ -250,7 +253,7 @@ func (s *Service) GetJSON(ctx context.Context, p auth.Principal, id uuid.UUID) (
 			s.log.WarnContext(ctx, "booking cache unavailable; reading the database", "err", err)
 		}
 		if hit {
-			if !mayRead(p, &Booking{UserID: r.UserID, VendorID: r.VendorID}) {
+			if !mayReadOf(p, r.UserID, r.VendorID) {
 				return nil, ErrForbidden
 			}
 			return r.JSON, nil

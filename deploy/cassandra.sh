@@ -37,10 +37,6 @@ MATCH="$MAIN"
 # shellcheck source=lib.sh
 . "$ROOT/deploy/lib.sh"
 
-
-
-# The pid in the pid file, if that process is still our Cassandra (and not a reused pid).
-
 # fetch copies cassandra-all and its runtime dependencies into $LIB, once per pom.xml: a stamp
 # holds the pom's checksum, so a new version in the pom fetches again and nothing else does.
 fetch() {

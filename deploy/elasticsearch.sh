@@ -37,8 +37,6 @@ MATCH="$MAIN"
 # shellcheck source=lib.sh
 . "$ROOT/deploy/lib.sh"
 
-
-
 # http_get prints the body of GET http://127.0.0.1:$PORT$1 (HTTP/1.0: the server closes the
 # connection after the answer), without curl.
 http_get() {
@@ -50,8 +48,6 @@ http_get() {
 }
 
 healthy() { http_get '/_cluster/health' | grep -Eq '"status":"(green|yellow)"'; }
-
-# The pid in the pid file, if that process is still our Elasticsearch (and not a reused pid).
 
 # build compiles the launcher and copies its runtime jars into $BUILD, once per source: a stamp
 # holds the checksum of the pom and the sources, so only a change there builds again.

@@ -30,13 +30,9 @@ MATCH="kafka\.Kafka"
 . "$ROOT/deploy/lib.sh"
 LOG="$DIR/kafka.log"
 
-
-
 java_bin() {
   if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ]; then echo "$JAVA_HOME/bin/java"; else command -v java; fi
 }
-
-# The pid in the pid file, if that process is still our broker (and not a reused pid).
 
 # fetch copies the broker's jars into $LIB once, again only when the pom changes.
 fetch() {

@@ -25,10 +25,6 @@ MATCH="stripe-mock"
 . "$ROOT/deploy/lib.sh"
 LOG="$DATA/stripe-mock.log"
 
-
-
-# The pid in the pid file, if that process is still our stripe-mock (and not a reused pid).
-
 install() {
   # A stamp next to the binary: reinstall when VERSION changes.
   if [ -x "$BIN" ] && [ "$(cat "$BIN.version" 2>/dev/null)" = "$VERSION" ]; then

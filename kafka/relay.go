@@ -10,23 +10,14 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/reservo/reservo/event"
+	"github.com/reservo/reservo/workers"
 )
 
 // RelayName is the consumer name under which the relay's offset in the event log is stored.
 const RelayName = "kafka-relay"
 
 // EventLog is the event log the relay publishes (postgres.EventLog).
-type EventLog interface {
-	// Fetch returns the gap-free events after the consumer's offset and the first missing
-	// seq after them (0: none).
-	Fetch(ctx context.Context, consumer string, limit int) ([]event.Envelope, int64, error)
-	// Ack moves the consumer's offset to seq.
-	Ack(ctx context.Context, consumer string, seq int64) error
-	// Lag is how many events the consumer has not taken yet.
-	Lag(ctx context.Context, consumer string) (int64, error)
-	// Listen wakes the caller for every new event until ctx ends or the listener fails.
-	Listen(ctx context.Context, wake chan<- struct{}) error
-}
+type EventLog = workers.FollowLog
 
 // Relay publishes the event log to Kafka: each event to the topic of its type, keyed by the
 // envelope's Key, its value the JSON envelope (with Seq), in batches. It is the event log's
@@ -53,9 +44,8 @@ type Relay struct {
 	WriteTimeout time.Duration
 	Now          func() time.Time // the clock; default time.Now
 
-	writer   *kafkago.Writer
-	gapSeq   int64
-	gapSince time.Time
+	writer *kafkago.Writer
+	follow *workers.Follower
 }
 
 // Name implements workers.Consumer.
@@ -82,6 +72,14 @@ func (r *Relay) init() error {
 	}
 	if r.Now == nil {
 		r.Now = time.Now
+	}
+	if r.follow == nil {
+		r.follow = &workers.Follower{Name: RelayName, Log: r.Log, Logger: r.Logger, Batch: r.Batch, Poll: r.Poll,
+			GapTimeout: r.GapTimeout, Retry: r.Backoff, MaxRetry: maxBackoff, Now: func() time.Time { return r.Now() }}
+		if r.Metrics != nil {
+			r.follow.OnLag = func(lag int64) { r.Metrics.relayLag.Set(float64(lag)) }
+			r.follow.OnFailure = func(error) { r.Metrics.relayFailures.Inc() }
+		}
 	}
 	if r.writer != nil {
 		return nil
@@ -128,7 +126,8 @@ func (r *Relay) Close() error {
 	return nil
 }
 
-// Run implements workers.Consumer: it relays until ctx is cancelled.
+// Run implements workers.Consumer: it relays until ctx is cancelled. While Kafka is down the
+// batch fails and is fetched again after a backoff: the events wait in the log.
 func (r *Relay) Run(ctx context.Context) error {
 	if err := r.init(); err != nil {
 		return err
@@ -138,51 +137,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			r.Logger.Warn("kafka relay: close", "err", err)
 		}
 	}()
-	wake := make(chan struct{}, 1)
-	go func() {
-		for ctx.Err() == nil {
-			if err := r.Log.Listen(ctx, wake); err != nil {
-				r.Logger.Warn("event listener lost; polling until it is back", "consumer", RelayName, "err", err)
-			}
-			sleep(ctx, r.Poll)
-		}
-	}()
-	delay := r.Backoff
-	for ctx.Err() == nil {
-		n, err := r.RunOnce(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if r.Metrics != nil {
-				r.Metrics.relayFailures.Inc()
-			}
-			r.Logger.Error("kafka relay: batch failed; the events wait in the log", "consumer", RelayName,
-				"retry_in", delay, "err", err)
-			sleep(ctx, delay)
-			delay = min(2*delay, maxBackoff)
-			continue
-		}
-		delay = r.Backoff
-		if r.Metrics != nil {
-			if lag, err := r.Log.Lag(ctx, RelayName); err == nil {
-				r.Metrics.relayLag.Set(float64(lag))
-			}
-		}
-		if n == r.Batch {
-			continue // more are waiting
-		}
-		wait := r.Poll
-		if r.gapSeq != 0 {
-			wait = min(wait, 100*time.Millisecond) // a gap usually fills within milliseconds
-		}
-		select {
-		case <-ctx.Done():
-		case <-wake:
-		case <-time.After(wait):
-		}
-	}
-	return nil
+	return r.follow.Run(ctx, r.publish)
 }
 
 // RunOnce publishes one batch and returns how many events it fetched. On an error nothing
@@ -192,19 +147,11 @@ func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 	if err := r.init(); err != nil {
 		return 0, err
 	}
-	evs, gap, err := r.Log.Fetch(ctx, RelayName, r.Batch)
+	n, err := r.follow.Once(ctx, r.publish)
 	if err != nil {
 		return 0, fmt.Errorf("kafka relay: %w", err)
 	}
-	if len(evs) > 0 {
-		if err := r.publish(ctx, evs); err != nil {
-			return 0, err
-		}
-	}
-	if err := r.passOldGap(ctx, gap); err != nil {
-		return 0, fmt.Errorf("kafka relay: %w", err)
-	}
-	return len(evs), nil
+	return n, nil
 }
 
 // publish writes evs (in log order) and acknowledges them in the log once Kafka has them all.
@@ -243,24 +190,6 @@ func (r *Relay) publish(ctx context.Context, evs []event.Envelope) error {
 	}
 	if err != nil {
 		return fmt.Errorf("kafka relay: publish seq %d-%d: %w", evs[0].Seq, evs[len(evs)-1].Seq, err)
-	}
-	return nil
-}
-
-// passOldGap moves the offset over a missing seq that stayed missing for GapTimeout: its
-// transaction rolled back (the rule of workers.LogConsumer).
-func (r *Relay) passOldGap(ctx context.Context, gap int64) error {
-	switch {
-	case gap == 0:
-		r.gapSeq = 0
-	case gap != r.gapSeq:
-		r.gapSeq, r.gapSince = gap, r.Now()
-	case r.Now().Sub(r.gapSince) >= r.GapTimeout:
-		r.Logger.Warn("passing over a missing event seq (a rolled back transaction)", "consumer", RelayName, "seq", gap)
-		if err := r.Log.Ack(ctx, RelayName, gap); err != nil {
-			return err
-		}
-		r.gapSeq = 0
 	}
 	return nil
 }

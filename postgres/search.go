@@ -507,7 +507,7 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string][]time
 			"earth_box(ll_to_earth("+lat+"::float8, "+lon+"::float8), (SELECT max(dist) FROM k)) @> ll_to_earth(v.lat, v.lon)",
 			dist+" <= (SELECT max(dist) FROM k)")
 	}
-	from, walk, walked := "search_vendor v", "", "0::bigint, 0::bigint"
+	from, walk, walkCols := "search_vendor v", "", "0::bigint, 0::bigint"
 	if batch > 0 {
 		if dense && f.RadiusKm > 0 && f.Lat != nil && f.Lon != nil {
 			rc := radiusConds(b, f, "x")
@@ -533,7 +533,7 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string][]time
 		`
 		}
 		from = "c JOIN search_vendor v ON v.vendor_id = c.vendor_id"
-		walked = "(SELECT count(*) FROM c), (SELECT coalesce(max(min_base_price), 0) FROM c)"
+		walkCols = "(SELECT count(*) FROM c), (SELECT coalesce(max(min_base_price), 0) FROM c)"
 	}
 	sql := `WITH ` + knn + walk + `p AS MATERIALIZED (
 		SELECT v.vendor_id, ` + dist + ` AS dist, m.min_price
@@ -543,7 +543,7 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string][]time
 		ORDER BY ` + order + `
 		LIMIT ` + limit + `)
 		SELECT v.vendor_id, v.kind, v.name, v.city_name, v.country_code, v.lat, v.lon, v.rating,
-		coalesce(v.star_rating, 0), v.cuisines, v.currency, p.dist, p.min_price, m.items, ` + walked + `
+		coalesce(v.star_rating, 0), v.cuisines, v.currency, p.dist, p.min_price, m.items, ` + walkCols + `
 		FROM p JOIN search_vendor v ON v.vendor_id = p.vendor_id
 		CROSS JOIN LATERAL (
 			SELECT jsonb_agg(jsonb_build_object('id', si.itinerary_id, 'type', si.type, 'name', si.name,

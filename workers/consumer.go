@@ -75,8 +75,7 @@ type LogConsumer struct {
 	GapTimeout time.Duration
 	Now        func() time.Time // the clock; default time.Now
 
-	gapSeq   int64
-	gapSince time.Time
+	follow *Follower
 }
 
 // Name implements Consumer.
@@ -106,86 +105,40 @@ func (c *LogConsumer) defaults() {
 	}
 }
 
-// Run implements Consumer.
-func (c *LogConsumer) Run(ctx context.Context) error {
+// follower is the consumer's Follower, made once so that its gap state lasts from batch to
+// batch; it reads the consumer's clock and settings as they are.
+func (c *LogConsumer) follower() *Follower {
 	c.defaults()
-	name := c.Handler.Name()
-	wake := make(chan struct{}, 1)
-	go func() {
-		for ctx.Err() == nil {
-			if err := c.Log.Listen(ctx, wake); err != nil {
-				c.Logger.Warn("event listener lost; polling until it is back", "consumer", name, "err", err)
-			}
-			sleep(ctx, c.Poll)
-		}
-	}()
-	for ctx.Err() == nil {
-		n, err := c.RunOnce(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			c.Logger.Error("consumer batch failed; retrying", "consumer", name, "err", err)
-			sleep(ctx, c.Poll)
-			continue
-		}
+	if c.follow == nil {
+		c.follow = &Follower{Name: c.Handler.Name(), Log: c.Log, Logger: c.Logger, Batch: c.Batch, Poll: c.Poll,
+			GapTimeout: c.GapTimeout, Now: func() time.Time { return c.Now() }}
 		if c.Metrics != nil {
-			if lag, err := c.Log.Lag(ctx, name); err == nil {
-				c.Metrics.lag.WithLabelValues(name).Set(float64(lag))
-			}
-		}
-		if n == c.Batch {
-			continue // more are waiting
-		}
-		wait := c.Poll
-		if c.gapSeq != 0 {
-			wait = min(wait, 100*time.Millisecond) // a gap usually fills within milliseconds
-		}
-		select {
-		case <-ctx.Done():
-		case <-wake:
-		case <-time.After(wait):
+			name := c.Handler.Name()
+			c.follow.OnLag = func(lag int64) { c.Metrics.lag.WithLabelValues(name).Set(float64(lag)) }
 		}
 	}
-	return nil
+	return c.follow
+}
+
+// Run implements Consumer.
+func (c *LogConsumer) Run(ctx context.Context) error {
+	return c.follower().Run(ctx, c.process)
 }
 
 // RunOnce handles one batch and returns how many events it fetched.
 func (c *LogConsumer) RunOnce(ctx context.Context) (int, error) {
-	c.defaults()
-	name := c.Handler.Name()
-	evs, gap, err := c.Log.Fetch(ctx, name, c.Batch)
-	if err != nil {
-		return 0, err
-	}
-	for _, e := range evs {
-		if err := c.handle(ctx, e); err != nil {
-			return 0, err
-		}
-		if err := c.Log.Ack(ctx, name, e.Seq); err != nil {
-			return 0, err
-		}
-	}
-	if err := c.passOldGap(ctx, gap); err != nil {
-		return 0, err
-	}
-	return len(evs), nil
+	return c.follower().Once(ctx, c.process)
 }
 
-// passOldGap moves the offset over a missing seq that stayed missing for GapTimeout: its
-// transaction rolled back.
-func (c *LogConsumer) passOldGap(ctx context.Context, gap int64) error {
-	switch {
-	case gap == 0:
-		c.gapSeq = 0
-	case gap != c.gapSeq:
-		c.gapSeq, c.gapSince = gap, c.Now()
-	case c.Now().Sub(c.gapSince) >= c.GapTimeout:
-		c.Logger.Warn("passing over a missing event seq (a rolled back transaction)", "consumer", c.Handler.Name(), "seq", gap)
-		if err := c.Log.Ack(ctx, c.Handler.Name(), gap); err != nil {
+// process handles a batch in log order, acknowledging each event once handled (or parked).
+func (c *LogConsumer) process(ctx context.Context, evs []event.Envelope) error {
+	for _, e := range evs {
+		if err := c.handle(ctx, e); err != nil {
 			return err
 		}
-		c.gapSeq = 0
+		if err := c.Log.Ack(ctx, c.Handler.Name(), e.Seq); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -262,8 +262,7 @@ func handlers(cfg *config.Config, db *postgres.DB, eng *engines, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	archived, _, _ := eng.archiveStore()
-	return []workers.Handler{search.NewIndexer(eng.searchStore()), &archive.Archiver{Store: archived}, n}, nil
+	return []workers.Handler{search.NewIndexer(eng.search), &archive.Archiver{Store: eng.archiver}, n}, nil
 }
 
 // consumers run the handlers over the event log: each reads the log itself in the local
@@ -295,8 +294,7 @@ func consume(ctx context.Context, cfg *config.Config, log *slog.Logger, db *post
 		}()
 		defer func() { _ = srv.Close() }()
 	}
-	_, _, purger := eng.archiveStore()
-	go archive.RunPurge(ctx, purger, cfg.ArchiveRetention, cfg.PurgeInterval, time.Now,
+	go archive.RunPurge(ctx, eng.purger, cfg.ArchiveRetention, cfg.PurgeInterval, time.Now,
 		func(err error) { log.Error("purge archived bookings", "err", err) },
 		func(n int64) { log.Info("purged archived bookings", "rows", n) })
 	cs, err := consumers(cfg, db, eng, log, reg)
@@ -312,7 +310,6 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgr
 
 	now := time.Now
 	bookingStore := postgres.NewBookingStore(db)
-	_, archived, _ := eng.archiveStore()
 	engine := temporal.NewEngine(tc, temporal.Config{TaskQueue: cfg.TemporalTaskQueue, HoldTimeout: cfg.HoldTimeout, LatePaymentWindow: cfg.LatePaymentWindow,
 		AutoAvailAfter: cfg.AutoAvailAfter, RemindBefore: cfg.RemindBefore}, bookingStore)
 	app := api.New(api.Config{
@@ -321,11 +318,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgr
 		VendorPages: vendors.NewService(postgres.NewVendorStore(db).ForReads(), now),
 		Bookings: booking.NewService(postgres.NewVendorStore(db), bookingStore, engine, now).
 			WithCache(redis.NewBookingCache(rc, bookingCacheTTL), log).
-			WithLists(bookingStore, archived),
+			WithLists(bookingStore, eng.archived),
 		Provider:      provider,
 		Payments:      postgres.NewPaymentStore(db),
 		Feed:          notify.NewFeedService(postgres.NewNotificationStore(db), now),
-		Search:        search.NewService(eng.searchStore(), now),
+		Search:        search.NewService(eng.search, now),
 		WebhookSecret: cfg.WebhookSecret,
 		Tokens:        auth.NewTokens(cfg.JWTSecret, cfg.TokenTTL, now),
 		Limiter:       rc,

@@ -33,6 +33,14 @@ type engines struct {
 	elastic *elastic.Store   // nil in the local profile
 	archive *cassandra.Store // nil in the local profile
 	brokers []string
+
+	// The profile's adapters: where searches read and the indexer writes; where closed
+	// bookings are archived, listed from and purged by (the archive's own rows in PostgreSQL,
+	// receipts beside Cassandra).
+	search   search.Store
+	archiver archive.Store
+	archived booking.Archive
+	purger   archive.Purger
 }
 
 func (e *engines) scale() bool { return e.cfg.Profile == "scale" }
@@ -42,6 +50,8 @@ func (e *engines) scale() bool { return e.cfg.Profile == "scale" }
 func openEngines(ctx context.Context, cfg *config.Config, db *postgres.DB) (*engines, error) {
 	e := &engines{cfg: cfg, db: db}
 	if !e.scale() {
+		a := postgres.NewArchiveStore(db)
+		e.search, e.archiver, e.archived, e.purger = postgres.NewSearchStore(db), a, a, a
 		return e, nil
 	}
 	var err error
@@ -61,6 +71,8 @@ func openEngines(ctx context.Context, cfg *config.Config, db *postgres.DB) (*eng
 		e.close()
 		return nil, errors.New("RESERVO_KAFKA_BROKERS: the scale profile needs at least one broker")
 	}
+	receipts := postgres.NewArchiveReceipts(db)
+	e.search, e.archiver, e.archived, e.purger = e.elastic, archive.WithReceipts(e.archive, receipts), e.archive, receipts
 	return e, nil
 }
 
@@ -90,25 +102,6 @@ func (e *engines) migrate(ctx context.Context, log *slog.Logger) error {
 	}
 	log.Info("scale engines migrated", "cassandra_new", applied, "kafka_partitions", e.cfg.KafkaPartitions)
 	return nil
-}
-
-// searchStore is where searches read and the indexer writes.
-func (e *engines) searchStore() search.Store {
-	if e.scale() {
-		return e.elastic
-	}
-	return postgres.NewSearchStore(e.db)
-}
-
-// archiveStore is where closed bookings are archived, and the purge that goes with it: by the
-// archive's own rows in PostgreSQL, by receipts next to Cassandra.
-func (e *engines) archiveStore() (archive.Store, booking.Archive, archive.Purger) {
-	if e.scale() {
-		receipts := postgres.NewArchiveReceipts(e.db)
-		return archive.WithReceipts(e.archive, receipts), e.archive, receipts
-	}
-	a := postgres.NewArchiveStore(e.db)
-	return a, a, a
 }
 
 // checks are the readiness checks of the scale engines the API reads.
