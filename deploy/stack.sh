@@ -123,7 +123,7 @@ postgres_up() {
   if [ "$(id -u)" = 0 ]; then chown postgres: "$base/postgres-run"; touch "$base/postgres.log"; chown postgres: "$base/postgres.log"; fi
   log "starting postgres on 127.0.0.1:$PG_PORT"
   pg_run "$bin/pg_ctl" -D "$pgdata" -l "$base/postgres.log" -w -t 60 start -o \
-    "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $base/postgres-run -c max_connections=300 -c shared_buffers=256MB" \
+    "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $base/postgres-run -c max_connections=300 -c shared_buffers=256MB -c max_slot_wal_keep_size=2GB" \
     >/dev/null || { tail -n 20 "$base/postgres.log" >&2; die "postgres did not start"; }
   # The product's database; tests make their own next to it.
   PGPASSWORD=$PG_PASSWORD "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -tAqc \
@@ -135,6 +135,11 @@ postgres_up() {
 
 # The replica is a base backup of the primary that streams its WAL (hot standby, read-only);
 # the scale profile sends the reads that tolerate lag to it.
+# primary_sql runs one statement on the primary and prints its result.
+primary_sql() {
+  PGPASSWORD=$PG_PASSWORD "$(pg_bin)/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -tAqc "$1"
+}
+
 replica_up() {
   local bin base pgdata
   base=$(pg_base); pgdata="$base/pg-replica"; bin=$(pg_bin)
@@ -143,13 +148,23 @@ replica_up() {
     return
   fi
   port_open "$PG_PORT" || die "the replica needs the primary on $PG_PORT"
+  # The replica streams through a replication slot, so the primary keeps the WAL it has not
+  # replayed while it is down, up to max_slot_wal_keep_size; past that (a big seed while the
+  # replica was off) the slot is lost and the replica is made anew: it is a copy, nothing more.
+  local slot
+  slot=$(primary_sql "SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'reservo_replica'")
+  if [ -s "$pgdata/PG_VERSION" ] && { [ -z "$slot" ] || [ "$slot" = lost ]; }; then
+    log "the replica is behind the WAL the primary kept; making it anew"
+    rm -rf "$pgdata"
+  fi
   if [ ! -s "$pgdata/PG_VERSION" ]; then
     log "pg_basebackup of the primary into $pgdata"
+    [ -z "$slot" ] || primary_sql "SELECT pg_drop_replication_slot('reservo_replica')" >/dev/null
     rm -rf "$pgdata"; mkdir -p "$pgdata"
     if [ "$(id -u)" = 0 ]; then chown postgres: "$pgdata"; fi
     chmod 700 "$pgdata"
     pg_run env PGPASSWORD="$PG_PASSWORD" "$bin/pg_basebackup" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" \
-      -D "$pgdata" -R -X stream -c fast >"$base/pg-replica-basebackup.log" 2>&1 || {
+      -D "$pgdata" -R -C -S reservo_replica -X stream -c fast >"$base/pg-replica-basebackup.log" 2>&1 || {
       cat "$base/pg-replica-basebackup.log" >&2; rm -rf "$pgdata"; die "pg_basebackup failed"; }
   fi
   mkdir -p "$base/pg-replica-run"
