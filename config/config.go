@@ -37,6 +37,7 @@ type Config struct {
 	ReplicaMaxLag time.Duration `env:"RESERVO_DATABASE_REPLICA_MAX_LAG" def:"5s" help:"replication lag beyond which those reads go back to the primary"`
 	RedisAddr     string        `env:"RESERVO_REDIS_ADDR" def:"127.0.0.1:56379" help:"Redis (cache, rate limits)"`
 	RedisPassword string        `env:"RESERVO_REDIS_PASSWORD" def:"" secret:"true" help:"Redis password"`
+	LocalCache    int           `env:"RESERVO_BOOKING_CACHE_LOCAL" def:"100000" help:"cached bookings an API process also keeps in memory, kept fresh by Redis's invalidations (0: off)"`
 
 	KafkaBrokers         string `env:"RESERVO_KAFKA_BROKERS" def:"127.0.0.1:59092" help:"scale profile: Kafka brokers, comma-separated"`
 	KafkaPartitions      int    `env:"RESERVO_KAFKA_PARTITIONS" def:"6" help:"scale profile: partitions of each event topic when reservo migrate creates it"`

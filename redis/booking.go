@@ -76,7 +76,10 @@ func (bc *BookingCache) Set(ctx context.Context, b *booking.Booking) error {
 	}
 	v := make([]byte, 0, idsLen+len(raw))
 	v = append(append(append(v, b.UserID[:]...), b.VendorID[:]...), raw...)
-	if err := bc.c.rdb.Set(ctx, bookingKey(b.ID), v, bc.ttl).Err(); err != nil {
+	key := bookingKey(b.ID)
+	err = bc.c.rdb.Set(ctx, key, v, bc.ttl).Err()
+	bc.c.forget(key)
+	if err != nil {
 		return fmt.Errorf("cache set: %w", err)
 	}
 	return nil
@@ -84,7 +87,10 @@ func (bc *BookingCache) Set(ctx context.Context, b *booking.Booking) error {
 
 // Delete implements booking.Cache.
 func (bc *BookingCache) Delete(ctx context.Context, id uuid.UUID) error {
-	if err := bc.c.rdb.Del(ctx, bookingKey(id)).Err(); err != nil {
+	key := bookingKey(id)
+	err := bc.c.rdb.Del(ctx, key).Err()
+	bc.c.forget(key)
+	if err != nil {
 		return fmt.Errorf("cache delete: %w", err)
 	}
 	return nil

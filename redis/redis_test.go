@@ -110,3 +110,108 @@ func TestBookingCache_SetGetDelete(t *testing.T) {
 		t.Fatal("a cache that is down reports no error")
 	}
 }
+
+func openCaching(t *testing.T) *Client {
+	t.Helper()
+	addr := os.Getenv("RESERVO_REDIS_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:56379"
+	}
+	c := NewCaching(addr, os.Getenv("RESERVO_REDIS_PASSWORD"), 1000, time.Minute)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// A client that keeps what it read in memory serves it again with no round trip, and its own
+// writes are read back at once, never the copy from before them.
+func TestBookingCache_LocalCopyAndOwnWritesReadAtOnce(t *testing.T) {
+	c := openCaching(t)
+	ctx := context.Background()
+	bc := NewBookingCache(c, time.Minute)
+	b := &booking.Booking{ID: uuid.New(), UserID: uuid.New(), VendorID: uuid.New(), Status: booking.Blocked, Currency: "EUR"}
+	if err := bc.Set(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := bc.GetRaw(ctx, b.ID); !ok || err != nil {
+		t.Fatalf("first read: ok=%v err=%v", ok, err)
+	}
+	before := c.rdb.CSCStats().Hits
+	if _, ok, err := bc.GetRaw(ctx, b.ID); !ok || err != nil {
+		t.Fatalf("second read: ok=%v err=%v", ok, err)
+	}
+	if hits := c.rdb.CSCStats().Hits; hits != before+1 {
+		t.Fatalf("local hits %d after a second read; want %d (the copy in memory)", hits, before+1)
+	}
+	// forget finds the copy under the name go-redis gives it (localPrefix).
+	if !c.forget(bookingKey(b.ID)) {
+		t.Fatal("forget found no local copy of a key just read: go-redis names its keys differently (localPrefix)")
+	}
+	statuses := []booking.Status{booking.Blocked, booking.Confirmed, booking.Cancelled}
+	for i := range 60 {
+		b.Status = statuses[i%len(statuses)]
+		if err := bc.Set(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := bc.Get(ctx, b.ID)
+		if err != nil || !ok || got.Status != b.Status {
+			t.Fatalf("write %d: read %+v ok=%v err=%v; want status %s at once", i, got, ok, err, b.Status)
+		}
+	}
+	if err := bc.Delete(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := bc.GetRaw(ctx, b.ID); ok || err != nil {
+		t.Fatalf("read after delete: ok=%v err=%v; want a miss at once", ok, err)
+	}
+	down := NewCaching("127.0.0.1:1", "", 10, time.Minute)
+	defer func() { _ = down.Close() }()
+	if _, _, err := NewBookingCache(down, time.Minute).GetRaw(ctx, b.ID); err == nil {
+		t.Fatal("a caching client whose Redis is down reports no error")
+	}
+}
+
+// A change made by another process (the saga's worker deletes changed bookings) reaches the
+// copy in memory through Redis's invalidation.
+func TestBookingCache_OtherClientsChangeDropsLocalCopy(t *testing.T) {
+	c := openCaching(t)
+	ctx := context.Background()
+	bc := NewBookingCache(c, time.Minute)
+	worker := NewBookingCache(openTest(t), time.Minute)
+	b := &booking.Booking{ID: uuid.New(), UserID: uuid.New(), VendorID: uuid.New(), Status: booking.Blocked, Currency: "EUR"}
+	if err := worker.Set(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if got, ok, err := bc.Get(ctx, b.ID); !ok || err != nil || got.Status != booking.Blocked {
+			t.Fatalf("read: %+v ok=%v err=%v", got, ok, err)
+		}
+	}
+	if err := worker.Delete(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		_, ok, err := bc.GetRaw(ctx, b.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the local copy outlived the other client's delete by 2 s: no invalidation arrived")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b.Status = booking.Confirmed
+	if err := worker.Set(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	for time.Now().Before(deadline) {
+		if got, ok, err := bc.Get(ctx, b.ID); err == nil && ok && got.Status == booking.Confirmed {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("the other client's new value never reached this client")
+}

@@ -307,6 +307,13 @@ func consume(ctx context.Context, cfg *config.Config, log *slog.Logger, db *post
 func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgres.DB, eng *engines, tc client.Client, provider payment.Provider, reg *prometheus.Registry) error {
 	rc := redis.New(cfg.RedisAddr, cfg.RedisPassword)
 	defer func() { _ = rc.Close() }()
+	// The booking cache has a client of its own: with RESERVO_BOOKING_CACHE_LOCAL, it keeps the
+	// bookings it read in memory too (Redis's client-side caching).
+	cc := rc
+	if cfg.LocalCache > 0 {
+		cc = redis.NewCaching(cfg.RedisAddr, cfg.RedisPassword, cfg.LocalCache, bookingCacheTTL)
+		defer func() { _ = cc.Close() }()
+	}
 
 	now := time.Now
 	bookingStore := postgres.NewBookingStore(db)
@@ -317,7 +324,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgr
 		Vendors:     vendors.NewService(postgres.NewVendorStore(db), now),
 		VendorPages: vendors.NewService(postgres.NewVendorStore(db).ForReads(), now),
 		Bookings: booking.NewService(postgres.NewVendorStore(db), bookingStore, engine, now).
-			WithCache(redis.NewBookingCache(rc, bookingCacheTTL), log).
+			WithCache(redis.NewBookingCache(cc, bookingCacheTTL), log).
 			WithLists(bookingStore, eng.archived),
 		Provider:      provider,
 		Payments:      postgres.NewPaymentStore(db),
