@@ -129,31 +129,56 @@ const holdEventPayload = `{"booking": {"id": "00000000-0000-0000-0000-0000000000
 	`"deposit": 2000, "currency": "EUR", "hold_expires_at": "2031-01-01T00:10:00Z", "version": 1, "created_at": "2031-01-01T00:00:00Z", ` +
 	`"updated_at": "2031-01-01T00:00:00Z"}, "previous_status": "PENDING", "periods": [{"starts_at": "2031-01-01T14:00:00Z", "ends_at": "2031-01-02T11:00:00Z"}]}`
 
-// holdScript is BookingStore.Block's transaction for one night, as a pgbench script run in
-// prepared mode (like pgx, which prepares and caches statements).
-const holdScript = `\set night random(0, :nights - 1)
-BEGIN;
-SELECT 1 FROM booking WHERE id = (SELECT gen_random_uuid());
-INSERT INTO vendor_datetimeslot (vendor_id, starts_at, ends_at)
-  VALUES (:vendor::uuid, timestamptz '2031-01-01 14:00+00' + :night::int * interval '1 day', timestamptz '2031-01-02 11:00+00' + :night::int * interval '1 day')
-  ON CONFLICT (vendor_id, starts_at) DO NOTHING;
-SELECT id AS slot FROM vendor_datetimeslot WHERE vendor_id = :vendor::uuid AND starts_at = timestamptz '2031-01-01 14:00+00' + :night::int * interval '1 day' \gset
-INSERT INTO bookable_itinerary_slot (itinerary_id, datetimeslot_id, vendor_id, starts_at, total)
-  SELECT :itinerary::uuid, id, vendor_id, starts_at, :units::int FROM vendor_datetimeslot WHERE id = :slot::bigint
-  ON CONFLICT (itinerary_id, datetimeslot_id) DO NOTHING;
-SELECT total, held, booked FROM bookable_itinerary_slot WHERE itinerary_id = :itinerary::uuid AND datetimeslot_id = :slot::bigint FOR UPDATE;
-UPDATE bookable_itinerary_slot SET held = held + 1, updated_at = now()
-  WHERE itinerary_id = :itinerary::uuid AND datetimeslot_id = :slot::bigint AND held + booked + 1 <= total;
-WITH b AS (INSERT INTO booking (id, user_id, vendor_id, itinerary_id, status, starts_at, ends_at, quantity, party_size, price_total,
-    deposit_amount, currency, hold_expires_at, version, created_at, updated_at)
-  VALUES (gen_random_uuid(), :user::uuid, :vendor::uuid, :itinerary::uuid, 'BLOCKED', timestamptz '2031-01-01 14:00+00' + :night::int * interval '1 day',
-    timestamptz '2031-01-02 11:00+00' + :night::int * interval '1 day', 1, 1, 10000, 2000, 'EUR', now() + interval '10 minutes', 1, now(), now())
-  RETURNING id)
-INSERT INTO booking_slot (booking_id, itinerary_id, datetimeslot_id, quantity, state) SELECT id, :itinerary::uuid, :slot::bigint, 1, 'held' FROM b;
-INSERT INTO event_log (id, type, key, schema_version, occurred_at, payload)
-  VALUES (gen_random_uuid(), 'booking_updated', :vendor, 1, now(), '` + holdEventPayload + `'::jsonb);
-COMMIT;
-`
+// holdScript is BookingStore.Block's transaction for one night as a pgbench script: the same
+// statements (postgres.HoldStatements), sent the same way (a pipeline that begins and ends
+// with the lock, a pipeline that takes the units, writes the booking and commits), with
+// pgbench's variables and expressions in place of the parameters Block sends.
+func holdScript() (string, error) {
+	const (
+		start = `timestamptz '2031-01-01 14:00+00' + :night::int * interval '1 day'`
+		end   = `timestamptz '2031-01-02 11:00+00' + :night::int * interval '1 day'`
+		id    = `md5(:client_id::text || ' ' || :bid::text)::uuid`
+	)
+	starts, its, vs := "ARRAY["+start+"]", "ARRAY[:itinerary::uuid]", "ARRAY[:vendor::uuid]"
+	params := [][]string{
+		nil,                            // plans
+		{"(SELECT gen_random_uuid())"}, // is the booking there? (a subquery: an index probe)
+		{":vendor::uuid", starts, "ARRAY[" + end + "]"},   // periods
+		{":itinerary::uuid", ":vendor::uuid", vs, starts}, // inventory rows
+		{its, vs, starts},      // lock
+		{its, vs, starts, "1"}, // take the units
+		{id, ":user::uuid", ":vendor::uuid", ":itinerary::uuid", "'BLOCKED'", start, end, "1", "1", "10000", "2000", "'EUR'",
+			"now() + interval '10 minutes'", "1", "now()", "now()"}, // booking
+		{id, its, vs, starts, "1"}, // its slots
+		{"gen_random_uuid()", "'booking_updated'", ":vendor", "1", "now()", "'" + holdEventPayload + "'::jsonb"}, // its event
+	}
+	if len(params) != len(postgres.HoldStatements) {
+		return "", fmt.Errorf("hold script: %d statements, parameters for %d", len(postgres.HoldStatements), len(params))
+	}
+	param := regexp.MustCompile(`\$([0-9]+)`)
+	var b strings.Builder
+	b.WriteString("\\set night random(0, :nights - 1)\n\\set bid random(1, 9223372036854775806)\n\\startpipeline\nBEGIN;\n")
+	for i, stmt := range postgres.HoldStatements {
+		var bad error
+		sql := param.ReplaceAllStringFunc(stmt, func(m string) string {
+			n, _ := strconv.Atoi(m[1:])
+			if n < 1 || n > len(params[i]) {
+				bad = fmt.Errorf("hold script: statement %d has %s, parameters for %d", i, m, len(params[i]))
+				return m
+			}
+			return params[i][n-1]
+		})
+		if bad != nil {
+			return "", bad
+		}
+		b.WriteString(sql + ";\n")
+		if i == 4 { // the lock: the first pipeline ends with it
+			b.WriteString("\\endpipeline\n\\startpipeline\n")
+		}
+	}
+	b.WriteString("COMMIT;\n\\endpipeline\n")
+	return b.String(), nil
+}
 
 func pgbenchPath() (string, error) {
 	if p, err := exec.LookPath("pgbench"); err == nil {
@@ -181,7 +206,11 @@ func pgbench(ctx context.Context, dbURL string, o HoldOptions, vendor, itinerary
 	}
 	defer os.RemoveAll(dir)
 	script := filepath.Join(dir, "hold.sql")
-	if err := os.WriteFile(script, []byte(holdScript), 0o600); err != nil {
+	text, err := holdScript()
+	if err != nil {
+		return Figures{}, err
+	}
+	if err := os.WriteFile(script, []byte(text), 0o600); err != nil {
 		return Figures{}, err
 	}
 	q := func(id uuid.UUID) string { return id.String() } // prepared mode: values go as parameters

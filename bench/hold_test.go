@@ -17,7 +17,7 @@ func TestHold_BothSidesHoldAndNothingIsOversold(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Product.Ops == 0 || r.Engine.Ops == 0 || r.Product.Errors != 0 || r.Ratio <= 0 || len(r.Checks) != 1 {
+		if r.Product.Ops == 0 || r.Engine.Ops == 0 || r.Product.Errors != 0 || r.Engine.Errors != 0 || r.Ratio <= 0 || len(r.Checks) != 1 {
 			t.Fatalf("result %+v", r)
 		}
 	}

@@ -227,3 +227,43 @@ func TestChange_MovesOrKeepsTheBooking(t *testing.T) {
 		t.Fatalf("night 0 was not released: %v", err)
 	}
 }
+
+// A hold of another vendor's itinerary, or of no units, writes nothing, and leaves no
+// transaction open on the pooled connection: the next hold goes through.
+func TestBlockSlots_RefusedHoldsWriteNothing(t *testing.T) {
+	in := newInventory(t, 1)
+	ctx := context.Background()
+	_, otherRoom := pgtest.SeedHotel(t, in.db, 1)
+	now := time.Now().UTC()
+	exp := now.Add(10 * time.Minute)
+	ps := nights(0, 2)
+	b := &booking.Booking{ID: uuid.New(), UserID: in.userID, VendorID: in.vendor.ID, ItineraryID: otherRoom.ID,
+		StartsAt: ps[0].StartsAt, EndsAt: ps[1].EndsAt, Quantity: 1, PartySize: 1, PriceTotal: 100, Deposit: 20,
+		Currency: "EUR", HoldExpiresAt: &exp, CreatedAt: now, UpdatedAt: now}
+	if _, err := in.store.Block(ctx, b, booking.Slots{VendorID: in.vendor.ID, ItineraryID: otherRoom.ID, Quantity: 1, Periods: ps}); !errors.Is(err, booking.ErrNotFound) {
+		t.Fatalf("hold of another vendor's room: %v; want ErrNotFound", err)
+	}
+	if b.Status != "" || b.Version != 0 {
+		t.Fatalf("a refused hold changed the booking: %+v", b)
+	}
+	if _, err := in.block(ctx, ps, 2); !errors.Is(err, booking.ErrUnavailable) {
+		t.Fatalf("two of one room: %v; want ErrUnavailable", err)
+	}
+	var bookings, slots int
+	if err := in.db.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM booking), (SELECT count(*) FROM booking_slot)`).Scan(&bookings, &slots); err != nil {
+		t.Fatal(err)
+	}
+	if bookings != 0 || slots != 0 {
+		t.Fatalf("refused holds wrote %d bookings and %d booking slots", bookings, slots)
+	}
+	for range 3 { // more holds than the pool has connections: none is left in a transaction
+		if _, err := in.block(ctx, ps, 2); !errors.Is(err, booking.ErrUnavailable) {
+			t.Fatal(err)
+		}
+	}
+	got, err := in.block(ctx, ps, 1)
+	if err != nil || got.Status != booking.Blocked || got.Version != 1 {
+		t.Fatalf("hold after the refused ones: %+v, %v", got, err)
+	}
+	in.checkRows(t)
+}

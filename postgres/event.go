@@ -9,11 +9,14 @@ import (
 	"github.com/reservo/reservo/event"
 )
 
+// eventInsert writes one event to the log.
+const eventInsert = `INSERT INTO event_log (id, type, key, schema_version, occurred_at, payload)
+		VALUES ($1, $2, $3, $4, $5, $6)`
+
 // appendEvent writes e to the event log inside tx, so that the event exists exactly when the
 // change it describes was committed.
 func appendEvent(ctx context.Context, tx pgx.Tx, e event.Envelope) error {
-	_, err := tx.Exec(ctx, `INSERT INTO event_log (id, type, key, schema_version, occurred_at, payload)
-		VALUES ($1, $2, $3, $4, $5, $6)`, e.ID, e.Type, e.Key, e.SchemaVersion, e.OccurredAt, e.Payload)
+	_, err := tx.Exec(ctx, eventInsert, e.ID, e.Type, e.Key, e.SchemaVersion, e.OccurredAt, e.Payload)
 	if err != nil {
 		return fmt.Errorf("append %s event: %w", e.Type, err)
 	}
