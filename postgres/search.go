@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,7 +21,10 @@ import (
 // SearchStore is the search.Store of the local profile: the tables search_vendor and
 // search_itinerary (schema/postgres/0003_search.sql), written by the indexer, joined at query
 // time with bookable_itinerary_slot for availability.
-type SearchStore struct{ db *DB }
+type SearchStore struct {
+	db        *DB
+	schedules scheduleCache
+}
 
 var _ search.Store = (*SearchStore)(nil)
 
@@ -154,6 +159,40 @@ func radiusConds(b *sqlBuilder, f *search.Filter, alias string) []string {
 		fmt.Sprintf("earth_distance(%s, ll_to_earth(%s.lat, %s.lon)) <= %s::float8", origin, alias, alias, radius)}
 }
 
+// earthRadius is the radius of the sphere of the earthdistance extension (earth()), in meters.
+const earthRadius = 6378168.0
+
+// latLonBounds are plain bounds of lat and lon on the vendor row alias that hold every point
+// within the radius of f (a little more, for rounding): a comparison of two floats that turns
+// most vendors away before the radius conditions, which compute the vendor's point on the
+// sphere twice. It is nil when the radius holds a pole, and has no lon bounds when they would
+// cross the antimeridian.
+func latLonBounds(b *sqlBuilder, f *search.Filter, alias string) []string {
+	if f.RadiusKm <= 0 || f.Lat == nil || f.Lon == nil {
+		return nil
+	}
+	// Great circles on a sphere: a point at angle a from the center is at most a from its
+	// latitude, and at most asin(sin a / cos lat) from its longitude when no pole is within a.
+	a := f.RadiusKm*1000/earthRadius*1.01 + 1e-7
+	deg := 180 / math.Pi
+	lat0, lon0 := *f.Lat, *f.Lon
+	dLat := a * deg
+	if lat0+dLat >= 90 || lat0-dLat <= -90 {
+		return nil
+	}
+	conds := []string{fmt.Sprintf("%s.lat BETWEEN %s::float8 AND %s::float8", alias, b.arg(lat0-dLat), b.arg(lat0+dLat))}
+	dLon := (math.Asin(math.Sin(a)/math.Cos(lat0/deg))*1.01 + 1e-7) * deg
+	if !math.IsNaN(dLon) && lon0-dLon > -180 && lon0+dLon < 180 {
+		conds = append(conds, fmt.Sprintf("%s.lon BETWEEN %s::float8 AND %s::float8", alias, b.arg(lon0-dLon), b.arg(lon0+dLon)))
+	}
+	return conds
+}
+
+// kindPlaceOnly reports whether the vendor conditions of f but the radius are its kind alone.
+func kindPlaceOnly(f *search.Filter) bool {
+	return f.Kind != "" && f.City == "" && f.CountryCode == "" && f.Cuisine == ""
+}
+
 // Search implements search.Store.
 //
 // Availability is read live from bookable_itinerary_slot, the system of record that every
@@ -162,11 +201,13 @@ func radiusConds(b *sqlBuilder, f *search.Filter, alias string) []string {
 // booking events. A missing inventory row means every unit is free (rows are made lazily).
 //
 // A dated search runs two queries. The first lists the distinct schedules (time zone, check-in
-// and check-out times, opening hours, slot and turn) of the vendors that match the filter;
-// booking.Schedule.Periods turns each into the periods the search asks about, once per
-// schedule rather than once per vendor. The second, the search itself, walks the vendors in
-// the sort order and, per vendor, aggregates its matching itineraries whose units used
-// (max of held + booked over those periods) leave Quantity free, stopping at Limit + 1.
+// and check-out times, opening hours, slot and turn) of the vendors that match the filter, by
+// key (the schedules themselves are read once per key and kept); booking.Schedule.Periods
+// turns each into the periods the search asks about, once per schedule rather than once per
+// vendor. The second, the search itself, walks the vendors in the sort order and, per vendor,
+// looks for its cheapest matching itinerary whose units used (max of held + booked over those
+// periods) leave Quantity free, stopping at Limit + 1; the vendors of the page then list all
+// such itineraries.
 func (s *SearchStore) Search(ctx context.Context, f search.Filter, now time.Time) (*search.Page, error) {
 	after, periods, ok, err := s.prepare(ctx, &f, now)
 	if err != nil || !ok {
@@ -181,16 +222,10 @@ func (s *SearchStore) Search(ctx context.Context, f search.Filter, now time.Time
 	if f.Sort == search.ByPrice {
 		batch = priceBatches[0]
 		if f.Lat != nil && f.Lon != nil {
-			// The planner cannot tell how many vendors a radius holds (the box's selectivity
-			// is a constant to it): count up to denseAt of them. Few are priced all at once;
-			// many are walked by the price index.
-			b := &sqlBuilder{}
-			var n int
-			if err := s.db.readQueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM search_vendor v WHERE `+vendorWhere(b, &f)+
-				` LIMIT `+b.arg(denseAt)+`) x`, customPlan(b.args)...).Scan(&n); err != nil {
-				return nil, fmt.Errorf("search vendors: %w", err)
+			if dense, err = s.dense(ctx, &f); err != nil {
+				return nil, err
 			}
-			if dense = n >= denseAt; !dense {
+			if !dense {
 				batch = 0
 			}
 		}
@@ -214,6 +249,40 @@ func (s *SearchStore) Search(ctx context.Context, f search.Filter, now time.Time
 	}
 }
 
+// dense reports whether the radius of f holds denseAt vendors that match f's place. The planner
+// cannot tell how many vendors a radius holds (the box's selectivity is a constant to it), so
+// they are counted, up to denseAt: few are priced all at once, many are walked by the price
+// index. Only speed depends on the answer, never the page, so the count need not be exact to
+// the rounding of earthdistance: for a kind and a radius alone, the (kind, lat, lon) index
+// (migration 0007) counts them within plain lat and lon bounds without a visit to their rows,
+// and the spherical law of cosines on the same sphere cuts the corners. A city, country or
+// cuisine is read from the row, and no kind leaves that index no range to scan: the GiST index
+// then finds the rows to count (the lat and lon index would visit a row for each vendor of
+// the kind in the bounds).
+func (s *SearchStore) dense(ctx context.Context, f *search.Filter) (bool, error) {
+	b := &sqlBuilder{}
+	conds := placeConds(b, f)
+	var bounds []string
+	if kindPlaceOnly(f) {
+		bounds = latLonBounds(b, f, "v")
+	}
+	if len(bounds) > 0 {
+		lat, lon := *f.Lat*math.Pi/180, *f.Lon
+		conds = append(conds, bounds...)
+		conds = append(conds, fmt.Sprintf(`sin(radians(v.lat)) * %s::float8
+			+ cos(radians(v.lat)) * %s::float8 * cos(radians(v.lon - %s::float8)) >= %s::float8`,
+			b.arg(math.Sin(lat)), b.arg(math.Cos(lat)), b.arg(lon), b.arg(math.Cos(f.RadiusKm*1000/earthRadius))))
+	} else {
+		conds = append(conds, radiusConds(b, f, "v")...)
+	}
+	var n int
+	if err := s.db.readQueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM search_vendor v WHERE `+
+		strings.Join(conds, " AND ")+` LIMIT `+b.arg(denseAt)+`) x`, customPlan(b.args)...).Scan(&n); err != nil {
+		return false, fmt.Errorf("search vendors: %w", err)
+	}
+	return n >= denseAt, nil
+}
+
 // customPlan makes a search statement planned for its own arguments every time. pgx prepares
 // and caches statements, and after five runs PostgreSQL may switch a prepared statement to a
 // generic plan, blind to the arguments: for a radius or a price walk that plan is ten times
@@ -221,8 +290,12 @@ func (s *SearchStore) Search(ctx context.Context, f search.Filter, now time.Time
 // are planned at each run, which costs about a millisecond here.
 func customPlan(args []any) []any { return append([]any{pgx.QueryExecModeExec}, args...) }
 
-// priceBatches are the batch sizes of the price walk; past them every candidate is priced.
-var priceBatches = []int{256, 2048}
+// priceBatches are the batch sizes of the price walk; past them every candidate is priced. The
+// first is about three pages of the default size: a page of 21 rows out of 64 candidates cheapest
+// by min_base_price mostly ends below the dearest of them, and each candidate priced costs
+// (dated) a look at its slots, so a first batch of 256 spent three quarters of the search on
+// candidates that could not be on the page.
+var priceBatches = []int{64, 256, 2048}
 
 // denseAt is the number of vendors in a radius from which a price sort walks the price index;
 // the walk of a batch then looks at denseScan times its size in price order.
@@ -280,8 +353,8 @@ func (s *SearchStore) run(ctx context.Context, f *search.Filter, sql string, arg
 			km := *dist / 1000
 			v.DistanceKm = &km
 		}
-		if err := json.Unmarshal(items, &v.Itineraries); err != nil {
-			return nil, w, fmt.Errorf("search vendors: itineraries: %w", err)
+		if v.Itineraries, err = parseItineraries(items); err != nil {
+			return nil, w, fmt.Errorf("search vendors: %w", err)
 		}
 		for i := range v.Itineraries {
 			it := &v.Itineraries[i]
@@ -356,8 +429,8 @@ func (s *SearchStore) periods(ctx context.Context, f *search.Filter, now time.Ti
 	b := &sqlBuilder{}
 	// The distinct schedules of the kind (a few hundred at most: time zones, check-in times and
 	// opening hours repeat) come from a loose scan of the (kind, schedule_key) index, one probe
-	// per key, whatever the number of vendors the filter matches; one vendor of each key then
-	// tells its schedule. The search itself keeps the vendors whose key has periods.
+	// per key, whatever the number of vendors the filter matches. The search itself keeps the
+	// vendors whose key has periods.
 	keys := `WITH RECURSIVE keys AS (
 			(SELECT v.schedule_key FROM search_vendor v WHERE v.active AND v.kind = ` + b.arg(string(f.Kind)) + `
 			 ORDER BY v.schedule_key LIMIT 1)
@@ -369,26 +442,36 @@ func (s *SearchStore) periods(ctx context.Context, f *search.Filter, now time.Ti
 	if f.Kind == "" {
 		keys = `SELECT DISTINCT v.kind, v.schedule_key FROM search_vendor v WHERE ` + vendorWhere(b, f)
 	}
-	rows, err := s.db.readQuery(ctx, `SELECT k.schedule_key, x.kind, x.timezone,
-		coalesce(to_char(x.check_in_time, 'HH24:MI'), ''), coalesce(to_char(x.check_out_time, 'HH24:MI'), ''),
-		x.opening_hours, coalesce(x.slot_minutes, 0), coalesce(x.turn_minutes, 0)
-		FROM (`+keys+`) k
-		CROSS JOIN LATERAL (SELECT * FROM search_vendor x WHERE x.active AND x.kind = k.kind
-			AND x.schedule_key = k.schedule_key LIMIT 1) x`, customPlan(b.args)...)
+	rows, err := s.db.readQuery(ctx, keys, customPlan(b.args)...)
 	if err != nil {
 		return nil, fmt.Errorf("search schedules: %w", err)
 	}
-	defer rows.Close()
-	out := map[string][]time.Time{}
+	schedules := map[string]search.Schedule{}
+	var kinds, missing []string
 	for rows.Next() {
-		var key string
-		var sch search.Schedule
-		var slot, turn int16
-		if err := rows.Scan(&key, &sch.Kind, &sch.Timezone, &sch.CheckInTime, &sch.CheckOutTime, &sch.OpeningHours,
-			&slot, &turn); err != nil {
+		var kind, key string
+		if err := rows.Scan(&kind, &key); err != nil {
+			rows.Close()
 			return nil, fmt.Errorf("search schedules: %w", err)
 		}
-		sch.SlotMinutes, sch.TurnMinutes = int(slot), int(turn)
+		if sch, ok := s.schedules.get(key); ok {
+			schedules[key] = sch
+		} else {
+			kinds, missing = append(kinds, kind), append(missing, key)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("search schedules: %w", err)
+	}
+	if len(missing) > 0 {
+		// A key whose vendors all went in the meantime is not read: it is left out.
+		if err := s.loadSchedules(ctx, kinds, missing, schedules); err != nil {
+			return nil, err
+		}
+	}
+	out := map[string][]time.Time{}
+	for key, sch := range schedules {
 		ps, ok := f.Periods(sch, now)
 		if !ok {
 			continue
@@ -399,17 +482,245 @@ func (s *SearchStore) periods(ctx context.Context, f *search.Filter, now time.Ti
 		}
 		out[key] = starts
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
-// searchSQL writes the search query of f after the cursor; periods are the period starts per
-// schedule key of a dated search.
-// searchSQL writes the search statement; batch > 0 (price order) prices only the batch of
+// loadSchedules reads the schedules of keys (of kinds), from one vendor of each, into into and
+// the cache.
+func (s *SearchStore) loadSchedules(ctx context.Context, kinds, keys []string, into map[string]search.Schedule) error {
+	rows, err := s.db.readQuery(ctx, `SELECT k.schedule_key, x.kind, x.timezone,
+		coalesce(to_char(x.check_in_time, 'HH24:MI'), ''), coalesce(to_char(x.check_out_time, 'HH24:MI'), ''),
+		x.opening_hours, coalesce(x.slot_minutes, 0), coalesce(x.turn_minutes, 0)
+		FROM unnest($1::text[], $2::text[]) AS k(kind, schedule_key)
+		CROSS JOIN LATERAL (SELECT * FROM search_vendor x WHERE x.active AND x.kind = k.kind
+			AND x.schedule_key = k.schedule_key LIMIT 1) x`, pgx.QueryExecModeExec, kinds, keys)
+	if err != nil {
+		return fmt.Errorf("search schedules: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key string
+		var sch search.Schedule
+		var slot, turn int16
+		if err := rows.Scan(&key, &sch.Kind, &sch.Timezone, &sch.CheckInTime, &sch.CheckOutTime, &sch.OpeningHours,
+			&slot, &turn); err != nil {
+			return fmt.Errorf("search schedules: %w", err)
+		}
+		sch.SlotMinutes, sch.TurnMinutes = int(slot), int(turn)
+		into[key] = sch
+		s.schedules.put(key, sch)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("search schedules: %w", err)
+	}
+	return nil
+}
+
+// scheduleCache keeps the schedules read by key. A key is a hash of the schedule it names
+// (search.Schedule.Key), written with it in the same row, so what a key names never changes and
+// the cache needs no invalidation: a search reads only the list of keys (an index-only loose
+// scan) instead of a vendor row per key as well, which for the 360 restaurant schedules of the
+// seeded data set took 5 ms of a dated restaurant search. It is bounded: past maxSchedules keys
+// it starts anew.
+type scheduleCache struct {
+	mu sync.RWMutex
+	m  map[string]search.Schedule
+}
+
+const maxSchedules = 8192
+
+func (c *scheduleCache) get(key string) (search.Schedule, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	sch, ok := c.m[key]
+	return sch, ok
+}
+
+func (c *scheduleCache) put(key string, sch search.Schedule) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxSchedules {
+		c.m = map[string]search.Schedule{}
+	}
+	c.m[key] = sch
+}
+
+// parseItineraries reads a vendor's itineraries as the search statement writes them: a JSON
+// array (json_agg) of an array per itinerary (json_build_array) of its id, type, name, capacity,
+// quantity, facilities, base price, currency and free units (null without dates). They are
+// most of what a search reads: the statement builds json arrays because json objects cost
+// twice as much to build and jsonb objects four times, and they are read here rather than by
+// encoding/json, which took about 70 µs for a vendor of 20 itineraries (1.4 ms a page) against
+// 8 µs here.
+func parseItineraries(b []byte) ([]search.Itinerary, error) {
+	r := &jsonReader{b: b}
+	if r.null() {
+		return nil, r.end()
+	}
+	out := []search.Itinerary{}
+	r.want('[')
+	for !r.next(']') {
+		if len(out) > 0 {
+			r.want(',')
+		}
+		var it search.Itinerary
+		r.want('[')
+		id := r.str()
+		if r.bad == nil {
+			var err error
+			if it.ID, err = uuid.Parse(id); err != nil {
+				return nil, fmt.Errorf("itinerary id %q: %w", id, err)
+			}
+		}
+		r.want(',')
+		it.Type = r.str()
+		r.want(',')
+		it.Name = r.str()
+		r.want(',')
+		it.Capacity = int(r.int())
+		r.want(',')
+		it.Quantity = int(r.int())
+		r.want(',')
+		it.Facilities = r.strs()
+		r.want(',')
+		it.BasePrice = r.int()
+		r.want(',')
+		it.Currency = r.str()
+		r.want(',')
+		if !r.null() {
+			n := int(r.int())
+			it.FreeUnits = &n
+		}
+		r.want(']')
+		if r.bad != nil {
+			return nil, r.bad
+		}
+		out = append(out, it)
+	}
+	return out, r.end()
+}
+
+// jsonReader reads the JSON of parseItineraries; the first error sticks in bad, and every read
+// after it returns a zero value.
+type jsonReader struct {
+	b   []byte
+	i   int
+	bad error
+}
+
+func (r *jsonReader) fail(what string) {
+	if r.bad == nil {
+		r.bad = fmt.Errorf("itineraries: want %s at offset %d", what, r.i)
+	}
+}
+
+// skip passes white space and reports whether a byte follows.
+func (r *jsonReader) skip() bool {
+	for r.i < len(r.b) && (r.b[r.i] == ' ' || r.b[r.i] == '\n' || r.b[r.i] == '\t' || r.b[r.i] == '\r') {
+		r.i++
+	}
+	return r.bad == nil && r.i < len(r.b)
+}
+
+// next reads c if it comes next. After an error or at the end of the input it reports true,
+// which ends the loops over arrays.
+func (r *jsonReader) next(c byte) bool {
+	if !r.skip() {
+		r.fail(string(c))
+		return true
+	}
+	if r.b[r.i] == c {
+		r.i++
+		return true
+	}
+	return false
+}
+
+func (r *jsonReader) want(c byte) {
+	if !r.next(c) {
+		r.fail(string(c))
+	}
+}
+
+func (r *jsonReader) null() bool {
+	if r.skip() && len(r.b)-r.i >= 4 && string(r.b[r.i:r.i+4]) == "null" {
+		r.i += 4
+		return true
+	}
+	return false
+}
+
+func (r *jsonReader) str() string {
+	if !r.skip() || r.b[r.i] != '"' {
+		r.fail("string")
+		return ""
+	}
+	escaped := false
+	for j := r.i + 1; j < len(r.b); j++ {
+		switch r.b[j] {
+		case '\\':
+			escaped = true
+			j++ // the escaped byte, a quote maybe
+		case '"':
+			q := r.b[r.i : j+1]
+			r.i = j + 1
+			if !escaped {
+				return string(q[1 : len(q)-1])
+			}
+			var s string
+			if err := json.Unmarshal(q, &s); err != nil {
+				r.fail("string")
+			}
+			return s
+		}
+	}
+	r.fail("end of string")
+	return ""
+}
+
+func (r *jsonReader) int() int64 {
+	r.skip()
+	start := r.i
+	for r.i < len(r.b) && (r.b[r.i] == '-' || r.b[r.i] >= '0' && r.b[r.i] <= '9') {
+		r.i++
+	}
+	n, err := strconv.ParseInt(string(r.b[start:r.i]), 10, 64)
+	if err != nil {
+		r.fail("integer")
+	}
+	return n
+}
+
+func (r *jsonReader) strs() []string {
+	if r.null() {
+		return nil
+	}
+	out := []string{}
+	r.want('[')
+	for !r.next(']') {
+		if len(out) > 0 {
+			r.want(',')
+		}
+		out = append(out, r.str())
+	}
+	return out
+}
+
+func (r *jsonReader) end() error {
+	if r.skip() {
+		r.fail("end")
+	}
+	return r.bad
+}
+
+// searchSQL writes the search statement of f after the cursor; periods are the period starts
+// per schedule key of a dated search. batch > 0 (price order) prices only the batch of
 // candidates cheapest by min_base_price, and the statement also returns how many it took and
 // the dearest of them.
 func searchSQL(f *search.Filter, after *search.Cursor, periods map[string][]time.Time, batch int, dense bool) (string, []any) {
 	b := &sqlBuilder{}
-	where := []string{vendorWhere(b, f)}
+	place, radius := placeConds(b, f), radiusConds(b, f, "v")
+	vendorConds := []string{strings.Join(append(place, radius...), " AND ")}
 
 	dist := "NULL::float8"
 	if f.Lat != nil && f.Lon != nil {
@@ -417,140 +728,191 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string][]time
 			b.arg(*f.Lat), b.arg(*f.Lon))
 	}
 
-	// The matching itineraries of one vendor.
-	itWhere := []string{"si.vendor_id = v.vendor_id", "si.active"}
-	if f.Type != "" {
-		itWhere = append(itWhere, "si.type = "+b.arg(f.Type))
-	}
-	if len(f.Facilities) > 0 {
-		itWhere = append(itWhere, "si.facilities @> "+b.arg(f.Facilities)+"::text[]")
-	}
-	if f.PartySize > 0 {
-		itWhere = append(itWhere, fmt.Sprintf("si.capacity * %s >= %s", b.arg(f.Quantity), b.arg(f.PartySize)))
-	}
+	// The matching itineraries of one vendor: its own in the price range (what the (vendor_id,
+	// base_price) index finds), and the other conditions.
+	itVendor := []string{"si.vendor_id = v.vendor_id"}
 	lo, hi := f.BasePriceRange()
 	if lo != nil {
-		itWhere = append(itWhere, "si.base_price >= "+b.arg(*lo))
+		itVendor = append(itVendor, "si.base_price >= "+b.arg(*lo))
 	}
 	if hi != nil {
-		itWhere = append(itWhere, "si.base_price <= "+b.arg(*hi))
+		itVendor = append(itVendor, "si.base_price <= "+b.arg(*hi))
 	}
+	itOther := []string{"si.active"}
+	if f.Type != "" {
+		itOther = append(itOther, "si.type = "+b.arg(f.Type))
+	}
+	if len(f.Facilities) > 0 {
+		itOther = append(itOther, "si.facilities @> "+b.arg(f.Facilities)+"::text[]")
+	}
+	if f.PartySize > 0 {
+		itOther = append(itOther, fmt.Sprintf("si.capacity * %s >= %s", b.arg(f.Quantity), b.arg(f.PartySize)))
+	}
+	itWhere := append(append([]string{}, itVendor...), itOther...)
+	// itFree are the conditions of the page's itineraries (with used, the join that they read),
+	// cheapFree those of the search for a vendor's cheapest itinerary.
 	free, used := "NULL::int", ""
+	var itFree, cheapFree []string
 	if f.Dated() {
-		keys := make([]string, 0, len(periods))
 		starts := map[string][]string{}
 		for k, ps := range periods {
-			keys = append(keys, k)
 			for _, p := range ps {
 				starts[k] = append(starts[k], p.UTC().Format(time.RFC3339))
 			}
 		}
 		pj, _ := json.Marshal(starts) // strings only: cannot fail
-		where = append(where, "v.schedule_key = ANY("+b.arg(keys)+"::text[])")
-		// Units in use per itinerary: the most held + booked in any of the vendor's periods.
-		used = fmt.Sprintf(` LEFT JOIN (
+		pa := b.arg(string(pj))
+		// The vendors whose schedule has periods: a key test of the object of periods rather
+		// than schedule_key = ANY(its keys), which the planner estimates key by key against
+		// the column's statistics, about a millisecond for a few hundred keys at each use.
+		vendorConds = append(vendorConds, pa+"::jsonb ? v.schedule_key")
+		startsAt := fmt.Sprintf("bis.starts_at = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb -> v.schedule_key)::timestamptz))", pa)
+		q := b.arg(f.Quantity)
+		// Units in use per itinerary: the most held + booked in any of the vendor's periods. The
+		// page's vendors list all their free itineraries: one scan of the vendor's slots.
+		used = ` LEFT JOIN (
 			SELECT bis.itinerary_id, max(bis.held + bis.booked) AS used FROM bookable_itinerary_slot bis
-			WHERE bis.vendor_id = v.vendor_id AND bis.starts_at = ANY(ARRAY(
-				SELECT jsonb_array_elements_text(%s::jsonb -> v.schedule_key)::timestamptz))
-			GROUP BY bis.itinerary_id) u ON u.itinerary_id = si.itinerary_id`, b.arg(string(pj)))
+			WHERE bis.vendor_id = v.vendor_id AND ` + startsAt + `
+			GROUP BY bis.itinerary_id) u ON u.itinerary_id = si.itinerary_id`
 		free = "si.quantity - coalesce(u.used, 0)"
-		itWhere = append(itWhere, fmt.Sprintf("si.quantity - coalesce(u.used, 0) >= %s", b.arg(f.Quantity)))
+		itFree = []string{fmt.Sprintf("si.quantity - coalesce(u.used, 0) >= %s", q)}
+		// A candidate needs only its cheapest free itinerary: its itineraries are tried
+		// cheapest first, each with a look at its own slots, and the first free one ends it
+		// (mostly the first itinerary: one index probe each, instead of reading every
+		// itinerary and slot row of every candidate).
+		cheapFree = []string{fmt.Sprintf(`si.quantity - coalesce((SELECT max(bis.held + bis.booked)
+				FROM bookable_itinerary_slot bis WHERE bis.itinerary_id = si.itinerary_id
+				AND bis.vendor_id = v.vendor_id AND %s), 0) >= %s`, startsAt, q)}
 	}
+	// A vendor's price in the search: its cheapest matching, free itinerary, none when nothing
+	// matches (the vendor is then left out). Its itineraries come cheapest first from the
+	// (vendor_id, base_price) index, and OFFSET 0 keeps the other conditions out of that scan:
+	// given a type or facilities, the planner would otherwise AND its bitmap with that of the
+	// type or facilities index, which it reads whole for each vendor (BenchmarkSearch's suites
+	// in a radius by price took 43 ms a page instead of 3.4).
+	cheapest := `CROSS JOIN LATERAL (SELECT si.base_price AS min_price FROM (
+				SELECT si.itinerary_id, si.type, si.capacity, si.quantity, si.base_price, si.facilities, si.active
+				FROM search_itinerary si WHERE ` + strings.Join(itVendor, " AND ") + `
+				ORDER BY si.base_price OFFSET 0) si
+			WHERE ` + strings.Join(append(append([]string{}, itOther...), cheapFree...), " AND ") + `
+			ORDER BY si.base_price LIMIT 1) m`
 
-	matchVendor, nVendorConds := strings.Join(where, " AND "), len(where)
+	var pageConds []string // of the page: after the cursor
 	var order, outerOrder string
 	switch f.Sort {
 	case search.ByRating:
 		order, outerOrder = "v.rating DESC, v.vendor_id", "v.rating DESC, v.vendor_id"
 		if after != nil {
 			r, id := b.arg(after.Value), b.arg(after.ID)
-			where = append(where, fmt.Sprintf("(v.rating < %s::float8 OR (v.rating = %s::float8 AND v.vendor_id > %s::uuid))", r, r, id))
+			pageConds = append(pageConds, fmt.Sprintf("(v.rating < %s::float8 OR (v.rating = %s::float8 AND v.vendor_id > %s::uuid))", r, r, id))
 		}
 	case search.ByPrice:
 		order, outerOrder = "m.min_price, v.vendor_id", "p.min_price, v.vendor_id"
 		if after != nil {
-			where = append(where, fmt.Sprintf("(m.min_price, v.vendor_id) > (%s::bigint, %s::uuid)",
+			pageConds = append(pageConds, fmt.Sprintf("(m.min_price, v.vendor_id) > (%s::bigint, %s::uuid)",
 				b.arg(int64(after.Value)), b.arg(after.ID)))
 		}
 	case search.ByDistance:
 		order, outerOrder = dist+", v.vendor_id", "p.dist, v.vendor_id"
 		if after != nil {
-			where = append(where, fmt.Sprintf("(%s, v.vendor_id) > (%s::float8, %s::uuid)", dist, b.arg(after.Value), b.arg(after.ID)))
+			pageConds = append(pageConds, fmt.Sprintf("(%s, v.vendor_id) > (%s::float8, %s::uuid)", dist, b.arg(after.Value), b.arg(after.ID)))
 		}
 	}
-	where = append(where, "m.min_price IS NOT NULL")
+	where := append(append([]string{}, vendorConds...), pageConds...)
 
-	// The page is chosen first on the cheapest matching price alone (NULL: nothing matches);
-	// the itineraries are spelled out as JSON only for the vendors of the page.
-	matching := `FROM search_itinerary si` + used + `
-			WHERE ` + strings.Join(itWhere, " AND ")
+	// The page is chosen first on the cheapest matching price alone; the itineraries are
+	// spelled out as JSON only for the vendors of the page.
 	limit := b.arg(f.Limit + 1)
-	knn := ""
-	if f.Sort == search.ByDistance {
+	var with string
+	switch {
+	case f.Sort == search.ByDistance:
 		// Nearest first, in two steps. k walks the GiST index in distance order (KNN: the cube
 		// distance of the earth points, a chord, orders exactly as earth_distance, which is a
 		// monotonic function of it) and stops at a page of matching vendors, instead of
 		// checking and sorting every vendor in the radius. The index orders by that distance
 		// alone, so p then takes the page again within k's farthest distance, a small box,
 		// ordered by distance and vendor id: vendors at the same distance are never split
-		// across pages in an arbitrary order.
+		// across pages in an arbitrary order. The vendors of k keep the price k found; only
+		// the others in the box (at k's farthest distance, if any) are priced.
 		lat, lon := b.arg(*f.Lat), b.arg(*f.Lon)
-		knn = `k AS MATERIALIZED (
-		SELECT ` + dist + ` AS dist
+		with = `k AS MATERIALIZED (
+		SELECT v.vendor_id, ` + dist + ` AS dist, m.min_price
 		FROM search_vendor v
-		CROSS JOIN LATERAL (SELECT min(si.base_price) AS min_price ` + matching + `) m
+		` + cheapest + `
 		WHERE ` + strings.Join(where, " AND ") + `
 		ORDER BY ll_to_earth(v.lat, v.lon) <-> ll_to_earth(` + lat + `::float8, ` + lon + `::float8)
 		LIMIT ` + limit + `),
-		`
-		where = append(where,
+		p AS MATERIALIZED (
+		SELECT x.vendor_id, x.dist, x.min_price FROM (
+			SELECT k.vendor_id, k.dist, k.min_price FROM k
+			UNION ALL
+			SELECT v.vendor_id, ` + dist + `, m.min_price
+			FROM search_vendor v
+			` + cheapest + `
+			WHERE ` + strings.Join(append(where,
 			"earth_box(ll_to_earth("+lat+"::float8, "+lon+"::float8), (SELECT max(dist) FROM k)) @> ll_to_earth(v.lat, v.lon)",
-			dist+" <= (SELECT max(dist) FROM k)")
-	}
-	from, walk, walkCols := "search_vendor v", "", "0::bigint, 0::bigint"
-	if batch > 0 {
-		if dense && f.RadiusKm > 0 && f.Lat != nil && f.Lon != nil {
-			rc := radiusConds(b, f, "x")
+			dist+" <= (SELECT max(dist) FROM k)",
+			"v.vendor_id NOT IN (SELECT vendor_id FROM k)"), " AND ") + `) x
+		ORDER BY x.dist, x.vendor_id
+		LIMIT ` + limit + `)`
+	case batch > 0:
+		// c carries what p reads of a vendor, so that p need not look the vendor up again: c
+		// has checked the vendor conditions already.
+		var walk string
+		if dense && len(radius) > 0 {
 			// Many vendors in the radius: walk the price index and check the radius per row.
 			// The planner takes a radius for a few vendors and would rather sort them all; the
 			// inner limit keeps the walk in price order, and bounds it (a batch that it cuts
 			// short is not taken as all the candidates: Search then tries the next).
-			inner := append(placeConds(b, f), where[1:nVendorConds]...)
-			walk = `c AS MATERIALIZED (
-		SELECT x.vendor_id, x.min_base_price FROM (
-			SELECT v.vendor_id, v.min_base_price, v.lat, v.lon FROM search_vendor v
+			inner := append(append([]string{}, place...), vendorConds[1:]...)
+			walk = `SELECT v.vendor_id, v.min_base_price, v.lat, v.lon, v.schedule_key FROM (
+			SELECT v.vendor_id, v.min_base_price, v.lat, v.lon, v.schedule_key FROM search_vendor v
 			WHERE ` + strings.Join(inner, " AND ") + ` AND v.min_base_price IS NOT NULL
-			ORDER BY v.min_base_price, v.vendor_id LIMIT ` + b.arg(batch*denseScan) + `) x
-		WHERE ` + strings.Join(rc, " AND ") + `
-		LIMIT ` + b.arg(batch) + `),
-		`
+			ORDER BY v.min_base_price, v.vendor_id LIMIT ` + b.arg(batch*denseScan) + `) v
+		WHERE ` + strings.Join(append(latLonBounds(b, f, "v"), radius...), " AND ") + `
+		LIMIT ` + b.arg(batch)
 		} else {
-			walk = `c AS MATERIALIZED (
-		SELECT v.vendor_id, v.min_base_price FROM search_vendor v
-		WHERE ` + matchVendor + ` AND v.min_base_price IS NOT NULL
+			walk = `SELECT v.vendor_id, v.min_base_price, v.lat, v.lon, v.schedule_key FROM search_vendor v
+		WHERE ` + strings.Join(vendorConds, " AND ") + ` AND v.min_base_price IS NOT NULL
 		ORDER BY v.min_base_price, v.vendor_id
-		LIMIT ` + b.arg(batch) + `),
-		`
+		LIMIT ` + b.arg(batch)
 		}
-		from = "c JOIN search_vendor v ON v.vendor_id = c.vendor_id"
-		walkCols = "(SELECT count(*) FROM c), (SELECT coalesce(max(min_base_price), 0) FROM c)"
-	}
-	sql := `WITH ` + knn + walk + `p AS MATERIALIZED (
+		pw := ""
+		if len(pageConds) > 0 {
+			pw = `
+		WHERE ` + strings.Join(pageConds, " AND ")
+		}
+		with = `c AS MATERIALIZED (
+		` + walk + `),
+		p AS MATERIALIZED (
 		SELECT v.vendor_id, ` + dist + ` AS dist, m.min_price
-		FROM ` + from + `
-		CROSS JOIN LATERAL (SELECT min(si.base_price) AS min_price ` + matching + `) m
+		FROM c v
+		` + cheapest + pw + `
+		ORDER BY ` + order + `
+		LIMIT ` + limit + `)`
+	default:
+		with = `p AS MATERIALIZED (
+		SELECT v.vendor_id, ` + dist + ` AS dist, m.min_price
+		FROM search_vendor v
+		` + cheapest + `
 		WHERE ` + strings.Join(where, " AND ") + `
 		ORDER BY ` + order + `
-		LIMIT ` + limit + `)
+		LIMIT ` + limit + `)`
+	}
+	walkCols := "0::bigint, 0::bigint"
+	if batch > 0 && f.Sort == search.ByPrice {
+		walkCols = "(SELECT count(*) FROM c), (SELECT coalesce(max(min_base_price), 0) FROM c)"
+	}
+	sql := `WITH ` + with + `
 		SELECT v.vendor_id, v.kind, v.name, v.city_name, v.country_code, v.lat, v.lon, v.rating,
 		coalesce(v.star_rating, 0), v.cuisines, v.currency, p.dist, p.min_price, m.items, ` + walkCols + `
 		FROM p JOIN search_vendor v ON v.vendor_id = p.vendor_id
 		CROSS JOIN LATERAL (
-			SELECT jsonb_agg(jsonb_build_object('id', si.itinerary_id, 'type', si.type, 'name', si.name,
-			           'capacity', si.capacity, 'quantity', si.quantity, 'facilities', si.facilities,
-			           'base_price', si.base_price, 'currency', si.currency, 'free_units', ` + free + `)
+			SELECT json_agg(json_build_array(si.itinerary_id, si.type, si.name, si.capacity, si.quantity,
+			           si.facilities, si.base_price, si.currency, ` + free + `)
 			           ORDER BY si.base_price, si.itinerary_id) AS items
-			` + matching + `
+			FROM search_itinerary si` + used + `
+			WHERE ` + strings.Join(append(itWhere, itFree...), " AND ") + `
 		) m
 		ORDER BY ` + outerOrder
 	return sql, b.args
