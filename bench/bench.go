@@ -98,7 +98,10 @@ func Load(ctx context.Context, name string, workers, total int, duration time.Du
 					return
 				}
 				t := time.Now()
-				if err := op(ctx, i); err != nil {
+				octx, ocancel := opContext(ctx)
+				err := op(octx, i)
+				ocancel()
+				if err != nil {
 					if ctx.Err() != nil {
 						return
 					}
@@ -117,6 +120,13 @@ func Load(ctx context.Context, name string, workers, total int, duration time.Du
 		f.FirstError = *p
 	}
 	return f
+}
+
+// opContext is the context of one operation: the end of the run does not cut an operation
+// short (a hold cut inside its transaction would leave a hole in the event log, which the
+// consumers wait out), but a minute does.
+func opContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 }
 
 func figures(name string, lat []time.Duration, errs int64, elapsed time.Duration) Figures {

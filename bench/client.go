@@ -184,7 +184,9 @@ func LoadKinds(ctx context.Context, name string, kinds []string, workers, total 
 					return
 				}
 				t := time.Now()
-				k, err := op(ctx, i)
+				octx, ocancel := opContext(ctx)
+				k, err := op(octx, i)
+				ocancel()
 				if err != nil {
 					if ctx.Err() != nil {
 						return

@@ -130,17 +130,30 @@ func (c *LogConsumer) RunOnce(ctx context.Context) (int, error) {
 	return c.follower().Once(ctx, c.process)
 }
 
-// process handles a batch in log order, acknowledging each event once handled (or parked).
+// process handles a batch in log order and acknowledges the last event handled (or parked)
+// once, at the end of the batch or when a handler stops it: one write of the offset, and one
+// commit, per batch rather than per event. Delivery stays at least once: after a crash, the
+// events handled since the last acknowledgement come again, and the handlers are idempotent
+// (notifications by event id, the archive by version, the index by seq).
 func (c *LogConsumer) process(ctx context.Context, evs []event.Envelope) error {
+	var handled int64
+	var err error
 	for _, e := range evs {
-		if err := c.handle(ctx, e); err != nil {
-			return err
+		if err = c.handle(ctx, e); err != nil {
+			break
 		}
-		if err := c.Log.Ack(ctx, c.Handler.Name(), e.Seq); err != nil {
-			return err
+		handled = e.Seq
+	}
+	if handled > 0 {
+		// What went through is kept even when the consumer is stopping (a clean stop loses
+		// nothing), within a bound of its own.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if aerr := c.Log.Ack(actx, c.Handler.Name(), handled); aerr != nil {
+			return errors.Join(err, aerr)
 		}
 	}
-	return nil
+	return err
 }
 
 // handle runs the handler with retries; it parks the event when they run out. It returns an

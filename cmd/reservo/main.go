@@ -613,6 +613,15 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 	for _, sc := range run {
+		// Each scenario starts once the server's event consumers have caught up with the one
+		// before; a server still behind after two minutes is measured as it is, and said so.
+		waited, behind, err := bench.Settle(ctx, db, 2*time.Minute)
+		switch {
+		case err != nil:
+			fmt.Fprintf(stderr, "bench: %v; measuring %s all the same\n", err, sc)
+		case behind > 0:
+			fmt.Fprintf(stderr, "bench: waited %.1f s for the event consumers to handle %d events before %s\n", waited.Seconds(), behind, sc)
+		}
 		switch sc {
 		case "hold":
 			for _, n := range []int{1, *nights} {
