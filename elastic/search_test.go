@@ -232,12 +232,11 @@ func testHotel(units int) *vendors.Vendor {
 
 // bookings feeds booking events of one vendor to a store and reads the free units back.
 type bookings struct {
-	t     *testing.T
-	s     *elastic.Store
-	v     *vendors.Vendor
-	now   time.Time
-	day   time.Time
-	seqOf map[string]int64
+	t   *testing.T
+	s   *elastic.Store
+	v   *vendors.Vendor
+	now time.Time
+	day time.Time
 }
 
 func (b *bookings) night(n int) []booking.Period {
