@@ -55,6 +55,29 @@ func scanEnvelope(r pgx.CollectableRow) (event.Envelope, error) {
 	return e, err
 }
 
+// TxMark marks the transactions running now: each has a transaction id below the mark (the
+// xmax of a snapshot taken now).
+func (l *EventLog) TxMark(ctx context.Context) (int64, error) {
+	var mark int64
+	if err := l.db.Pool.QueryRow(ctx, `SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint`).Scan(&mark); err != nil {
+		return 0, fmt.Errorf("transaction mark: %w", err)
+	}
+	return mark, nil
+}
+
+// GapClosed reports whether seq is missing for good: every transaction that was running at
+// mark (TxMark) has ended, and seq is still not in the log, so the transaction that took it
+// rolled back. Both are read in one snapshot, so a transaction that committed seq in the
+// meantime is seen.
+func (l *EventLog) GapClosed(ctx context.Context, seq, mark int64) (bool, error) {
+	var closed bool
+	if err := l.db.Pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint >= $2
+		AND NOT EXISTS (SELECT 1 FROM event_log WHERE seq = $1)`, seq, mark).Scan(&closed); err != nil {
+		return false, fmt.Errorf("gap at %d: %w", seq, err)
+	}
+	return closed, nil
+}
+
 // Ack moves the consumer's offset to seq (never backwards).
 func (l *EventLog) Ack(ctx context.Context, consumer string, seq int64) error {
 	_, err := l.db.Pool.Exec(ctx, `INSERT INTO consumer_offset (consumer, last_seq, updated_at) VALUES ($1, $2, now())

@@ -57,9 +57,9 @@ func NewConsumerMetrics(reg prometheus.Registerer) *ConsumerMetrics {
 }
 
 // LogConsumer runs one Handler over the event log: from its stored offset, woken by
-// LISTEN/NOTIFY and polling as the fallback, acknowledging each event once handled (so a crash
-// redelivers at most the event in hand), retrying a failing event with backoff, and parking
-// it after MaxAttempts.
+// LISTEN/NOTIFY and polling as the fallback, acknowledging once per batch what it handled (so a
+// crash redelivers at most the batch in hand), retrying a failing event with backoff, and
+// parking it after MaxAttempts.
 type LogConsumer struct {
 	Log         Log
 	Handler     Handler
@@ -71,7 +71,8 @@ type LogConsumer struct {
 	Backoff     time.Duration    // first retry delay, doubled each time up to 10s; default 200ms
 	// GapTimeout is how long a missing seq may stay missing before it is taken for a rolled
 	// back transaction and passed over; default 30s. Event writers write their event last in
-	// short transactions, so a real event fills its gap in milliseconds.
+	// short transactions, so a real event fills its gap in milliseconds. A seq whose
+	// transaction is known to have rolled back is passed over sooner (Follower.GapGrace).
 	GapTimeout time.Duration
 	Now        func() time.Time // the clock; default time.Now
 

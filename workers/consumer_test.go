@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/reservo/reservo/event"
 	"github.com/reservo/reservo/postgres"
@@ -239,5 +240,90 @@ func TestLogConsumer_WokenByNotify(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// appendInTx writes an event in a transaction left open, and returns it.
+func appendInTx(t *testing.T, db *postgres.DB) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	e, _ := event.New(event.NewVendor, "k", time.Now(), 1, map[string]int{})
+	if _, err := tx.Exec(ctx, `INSERT INTO event_log (id, type, key, schema_version, occurred_at, payload) VALUES ($1, $2, $3, 1, now(), '{}')`, e.ID, e.Type, e.Key); err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
+func appendCommitted(t *testing.T, db *postgres.DB) {
+	t.Helper()
+	e, _ := event.New(event.NewVendor, "k", time.Now(), 1, map[string]int{})
+	if _, err := db.Pool.Exec(context.Background(), `INSERT INTO event_log (id, type, key, schema_version, occurred_at, payload) VALUES ($1, $2, $3, 1, now(), '{}')`, e.ID, e.Type, e.Key); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A seq whose transaction rolled back is passed over as soon as the log tells that every
+// transaction running when the gap was seen has ended: after the grace, long before the
+// timeout.
+func TestLogConsumer_PassesARolledBackSeqOnceItsTransactionEnded(t *testing.T) {
+	db, _ := setup(t, 0)
+	ctx := context.Background()
+	tx := appendInTx(t, db)
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	appendCommitted(t, db)
+	now := time.Now()
+	c := consumer(db, &effects{db: db})
+	c.GapTimeout = time.Hour
+	c.Now = func() time.Time { return now }
+	if n, err := c.RunOnce(ctx); err != nil || n != 0 {
+		t.Fatalf("the gap seen: %d events, %v; want none", n, err)
+	}
+	if n, err := c.RunOnce(ctx); err != nil || n != 0 { // within the grace: not asked yet
+		t.Fatalf("within the grace: %d events, %v; want none", n, err)
+	}
+	now = now.Add(2 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for count(t, db, `SELECT count(*) FROM effect`) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the consumer still waits on a rolled back seq an hour from its timeout")
+		}
+		if _, err := c.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A seq whose transaction is still running is waited for, however long after the grace: the
+// event it brings when it commits is handled, never skipped.
+func TestLogConsumer_WaitsForASeqStillBeingWritten(t *testing.T) {
+	db, _ := setup(t, 0)
+	ctx := context.Background()
+	tx := appendInTx(t, db)
+	appendCommitted(t, db)
+	now := time.Now()
+	c := consumer(db, &effects{db: db})
+	c.GapTimeout = time.Hour
+	c.Now = func() time.Time { return now }
+	for i := range 5 {
+		if n, err := c.RunOnce(ctx); err != nil || n != 0 {
+			t.Fatalf("run %d with the writer open: %d events, %v; want none", i, n, err)
+		}
+		now = now.Add(5 * time.Second)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := c.RunOnce(ctx); err != nil || n != 2 {
+		t.Fatalf("after the commit: %d events, %v; want both, in order", n, err)
+	}
+	if got := count(t, db, `SELECT count(*) FROM effect`); got != 2 {
+		t.Fatalf("%d effects; want 2", got)
 	}
 }

@@ -18,11 +18,23 @@ type FollowLog interface {
 	Listen(ctx context.Context, wake chan<- struct{}) error
 }
 
+// GapLog is a FollowLog that tells a seq whose transaction rolled back from one still being
+// written (postgres.EventLog): a Follower then passes over a rolled back seq within GapGrace
+// instead of GapTimeout.
+type GapLog interface {
+	// TxMark marks the transactions running now.
+	TxMark(ctx context.Context) (int64, error)
+	// GapClosed reports whether every transaction running at mark has ended without writing
+	// seq.
+	GapClosed(ctx context.Context, seq, mark int64) (bool, error)
+}
+
 // Follower follows the event log for one consumer name: it fetches the gap-free events after
 // the consumer's offset and hands them to a process function, a batch at a time, woken by the
 // log's LISTEN/NOTIFY with polling as the fallback. The process function acknowledges what it
-// has done; after an error the batch is fetched again. A seq that stays missing for GapTimeout
-// belongs to a rolled back transaction and is passed over. The log's own consumers
+// has done; after an error the batch is fetched again. A missing seq belongs to a transaction
+// that has not committed yet or that rolled back: it is passed over once the log tells that
+// the transaction ended (GapLog), or after GapTimeout. The log's own consumers
 // (LogConsumer) and the Kafka relay both follow the log this way.
 type Follower struct {
 	Name   string
@@ -34,6 +46,10 @@ type Follower struct {
 	// back transaction and passed over; default 30s. Event writers write their event last in
 	// short transactions, so a real event fills its gap in milliseconds.
 	GapTimeout time.Duration
+	// GapGrace is how old a missing seq must be before a GapLog is asked whether its
+	// transaction has ended (default 1s): the mark is taken when the gap is first seen, and a
+	// transaction that took its seq a moment before may not have its id yet.
+	GapGrace time.Duration
 	// Retry is the delay after a failed batch, doubled after each failure up to MaxRetry;
 	// defaults Poll and Retry.
 	Retry, MaxRetry time.Duration
@@ -45,6 +61,7 @@ type Follower struct {
 
 	gapSeq   int64
 	gapSince time.Time
+	gapMark  int64 // TxMark when the gap was first seen; 0: none
 }
 
 func (f *Follower) defaults() {
@@ -56,6 +73,9 @@ func (f *Follower) defaults() {
 	}
 	if f.GapTimeout <= 0 {
 		f.GapTimeout = 30 * time.Second
+	}
+	if f.GapGrace <= 0 {
+		f.GapGrace = time.Second
 	}
 	if f.Retry <= 0 {
 		f.Retry = f.Poll
@@ -138,20 +158,42 @@ func (f *Follower) Once(ctx context.Context, process func(context.Context, []eve
 	return len(evs), nil
 }
 
-// passOldGap moves the offset over a missing seq that stayed missing for GapTimeout: its
-// transaction rolled back.
+// passOldGap moves the offset over a missing seq whose transaction rolled back: once the log
+// (a GapLog) tells that every transaction running when the gap was first seen has ended
+// without writing it, or, in any case, once it stayed missing for GapTimeout.
 func (f *Follower) passOldGap(ctx context.Context, gap int64) error {
-	switch {
-	case gap == 0:
+	if gap == 0 {
 		f.gapSeq = 0
-	case gap != f.gapSeq:
-		f.gapSeq, f.gapSince = gap, f.Now()
-	case f.Now().Sub(f.gapSince) >= f.GapTimeout:
-		f.Logger.Warn("passing over a missing event seq (a rolled back transaction)", "consumer", f.Name, "seq", gap)
-		if err := f.Log.Ack(ctx, f.Name, gap); err != nil {
+		return nil
+	}
+	if gap != f.gapSeq {
+		f.gapSeq, f.gapSince, f.gapMark = gap, f.Now(), 0
+		if gl, ok := f.Log.(GapLog); ok {
+			mark, err := gl.TxMark(ctx)
+			if err != nil {
+				return err
+			}
+			f.gapMark = mark
+		}
+		return nil
+	}
+	age := f.Now().Sub(f.gapSince)
+	pass := age >= f.GapTimeout
+	if !pass && f.gapMark > 0 && age >= f.GapGrace {
+		closed, err := f.Log.(GapLog).GapClosed(ctx, gap, f.gapMark)
+		if err != nil {
 			return err
 		}
-		f.gapSeq = 0
+		pass = closed
 	}
+	if !pass {
+		return nil
+	}
+	f.Logger.Warn("passing over a missing event seq (a rolled back transaction)", "consumer", f.Name, "seq", gap,
+		"missing_for", age.Round(time.Millisecond))
+	if err := f.Log.Ack(ctx, f.Name, gap); err != nil {
+		return err
+	}
+	f.gapSeq = 0
 	return nil
 }
