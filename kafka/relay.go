@@ -25,8 +25,9 @@ type EventLog = workers.FollowLog
 // all in-sync replicas, so after a crash it resumes from the log and at most re-sends the
 // batch in hand (duplicates are harmless: consumers are idempotent). While Kafka is down it
 // retries with backoff and the events wait in the log. Like workers.LogConsumer it is woken by
-// LISTEN/NOTIFY, polls as the fallback, and passes over a seq that stays missing for
-// GapTimeout (a rolled back transaction). It implements workers.Consumer.
+// LISTEN/NOTIFY, polls as the fallback, and passes over a seq whose transaction rolled back
+// (workers.Follower: once the log tells so, or after GapTimeout). It implements
+// workers.Consumer.
 type Relay struct {
 	Log     EventLog
 	Brokers []string
