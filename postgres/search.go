@@ -219,7 +219,8 @@ func (s *SearchStore) Search(ctx context.Context, f search.Filter, now time.Time
 	// than the batch's dearest, no vendor past the batch can come before it. Otherwise a batch
 	// eight times larger is tried, and past the last one every candidate is priced.
 	batch, dense := 0, false
-	if f.Sort == search.ByPrice {
+	switch {
+	case f.Sort == search.ByPrice:
 		batch = priceBatches[0]
 		if f.Lat != nil && f.Lon != nil {
 			if dense, err = s.dense(ctx, &f); err != nil {
@@ -229,6 +230,21 @@ func (s *SearchStore) Search(ctx context.Context, f search.Filter, now time.Time
 				batch = 0
 			}
 		}
+	case f.Sort == search.ByRating && f.RadiusKm > 0 && f.Lat != nil && f.Lon != nil:
+		// Best rated in a radius: a dense radius is walked by the rating index (searchSQL).
+		if dense, err = s.dense(ctx, &f); err != nil {
+			return nil, err
+		}
+	}
+	if dense && f.Sort == search.ByRating {
+		sql, args := searchSQL(&f, after, periods, 0, true)
+		page, w, err := s.run(ctx, &f, sql, args)
+		if err != nil || w.rows == f.Limit+1 {
+			return page, err
+		}
+		// The walk of the best rated ended short of a page: few of them are in the radius, or
+		// this is the last page. Every vendor of the radius is priced instead.
+		dense = false
 	}
 	for i := 0; ; i++ {
 		sql, args := searchSQL(&f, after, periods, batch, dense)
@@ -889,6 +905,22 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string][]time
 		FROM c v
 		` + cheapest + pw + `
 		ORDER BY ` + order + `
+		LIMIT ` + limit + `)`
+	case dense && f.Sort == search.ByRating && len(radius) > 0:
+		// Many vendors in the radius, best rated first: walk the (kind, rating) index and check
+		// the radius per row (plain lat/lon bounds first), pricing only the vendors in it, until
+		// a page is found. The walk's own limit keeps the radius out of it (given the radius,
+		// the planner would rather take every vendor of it from the GiST index, price them all
+		// and sort them: 1.2 s for hotels within 30 km of Lisbon) and bounds it: a walk that
+		// ends short of a page is done again the other way (Search).
+		inner := append(append(append([]string{}, place...), vendorConds[1:]...), pageConds...)
+		with = `p AS MATERIALIZED (
+		SELECT v.vendor_id, ` + dist + ` AS dist, m.min_price
+		FROM (SELECT * FROM search_vendor v WHERE ` + strings.Join(inner, " AND ") + `
+			ORDER BY v.rating DESC, v.vendor_id LIMIT ` + b.arg((f.Limit+1)*denseScan) + `) v
+		` + cheapest + `
+		WHERE ` + strings.Join(append(latLonBounds(b, f, "v"), radius...), " AND ") + `
+		ORDER BY v.rating DESC, v.vendor_id
 		LIMIT ` + limit + `)`
 	default:
 		with = `p AS MATERIALIZED (

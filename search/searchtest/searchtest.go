@@ -47,7 +47,8 @@ type Seeder interface {
 func Run(t *testing.T, newStore func(t *testing.T) (search.Store, Seeder)) {
 	t.Run("FiltersAgainstOracle", func(t *testing.T) { testFilters(t, newStore) })
 	t.Run("Availability", func(t *testing.T) { testAvailability(t, newStore) })
-	t.Run("PaginationWithInserts", func(t *testing.T) { testPagination(t, newStore) })
+	t.Run("PaginationWithInserts", func(t *testing.T) { testPagination(t, newStore, 0) })
+	t.Run("PaginationWithInsertsInARadius", func(t *testing.T) { testPagination(t, newStore, 60) })
 	t.Run("IndexerIdempotent", func(t *testing.T) { testIndexer(t, newStore) })
 }
 
@@ -546,6 +547,9 @@ func testFilters(t *testing.T, newStore func(t *testing.T) (search.Store, Seeder
 		{"sort by price in a city", search.Filter{Sort: search.ByPrice, City: "lisbon"}},
 		{"sort by price in a radius", search.Filter{Sort: search.ByPrice, Lat: lat, Lon: lon, RadiusKm: 25}},
 		{"sort by rating in a city", search.Filter{Sort: search.ByRating, City: "lisbon"}},
+		{"sort by rating in a radius", search.Filter{Sort: search.ByRating, Lat: lat, Lon: lon, RadiusKm: 25}},
+		{"sort by rating in a radius with dates", search.Filter{Sort: search.ByRating, Lat: lat, Lon: lon, RadiusKm: 25,
+			Kind: vendors.Hotel, CheckIn: in, CheckOut: out}},
 		{"sort by distance of restaurants", search.Filter{Sort: search.ByDistance, Lat: lat, Lon: lon, Kind: vendors.Restaurant}},
 		{"hotels combined", search.Filter{Kind: vendors.Hotel, City: "Lisbon", Type: "std", Facilities: []string{"wifi"},
 			CheckIn: in, CheckOut: out, Sort: search.ByPrice, MaxPrice: ptr(int64(40000)), PartySize: 2}},
@@ -630,7 +634,9 @@ func testAvailability(t *testing.T, newStore func(t *testing.T) (search.Store, S
 	want(seat("22:30")) // the turn would end after closing time
 }
 
-func testPagination(t *testing.T, newStore func(t *testing.T) (search.Store, Seeder)) {
+// testPagination walks the pages of each sort while vendors are added around the cursor; with
+// radiusKm, within that radius (every vendor it adds is within about 20 km of the centre).
+func testPagination(t *testing.T, newStore func(t *testing.T) (search.Store, Seeder), radiusKm float64) {
 	e := newEnv(t, newStore)
 	var orig []uuid.UUID
 	for i := range 9 {
@@ -640,7 +646,7 @@ func testPagination(t *testing.T, newStore func(t *testing.T) (search.Store, See
 		orig = append(orig, v.ID)
 	}
 	for _, sort := range []search.Sort{search.ByRating, search.ByPrice, search.ByDistance} {
-		f := search.Filter{Kind: vendors.Hotel, Sort: sort, Limit: 3, Lat: ptr(lisbon[0]), Lon: ptr(lisbon[1])}
+		f := search.Filter{Kind: vendors.Hotel, Sort: sort, Limit: 3, Lat: ptr(lisbon[0]), Lon: ptr(lisbon[1]), RadiusKm: radiusKm}
 		seen := map[uuid.UUID]int{}
 		inserted := map[uuid.UUID]bool{}
 		for page := 0; ; page++ {
