@@ -21,7 +21,7 @@ import (
 // earthdistance sphere (what the local profile answers); Elasticsearch computes arcs on the
 // mean earth radius, so a radius is scaled to the same angle before it is sent.
 const (
-	reportRadiusM = 6378168.0
+	reportRadiusM = search.EarthRadiusM
 	esRadiusM     = 6371008.7714
 )
 

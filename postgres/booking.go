@@ -58,21 +58,18 @@ type slotRow struct {
 }
 
 // ensureRows creates the missing datetimeslot and inventory rows of sl (lazily, so storage
-// grows with bookings) and returns their datetimeslot ids in period order.
+// grows with bookings), with the hold's statements, and returns their datetimeslot ids in
+// period order.
 func ensureRows(ctx context.Context, tx pgx.Tx, sl booking.Slots) ([]int64, error) {
-	starts := make([]time.Time, len(sl.Periods))
-	ends := make([]time.Time, len(sl.Periods))
-	for i, p := range sl.Periods {
-		starts[i], ends[i] = p.StartsAt, p.EndsAt
-	}
-	// Inserts take their row locks in start order too: the same global order as the SELECT below.
-	if _, err := tx.Exec(ctx, `INSERT INTO vendor_datetimeslot (vendor_id, starts_at, ends_at)
-		SELECT $1, s, e FROM unnest($2::timestamptz[], $3::timestamptz[]) AS t(s, e) ORDER BY s
-		ON CONFLICT (vendor_id, starts_at) DO NOTHING`, sl.VendorID, starts, ends); err != nil {
+	k := keysOf(sl)
+	if _, err := tx.Exec(ctx, holdPeriods, sl.VendorID, k.starts, k.ends); err != nil {
 		return nil, fmt.Errorf("datetimeslots: %w", err)
 	}
+	if _, err := tx.Exec(ctx, holdInventory, sl.ItineraryID, sl.VendorID, k.vendors, k.starts); err != nil {
+		return nil, fmt.Errorf("inventory rows: %w", err)
+	}
 	rows, err := tx.Query(ctx, `SELECT d.id FROM unnest($2::timestamptz[]) WITH ORDINALITY AS t(s, n)
-		JOIN vendor_datetimeslot d ON d.vendor_id = $1 AND d.starts_at = t.s ORDER BY t.n`, sl.VendorID, starts)
+		JOIN vendor_datetimeslot d ON d.vendor_id = $1 AND d.starts_at = t.s ORDER BY t.n`, sl.VendorID, k.starts)
 	if err != nil {
 		return nil, fmt.Errorf("datetimeslot ids: %w", err)
 	}
@@ -80,18 +77,26 @@ func ensureRows(ctx context.Context, tx pgx.Tx, sl booking.Slots) ([]int64, erro
 	if err != nil {
 		return nil, fmt.Errorf("datetimeslot ids: %w", err)
 	}
-	if len(ids) != len(starts) {
-		return nil, fmt.Errorf("datetimeslots: %d of %d found", len(ids), len(starts))
-	}
-	_, err = tx.Exec(ctx, `INSERT INTO bookable_itinerary_slot (itinerary_id, datetimeslot_id, vendor_id, starts_at, total)
-		SELECT i.id, d.id, d.vendor_id, d.starts_at, i.quantity
-		FROM vendor_itinerary i, unnest($2::bigint[]) AS t(sid) JOIN vendor_datetimeslot d ON d.id = t.sid
-		WHERE i.id = $1 AND i.vendor_id = $3 ORDER BY d.starts_at
-		ON CONFLICT (itinerary_id, datetimeslot_id) DO NOTHING`, sl.ItineraryID, ids, sl.VendorID)
-	if err != nil {
-		return nil, fmt.Errorf("inventory rows: %w", err)
+	if len(ids) != len(k.starts) {
+		return nil, fmt.Errorf("datetimeslots: %d of %d found", len(ids), len(k.starts))
 	}
 	return ids, nil
+}
+
+// slotKeys are the keys of a booking's inventory rows, one element per period, as the hold's
+// statements take them.
+type slotKeys struct {
+	starts, ends         []time.Time
+	itineraries, vendors []uuid.UUID
+}
+
+func keysOf(sl booking.Slots) slotKeys {
+	n := len(sl.Periods)
+	k := slotKeys{make([]time.Time, n), make([]time.Time, n), make([]uuid.UUID, n), make([]uuid.UUID, n)}
+	for i, p := range sl.Periods {
+		k.starts[i], k.ends[i], k.itineraries[i], k.vendors[i] = p.StartsAt, p.EndsAt, sl.ItineraryID, sl.VendorID
+	}
+	return k
 }
 
 // lockRows locks the inventory rows of the given (itinerary, datetimeslot) pairs in the global
@@ -213,12 +218,7 @@ func (s *BookingStore) Block(ctx context.Context, b *booking.Booking, sl booking
 }
 
 func (s *BookingStore) block(ctx context.Context, b *booking.Booking, sl booking.Slots) (*booking.Booking, error) {
-	n := len(sl.Periods)
-	starts, ends := make([]time.Time, n), make([]time.Time, n)
-	its, vs := make([]uuid.UUID, n), make([]uuid.UUID, n)
-	for i, p := range sl.Periods {
-		starts[i], ends[i], its[i], vs[i] = p.StartsAt, p.EndsAt, sl.ItineraryID, sl.VendorID
-	}
+	k := keysOf(sl)
 	// The event is made before the rows are locked; b changes only when the hold is made.
 	held := *b
 	held.Status, held.Version = booking.Blocked, 1
@@ -235,8 +235,9 @@ func (s *BookingStore) block(ctx context.Context, b *booking.Booking, sl booking
 	// A connection left in a transaction (a failure between the pipelines) is closed by the
 	// pool on release rather than reused.
 	defer conn.Release()
-	rollback := func(err error) (*booking.Booking, error) {
-		_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+	rollback := func() { _, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK") }
+	fail := func(err error) (*booking.Booking, error) {
+		rollback()
 		return nil, err
 	}
 
@@ -252,9 +253,9 @@ func (s *BookingStore) block(ctx context.Context, b *booking.Booking, sl booking
 		}
 		return err
 	})
-	lock.Queue(holdPeriods, sl.VendorID, starts, ends)
-	lock.Queue(holdInventory, sl.ItineraryID, sl.VendorID, vs, starts)
-	lock.Queue(holdLock, its, vs, starts).Query(func(rows pgx.Rows) error {
+	lock.Queue(holdPeriods, sl.VendorID, k.starts, k.ends)
+	lock.Queue(holdInventory, sl.ItineraryID, sl.VendorID, k.vendors, k.starts)
+	lock.Queue(holdLock, k.itineraries, k.vendors, k.starts).Query(func(rows pgx.Rows) error {
 		var err error
 		locked, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (slotRow, error) {
 			var sr slotRow
@@ -264,26 +265,26 @@ func (s *BookingStore) block(ctx context.Context, b *booking.Booking, sl booking
 		return err
 	})
 	if err := conn.SendBatch(ctx, lock).Close(); err != nil {
-		return rollback(fmt.Errorf("lock inventory: %w", constraintErr(err)))
+		return fail(fmt.Errorf("lock inventory: %w", constraintErr(err)))
 	}
 	if existing != nil {
-		_, _ = rollback(nil)
+		rollback()
 		return existing, nil
 	}
-	if len(locked) != n {
-		return rollback(fmt.Errorf("itinerary %s of vendor %s: %w", sl.ItineraryID, sl.VendorID, booking.ErrNotFound))
+	if len(locked) != len(k.starts) {
+		return fail(fmt.Errorf("itinerary %s of vendor %s: %w", sl.ItineraryID, sl.VendorID, booking.ErrNotFound))
 	}
 	for _, r := range locked {
 		if r.held+r.booked+sl.Quantity > r.total {
-			return rollback(booking.ErrUnavailable)
+			return fail(booking.ErrUnavailable)
 		}
 	}
 
 	take := &pgx.Batch{}
-	take.Queue(holdTake, its, vs, starts, sl.Quantity)
+	take.Queue(holdTake, k.itineraries, k.vendors, k.starts, sl.Quantity)
 	take.Queue(holdBooking, b.ID, b.UserID, b.VendorID, b.ItineraryID, held.Status, b.StartsAt, b.EndsAt, b.Quantity, b.PartySize,
 		b.PriceTotal, b.Deposit, b.Currency, b.HoldExpiresAt, held.Version, b.CreatedAt, b.UpdatedAt)
-	take.Queue(holdSlots, b.ID, its, vs, starts, sl.Quantity)
+	take.Queue(holdSlots, b.ID, k.itineraries, k.vendors, k.starts, sl.Quantity)
 	// The hold is news to the stores that copy availability from the events (the scale
 	// profile's search index); the notifier lets it pass silently.
 	take.Queue(eventInsert, e.ID, e.Type, e.Key, e.SchemaVersion, e.OccurredAt, e.Payload)
@@ -292,7 +293,7 @@ func (s *BookingStore) block(ctx context.Context, b *booking.Booking, sl booking
 		if code, name := pgCode(err); code == codeCheckViolation && name == "bookable_itinerary_slot_capacity" {
 			err = booking.ErrUnavailable
 		}
-		return rollback(fmt.Errorf("hold: %w", constraintErr(err)))
+		return fail(fmt.Errorf("hold: %w", constraintErr(err)))
 	}
 	*b = held
 	return b, nil

@@ -159,9 +159,6 @@ func radiusConds(b *sqlBuilder, f *search.Filter, alias string) []string {
 		fmt.Sprintf("earth_distance(%s, ll_to_earth(%s.lat, %s.lon)) <= %s::float8", origin, alias, alias, radius)}
 }
 
-// earthRadius is the radius of the sphere of the earthdistance extension (earth()), in meters.
-const earthRadius = 6378168.0
-
 // latLonBounds are plain bounds of lat and lon on the vendor row alias that hold every point
 // within the radius of f (a little more, for rounding): a comparison of two floats that turns
 // most vendors away before the radius conditions, which compute the vendor's point on the
@@ -173,7 +170,7 @@ func latLonBounds(b *sqlBuilder, f *search.Filter, alias string) []string {
 	}
 	// Great circles on a sphere: a point at angle a from the center is at most a from its
 	// latitude, and at most asin(sin a / cos lat) from its longitude when no pole is within a.
-	a := f.RadiusKm*1000/earthRadius*1.01 + 1e-7
+	a := f.RadiusKm*1000/search.EarthRadiusM*1.01 + 1e-7
 	deg := 180 / math.Pi
 	lat0, lon0 := *f.Lat, *f.Lon
 	dLat := a * deg
@@ -287,7 +284,7 @@ func (s *SearchStore) dense(ctx context.Context, f *search.Filter) (bool, error)
 		conds = append(conds, bounds...)
 		conds = append(conds, fmt.Sprintf(`sin(radians(v.lat)) * %s::float8
 			+ cos(radians(v.lat)) * %s::float8 * cos(radians(v.lon - %s::float8)) >= %s::float8`,
-			b.arg(math.Sin(lat)), b.arg(math.Cos(lat)), b.arg(lon), b.arg(math.Cos(f.RadiusKm*1000/earthRadius))))
+			b.arg(math.Sin(lat)), b.arg(math.Cos(lat)), b.arg(lon), b.arg(math.Cos(f.RadiusKm*1000/search.EarthRadiusM))))
 	} else {
 		conds = append(conds, radiusConds(b, f, "v")...)
 	}

@@ -21,11 +21,14 @@ type Client struct {
 // New returns a client of the Redis server at addr; it connects on first use, so that the
 // API starts (and /readyz reports) while Redis is away.
 func New(addr, password string) *Client {
-	return &Client{rdb: goredis.NewClient(&goredis.Options{
-		Addr: addr, Password: password,
-		DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second,
-		MaxRetries: 1,
-	})}
+	return &Client{rdb: goredis.NewClient(options(addr, password))}
+}
+
+// options are the connection settings of every client: short timeouts and one retry, so that
+// a Redis that is away costs a request little (the cache is never the truth).
+func options(addr, password string) *goredis.Options {
+	return &goredis.Options{Addr: addr, Password: password,
+		DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second, MaxRetries: 1}
 }
 
 // NewCaching is New with Redis's server-assisted client-side caching (RESP3 tracking): the
@@ -38,16 +41,14 @@ func New(addr, password string) *Client {
 func NewCaching(addr, password string, entries int, maxStale time.Duration) *Client {
 	local := goredis.NewLocalCache(goredis.CacheConfig{MaxEntries: entries, MaxStaleness: maxStale,
 		DrainInterval: time.Millisecond})
-	return &Client{local: local, rdb: goredis.NewClient(&goredis.Options{
-		Addr: addr, Password: password, Protocol: 3,
-		DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second,
-		MaxRetries: 1, ClientSideCache: local,
-	})}
+	o := options(addr, password)
+	o.Protocol, o.ClientSideCache = 3, local
+	return &Client{local: local, rdb: goredis.NewClient(o)}
 }
 
 // localPrefix is how go-redis names a key of database 0 read without a user name in its local
 // cache (cscNamespacePrefix): the database, then the length of the user name and the name.
-// TestBookingCache_OwnWritesReadAtOnce fails if a go-redis upgrade changes it.
+// TestBookingCache_LocalCopyAndOwnWritesReadAtOnce fails if a go-redis upgrade changes it.
 const localPrefix = "0\x00" + "0:" + "\x00"
 
 // forget drops the local copy of key, after this client changed it: its own reads then see the

@@ -13,13 +13,17 @@ import (
 	"github.com/reservo/reservo/booking"
 )
 
+// testAddr is the Redis of the stack `make test` starts.
+func testAddr() string {
+	if addr := os.Getenv("RESERVO_REDIS_ADDR"); addr != "" {
+		return addr
+	}
+	return "127.0.0.1:56379"
+}
+
 func openTest(t *testing.T) *Client {
 	t.Helper()
-	addr := os.Getenv("RESERVO_REDIS_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:56379"
-	}
-	c, err := Open(context.Background(), addr, os.Getenv("RESERVO_REDIS_PASSWORD"))
+	c, err := Open(context.Background(), testAddr(), os.Getenv("RESERVO_REDIS_PASSWORD"))
 	if err != nil {
 		t.Fatalf("%v (is the stack up? `make test` starts it)", err)
 	}
@@ -113,11 +117,7 @@ func TestBookingCache_SetGetDelete(t *testing.T) {
 
 func openCaching(t *testing.T) *Client {
 	t.Helper()
-	addr := os.Getenv("RESERVO_REDIS_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:56379"
-	}
-	c := NewCaching(addr, os.Getenv("RESERVO_REDIS_PASSWORD"), 1000, time.Minute)
+	c := NewCaching(testAddr(), os.Getenv("RESERVO_REDIS_PASSWORD"), 1000, time.Minute)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }

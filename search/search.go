@@ -43,6 +43,11 @@ const (
 	MaxPartySize = 10_000
 )
 
+// EarthRadiusM is the radius, in meters, of the sphere on which distances are reported and
+// radii meant: that of PostgreSQL's earthdistance extension (earth()), which the local profile
+// computes on. Every store answers on it.
+const EarthRadiusM = 6378168.0
+
 // Filter is one search. Zero fields do not filter. Dates are local to each vendor's time zone:
 // CheckIn and CheckOut (hotels, YYYY-MM-DD) or StartTime (restaurants, YYYY-MM-DDTHH:MM).
 // Without them availability is not checked.

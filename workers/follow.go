@@ -166,9 +166,10 @@ func (f *Follower) passOldGap(ctx context.Context, gap int64) error {
 		f.gapSeq = 0
 		return nil
 	}
+	gl, tells := f.Log.(GapLog)
 	if gap != f.gapSeq {
 		f.gapSeq, f.gapSince, f.gapMark = gap, f.Now(), 0
-		if gl, ok := f.Log.(GapLog); ok {
+		if tells {
 			mark, err := gl.TxMark(ctx)
 			if err != nil {
 				return err
@@ -179,8 +180,8 @@ func (f *Follower) passOldGap(ctx context.Context, gap int64) error {
 	}
 	age := f.Now().Sub(f.gapSince)
 	pass := age >= f.GapTimeout
-	if !pass && f.gapMark > 0 && age >= f.GapGrace {
-		closed, err := f.Log.(GapLog).GapClosed(ctx, gap, f.gapMark)
+	if !pass && tells && f.gapMark > 0 && age >= f.GapGrace {
+		closed, err := gl.GapClosed(ctx, gap, f.gapMark)
 		if err != nil {
 			return err
 		}
