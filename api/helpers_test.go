@@ -61,7 +61,7 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 		o = opts[0]
 	}
 	if o.redisAddr == "" {
-		o.redisAddr = getenv("RESERVO_REDIS_ADDR", "127.0.0.1:56379")
+		o.redisAddr = getenv("RESERVO_REDIS_ADDR", "127.0.0.1:16379")
 	}
 	if o.loginLimit == 0 {
 		o.loginLimit = 1000

@@ -20,7 +20,7 @@ import (
 )
 
 // DefaultHosts is the CQL address of the local stack's Cassandra (deploy/cassandra.sh).
-const DefaultHosts = "127.0.0.1:59042"
+const DefaultHosts = "127.0.0.1:19042"
 
 // LocalReplication is the replication of a single-node cluster; a production keyspace names
 // its own, e.g. {'class': 'NetworkTopologyStrategy', 'dc1': 3}.

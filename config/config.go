@@ -31,21 +31,21 @@ type Config struct {
 	RateLimit       int           `env:"RESERVO_RATE_LIMIT" def:"600" help:"requests per minute per client address (0: off)"`
 	LoginRateLimit  int           `env:"RESERVO_LOGIN_RATE_LIMIT" def:"20" help:"login attempts per minute per client address and account"`
 
-	DatabaseURL   string        `env:"RESERVO_DATABASE_URL" def:"postgres://reservo:reservo@127.0.0.1:55432/reservo?sslmode=disable" secret:"true" help:"PostgreSQL (system of record)"`
+	DatabaseURL   string        `env:"RESERVO_DATABASE_URL" def:"postgres://reservo:reservo@127.0.0.1:15432/reservo?sslmode=disable" secret:"true" help:"PostgreSQL (system of record)"`
 	DatabaseConns int32         `env:"RESERVO_DATABASE_MAX_CONNS" def:"20" help:"PostgreSQL pool size"`
 	ReplicaURL    string        `env:"RESERVO_DATABASE_REPLICA_URL" def:"" secret:"true" help:"PostgreSQL streaming replica for reads that tolerate lag (empty: none)"`
 	ReplicaMaxLag time.Duration `env:"RESERVO_DATABASE_REPLICA_MAX_LAG" def:"5s" help:"replication lag beyond which those reads go back to the primary"`
-	RedisAddr     string        `env:"RESERVO_REDIS_ADDR" def:"127.0.0.1:56379" help:"Redis (cache, rate limits)"`
+	RedisAddr     string        `env:"RESERVO_REDIS_ADDR" def:"127.0.0.1:16379" help:"Redis (cache, rate limits)"`
 	RedisPassword string        `env:"RESERVO_REDIS_PASSWORD" def:"" secret:"true" help:"Redis password"`
 	LocalCache    int           `env:"RESERVO_BOOKING_CACHE_LOCAL" def:"100000" help:"cached bookings an API process also keeps in memory, kept fresh by Redis's invalidations (0: off)"`
 
-	KafkaBrokers         string `env:"RESERVO_KAFKA_BROKERS" def:"127.0.0.1:59092" help:"scale profile: Kafka brokers, comma-separated"`
+	KafkaBrokers         string `env:"RESERVO_KAFKA_BROKERS" def:"127.0.0.1:19092" help:"scale profile: Kafka brokers, comma-separated"`
 	KafkaPartitions      int    `env:"RESERVO_KAFKA_PARTITIONS" def:"6" help:"scale profile: partitions of each event topic when reservo migrate creates it"`
 	KafkaReplication     int    `env:"RESERVO_KAFKA_REPLICATION" def:"1" help:"scale profile: replication factor of the event topics"`
 	KafkaTopicPrefix     string `env:"RESERVO_KAFKA_TOPIC_PREFIX" def:"" help:"scale profile: prefix of the event topics (empty: the seed's topic names)"`
 	ElasticPrefix        string `env:"RESERVO_ELASTIC_PREFIX" def:"reservo" help:"scale profile: prefix of the Elasticsearch indices and aliases"`
-	ElasticURL           string `env:"RESERVO_ELASTIC_URL" def:"http://127.0.0.1:59200" secret:"true" help:"scale profile: Elasticsearch (search index)"`
-	CassandraHosts       string `env:"RESERVO_CASSANDRA_HOSTS" def:"127.0.0.1:59042" help:"scale profile: Cassandra contact points, comma-separated (booking archive)"`
+	ElasticURL           string `env:"RESERVO_ELASTIC_URL" def:"http://127.0.0.1:19200" secret:"true" help:"scale profile: Elasticsearch (search index)"`
+	CassandraHosts       string `env:"RESERVO_CASSANDRA_HOSTS" def:"127.0.0.1:19042" help:"scale profile: Cassandra contact points, comma-separated (booking archive)"`
 	CassandraKeyspace    string `env:"RESERVO_CASSANDRA_KEYSPACE" def:"reservo" help:"scale profile: Cassandra keyspace of the archive"`
 	CassandraReplication string `env:"RESERVO_CASSANDRA_REPLICATION" def:"{'class': 'SimpleStrategy', 'replication_factor': 1}" help:"scale profile: CQL replication of the keyspace when reservo migrate creates it"`
 

@@ -13,8 +13,8 @@ func TestLoad_DefaultsMatchTheLocalStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.HTTPAddr != "127.0.0.1:8080" || c.TemporalAddr != "127.0.0.1:7233" || c.RedisAddr != "127.0.0.1:56379" ||
-		!strings.Contains(c.DatabaseURL, "127.0.0.1:55432") || c.TokenTTL != time.Hour || c.Profile != "local" {
+	if c.HTTPAddr != "127.0.0.1:8080" || c.TemporalAddr != "127.0.0.1:7233" || c.RedisAddr != "127.0.0.1:16379" ||
+		!strings.Contains(c.DatabaseURL, "127.0.0.1:15432") || c.TokenTTL != time.Hour || c.Profile != "local" {
 		t.Fatalf("defaults %+v", c)
 	}
 	if len(c.JWTSecret) != 64 {

@@ -12,7 +12,7 @@
 #   deploy/elasticsearch.sh status   say whether it runs (exit status 3 when it does not)
 #   deploy/elasticsearch.sh env      print RESERVO_ELASTIC_URL
 #
-# Ports: HTTP RESERVO_ELASTIC_PORT (59200), transport RESERVO_ELASTIC_TRANSPORT_PORT (59300).
+# Ports: HTTP RESERVO_ELASTIC_PORT (19200), transport RESERVO_ELASTIC_TRANSPORT_PORT (19300).
 # Heap RESERVO_ELASTIC_HEAP (512m). The JVM is `java` (17 or newer), or RESERVO_ELASTIC_JAVA;
 # RESERVO_ELASTIC_JVM_OPTS adds options. No security (no x-pack): plain HTTP, no users.
 # Without the distribution's modules there is no painless scripting, no ingest pipelines and
@@ -24,8 +24,8 @@ DATA=${RESERVO_DATA_DIR:-$ROOT/.data}
 SRC="$ROOT/deploy/elasticsearch"
 HOME_DIR="$DATA/elasticsearch"
 BUILD="$HOME_DIR/build"
-PORT=${RESERVO_ELASTIC_PORT:-59200}
-TRANSPORT_PORT=${RESERVO_ELASTIC_TRANSPORT_PORT:-59300}
+PORT=${RESERVO_ELASTIC_PORT:-19200}
+TRANSPORT_PORT=${RESERVO_ELASTIC_TRANSPORT_PORT:-19300}
 HEAP=${RESERVO_ELASTIC_HEAP:-512m}
 JAVA=${RESERVO_ELASTIC_JAVA:-java}
 START_TIMEOUT=${RESERVO_ELASTIC_START_TIMEOUT:-180} # seconds
@@ -119,6 +119,8 @@ up() {
     waited=$((waited + 1))
   done
   tail -n 30 "$LOG" >&2 || true
+  # The tail is mostly the node closing; the cause is the first exception above it.
+  grep -m 5 -E '(Exception|Error)(:| )' "$LOG" | cut -c1-400 >&2 || true
   die "http://127.0.0.1:$PORT/_cluster/health did not answer green or yellow within $START_TIMEOUT s (log $LOG)"
 }
 

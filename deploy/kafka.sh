@@ -2,8 +2,8 @@
 # Apache Kafka 4 (org.apache.kafka:kafka_2.13 from Maven Central) for the scale profile: one
 # KRaft node that is broker and controller in one JVM, fed by the event relay (kafka/).
 # Its jars, configuration, storage, pid and log live under .data/kafka of the checkout
-# (git-ignored); it listens on 127.0.0.1 only: PLAINTEXT on RESERVO_KAFKA_PORT (59092), the
-# controller on RESERVO_KAFKA_CONTROLLER_PORT (59093).
+# (git-ignored); it listens on 127.0.0.1 only: PLAINTEXT on RESERVO_KAFKA_PORT (19092), the
+# controller on RESERVO_KAFKA_CONTROLLER_PORT (19093).
 #
 #   deploy/kafka.sh up       fetch the jars once (mvn), format the storage once, start when not
 #                            running, wait until the broker is ready (idempotent)
@@ -18,8 +18,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DATA=${RESERVO_DATA_DIR:-$ROOT/.data}
 DIR="$DATA/kafka"
-PORT=${RESERVO_KAFKA_PORT:-59092}
-CONTROLLER_PORT=${RESERVO_KAFKA_CONTROLLER_PORT:-59093}
+PORT=${RESERVO_KAFKA_PORT:-19092}
+CONTROLLER_PORT=${RESERVO_KAFKA_CONTROLLER_PORT:-19093}
 HEAP=${RESERVO_KAFKA_HEAP:--Xms256m -Xmx512m}
 SRC="$ROOT/deploy/kafka"
 LIB="$DIR/lib"

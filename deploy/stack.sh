@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The local stack of Reservo on real engines, every piece on 127.0.0.1 with its data under
 # .data/ of the checkout (git-ignored):
-#   PostgreSQL  own cluster on RESERVO_PG_PORT (55432), from Debian's packages (installed when missing)
-#   Redis       own instance on RESERVO_REDIS_PORT (56379), from Debian's packages
+#   PostgreSQL  own cluster on RESERVO_PG_PORT (15432), from Debian's packages (installed when missing)
+#   Redis       own instance on RESERVO_REDIS_PORT (16379), from Debian's packages
 #   Temporal    deploy/temporal-dev (go.temporal.io/server + Web UI), gRPC 7233, UI 8233
 #   stripe-mock Stripe's API mock (deploy/stripe-mock.sh) on 12111, for the Stripe adapter's tests
 #   mailsink    an SMTP server (deploy/mailsink) on 1025 that writes every message to .data/mail
@@ -26,11 +26,11 @@ if [ "$PROFILE" = scale ]; then
 else
   SERVICES=${RESERVO_STACK_SERVICES:-postgres redis temporal stripe-mock mailsink}
 fi
-PG_PORT=${RESERVO_PG_PORT:-55432}
-PG_REPLICA_PORT=${RESERVO_PG_REPLICA_PORT:-55433}
+PG_PORT=${RESERVO_PG_PORT:-15432}
+PG_REPLICA_PORT=${RESERVO_PG_REPLICA_PORT:-15433}
 PG_USER=reservo
 PG_PASSWORD=reservo # the local stack's throwaway password; never used outside 127.0.0.1
-REDIS_PORT=${RESERVO_REDIS_PORT:-56379}
+REDIS_PORT=${RESERVO_REDIS_PORT:-16379}
 TEMPORAL_PORT=${TEMPORAL_DEV_PORT:-7233}
 TEMPORAL_UI_PORT=${TEMPORAL_DEV_UI_PORT:-8233}
 MAIL_PORT=${RESERVO_MAILSINK_PORT:-1025}
@@ -166,6 +166,11 @@ replica_up() {
     pg_run env PGPASSWORD="$PG_PASSWORD" "$bin/pg_basebackup" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" \
       -D "$pgdata" -R -C -S reservo_replica -X stream -c fast >"$base/pg-replica-basebackup.log" 2>&1 || {
       cat "$base/pg-replica-basebackup.log" >&2; rm -rf "$pgdata"; die "pg_basebackup failed"; }
+  fi
+  # A replica made when the primary listened elsewhere streams from its port: follow the primary.
+  if [ -f "$pgdata/postgresql.auto.conf" ] && ! grep -q "port=$PG_PORT " "$pgdata/postgresql.auto.conf"; then
+    log "pointing the replica at the primary's port $PG_PORT"
+    sed -i -E "s/ port=[0-9]+ / port=$PG_PORT /" "$pgdata/postgresql.auto.conf"
   fi
   mkdir -p "$base/pg-replica-run"
   if [ "$(id -u)" = 0 ]; then chown postgres: "$base/pg-replica-run"; touch "$base/pg-replica.log"; chown postgres: "$base/pg-replica.log"; fi

@@ -26,7 +26,7 @@ import (
 )
 
 // DefaultURL is the Elasticsearch of the local scale stack (deploy/elasticsearch.sh).
-const DefaultURL = "http://127.0.0.1:59200"
+const DefaultURL = "http://127.0.0.1:19200"
 
 // DefaultPrefix starts the name of every index and alias of a store without WithPrefix.
 const DefaultPrefix = "reservo"

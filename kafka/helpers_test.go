@@ -33,7 +33,7 @@ var (
 )
 
 // defaultBrokers is the broker of deploy/kafka.sh; RESERVO_KAFKA_BROKERS overrides it.
-const defaultBrokers = "127.0.0.1:59092"
+const defaultBrokers = "127.0.0.1:19092"
 
 // brokers returns the test broker's addresses, failing the test when none answers.
 func brokers(t testing.TB) []string {

@@ -18,7 +18,7 @@ func testAddr() string {
 	if addr := os.Getenv("RESERVO_REDIS_ADDR"); addr != "" {
 		return addr
 	}
-	return "127.0.0.1:56379"
+	return "127.0.0.1:16379"
 }
 
 func openTest(t *testing.T) *Client {

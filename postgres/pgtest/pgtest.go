@@ -18,7 +18,7 @@ import (
 )
 
 // DefaultURL is the local stack's database; RESERVO_DATABASE_URL overrides it.
-const DefaultURL = "postgres://reservo:reservo@127.0.0.1:55432/reservo?sslmode=disable"
+const DefaultURL = "postgres://reservo:reservo@127.0.0.1:15432/reservo?sslmode=disable"
 
 // ServerURL returns the URL of the database server the tests use.
 func ServerURL() string {
@@ -103,7 +103,7 @@ func redact(s string) string {
 
 // DefaultReplicaURL is the local stack's streaming replica of the server (the scale profile's
 // pg-replica); RESERVO_DATABASE_REPLICA_URL overrides it.
-const DefaultReplicaURL = "postgres://reservo:reservo@127.0.0.1:55433/reservo?sslmode=disable"
+const DefaultReplicaURL = "postgres://reservo:reservo@127.0.0.1:15433/reservo?sslmode=disable"
 
 // ReplicaServerURL returns the URL of the replica server the tests use.
 func ReplicaServerURL() string {

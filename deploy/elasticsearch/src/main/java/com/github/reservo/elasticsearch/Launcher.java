@@ -21,7 +21,7 @@ import org.elasticsearch.transport.netty4.Netty4Plugin;
  * the classpath (there is no distribution with a modules/ folder here).
  *
  * <p>Configured by system properties: reservo.es.home (folder for config, data and logs,
- * required), reservo.es.http.port (59200), reservo.es.transport.port (59300). Everything binds
+ * required), reservo.es.http.port (19200), reservo.es.transport.port (19300). Everything binds
  * 127.0.0.1. Stops cleanly on SIGTERM (the shutdown hook closes the node).
  */
 public final class Launcher {
@@ -29,8 +29,8 @@ public final class Launcher {
 
     public static void main(String[] args) throws Exception {
         Path home = Path.of(required("reservo.es.home")).toAbsolutePath();
-        String httpPort = System.getProperty("reservo.es.http.port", "59200");
-        String transportPort = System.getProperty("reservo.es.transport.port", "59300");
+        String httpPort = System.getProperty("reservo.es.http.port", "19200");
+        String transportPort = System.getProperty("reservo.es.transport.port", "19300");
         Path config = Files.createDirectories(home.resolve("config"));
         Files.createDirectories(home.resolve("data"));
         Files.createDirectories(home.resolve("logs"));
