@@ -83,6 +83,8 @@ func TestVendor_CreateRejectsBadInputAndWritesNothing(t *testing.T) {
 		{"bad country", func(b map[string]any) { b["city"] = map[string]any{"name": "Lisbon", "country_code": "pt"} }, 400, "validation_failed", "city.country_code"},
 		{"deposit over 100", func(b map[string]any) { b["deposit_percent"] = 101 }, 400, "validation_failed", "deposit_percent"},
 		{"bad webhook", func(b map[string]any) { b["webhook_url"] = "ftp://x" }, 400, "validation_failed", "webhook_url"},
+		{"webhook into the platform's network", func(b map[string]any) { b["webhook_url"] = "http://169.254.169.254/latest" }, 400, "validation_failed", "webhook_url"},
+		{"webhook on localhost", func(b map[string]any) { b["webhook_url"] = "http://localhost:15432/" }, 400, "validation_failed", "webhook_url"},
 		{"weak manager password", func(b map[string]any) {
 			b["manager"] = map[string]any{"email": "n@example.com", "password": "x", "name": "N"}
 		}, 400, "validation_failed", "manager.password"},

@@ -69,12 +69,13 @@ type Config struct {
 	ConsumerMetricsAddr string        `env:"RESERVO_CONSUMER_METRICS_ADDR" def:"127.0.0.1:9101" help:"metrics address of reservo consume when it runs alone"`
 	PprofAddr           string        `env:"RESERVO_PPROF_ADDR" def:"" help:"address of Go's pprof profiles (net/http/pprof), e.g. 127.0.0.1:6060 (empty: off)"`
 
-	SMTPAddr      string        `env:"RESERVO_SMTP_ADDR" def:"" help:"SMTP relay host:port (empty: e-mails are only logged)"`
-	SMTPFrom      string        `env:"RESERVO_SMTP_FROM" def:"Reservo <no-reply@reservo.local>" help:"sender of e-mails"`
-	SMTPUsername  string        `env:"RESERVO_SMTP_USERNAME" def:"" help:"SMTP user"`
-	SMTPPassword  string        `env:"RESERVO_SMTP_PASSWORD" def:"" secret:"true" help:"SMTP password"`
-	WebhookSecret string        `env:"RESERVO_WEBHOOK_SECRET" def:"" secret:"true" help:"key from which each vendor's webhook signing key is derived (random per process when empty)"`
-	SMTPTimeout   time.Duration `env:"RESERVO_SMTP_TIMEOUT" def:"15s" help:"SMTP connect and command timeout"`
+	SMTPAddr            string        `env:"RESERVO_SMTP_ADDR" def:"" help:"SMTP relay host:port (empty: e-mails are only logged)"`
+	SMTPFrom            string        `env:"RESERVO_SMTP_FROM" def:"Reservo <no-reply@reservo.local>" help:"sender of e-mails"`
+	SMTPUsername        string        `env:"RESERVO_SMTP_USERNAME" def:"" help:"SMTP user"`
+	SMTPPassword        string        `env:"RESERVO_SMTP_PASSWORD" def:"" secret:"true" help:"SMTP password"`
+	WebhookAllowPrivate bool          `env:"RESERVO_WEBHOOK_ALLOW_PRIVATE" def:"false" help:"let vendors' webhooks reach localhost and private or reserved addresses (development only)"`
+	WebhookSecret       string        `env:"RESERVO_WEBHOOK_SECRET" def:"" secret:"true" help:"key from which each vendor's webhook signing key is derived (random per process when empty)"`
+	SMTPTimeout         time.Duration `env:"RESERVO_SMTP_TIMEOUT" def:"15s" help:"SMTP connect and command timeout"`
 
 	JWTSecret string        `env:"RESERVO_JWT_SECRET" def:"" secret:"true" help:"HMAC key of access tokens (random per process when empty)"`
 	TokenTTL  time.Duration `env:"RESERVO_TOKEN_TTL" def:"1h" help:"lifetime of access tokens"`

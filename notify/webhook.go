@@ -10,15 +10,19 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/event"
+	"github.com/reservo/reservo/validate"
 )
 
 // WebhookEvent is the JSON body of a webhook delivery. The scheme:
@@ -131,8 +135,30 @@ type WebhookConfig struct {
 	// Budget bounds a whole delivery with its retries (default 30s): after it the delivery fails
 	// and the event's retry by the consumer runner takes over.
 	Budget time.Duration
-	// Client sends the requests; nil is a client that does not follow redirects.
+	// AllowPrivate lets deliveries connect to loopback, private and reserved addresses
+	// (development machines and tests). Off, the default client refuses to connect to any
+	// address outside the public internet (validate.PublicAddr), judged on the address it
+	// connects to after DNS, so a host name that resolves inward is refused too.
+	AllowPrivate bool
+	// Client sends the requests; nil is a client that does not follow redirects, connects
+	// directly (no proxy from the environment) and honours AllowPrivate.
 	Client *http.Client
+}
+
+// ErrPrivateAddress is returned for a delivery whose URL leads to an address outside the public
+// internet while WebhookConfig.AllowPrivate is off.
+var ErrPrivateAddress = errors.New("webhook target is not a public address")
+
+// refusePrivate is a net.Dialer Control that refuses to connect to non-public addresses.
+func refusePrivate(_, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: %q", ErrPrivateAddress, address)
+	}
+	if !validate.PublicAddr(ap.Addr()) {
+		return fmt.Errorf("%w: %s", ErrPrivateAddress, ap.Addr())
+	}
+	return nil
 }
 
 func (c *WebhookConfig) defaults() {
@@ -152,7 +178,15 @@ func (c *WebhookConfig) defaults() {
 		c.Budget = 30 * time.Second
 	}
 	if c.Client == nil {
+		dialer := &net.Dialer{Timeout: c.Timeout, KeepAlive: 30 * time.Second}
+		if !c.AllowPrivate {
+			dialer.Control = refusePrivate
+		}
 		c.Client = &http.Client{
+			// No proxy: a proxy would connect for us, out of reach of the address check.
+			Transport: &http.Transport{DialContext: dialer.DialContext, ForceAttemptHTTP2: true,
+				MaxIdleConns: 100, MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second,
+				TLSHandshakeTimeout: 10 * time.Second, ExpectContinueTimeout: time.Second},
 			// A redirect would send the signed event somewhere the vendor did not register.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
@@ -220,6 +254,9 @@ func (w *WebhookSender) post(ctx context.Context, secret, url string, eventID uu
 	req.Header.Set(EventIDHeader, eventID.String())
 	req.Header.Set(SignatureHeader, SignatureHeaderValue(secret, w.now(), body))
 	resp, err := w.cfg.Client.Do(req)
+	if errors.Is(err, ErrPrivateAddress) {
+		return fmt.Errorf("%w: %w", errPermanent, err)
+	}
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,13 @@
 package notify
 
 import (
+	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,5 +93,34 @@ func TestMail_MoneyFormatsMinorUnits(t *testing.T) {
 		if got := Money(tc.minor, tc.currency); got != tc.want {
 			t.Errorf("Money(%d, %s) = %q; want %q", tc.minor, tc.currency, got, tc.want)
 		}
+	}
+}
+
+func TestWebhookSender_RefusesPrivateAddressesUnlessAllowed(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		requests.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	cfg := WebhookConfig{Attempts: 3, InitialBackoff: time.Millisecond, Budget: 5 * time.Second}
+	vendor, event := uuid.New(), uuid.New()
+	// A host name that resolves to loopback is judged by the address, not by its name.
+	byName := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	for _, target := range []string{srv.URL, byName, "http://169.254.169.254/latest/meta-data"} {
+		err := NewWebhookSender("s", cfg, nil).Send(context.Background(), vendor, target, event, []byte(`{}`))
+		if !errors.Is(err, ErrPrivateAddress) || !strings.Contains(err.Error(), "after 1 attempts") {
+			t.Errorf("%s: error %v; want ErrPrivateAddress at the first attempt, without retries", target, err)
+		}
+	}
+	if n := requests.Load(); n != 0 {
+		t.Fatalf("the private receiver got %d requests; want none", n)
+	}
+	cfg.AllowPrivate = true
+	if err := NewWebhookSender("s", cfg, nil).Send(context.Background(), vendor, srv.URL, event, []byte(`{}`)); err != nil {
+		t.Fatalf("allowed private delivery: %v", err)
+	}
+	if n := requests.Load(); n != 1 {
+		t.Fatalf("the receiver got %d requests; want 1", n)
 	}
 }

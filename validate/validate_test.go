@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -49,5 +50,58 @@ func TestClockTime_Minutes(t *testing.T) {
 	var e Errors
 	if m := e.ClockTime("f", "19:30"); m != 19*60+30 || e.Err() != nil {
 		t.Fatalf("minutes %d, %v", m, e)
+	}
+}
+
+func TestPublicAddr(t *testing.T) {
+	cases := map[string]bool{
+		"93.184.215.14": true, "8.8.8.8": true, "2606:4700:4700::1111": true,
+		"127.0.0.1": false, "127.8.9.10": false, "::1": false,
+		"10.1.2.3": false, "172.16.0.1": false, "192.168.1.1": false, "fd00::1": false,
+		"169.254.169.254": false, "fe80::1": false, "0.0.0.0": false, "::": false,
+		"100.64.0.1": false, "224.0.0.1": false, "255.255.255.255": false, "198.18.0.1": false,
+		"::ffff:127.0.0.1": false, "::ffff:8.8.8.8": true,
+		"64:ff9b::a9fe:a9fe": false, "64:ff9b::808:808": true, "2002:7f00:1::": false, "2002:808:808::": true,
+		"fec0::1": false, "2001:db8::1": false,
+	}
+	for s, want := range cases {
+		if got := PublicAddr(netip.MustParseAddr(s)); got != want {
+			t.Errorf("PublicAddr(%s) = %v; want %v", s, got, want)
+		}
+	}
+}
+
+func TestErrors_WebhookURL(t *testing.T) {
+	cases := []struct {
+		url     string
+		private bool
+		bad     bool
+	}{
+		{"https://hooks.example.com/reservo", false, false},
+		{"http://93.184.215.14:8080/x", false, false},
+		{"https://[2606:4700:4700::1111]/x", false, false},
+		{"ftp://hooks.example.com/", false, true},
+		{"https:///path", false, true},
+		{"not a url", false, true},
+		{"https://example.com/" + strings.Repeat("a", 2000), false, true},
+		{"http://localhost:8080/hook", false, true},
+		{"http://api.LOCALHOST./hook", false, true},
+		{"http://127.0.0.1/hook", false, true},
+		{"http://169.254.169.254/latest/meta-data", false, true},
+		{"http://[::1]:9000/", false, true},
+		{"http://[fe80::1%25eth0]/", false, true},
+		{"http://10.0.0.5/hook", false, true},
+		{"http://10.0.0.5/hook", true, false},
+		{"http://localhost:8080/hook", true, false},
+	}
+	for _, c := range cases {
+		var e Errors
+		e.WebhookURL("f", c.url, c.private)
+		if (e.Err() != nil) != c.bad {
+			t.Errorf("%q (private %v): errors %v; want bad=%v", c.url, c.private, e, c.bad)
+		}
+		if c.bad && e[0].Field != "f" {
+			t.Errorf("%q: field %q", c.url, e[0].Field)
+		}
 	}
 }

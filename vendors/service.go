@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -105,11 +104,21 @@ type ItineraryUpdate struct {
 type Service struct {
 	store Store
 	now   func() time.Time
+	// privateWebhooks lets webhook_url name this machine or a private address (development).
+	privateWebhooks bool
 }
 
 // NewService returns the vendor service over store; now is the clock.
 func NewService(store Store, now func() time.Time) *Service {
 	return &Service{store: store, now: now}
+}
+
+// AllowPrivateWebhooks lets vendors register webhook URLs on localhost and private or reserved
+// addresses. Off by default: the platform sends the requests, so such a URL would reach into the
+// platform's own network. For development machines and tests only.
+func (s *Service) AllowPrivateWebhooks(allow bool) *Service {
+	s.privateWebhooks = allow
+	return s
 }
 
 // Create onboards a vendor with its manager. It returns validate.Errors or ErrEmailTaken.
@@ -136,7 +145,7 @@ func (s *Service) Create(ctx context.Context, n NewVendor) (*Vendor, error) {
 	}
 	set(&v.Lat, n.Lat)
 	set(&v.Lon, n.Lon)
-	errs := v.validate()
+	errs := v.validate(s.privateWebhooks)
 	errs.Check(n.Lat != nil, "lat", "is required")
 	errs.Check(n.Lon != nil, "lon", "is required")
 	n.Manager.Email = strings.TrimSpace(n.Manager.Email)
@@ -203,7 +212,7 @@ func (s *Service) Update(ctx context.Context, id uuid.UUID, up Update) (*Vendor,
 			return ErrVersionConflict
 		}
 		up.apply(v)
-		if err := v.validate().Err(); err != nil {
+		if err := v.validate(s.privateWebhooks).Err(); err != nil {
 			return err
 		}
 		v.normalize()
@@ -325,7 +334,7 @@ func (v *Vendor) itineraryKind() ItineraryKind {
 }
 
 // validate checks the whole vendor as it would be stored.
-func (v *Vendor) validate() validate.Errors {
+func (v *Vendor) validate(privateWebhooks bool) validate.Errors {
 	var e validate.Errors
 	e.Check(v.Kind == Hotel || v.Kind == Restaurant, "kind", "must be hotel or restaurant")
 	e.Text("name", v.Name, 1, 200)
@@ -345,9 +354,7 @@ func (v *Vendor) validate() validate.Errors {
 	e.Range("deposit_percent", int64(v.DepositPercent), 0, 100)
 	e.Range("cancellation_cutoff_hours", int64(v.CancellationCutoffHours), 0, 720)
 	if v.WebhookURL != "" {
-		u, err := url.Parse(v.WebhookURL)
-		e.Check(err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && len(v.WebhookURL) <= 2000,
-			"webhook_url", "must be an http or https URL")
+		e.WebhookURL("webhook_url", v.WebhookURL, privateWebhooks)
 	}
 	switch v.Kind {
 	case Hotel:

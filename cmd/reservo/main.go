@@ -252,7 +252,8 @@ func notifier(cfg *config.Config, db *postgres.DB, log *slog.Logger) (*notify.No
 		mailer = m
 	}
 	return notify.NewNotifier(postgres.NewNotificationStore(db), postgres.NewNotifyDirectory(db), postgres.NewBookingStore(db), mailer,
-		notify.Config{PublicURL: cfg.PublicURL, WebhookSecret: cfg.WebhookSecret, Log: log})
+		notify.Config{PublicURL: cfg.PublicURL, WebhookSecret: cfg.WebhookSecret, Log: log,
+			Webhook: notify.WebhookConfig{AllowPrivate: cfg.WebhookAllowPrivate}})
 }
 
 // handlers are the event handlers of the profile: the search indexer, the archiver and the
@@ -321,7 +322,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgr
 		AutoAvailAfter: cfg.AutoAvailAfter, RemindBefore: cfg.RemindBefore}, bookingStore)
 	app := api.New(api.Config{
 		Users:       user.NewService(postgres.NewUserStore(db), now),
-		Vendors:     vendors.NewService(postgres.NewVendorStore(db), now),
+		Vendors:     vendors.NewService(postgres.NewVendorStore(db), now).AllowPrivateWebhooks(cfg.WebhookAllowPrivate),
 		VendorPages: vendors.NewService(postgres.NewVendorStore(db).ForReads(), now),
 		Bookings: booking.NewService(postgres.NewVendorStore(db), bookingStore, engine, now).
 			WithCache(redis.NewBookingCache(cc, bookingCacheTTL), log).
