@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -38,6 +39,7 @@ type Payments interface {
 	Begin(ctx context.Context, r *payment.Record) (*payment.Record, bool, error)
 	Finish(ctx context.Context, key, providerRef string, status payment.Status) error
 	ByKey(ctx context.Context, key string) (*payment.Record, error)
+	ByBooking(ctx context.Context, bookingID uuid.UUID) ([]payment.Record, error)
 }
 
 // Cache drops changed bookings from the read cache.
@@ -227,41 +229,140 @@ func (a *Activities) CancelDeposit(ctx context.Context, in CancelDepositInput) (
 	return false, a.Payments.Finish(ctx, in.IdempotencyKey, "", payment.Failed)
 }
 
-// RefundInput returns money of a booking's succeeded charge.
+// RefundInput returns money of a booking's deposit.
 type RefundInput struct {
 	BookingID uuid.UUID
-	ChargeKey string // the idempotency key of the charge refunded
+	ChargeKey string // the idempotency key of the charge refunded first (the deposit's)
 	Amount    int64
 	Reason    string // names the refund in its idempotency key: one refund per reason
 }
 
-// Refund returns Amount of the charge once per (booking, reason), whatever the retries.
+// Refund returns Amount of the booking's deposit once per (booking, reason), whatever the
+// retries. A deposit can be several charges (the first deposit and the extra deposit of each
+// change that raised it): the refund draws from the charge ChargeKey first, then from the
+// booking's other succeeded charges, oldest first, never more from a charge than is left of it
+// after its other refunds. Each part is a refund of its own at the provider, keyed by the
+// reason and the charge. It returns nil when nothing was refunded; a refund of several parts
+// returns a record summing them (Amount the total, Status the least advanced).
 func (a *Activities) Refund(ctx context.Context, in RefundInput) (*payment.Record, error) {
-	charge, err := a.Payments.ByKey(ctx, in.ChargeKey)
-	if err != nil {
-		return nil, err
-	}
-	if charge.Status != payment.Succeeded || in.Amount <= 0 {
+	if in.Amount <= 0 {
 		return nil, nil
 	}
+	recs, err := a.Payments.ByBooking(ctx, in.BookingID)
+	if err != nil {
+		return nil, err
+	}
 	key := payment.RefundKey(in.BookingID, in.Reason)
-	rec, _, err := a.Payments.Begin(ctx, &payment.Record{ID: uuid.New(), BookingID: in.BookingID, Kind: payment.RefundOut,
-		Amount: min(in.Amount, charge.Amount), Currency: charge.Currency, Provider: charge.Provider, IdempotencyKey: key})
+	ours := func(k string) bool { return k == key || strings.HasPrefix(k, key+":") }
+	// What each charge has given back to other refunds, and the parts of this one so far (a
+	// retry finds them and keeps their amounts, so the parts never change once asked for).
+	given := map[string]int64{}
+	parts := map[string]*payment.Record{}
+	var charges []payment.Record
+	for i := range recs {
+		r := &recs[i]
+		switch {
+		case r.Kind == payment.Charge && r.Status == payment.Succeeded:
+			if r.IdempotencyKey == in.ChargeKey {
+				charges = append([]payment.Record{*r}, charges...)
+			} else {
+				charges = append(charges, *r)
+			}
+		case r.Kind == payment.RefundOut:
+			from := r.ChargeKey
+			if from == "" {
+				from = payment.DepositKey(in.BookingID) // recorded before refunds named their charge
+			}
+			if ours(r.IdempotencyKey) {
+				parts[from] = r
+			} else if r.Status != payment.Failed {
+				given[from] += r.Amount
+			}
+		}
+	}
+	var sum *payment.Record
+	left := in.Amount
+	for _, c := range charges {
+		if left <= 0 {
+			break
+		}
+		part := parts[c.IdempotencyKey]
+		if part == nil {
+			amount := min(left, c.Amount-given[c.IdempotencyKey])
+			if amount <= 0 {
+				continue
+			}
+			partKey := key
+			if c.IdempotencyKey != in.ChargeKey {
+				partKey = key + ":from:" + c.IdempotencyKey
+			}
+			if part, _, err = a.Payments.Begin(ctx, &payment.Record{ID: uuid.New(), BookingID: in.BookingID, Kind: payment.RefundOut,
+				Amount: amount, Currency: c.Currency, Provider: c.Provider, IdempotencyKey: partKey, ChargeKey: c.IdempotencyKey}); err != nil {
+				return nil, err
+			}
+		}
+		if part.Status != payment.Succeeded {
+			r, err := a.Provider.Refund(ctx, payment.RefundRequest{ProviderRef: c.ProviderRef, Amount: part.Amount, IdempotencyKey: part.IdempotencyKey})
+			if err != nil {
+				return nil, fmt.Errorf("refund: %w", err)
+			}
+			if err := a.Payments.Finish(ctx, part.IdempotencyKey, r.ProviderRef, r.Status); err != nil {
+				return nil, err
+			}
+			part.ProviderRef, part.Status = r.ProviderRef, r.Status
+		}
+		left -= part.Amount
+		if sum == nil {
+			cp := *part
+			sum = &cp
+			continue
+		}
+		sum.Amount += part.Amount
+		if part.Status != payment.Succeeded && (sum.Status == payment.Succeeded || part.Status == payment.Pending) {
+			sum.Status = part.Status
+		}
+	}
+	return sum, nil
+}
+
+// CancelPendingInput names the booking whose pending charges must not succeed any more.
+type CancelPendingInput struct {
+	BookingID uuid.UUID
+}
+
+// CancelPendingCharges cancels at the provider every charge of the booking still pending (the
+// extra deposit of a change the guest never paid), when the booking closes, so that none can
+// succeed after the refunds were made. A charge captured after all is recorded as succeeded,
+// for the refund that follows to return it. It returns how many were captured.
+func (a *Activities) CancelPendingCharges(ctx context.Context, in CancelPendingInput) (captured int, err error) {
+	recs, err := a.Payments.ByBooking(ctx, in.BookingID)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	if rec.Status == payment.Succeeded {
-		return rec, nil
+	for _, r := range recs {
+		if r.Kind != payment.Charge || r.Status != payment.Pending {
+			continue
+		}
+		if r.ProviderRef == "" {
+			// No answer from the provider yet: the charge's own activity, which retries until it
+			// has one, owns it (the workflow closes a booking only between its steps).
+			continue
+		}
+		err := a.Provider.CancelDeposit(ctx, r.ProviderRef, r.IdempotencyKey+":cancel")
+		switch {
+		case errors.Is(err, payment.ErrAlreadyCaptured):
+			captured++
+			err = a.Payments.Finish(ctx, r.IdempotencyKey, "", payment.Succeeded)
+		case err == nil:
+			err = a.Payments.Finish(ctx, r.IdempotencyKey, "", payment.Failed)
+		default:
+			err = fmt.Errorf("cancel pending charge: %w", err)
+		}
+		if err != nil {
+			return captured, err
+		}
 	}
-	r, err := a.Provider.Refund(ctx, payment.RefundRequest{ProviderRef: charge.ProviderRef, Amount: rec.Amount, IdempotencyKey: key})
-	if err != nil {
-		return nil, fmt.Errorf("refund: %w", err)
-	}
-	if err := a.Payments.Finish(ctx, key, r.ProviderRef, r.Status); err != nil {
-		return nil, err
-	}
-	rec.ProviderRef, rec.Status = r.ProviderRef, r.Status
-	return rec, nil
+	return captured, nil
 }
 
 // RemindInput names the booking to remind its guest of.

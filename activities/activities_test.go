@@ -127,3 +127,84 @@ func TestBlockAndTransition_FinalAnswersAreNotRetried(t *testing.T) {
 func asApp(err error, target **temporal.ApplicationError) bool {
 	return errors.As(err, target)
 }
+
+// TestRefund_DrawsFromEveryChargeOfTheDeposit: a deposit raised by a change is two charges; a
+// refund of the whole deposit returns both, never more of either than is left of it after
+// earlier refunds, and a retried refund asks for nothing new.
+func TestRefund_DrawsFromEveryChargeOfTheDeposit(t *testing.T) {
+	db, b := held(t)
+	ctx := context.Background()
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestActivityEnvironment()
+	acts := newActs(db)
+	env.RegisterActivity(acts)
+	charge := func(amount int64, key, method string) activities.ChargeResult {
+		t.Helper()
+		v, err := env.ExecuteActivity(acts.ChargeDeposit, activities.ChargeInput{BookingID: b.ID, Amount: amount, Currency: "EUR",
+			Method: method, IdempotencyKey: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res activities.ChargeResult
+		if err := v.Get(&res); err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	refund := func(amount int64, reason string) *payment.Record {
+		t.Helper()
+		v, err := env.ExecuteActivity(acts.Refund, activities.RefundInput{BookingID: b.ID, ChargeKey: payment.DepositKey(b.ID),
+			Amount: amount, Reason: reason})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec *payment.Record
+		if err := v.Get(&rec); err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	charge(2000, payment.DepositKey(b.ID), payment.SandboxSucceed)           // deposit 20.00
+	charge(1000, payment.ChangeKey(b.ID, 2), payment.SandboxSucceed)         // a change raises it to 30.00
+	pending := charge(500, payment.ChangeKey(b.ID, 3), payment.SandboxNever) // one more, never paid
+	if pending.Status != payment.Pending {
+		t.Fatalf("extra deposit %+v; want pending", pending)
+	}
+	if rec := refund(1500, "change-4"); rec == nil || rec.Amount != 1500 { // a change lowers it to 15.00 (of 35.00 asked)
+		t.Fatalf("change refund %+v", rec)
+	}
+	// The booking closes: the unpaid extra deposit is cancelled, then the whole deposit (as
+	// the booking says: 35.00 - 15.00) comes back. Only 30.00 was paid: 15.00 are left.
+	v, err := env.ExecuteActivity(acts.CancelPendingCharges, activities.CancelPendingInput{BookingID: b.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var captured int
+	if err := v.Get(&captured); err != nil || captured != 0 {
+		t.Fatalf("captured %d, %v", captured, err)
+	}
+	for range 2 { // a retried activity
+		if rec := refund(2000, "cancel"); rec == nil || rec.Amount != 1500 || rec.Status != payment.Succeeded {
+			t.Fatalf("cancel refund %+v; want 15.00 in all, what is left of the charges", rec)
+		}
+	}
+	recs, err := postgres.NewPaymentStore(db).ByBooking(ctx, b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refunded := map[string]int64{}
+	var parts int
+	for _, r := range recs {
+		switch {
+		case r.IdempotencyKey == payment.ChangeKey(b.ID, 3) && r.Status != payment.Failed:
+			t.Fatalf("the unpaid extra deposit is %s; want failed (cancelled)", r.Status)
+		case r.Kind == payment.RefundOut:
+			refunded[r.ChargeKey] += r.Amount
+			parts++
+		}
+	}
+	// Deposit: 15.00 to the change, 5.00 to the cancellation; the change charge: 10.00.
+	if parts != 3 || refunded[payment.DepositKey(b.ID)] != 2000 || refunded[payment.ChangeKey(b.ID, 2)] != 1000 {
+		t.Fatalf("refunds by charge %v in %d parts; want each charge refunded in full, in 3 parts", refunded, parts)
+	}
+}

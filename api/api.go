@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -54,9 +55,15 @@ type Config struct {
 	LoginRateLimit int // login attempts per minute per client address and account
 }
 
-// PaymentRecords finds the record of a payment.
+// PaymentRecords is the record of a booking's charges and refunds.
 type PaymentRecords interface {
+	// ByKey returns the payment with this idempotency key, or payment.ErrNotFound.
 	ByKey(ctx context.Context, key string) (*payment.Record, error)
+	// ByBooking returns a booking's payments, oldest first.
+	ByBooking(ctx context.Context, bookingID uuid.UUID) ([]payment.Record, error)
+	// FinishByRef stores a provider's answer about its payment providerRef of the booking, and
+	// returns the payment; payment.ErrNotFound when the booking has no such payment.
+	FinishByRef(ctx context.Context, bookingID uuid.UUID, provider, providerRef string, status payment.Status) (*payment.Record, error)
 }
 
 // API is the HTTP front of Reservo.

@@ -146,6 +146,18 @@ func (a *API) paymentWebhook(c *fiber.Ctx) error {
 	if err != nil {
 		return problem(400, "invalid_webhook", "the payment names no booking")
 	}
+	// The outcome is recorded first, whichever of the booking's payments it is about. A change's
+	// extra deposit needs nothing more; the deposit's outcome also goes to the workflow, which
+	// confirms or fails the booking (and records it too, for a payment not known here yet: an
+	// answer that came before the deposit's activity stored its provider ref).
+	rec, err := a.payments.FinishByRef(c.UserContext(), id, a.provider.Name(), ev.ProviderRef, ev.Status)
+	switch {
+	case errors.Is(err, payment.ErrNotFound):
+	case err != nil:
+		return err // a 5xx: the provider retries
+	case rec.Kind == payment.Charge && rec.IdempotencyKey != payment.DepositKey(id):
+		return c.JSON(fiber.Map{"received": true, "handled": true})
+	}
 	if err := a.bookings.Pay(c.UserContext(), id, ev.ProviderRef, string(ev.Status)); err != nil {
 		return err
 	}
@@ -156,8 +168,9 @@ type sandboxRequest struct {
 	Outcome payment.Status `json:"outcome"`
 }
 
-// sandboxPay completes a sandbox deposit by hand, for demos: the booking's guest (or support
-// staff) says whether the payment succeeded or failed.
+// sandboxPay completes a sandbox payment by hand, for demos: the booking's guest (or support
+// staff) says whether the payment succeeded or failed. The payment is the booking's oldest
+// one still pending (its deposit, or the extra deposit of a change), else its deposit.
 func (a *API) sandboxPay(c *fiber.Ctx) error {
 	if a.provider == nil || a.provider.Name() != (payment.Sandbox{}).Name() {
 		return problem(404, "route_not_found", "the sandbox provider is not in use")
@@ -177,12 +190,33 @@ func (a *API) sandboxPay(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	rec, err := a.payments.ByKey(c.UserContext(), payment.DepositKey(b.ID))
+	recs, err := a.payments.ByBooking(c.UserContext(), b.ID)
 	if err != nil {
-		return problem(409, "no_deposit", "this booking has no deposit to pay")
-	}
-	if err := a.bookings.Pay(c.UserContext(), b.ID, rec.ProviderRef, string(in.Outcome)); err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"booking_id": b.ID, "outcome": in.Outcome})
+	var due *payment.Record
+	for i := range recs {
+		r := &recs[i]
+		switch {
+		case r.Kind != payment.Charge || r.ProviderRef == "":
+		case r.Status == payment.Pending && (due == nil || due.Status != payment.Pending):
+			due = r
+		case due == nil && r.IdempotencyKey == payment.DepositKey(b.ID):
+			due = r
+		}
+	}
+	if due == nil {
+		return problem(409, "no_deposit", "this booking has no deposit to pay")
+	}
+	if due.IdempotencyKey == payment.DepositKey(b.ID) {
+		// The workflow takes the deposit's outcome: it confirms or fails the booking.
+		err = a.bookings.Pay(c.UserContext(), b.ID, due.ProviderRef, string(in.Outcome))
+	} else {
+		_, err = a.payments.FinishByRef(c.UserContext(), b.ID, due.Provider, due.ProviderRef, in.Outcome)
+	}
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"booking_id": b.ID, "outcome": in.Outcome,
+		"payment_ref": due.ProviderRef, "amount": due.Amount})
 }

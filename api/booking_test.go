@@ -469,3 +469,83 @@ func TestItinerary_QuantityFollowsIntoInventory(t *testing.T) {
 	e.mustStatus(e.do("PUT", itPath, s.managerTok, map[string]any{"quantity": 3, "version": 1}), 200)
 	e.mustStatus(e.do("POST", s.bookingPath, s.userTok, s.dinner(1, nil)), 201)
 }
+
+// TestBooking_RaisedDepositIsPayableAndRefunded: a change that raises the deposit answers with
+// the extra deposit for the guest to pay; once paid, a cancellation refunds both charges.
+func TestBooking_RaisedDepositIsPayableAndRefunded(t *testing.T) {
+	e := newEnv(t)
+	s := e.openHotel(2)
+	var h hold
+	e.mustStatus(e.do("POST", s.bookingPath, s.userTok, s.stay(1, nil)), 201).json(t, &h)
+	id := h.Booking.ID.String()
+	e.mustStatus(e.do("POST", "/payments/sandbox/"+id, s.userTok, map[string]any{"outcome": "succeeded"}), 202)
+	e.waitStatus(s.userTok, id, booking.Confirmed)
+
+	var ch booking.Changed
+	e.mustStatus(e.do("PUT", "/booking/"+id, s.userTok, s.stay(2, nil)), 200).json(t, &ch)
+	x := ch.ExtraDeposit
+	if ch.Quantity != 2 || ch.Deposit != 2*h.Booking.Deposit || x == nil || x.Amount != h.Booking.Deposit || x.Currency != "EUR" ||
+		x.Status != "pending" || x.Provider != "sandbox" || x.ProviderRef == "" || x.ClientSecret == "" {
+		t.Fatalf("change answered %+v with extra deposit %+v", ch.Booking, x)
+	}
+	var paid struct {
+		PaymentRef string `json:"payment_ref"`
+		Amount     int64  `json:"amount"`
+	}
+	e.mustStatus(e.do("POST", "/payments/sandbox/"+id, s.userTok, map[string]any{"outcome": "succeeded"}), 202).json(t, &paid)
+	change := fmt.Sprintf("change:%d", ch.Version)
+	if paid.PaymentRef != x.ProviderRef || paid.Amount != x.Amount || e.paymentsOf(h.Booking.ID)[change] != payment.Succeeded {
+		t.Fatalf("paid %+v, payments %v; want the extra deposit paid", paid, e.paymentsOf(h.Booking.ID))
+	}
+	// Nothing is pending now: the sandbox names the deposit again, which is already paid.
+	e.mustStatus(e.do("PUT", "/booking/"+id+"/status", s.userTok, map[string]any{"status": "CANCELLED"}), 200)
+	var charged, refunded int64
+	if err := e.db.Pool.QueryRow(context.Background(), `SELECT
+		coalesce(sum(amount) FILTER (WHERE kind = 'charge' AND status = 'succeeded'), 0),
+		coalesce(sum(amount) FILTER (WHERE kind = 'refund' AND status = 'succeeded'), 0)
+		FROM payment WHERE booking_id = $1`, h.Booking.ID).Scan(&charged, &refunded); err != nil {
+		t.Fatal(err)
+	}
+	if charged != ch.Deposit || refunded != charged {
+		t.Fatalf("charged %d, refunded %d; want the whole raised deposit (%d) back", charged, refunded, ch.Deposit)
+	}
+}
+
+// TestPaymentWebhook_ExtraDepositOfAChangeIsRecorded: Stripe's answer about a change's extra
+// deposit is recorded from the webhook (the workflow only takes the first deposit's).
+func TestPaymentWebhook_ExtraDepositOfAChangeIsRecorded(t *testing.T) {
+	e, secret := stripeEnv(t)
+	s := e.openRestaurant(2)
+	var h hold
+	e.mustStatus(e.do("POST", s.bookingPath, s.userTok, s.dinner(1, nil)), 201).json(t, &h)
+	id := h.Booking.ID.String()
+	post := func(ref string) {
+		t.Helper()
+		body := webhookBody("payment_intent.succeeded", ref, id)
+		e.mustStatus(e.reqWithHeaders("POST", "/payments/webhook", "", string(body),
+			map[string]string{"Stripe-Signature": stripe.SignPayload(body, secret, time.Now())}), 200)
+	}
+	post(h.ProviderRef)
+	e.waitStatus(s.userTok, id, booking.Confirmed)
+	var ch booking.Changed
+	e.mustStatus(e.do("PUT", "/booking/"+id, s.userTok, s.dinner(2, nil)), 200).json(t, &ch)
+	x := ch.ExtraDeposit
+	if x == nil || x.Status != "pending" || x.Provider != "stripe" || !strings.HasPrefix(x.ProviderRef, "pi_") || x.ProviderRef == h.ProviderRef || x.ClientSecret == "" {
+		t.Fatalf("extra deposit %+v", x)
+	}
+	change := fmt.Sprintf("change:%d", ch.Version)
+	if got := e.paymentsOf(h.Booking.ID)[change]; got != payment.Pending {
+		t.Fatalf("extra deposit recorded as %q before the webhook; want pending", got)
+	}
+	post(x.ProviderRef)
+	if got := e.paymentsOf(h.Booking.ID); got[change] != payment.Succeeded || got["deposit"] != payment.Succeeded {
+		t.Fatalf("payments %v after the webhook; want the extra deposit succeeded", got)
+	}
+	var st struct {
+		Status booking.Status `json:"status"`
+	}
+	e.mustStatus(e.do("GET", "/booking/"+id+"/status", s.userTok, nil), 200).json(t, &st)
+	if st.Status != booking.Confirmed {
+		t.Fatalf("booking %s after the extra deposit's webhook; want CONFIRMED", st.Status)
+	}
+}

@@ -84,6 +84,27 @@ type Change struct {
 	Deposit    int64
 }
 
+// Changed is the answer to a change: the booking as it now stands and, when the change raised
+// the deposit, the charge of the difference.
+type Changed struct {
+	Booking
+	ExtraDeposit *ExtraDeposit `json:"extra_deposit,omitempty"`
+}
+
+// ExtraDeposit is the charge of the difference when a change raises a booking's deposit.
+// Status "pending": the guest pays it in the app, with ClientSecret (Stripe) or POST
+// /payments/sandbox/:bookingid; "succeeded": paid at once; "failed": declined, or the provider
+// could not be reached. Whatever it says, a cancellation or the billing refunds what was paid
+// in every charge, and a charge still pending when the booking closes is cancelled.
+type ExtraDeposit struct {
+	Amount       int64  `json:"amount"`
+	Currency     string `json:"currency"`
+	Status       string `json:"status"`
+	Provider     string `json:"payment_provider,omitempty"`
+	ProviderRef  string `json:"payment_ref,omitempty"`
+	ClientSecret string `json:"client_secret,omitempty"`
+}
+
 // EventSchemaVersion is the version of the booking event payload.
 const EventSchemaVersion = 1
 

@@ -69,7 +69,7 @@ type Engine interface {
 	// returns the first answer. It returns ErrUnavailable, ErrDeclined or ErrEngineDown.
 	Start(ctx context.Context, s Start) (*Hold, error)
 	// Change changes a confirmed booking; ErrUnavailable leaves it as it was.
-	Change(ctx context.Context, id uuid.UUID, ch Change) (*Booking, error)
+	Change(ctx context.Context, id uuid.UUID, ch Change) (*Changed, error)
 	// SetStatus cancels, avails or marks a no-show, as role; ErrInvalidState or ErrForbidden.
 	SetStatus(ctx context.Context, id uuid.UUID, to Status, role auth.Role) (*Booking, error)
 	// Pay tells the saga of booking id the outcome of its deposit ref ("succeeded"/"failed").
@@ -301,7 +301,7 @@ func (s *Service) WaitStatus(ctx context.Context, p auth.Principal, id uuid.UUID
 }
 
 // Change moves a confirmed booking of the caller to r (same vendor), re-priced.
-func (s *Service) Change(ctx context.Context, p auth.Principal, id uuid.UUID, r Request) (*Booking, error) {
+func (s *Service) Change(ctx context.Context, p auth.Principal, id uuid.UUID, r Request) (*Changed, error) {
 	b, err := s.Get(ctx, p, id)
 	if err != nil {
 		return nil, err

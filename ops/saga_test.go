@@ -3,8 +3,10 @@ package ops_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,6 +28,8 @@ func TestSaga_EveryBranchOnTheRealServer(t *testing.T) {
 		run      func(t *testing.T, f *fixture) uuid.UUID
 		want     booking.Status
 		payments map[string]payment.Status
+		// refundsAll: what every succeeded charge took is refunded, no more and no less.
+		refundsAll bool
 	}{
 		{"paid_availed", time.Minute, func(t *testing.T, f *fixture) uuid.UUID {
 			h := mustBook(t, f, f.dinner(1, ""))
@@ -34,24 +38,24 @@ func TestSaga_EveryBranchOnTheRealServer(t *testing.T) {
 			_, err := f.svc.SetStatus(ctx, f.manager, h.Booking.ID, booking.Availed)
 			must(t, err)
 			return h.Booking.ID
-		}, booking.Availed, map[string]payment.Status{"deposit": payment.Succeeded, "refund:billing": payment.Succeeded}},
+		}, booking.Availed, map[string]payment.Status{"deposit": payment.Succeeded, "refund:billing": payment.Succeeded}, true},
 		{"declined_by_signal", time.Minute, func(t *testing.T, f *fixture) uuid.UUID {
 			h := mustBook(t, f, f.dinner(1, ""))
 			must(t, f.svc.Pay(ctx, h.Booking.ID, h.ProviderRef, "failed"))
 			return h.Booking.ID
-		}, booking.Failed, map[string]payment.Status{"deposit": payment.Failed}},
+		}, booking.Failed, map[string]payment.Status{"deposit": payment.Failed}, false},
 		{"expired_late_payment", 2 * time.Second, func(t *testing.T, f *fixture) uuid.UUID {
 			h := mustBook(t, f, f.dinner(1, ""))
 			f.waitStatus(t, h.Booking.ID, booking.Expired)
 			must(t, f.svc.Pay(ctx, h.Booking.ID, h.ProviderRef, "succeeded"))
 			return h.Booking.ID
-		}, booking.Expired, map[string]payment.Status{"deposit": payment.Succeeded, "refund:late-payment": payment.Succeeded}},
+		}, booking.Expired, map[string]payment.Status{"deposit": payment.Succeeded, "refund:late-payment": payment.Succeeded}, true},
 		{"cancel_while_blocked", time.Minute, func(t *testing.T, f *fixture) uuid.UUID {
 			h := mustBook(t, f, f.dinner(1, ""))
 			_, err := f.svc.SetStatus(ctx, f.user, h.Booking.ID, booking.Cancelled)
 			must(t, err)
 			return h.Booking.ID
-		}, booking.Cancelled, map[string]payment.Status{"deposit": payment.Failed}},
+		}, booking.Cancelled, map[string]payment.Status{"deposit": payment.Failed}, false},
 		{"change_then_manager_cancel", time.Minute, func(t *testing.T, f *fixture) uuid.UUID {
 			h := mustBook(t, f, f.dinner(1, payment.SandboxSucceed))
 			_, err := f.svc.Change(ctx, f.user, h.Booking.ID, f.dinner(2, ""))
@@ -62,27 +66,41 @@ func TestSaga_EveryBranchOnTheRealServer(t *testing.T) {
 			_, err = f.svc.SetStatus(ctx, f.manager, h.Booking.ID, booking.Cancelled)
 			must(t, err)
 			return h.Booking.ID
-		}, booking.Cancelled, map[string]payment.Status{"deposit": payment.Succeeded, "change:3": payment.Succeeded, "refund:cancel": payment.Succeeded}},
+		}, booking.Cancelled, map[string]payment.Status{"deposit": payment.Succeeded, "change:3": payment.Succeeded, "refund:cancel": payment.Succeeded,
+			"refund:cancel:from:booking:%s:change:3": payment.Succeeded}, true},
+		{"change_unpaid_extra_then_cancel", time.Minute, func(t *testing.T, f *fixture) uuid.UUID {
+			h := mustBook(t, f, f.dinner(1, ""))
+			must(t, f.svc.Pay(ctx, h.Booking.ID, h.ProviderRef, "succeeded"))
+			f.waitStatus(t, h.Booking.ID, booking.Confirmed)
+			ch, err := f.svc.Change(ctx, f.user, h.Booking.ID, f.dinner(2, ""))
+			must(t, err)
+			if x := ch.ExtraDeposit; x == nil || x.Status != "pending" || x.ClientSecret == "" || x.Amount != ch.Deposit-h.Booking.Deposit {
+				t.Fatalf("extra deposit %+v of a change from %d to %d", x, h.Booking.Deposit, ch.Deposit)
+			}
+			_, err = f.svc.SetStatus(ctx, f.user, h.Booking.ID, booking.Cancelled)
+			must(t, err)
+			return h.Booking.ID
+		}, booking.Cancelled, map[string]payment.Status{"deposit": payment.Succeeded, "change:3": payment.Failed, "refund:cancel": payment.Succeeded}, true},
 		{"no_show", time.Minute, func(t *testing.T, f *fixture) uuid.UUID {
 			h := mustBook(t, f, f.dinner(1, payment.SandboxSucceed))
 			_, err := f.svc.SetStatus(ctx, f.manager, h.Booking.ID, booking.NoShow)
 			must(t, err)
 			return h.Booking.ID
-		}, booking.NoShow, map[string]payment.Status{"deposit": payment.Succeeded}},
+		}, booking.NoShow, map[string]payment.Status{"deposit": payment.Succeeded}, false},
 		{"unavailable", time.Minute, func(t *testing.T, f *fixture) uuid.UUID {
 			_, err := f.svc.Book(ctx, f.user.ID, f.vendor.ID, f.dinner(3, ""), "too-many")
 			if !errors.Is(err, booking.ErrUnavailable) {
 				t.Fatalf("book 3 of 2 tables: %v", err)
 			}
 			return bookingIDFor(f, "too-many")
-		}, "", map[string]payment.Status{}},
+		}, "", map[string]payment.Status{}, false},
 		{"declined_at_once", time.Minute, func(t *testing.T, f *fixture) uuid.UUID {
 			_, err := f.svc.Book(ctx, f.user.ID, f.vendor.ID, f.dinner(1, payment.SandboxDecline), "declined")
 			if !errors.Is(err, booking.ErrDeclined) {
 				t.Fatalf("declined: %v", err)
 			}
 			return bookingIDFor(f, "declined")
-		}, booking.Failed, map[string]payment.Status{"deposit": payment.Failed}},
+		}, booking.Failed, map[string]payment.Status{"deposit": payment.Failed}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t, payment.Sandbox{}, c.hold)
@@ -96,16 +114,29 @@ func TestSaga_EveryBranchOnTheRealServer(t *testing.T) {
 				t.Fatalf("booking %+v, %v; want %s", b, err, c.want)
 			}
 			// The refund after billing is a child workflow of its own: give it a moment.
+			want := map[string]payment.Status{}
+			for k, v := range c.payments {
+				if strings.Contains(k, "%s") {
+					k = fmt.Sprintf(k, id)
+				}
+				want[k] = v
+			}
 			deadline := time.Now().Add(15 * time.Second)
 			for {
 				got := paymentStatuses(t, f, id)
-				if equalMaps(got, c.payments) {
+				if equalMaps(got, want) {
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("payments %v; want %v", got, c.payments)
+					t.Fatalf("payments %v; want %v", got, want)
 				}
 				time.Sleep(200 * time.Millisecond)
+			}
+			if c.refundsAll {
+				charged, refunded := paidAndRefunded(t, f, id)
+				if charged == 0 || refunded != charged {
+					t.Fatalf("refunded %d of %d charged; want all of it", refunded, charged)
+				}
 			}
 			if bad := count(t, f, `SELECT count(*) FROM bookable_itinerary_slot WHERE held + booked > total OR held < 0`); bad != 0 {
 				t.Fatalf("%d bad inventory rows", bad)
@@ -150,6 +181,23 @@ func paymentStatuses(t *testing.T, f *fixture, id uuid.UUID) map[string]payment.
 		out[r.IdempotencyKey[len("booking:"+id.String()+":"):]] = r.Status
 	}
 	return out
+}
+
+// paidAndRefunded sums the booking's succeeded charges and refunds.
+func paidAndRefunded(t *testing.T, f *fixture, id uuid.UUID) (charged, refunded int64) {
+	t.Helper()
+	recs, err := postgres.NewPaymentStore(f.db).ByBooking(context.Background(), id)
+	must(t, err)
+	for _, r := range recs {
+		switch {
+		case r.Status != payment.Succeeded:
+		case r.Kind == payment.Charge:
+			charged += r.Amount
+		case r.Kind == payment.RefundOut:
+			refunded += r.Amount
+		}
+	}
+	return charged, refunded
 }
 
 func equalMaps(a, b map[string]payment.Status) bool {

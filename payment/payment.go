@@ -16,6 +16,8 @@ var (
 	ErrAlreadyCaptured = errors.New("payment: already captured")
 	// ErrInvalidSignature is returned for a webhook whose signature does not verify or is stale.
 	ErrInvalidSignature = errors.New("payment: invalid webhook signature")
+	// ErrNotFound is returned by the payment records for a payment they do not have.
+	ErrNotFound = errors.New("payment: not found")
 )
 
 // Status is the state of a payment at the provider.

@@ -27,7 +27,10 @@ type Record struct {
 	Provider       string    `json:"provider"`
 	ProviderRef    string    `json:"provider_ref,omitempty"`
 	IdempotencyKey string    `json:"idempotency_key"`
-	Status         Status    `json:"status"`
+	// ChargeKey is, for a refund, the idempotency key of the charge it returns money from
+	// (empty on refunds recorded before it was kept: those are of the first deposit).
+	ChargeKey string    `json:"charge_key,omitempty"`
+	Status    Status    `json:"status"`
 	CreatedAt      time.Time `json:"created_at"`
 	UpdatedAt      time.Time `json:"updated_at"`
 }

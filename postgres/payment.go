@@ -18,15 +18,15 @@ type PaymentStore struct{ db *DB }
 func NewPaymentStore(db *DB) *PaymentStore { return &PaymentStore{db: db} }
 
 // ErrPaymentNotFound is returned for an unknown payment.
-var ErrPaymentNotFound = errors.New("postgres: payment not found")
+var ErrPaymentNotFound = payment.ErrNotFound
 
 const paymentColumns = `id, booking_id, kind, amount, currency, provider, coalesce(provider_ref, ''), idempotency_key,
-	status, created_at, updated_at`
+	coalesce(charge_key, ''), status, created_at, updated_at`
 
 func scanPayment(row pgx.Row) (*payment.Record, error) {
 	var r payment.Record
 	err := row.Scan(&r.ID, &r.BookingID, &r.Kind, &r.Amount, &r.Currency, &r.Provider, &r.ProviderRef,
-		&r.IdempotencyKey, &r.Status, &r.CreatedAt, &r.UpdatedAt)
+		&r.IdempotencyKey, &r.ChargeKey, &r.Status, &r.CreatedAt, &r.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrPaymentNotFound
 	}
@@ -37,9 +37,9 @@ func scanPayment(row pgx.Row) (*payment.Record, error) {
 // that already has this idempotency key (created=false), so a retry never asks twice for
 // something the provider already answered.
 func (s *PaymentStore) Begin(ctx context.Context, r *payment.Record) (rec *payment.Record, created bool, err error) {
-	tag, err := s.db.Pool.Exec(ctx, `INSERT INTO payment (id, booking_id, kind, amount, currency, provider, idempotency_key, status)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending') ON CONFLICT (idempotency_key) DO NOTHING`,
-		r.ID, r.BookingID, r.Kind, r.Amount, r.Currency, r.Provider, r.IdempotencyKey)
+	tag, err := s.db.Pool.Exec(ctx, `INSERT INTO payment (id, booking_id, kind, amount, currency, provider, idempotency_key, charge_key, status)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, nullif($8, ''), 'pending') ON CONFLICT (idempotency_key) DO NOTHING`,
+		r.ID, r.BookingID, r.Kind, r.Amount, r.Currency, r.Provider, r.IdempotencyKey, r.ChargeKey)
 	if err != nil {
 		return nil, false, fmt.Errorf("begin payment: %w", constraintErr(err))
 	}
@@ -50,14 +50,33 @@ func (s *PaymentStore) Begin(ctx context.Context, r *payment.Record) (rec *payme
 	return rec, tag.RowsAffected() == 1, nil
 }
 
+// finalStatus is the status a payment takes from an answer: succeeded is final (answers
+// arrive in any order: a late "failed" of an earlier attempt must not undo it), and an answer
+// that says pending does not take back a final one. A failed payment may still succeed (the
+// guest retried with another card).
+const finalStatus = `CASE WHEN payment.status = 'succeeded' THEN 'succeeded'
+	WHEN $3 = 'pending' THEN payment.status ELSE $3 END`
+
 // Finish stores the provider's answer about the payment with this idempotency key.
 func (s *PaymentStore) Finish(ctx context.Context, key, providerRef string, status payment.Status) error {
-	_, err := s.db.Pool.Exec(ctx, `UPDATE payment SET provider_ref = coalesce(nullif($2, ''), provider_ref), status = $3,
-		updated_at = now() WHERE idempotency_key = $1`, key, providerRef, status)
+	_, err := s.db.Pool.Exec(ctx, `UPDATE payment SET provider_ref = coalesce(nullif($2, ''), provider_ref),
+		status = `+finalStatus+`, updated_at = now() WHERE idempotency_key = $1`, key, providerRef, status)
 	if err != nil {
 		return fmt.Errorf("finish payment: %w", err)
 	}
 	return nil
+}
+
+// FinishByRef stores a provider's callback about its payment providerRef of booking bookingID,
+// and returns the payment as it stands; ErrPaymentNotFound when the booking has no such payment.
+func (s *PaymentStore) FinishByRef(ctx context.Context, bookingID uuid.UUID, provider, providerRef string, status payment.Status) (*payment.Record, error) {
+	r, err := scanPayment(s.db.Pool.QueryRow(ctx, `UPDATE payment SET status = `+finalStatus+`, updated_at = now()
+		WHERE provider = $1 AND provider_ref = $2 AND booking_id = $4 RETURNING `+paymentColumns,
+		provider, providerRef, status, bookingID))
+	if err != nil {
+		return nil, fmt.Errorf("finish payment by ref: %w", err)
+	}
+	return r, nil
 }
 
 // ByKey returns the payment with this idempotency key.

@@ -123,24 +123,29 @@ func (e *Engine) closedHold(ctx context.Context, id uuid.UUID) (*booking.Hold, e
 	return &booking.Hold{Booking: b}, nil
 }
 
-func (e *Engine) update(ctx context.Context, id uuid.UUID, name string, arg any) (*booking.Booking, error) {
+// update runs the update name on the booking's workflow and decodes its answer into out.
+func (e *Engine) update(ctx context.Context, id uuid.UUID, name string, arg, out any) error {
 	h, err := e.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: workflows.BookingWorkflowID(id.String()), UpdateName: name, Args: []any{arg},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err != nil {
-		return nil, mapErr(err)
+		return mapErr(err)
 	}
-	var b booking.Booking
-	if err := h.Get(ctx, &b); err != nil {
-		return nil, mapErr(err)
+	if err := h.Get(ctx, out); err != nil {
+		return mapErr(err)
 	}
-	return &b, nil
+	return nil
 }
 
-// Change implements booking.Engine.
-func (e *Engine) Change(ctx context.Context, id uuid.UUID, ch booking.Change) (*booking.Booking, error) {
-	return e.update(ctx, id, workflows.UpdateChange, workflows.ChangeRequest{Change: ch})
+// Change implements booking.Engine. Workflows started before the change update answered
+// booking.Changed answer the booking alone, which decodes as a Changed without ExtraDeposit.
+func (e *Engine) Change(ctx context.Context, id uuid.UUID, ch booking.Change) (*booking.Changed, error) {
+	var out booking.Changed
+	if err := e.update(ctx, id, workflows.UpdateChange, workflows.ChangeRequest{Change: ch}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // SetStatus implements booking.Engine.
@@ -152,7 +157,11 @@ func (e *Engine) SetStatus(ctx context.Context, id uuid.UUID, to booking.Status,
 	case auth.RoleStaff:
 		by = workflows.RoleStaff
 	}
-	return e.update(ctx, id, workflows.UpdateStatus, workflows.StatusRequest{To: to, By: by})
+	var b booking.Booking
+	if err := e.update(ctx, id, workflows.UpdateStatus, workflows.StatusRequest{To: to, By: by}, &b); err != nil {
+		return nil, err
+	}
+	return &b, nil
 }
 
 // Pay implements booking.Engine.

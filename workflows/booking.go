@@ -122,6 +122,9 @@ type run struct {
 	cancelBy Role // a cancellation asked while BLOCKED
 	busy     bool
 	refunded int64
+	// extraCharged: a change asked for an extra deposit, which may still be pending when the
+	// booking closes.
+	extraCharged bool
 }
 
 var acts *activities.Activities // method values name the activities; never called here
@@ -293,6 +296,7 @@ func Booking(ctx workflow.Context, in *BookingInput) (*BookingResult, error) {
 		}
 	}
 	if r.b.Status == booking.Availed {
+		r.settleExtraDeposits(ctx)
 		r.startRefundAfterBilling(ctx)
 	}
 	return r.finish(ctx)
@@ -429,10 +433,11 @@ func (r *run) refund(ctx workflow.Context, amount int64, reason string) {
 	}
 }
 
-// onPayment takes a provider's answer about the deposit.
+// onPayment takes a provider's answer about the deposit. Answers about a change's extra
+// deposit are recorded by whoever received them (the API) and need nothing of the workflow.
 func (r *run) onPayment(ctx workflow.Context, p PaymentSignal) {
 	if r.charge == nil || (p.ProviderRef != "" && p.ProviderRef != r.charge.ProviderRef) {
-		workflow.GetLogger(ctx).Warn("payment signal for another payment", "provider_ref", p.ProviderRef)
+		workflow.GetLogger(ctx).Info("payment signal for another payment of the booking", "provider_ref", p.ProviderRef)
 		return
 	}
 	switch {
@@ -493,12 +498,14 @@ func (r *run) setStatus(ctx workflow.Context, req StatusRequest) (*booking.Booki
 	switch req.To {
 	case booking.Cancelled:
 		r.transition(ctx, booking.Cancelled)
+		r.settleExtraDeposits(ctx)
 		cutoff := r.b.StartsAt.Add(-r.in.CancellationCutoff)
 		if req.By != RoleUser || workflow.Now(ctx).Before(cutoff) {
 			r.refund(ctx, r.b.Deposit, "cancel")
 		}
 	case booking.NoShow:
-		r.transition(ctx, booking.NoShow) // the deposit is kept
+		r.transition(ctx, booking.NoShow) // the deposit paid is kept
+		r.settleExtraDeposits(ctx)
 	case booking.Availed:
 		r.transition(ctx, booking.Availed) // the main flow starts the refund after billing
 	}
@@ -507,8 +514,9 @@ func (r *run) setStatus(ctx workflow.Context, req StatusRequest) (*booking.Booki
 }
 
 // change is the change update's handler: the new units are taken before the old are given
-// back (one transaction), then the deposit difference is charged or refunded.
-func (r *run) change(ctx workflow.Context, req ChangeRequest) (*booking.Booking, error) {
+// back (one transaction), then the deposit difference is charged or refunded. A raised
+// deposit's charge is in the answer, for the app to pay it when the provider needs the guest.
+func (r *run) change(ctx workflow.Context, req ChangeRequest) (*booking.Changed, error) {
 	if err := r.lock(ctx); err != nil {
 		return nil, err
 	}
@@ -528,18 +536,38 @@ func (r *run) change(ctx workflow.Context, req ChangeRequest) (*booking.Booking,
 	}
 	r.b = b
 	r.upsertStatus(ctx)
+	out := &booking.Changed{}
 	switch diff := b.Deposit - oldDeposit; {
 	case diff > 0:
+		r.extraCharged = true
+		extra := &booking.ExtraDeposit{Amount: diff, Currency: b.Currency, Status: string(payment.Failed)}
 		var res *activities.ChargeResult
+		// The charge retries until the provider answers; an error is a decline.
 		if err := workflow.ExecuteActivity(stateCtx(ctx), acts.ChargeDeposit, activities.ChargeInput{BookingID: b.ID,
 			Amount: diff, Currency: b.Currency, Method: r.in.PaymentMethod, IdempotencyKey: payment.ChangeKey(b.ID, b.Version)}).Get(ctx, &res); err != nil {
 			workflow.GetLogger(ctx).Error("charge the change's deposit difference", "error", err)
+		} else if res != nil {
+			extra.Status, extra.Provider, extra.ProviderRef, extra.ClientSecret = string(res.Status), res.Provider, res.ProviderRef, res.ClientSecret
 		}
+		out.ExtraDeposit = extra
 	case diff < 0:
 		r.refund(ctx, -diff, fmt.Sprintf("change-%d", b.Version))
 	}
-	out := r.b
-	return &out, nil
+	out.Booking = r.b
+	return out, nil
+}
+
+// settleExtraDeposits cancels, when the booking closes, the extra deposits of its changes that
+// the guest has not paid, before any refund: none can then be captured after the refunds, and
+// one captured after all is part of them.
+func (r *run) settleExtraDeposits(ctx workflow.Context) {
+	if !r.extraCharged || workflow.GetVersion(ctx, "settle-extra-deposits", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	if err := workflow.ExecuteActivity(stateCtx(ctx), acts.CancelPendingCharges,
+		activities.CancelPendingInput{BookingID: r.b.ID}).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("cancel pending extra deposits", "error", err)
+	}
 }
 
 // RefundWorkflowID is the id of a booking's refund-after-billing workflow.

@@ -44,6 +44,9 @@ func TestBooking_PaidThenAvailedRefundsAfterBilling(t *testing.T) {
 	if len(s.charges) != 1 || s.charges[0].IdempotencyKey != payment.DepositKey(s.in.Booking.ID) {
 		t.Fatalf("charges %+v", s.charges)
 	}
+	if len(s.pendingCancels) != 0 {
+		t.Fatalf("pending charges cancelled %d times; no change asked for an extra deposit", len(s.pendingCancels))
+	}
 }
 
 func TestBooking_Declined(t *testing.T) {
@@ -180,14 +183,14 @@ func TestBooking_ChangeSucceedsOrKeepsTheBooking(t *testing.T) {
 	ch := ChangeRequest{Change: booking.Change{Slots: s.in.Slots, PartySize: 4, PriceTotal: 20000, Deposit: 4000}}
 	ch.Change.Slots.Quantity = 2
 	var failed, changed error = errors.New("not sent"), errors.New("not sent")
-	var got *booking.Booking
+	var got *booking.Changed
 	send := func(d time.Duration, dst *error) {
 		s.at(d, func() {
 			s.env.UpdateWorkflow(UpdateChange, d.String(), &testsuite.TestUpdateCallback{
 				OnReject: func(e error) { *dst = e }, OnAccept: func() {},
 				OnComplete: func(r any, e error) {
 					*dst = e
-					if b, ok := r.(*booking.Booking); ok {
+					if b, ok := r.(*booking.Changed); ok {
 						got = b
 					}
 				},
@@ -208,9 +211,29 @@ func TestBooking_ChangeSucceedsOrKeepsTheBooking(t *testing.T) {
 	if len(s.charges) != 2 || s.charges[1].Amount != 2000 || s.charges[1].IdempotencyKey != payment.ChangeKey(s.in.Booking.ID, 3) {
 		t.Fatalf("charges %+v; want the deposit difference charged once", s.charges)
 	}
+	want := booking.ExtraDeposit{Amount: 2000, Currency: "EUR", Status: "pending", Provider: "sandbox", ProviderRef: "pi_1", ClientSecret: "secret"}
+	if got.ExtraDeposit == nil || *got.ExtraDeposit != want {
+		t.Fatalf("extra deposit %+v; want %+v, for the guest to pay", got.ExtraDeposit, want)
+	}
 	if cancelErr != nil || res.Status != booking.Cancelled {
 		t.Fatalf("cancel %v, result %+v", cancelErr, res)
 	}
+	// The unpaid extra deposit is cancelled before the refund.
+	if !equalInts(s.pendingCancels, []int{0}) || len(s.refunds) != 1 || s.refunds[0].Reason != "cancel" {
+		t.Fatalf("pending cancels %v (refunds before each), refunds %+v", s.pendingCancels, s.refunds)
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func TestBooking_TransitionRetriedUntilItSucceeds(t *testing.T) {

@@ -35,7 +35,9 @@ type saga struct {
 	refunds     []activities.RefundInput
 	charges     []activities.ChargeInput
 	cancels     int
-	reminders   []time.Time
+	// pendingCancels holds, for each CancelPendingCharges, how many refunds came before it.
+	pendingCancels []int
+	reminders      []time.Time
 	captured    bool // the deposit to cancel succeeded after all
 	holdErr     error
 	hold        *HoldResult
@@ -82,6 +84,10 @@ func newSaga(t *testing.T) *saga {
 	s.env.OnActivity(acts.CancelDeposit, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.CancelDepositInput) (bool, error) {
 		s.cancels++
 		return s.captured, nil
+	}).Maybe()
+	s.env.OnActivity(acts.CancelPendingCharges, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.CancelPendingInput) (int, error) {
+		s.pendingCancels = append(s.pendingCancels, len(s.refunds))
+		return 0, nil
 	}).Maybe()
 	s.env.OnActivity(acts.RecordPayment, mock.Anything, mock.Anything).Return(nil).Maybe()
 	s.env.OnActivity(acts.Remind, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RemindInput) error {
