@@ -269,10 +269,10 @@ func (a *Activities) Refund(ctx context.Context, in RefundInput) (*payment.Recor
 				charges = append(charges, *r)
 			}
 		case r.Kind == payment.RefundOut:
-			from := r.ChargeKey
-			if from == "" {
-				from = payment.DepositKey(in.BookingID) // recorded before refunds named their charge
+			if r.ChargeKey == "" {
+				r.ChargeKey = payment.DepositKey(in.BookingID) // recorded before refunds named their charge
 			}
+			from := r.ChargeKey
 			if ours(r.IdempotencyKey) {
 				parts[from] = r
 			} else if r.Status != payment.Failed {
@@ -280,29 +280,46 @@ func (a *Activities) Refund(ctx context.Context, in RefundInput) (*payment.Recor
 			}
 		}
 	}
-	var sum *payment.Record
+	// The parts asked for by an earlier attempt stand as they are; the rest of the amount is
+	// drawn from the charges that have no part yet, in order.
 	left := in.Amount
+	for _, p := range parts {
+		left -= p.Amount
+	}
+	var todo []*payment.Record
 	for _, c := range charges {
-		if left <= 0 {
-			break
+		if part := parts[c.IdempotencyKey]; part != nil {
+			todo = append(todo, part)
+			continue
 		}
-		part := parts[c.IdempotencyKey]
-		if part == nil {
-			amount := min(left, c.Amount-given[c.IdempotencyKey])
-			if amount <= 0 {
-				continue
-			}
-			partKey := key
-			if c.IdempotencyKey != in.ChargeKey {
-				partKey = key + ":from:" + c.IdempotencyKey
-			}
-			if part, _, err = a.Payments.Begin(ctx, &payment.Record{ID: uuid.New(), BookingID: in.BookingID, Kind: payment.RefundOut,
-				Amount: amount, Currency: c.Currency, Provider: c.Provider, IdempotencyKey: partKey, ChargeKey: c.IdempotencyKey}); err != nil {
-				return nil, err
-			}
+		amount := min(left, c.Amount-given[c.IdempotencyKey])
+		if amount <= 0 {
+			continue
 		}
+		partKey := key
+		if c.IdempotencyKey != in.ChargeKey {
+			partKey = key + ":from:" + c.IdempotencyKey
+		}
+		part, _, err := a.Payments.Begin(ctx, &payment.Record{ID: uuid.New(), BookingID: in.BookingID, Kind: payment.RefundOut,
+			Amount: amount, Currency: c.Currency, Provider: c.Provider, IdempotencyKey: partKey, ChargeKey: c.IdempotencyKey})
+		if err != nil {
+			return nil, err
+		}
+		left -= part.Amount
+		todo = append(todo, part)
+	}
+	refs := map[string]string{} // charge key -> the provider's payment
+	for _, c := range charges {
+		refs[c.IdempotencyKey] = c.ProviderRef
+	}
+	var sum *payment.Record
+	for _, part := range todo {
 		if part.Status != payment.Succeeded {
-			r, err := a.Provider.Refund(ctx, payment.RefundRequest{ProviderRef: c.ProviderRef, Amount: part.Amount, IdempotencyKey: part.IdempotencyKey})
+			ref := refs[part.ChargeKey]
+			if ref == "" {
+				return nil, fmt.Errorf("refund %s: charge %s is not a succeeded charge of the booking", part.IdempotencyKey, part.ChargeKey)
+			}
+			r, err := a.Provider.Refund(ctx, payment.RefundRequest{ProviderRef: ref, Amount: part.Amount, IdempotencyKey: part.IdempotencyKey})
 			if err != nil {
 				return nil, fmt.Errorf("refund: %w", err)
 			}
@@ -311,7 +328,6 @@ func (a *Activities) Refund(ctx context.Context, in RefundInput) (*payment.Recor
 			}
 			part.ProviderRef, part.Status = r.ProviderRef, r.Status
 		}
-		left -= part.Amount
 		if sum == nil {
 			cp := *part
 			sum = &cp
