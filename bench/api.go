@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -190,11 +191,30 @@ func Read(ctx context.Context, c *Client, redisAddr string, o APIOptions) (Resul
 		Limit: "CPU: HTTP parsing, JWT verification and JSON in the API, on the two cores the load generator shares"}, nil
 }
 
+// wrkPercentiles is a wrk script whose done hook prints the percentiles in microseconds: wrk's
+// own --latency report has no p95 line.
+const wrkPercentiles = `done = function(summary, latency, requests)
+  io.write(string.format("reservo-latency-us p50=%d p95=%d p99=%d\n",
+    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+end
+`
+
 // wrk runs wrk (one thread, conns connections) against url with a bearer token for d and
-// reads its figures; --latency gives the percentiles (p95 is not among them: left 0).
+// reads its figures.
 func wrk(ctx context.Context, name, url, token string, conns int, d time.Duration) (Figures, error) {
+	script, err := os.CreateTemp("", "reservo-wrk-*.lua")
+	if err != nil {
+		return Figures{}, err
+	}
+	defer os.Remove(script.Name())
+	if _, err := script.WriteString(wrkPercentiles); err != nil {
+		return Figures{}, err
+	}
+	if err := script.Close(); err != nil {
+		return Figures{}, err
+	}
 	cmd := exec.CommandContext(ctx, "wrk", "-t", "1", "-c", strconv.Itoa(conns), "-d", strconv.Itoa(max(1, int(d.Seconds())))+"s",
-		"--latency", "-H", "Authorization: Bearer "+token, url)
+		"--latency", "-s", script.Name(), "-H", "Authorization: Bearer "+token, url)
 	out, err := cmd.Output()
 	if err != nil {
 		var ee *exec.ExitError
@@ -209,12 +229,12 @@ func wrk(ctx context.Context, name, url, token string, conns int, d time.Duratio
 var (
 	wrkRate    = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
 	wrkTotal   = regexp.MustCompile(`([0-9]+) requests in ([0-9.]+)(ms|s|m),`)
-	wrkPct     = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
+	wrkPct     = regexp.MustCompile(`reservo-latency-us p50=([0-9]+) p95=([0-9]+) p99=([0-9]+)`)
 	wrkNon2xx  = regexp.MustCompile(`Non-2xx or 3xx responses: ([0-9]+)`)
 	wrkSockErr = regexp.MustCompile(`Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+)`)
 )
 
-// parseWrk reads wrk --latency's report.
+// parseWrk reads wrk's report and the percentiles its script printed.
 func parseWrk(name, out string) (Figures, error) {
 	f := Figures{Name: name}
 	m := wrkRate.FindStringSubmatch(out)
@@ -232,15 +252,12 @@ func parseWrk(name, out string) (Figures, error) {
 		secs *= 60
 	}
 	f.Seconds = secs
-	unit := map[string]float64{"us": 0.001, "ms": 1, "s": 1000}
-	for _, p := range wrkPct.FindAllStringSubmatch(out, -1) {
-		v, _ := strconv.ParseFloat(p[2], 64)
-		if p[1] == "50" {
-			f.P50Ms = v * unit[p[3]]
-		} else {
-			f.P99Ms = v * unit[p[3]]
-		}
+	p := wrkPct.FindStringSubmatch(out)
+	if p == nil {
+		return f, fmt.Errorf("wrk printed no percentiles (its script's done hook): %q", out)
 	}
+	ms := func(s string) float64 { v, _ := strconv.ParseFloat(s, 64); return v / 1000 }
+	f.P50Ms, f.P95Ms, f.P99Ms = ms(p[1]), ms(p[2]), ms(p[3])
 	if e := wrkNon2xx.FindStringSubmatch(out); e != nil {
 		n, _ := strconv.ParseInt(e[1], 10, 64)
 		f.Errors += n

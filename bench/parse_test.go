@@ -2,6 +2,7 @@ package bench
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -19,6 +20,7 @@ const wrkOut = `Running 10s test @ http://127.0.0.1:18080/booking/x
   Non-2xx or 3xx responses: 456
 Requests/sec:  13032.57
 Transfer/sec:      7.99MB
+reservo-latency-us p50=580 p95=1020 p99=1500
 `
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-6*math.Max(1, math.Abs(b)) }
@@ -32,8 +34,12 @@ func TestParseWrk(t *testing.T) {
 	if f.Ops != 130000 || f.Errors != 456 || !near(f.Seconds, 10.01) || !near(f.PerSecond, 130000/10.01) {
 		t.Fatalf("figures %+v", f)
 	}
-	if !near(f.P50Ms, 0.58) || !near(f.P99Ms, 1.5) {
-		t.Fatalf("percentiles p50 %v p99 %v", f.P50Ms, f.P99Ms)
+	if !near(f.P50Ms, 0.58) || !near(f.P95Ms, 1.02) || !near(f.P99Ms, 1.5) {
+		t.Fatalf("percentiles p50 %v p95 %v p99 %v", f.P50Ms, f.P95Ms, f.P99Ms)
+	}
+	noScript := wrkOut[:strings.Index(wrkOut, "reservo-latency-us")]
+	if _, err := parseWrk("api", noScript); err == nil {
+		t.Fatal("a report without the script's percentiles was accepted")
 	}
 	if _, err := parseWrk("api", "unable to connect"); err == nil {
 		t.Fatal("a report without figures was accepted")
