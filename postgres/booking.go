@@ -372,19 +372,29 @@ func moveUnits(ctx context.Context, tx pgx.Tx, id uuid.UUID, op string) error {
 	if _, err := lockRows(ctx, tx, its, sids); err != nil {
 		return err
 	}
+	// What each row gives up from held and from booked, and what it adds to booked: one
+	// statement for all the rows (a long stay has a row a night).
+	fromHeld, fromBooked, toBooked := make([]int, len(its)), make([]int, len(its)), make([]int, len(its))
+	n := 0
 	for i := range its {
-		var sql string
 		switch {
 		case op == "book" && states[i] == "held":
-			sql = `UPDATE bookable_itinerary_slot SET held = held - $3, booked = booked + $3, updated_at = now()`
+			fromHeld[i], toBooked[i] = qty[i], qty[i]
 		case op == "release" && states[i] == "held":
-			sql = `UPDATE bookable_itinerary_slot SET held = held - $3, updated_at = now()`
+			fromHeld[i] = qty[i]
 		case op == "release" && states[i] == "booked":
-			sql = `UPDATE bookable_itinerary_slot SET booked = booked - $3, updated_at = now()`
+			fromBooked[i] = qty[i]
 		default:
 			continue
 		}
-		if _, err := tx.Exec(ctx, sql+` WHERE itinerary_id = $1 AND datetimeslot_id = $2`, its[i], sids[i], qty[i]); err != nil {
+		n++
+	}
+	if n > 0 {
+		if _, err := tx.Exec(ctx, `UPDATE bookable_itinerary_slot s
+			SET held = s.held - t.from_held, booked = s.booked - t.from_booked + t.to_booked, updated_at = now()
+			FROM unnest($1::uuid[], $2::bigint[], $3::int[], $4::int[], $5::int[]) AS t(i, d, from_held, from_booked, to_booked)
+			WHERE s.itinerary_id = t.i AND s.datetimeslot_id = t.d AND (t.from_held, t.from_booked, t.to_booked) <> (0, 0, 0)`,
+			its, sids, fromHeld, fromBooked, toBooked); err != nil {
 			return fmt.Errorf("%s units: %w", op, constraintErr(err))
 		}
 	}
@@ -457,11 +467,10 @@ func (s *BookingStore) Change(ctx context.Context, id uuid.UUID, ch booking.Chan
 				return booking.ErrUnavailable
 			}
 		}
-		for i := range oldIts {
-			if _, err := tx.Exec(ctx, `UPDATE bookable_itinerary_slot SET booked = booked - $3, updated_at = now()
-				WHERE itinerary_id = $1 AND datetimeslot_id = $2`, oldIts[i], oldIDs[i], oldQty[i]); err != nil {
-				return fmt.Errorf("release old units: %w", constraintErr(err))
-			}
+		if _, err := tx.Exec(ctx, `UPDATE bookable_itinerary_slot s SET booked = s.booked - t.q, updated_at = now()
+			FROM unnest($1::uuid[], $2::bigint[], $3::int[]) AS t(i, d, q)
+			WHERE s.itinerary_id = t.i AND s.datetimeslot_id = t.d`, oldIts, oldIDs, oldQty); err != nil {
+			return fmt.Errorf("release old units: %w", constraintErr(err))
 		}
 		if _, err := tx.Exec(ctx, `UPDATE bookable_itinerary_slot SET booked = booked + $3, updated_at = now()
 			WHERE itinerary_id = $1 AND datetimeslot_id = ANY($2)`, ch.Slots.ItineraryID, newIDs, ch.Slots.Quantity); err != nil {
