@@ -150,6 +150,20 @@ func (a *API) requireAuth(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// optionalPrincipal is the caller of a public route that shows more to some callers: the
+// principal of a valid bearer token, or the zero principal (anonymous) without one.
+func (a *API) optionalPrincipal(c *fiber.Ctx) auth.Principal {
+	token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+	if !ok {
+		return auth.Principal{}
+	}
+	p, err := a.tokens.Verify(strings.TrimSpace(token))
+	if err != nil {
+		return auth.Principal{}
+	}
+	return p
+}
+
 func principal(c *fiber.Ctx) auth.Principal {
 	p, _ := c.Locals(keyPrincipal).(auth.Principal)
 	return p

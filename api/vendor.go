@@ -43,6 +43,14 @@ func (a *API) getVendor(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// The page is public; the webhook URL (often with a token in it) is for the vendor's
+	// manager and support staff only.
+	if p := a.optionalPrincipal(c); v.WebhookURL != "" && p.Role != auth.RoleStaff &&
+		(p.Role != auth.RoleManager || p.VendorID != id) {
+		public := *v
+		public.WebhookURL = ""
+		v = &public
+	}
 	return c.JSON(v)
 }
 

@@ -284,3 +284,33 @@ func TestVendor_GetUnknownAndMalformedID(t *testing.T) {
 		t.Fatalf("code %q", p.Code)
 	}
 }
+
+// TestVendor_WebhookURLOnlyForItsManager: the public vendor page leaves out the webhook URL
+// (it often carries a token); the vendor's own manager sees it.
+func TestVendor_WebhookURLOnlyForItsManager(t *testing.T) {
+	e := newEnv(t)
+	body := hotelBody("hooks@example.com")
+	const hook = "https://hooks.example.com/reservo?token=s3cr3t"
+	body["webhook_url"] = hook
+	v, tok := e.onboard(body)
+	_, otherTok := e.onboard(restaurantBody("other-hooks@example.com"))
+	_, userTok := e.signupUser("hooks-guest@example.com")
+	path := "/vendor/" + v.ID.String()
+	for name, c := range map[string]struct {
+		tok  string
+		want string
+	}{
+		"anonymous":              {"", ""},
+		"a guest":                {userTok, ""},
+		"another vendor's staff": {otherTok, ""},
+		"an invalid token":       {"not-a-token", ""},
+		"its manager":            {tok, hook},
+	} {
+		r := e.mustStatus(e.do("GET", path, c.tok, nil), 200)
+		var got map[string]any
+		r.json(t, &got)
+		if s, _ := got["webhook_url"].(string); s != c.want || got["name"] != "Casa do Mar" {
+			t.Errorf("%s: webhook_url %q (name %v); want %q", name, s, got["name"], c.want)
+		}
+	}
+}
