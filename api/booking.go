@@ -146,6 +146,12 @@ func (a *API) paymentWebhook(c *fiber.Ctx) error {
 	if err != nil {
 		return problem(400, "invalid_webhook", "the payment names no booking")
 	}
+	if ev.Status == payment.Failed && ev.Retryable {
+		// One failed attempt (a declined card): the guest may pay the same payment with another
+		// card, so it stays pending and the booking held until it succeeds or the hold expires
+		// (which cancels it at the provider).
+		return c.JSON(fiber.Map{"received": true, "handled": true})
+	}
 	// The outcome is recorded first, whichever of the booking's payments it is about. A change's
 	// extra deposit needs nothing more; the deposit's outcome also goes to the workflow, which
 	// confirms or fails the booking (and records it too, for a payment not known here yet: an

@@ -549,3 +549,30 @@ func TestPaymentWebhook_ExtraDepositOfAChangeIsRecorded(t *testing.T) {
 		t.Fatalf("booking %s after the extra deposit's webhook; want CONFIRMED", st.Status)
 	}
 }
+
+// TestPaymentWebhook_AFailedCardAttemptKeepsTheHold: Stripe's payment_failed is one declined
+// attempt, after which the guest may pay the same PaymentIntent with another card: the booking
+// stays held, and the payment that follows confirms it.
+func TestPaymentWebhook_AFailedCardAttemptKeepsTheHold(t *testing.T) {
+	e, secret := stripeEnv(t)
+	s := e.openRestaurant(1)
+	var h hold
+	e.mustStatus(e.do("POST", s.bookingPath, s.userTok, s.dinner(1, nil)), 201).json(t, &h)
+	id := h.Booking.ID.String()
+	post := func(typ string) {
+		t.Helper()
+		body := webhookBody(typ, h.ProviderRef, id)
+		e.mustStatus(e.reqWithHeaders("POST", "/payments/webhook", "", string(body),
+			map[string]string{"Stripe-Signature": stripe.SignPayload(body, secret, time.Now())}), 200)
+	}
+	post("payment_intent.payment_failed")
+	var st struct {
+		Status booking.Status `json:"status"`
+	}
+	e.mustStatus(e.do("GET", "/booking/"+id+"/status", s.userTok, nil), 200).json(t, &st)
+	if p := e.paymentsOf(h.Booking.ID); st.Status != booking.Blocked || p["deposit"] != payment.Pending {
+		t.Fatalf("after a declined attempt: booking %s, payments %v; want BLOCKED and the deposit pending", st.Status, p)
+	}
+	post("payment_intent.succeeded")
+	e.waitStatus(s.userTok, id, booking.Confirmed)
+}

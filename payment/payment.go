@@ -67,7 +67,11 @@ type Event struct {
 	BookingID   string
 	ProviderRef string
 	Status      Status // Succeeded or Failed
-	Amount      int64
+	// Retryable marks a Failed that is one attempt only: the customer may still pay the same
+	// payment with another method (Stripe's payment_intent.payment_failed leaves the
+	// PaymentIntent waiting for one). The payment stays pending until it succeeds or is cancelled.
+	Retryable bool
+	Amount    int64
 }
 
 // Provider is a payment provider.

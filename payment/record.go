@@ -31,8 +31,8 @@ type Record struct {
 	// (empty on refunds recorded before it was kept: those are of the first deposit).
 	ChargeKey string    `json:"charge_key,omitempty"`
 	Status    Status    `json:"status"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // DepositKey is the idempotency key of a booking's deposit: the booking id and the step, never

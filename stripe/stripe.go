@@ -209,11 +209,14 @@ func (p *Provider) ParseWebhook(payload []byte, signatureHeader string) (payment
 	}
 
 	var status payment.Status
+	retryable := false
 	switch ev.Type {
 	case stripego.EventTypePaymentIntentSucceeded:
 		status = payment.Succeeded
 	case stripego.EventTypePaymentIntentPaymentFailed:
-		status = payment.Failed
+		// An attempt failed (a declined card): the PaymentIntent is back to
+		// requires_payment_method and the customer may try another card.
+		status, retryable = payment.Failed, true
 	default:
 		return payment.Event{}, false, nil
 	}
@@ -237,6 +240,7 @@ func (p *Provider) ParseWebhook(payload []byte, signatureHeader string) (payment
 		BookingID:   bookingID,
 		ProviderRef: pi.ID,
 		Status:      status,
+		Retryable:   retryable,
 		Amount:      pi.Amount,
 	}, true, nil
 }

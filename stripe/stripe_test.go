@@ -411,7 +411,7 @@ func TestParseWebhook(t *testing.T) {
 			name:    "payment failed",
 			payload: piEvent("evt_fail1", "payment_intent.payment_failed", "2023-10-16", booking),
 			want: payment.Event{ID: "evt_fail1", BookingID: "bk_123", ProviderRef: "pi_reservo1",
-				Status: payment.Failed, Amount: 5000},
+				Status: payment.Failed, Retryable: true, Amount: 5000},
 			wantOK: true,
 		},
 		{
