@@ -266,7 +266,7 @@ func (h *harness) notifier(t *testing.T, m notify.Mailer) *notify.Notifier {
 	n, err := notify.NewNotifier(h.store, postgres.NewNotifyDirectory(h.db), h.bookings, m, notify.Config{
 		PublicURL:     "https://reservo.test",
 		WebhookSecret: testWebhookSecret,
-		Webhook:       notify.WebhookConfig{Attempts: 4, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Timeout: 2 * time.Second, Budget: 5 * time.Second,
+		Webhook: notify.WebhookConfig{Attempts: 4, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Timeout: 2 * time.Second, Budget: 5 * time.Second,
 			AllowPrivate: true}, // the receiver is an httptest server on 127.0.0.1
 	})
 	if err != nil {

@@ -38,9 +38,9 @@ type saga struct {
 	// pendingCancels holds, for each CancelPendingCharges, how many refunds came before it.
 	pendingCancels []int
 	reminders      []time.Time
-	captured    bool // the deposit to cancel succeeded after all
-	holdErr     error
-	hold        *HoldResult
+	captured       bool // the deposit to cancel succeeded after all
+	holdErr        error
+	hold           *HoldResult
 	// Tests replace these to make an activity fail.
 	blockFn      func(activities.BlockInput) (*booking.Booking, error)
 	chargeFn     func(activities.ChargeInput) (*activities.ChargeResult, error)
