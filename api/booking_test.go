@@ -355,7 +355,7 @@ func TestBooking_WhoMaySeeAndChangeIt(t *testing.T) {
 	e.mustStatus(e.do("PUT", path+"/status", s.managerTok, map[string]any{"status": "CONFIRMED"}), 400)
 
 	// The guest changes it: two tables instead of one, the deposit difference charged.
-	var ch booking.Booking
+	var ch booking.Changed
 	e.mustStatus(e.do("PUT", path, s.userTok, s.dinner(2, map[string]any{"party_size": 6})), 200).json(t, &ch)
 	if ch.Quantity != 2 || ch.PartySize != 6 || ch.Deposit != 1000 {
 		t.Fatalf("changed %+v", ch)
@@ -377,9 +377,16 @@ func TestBooking_WhoMaySeeAndChangeIt(t *testing.T) {
 		t.Fatalf("failed change altered the booking: %+v", still)
 	}
 
-	// The manager avails it: the deposit comes back through the refund-after-billing workflow.
+	// Not before it starts: the manager could keep a deposit for a no-show that has not
+	// happened yet. Support staff may correct at any time.
+	for _, st := range []string{"AVAILED", "NO_SHOW"} {
+		if p := e.mustStatus(e.do("PUT", path+"/status", s.managerTok, map[string]any{"status": st}), 409).problem(t); p.Code != "not_started" {
+			t.Fatalf("%s before the start: code %q", st, p.Code)
+		}
+	}
+	// Staff avail it: the deposit comes back through the refund-after-billing workflow.
 	var av booking.Booking
-	e.mustStatus(e.do("PUT", path+"/status", s.managerTok, map[string]any{"status": "AVAILED"}), 200).json(t, &av)
+	e.mustStatus(e.do("PUT", path+"/status", e.signupStaff("desk@example.com"), map[string]any{"status": "AVAILED"}), 200).json(t, &av)
 	if av.Status != booking.Availed {
 		t.Fatalf("avail: %+v", av)
 	}
@@ -575,4 +582,26 @@ func TestPaymentWebhook_AFailedCardAttemptKeepsTheHold(t *testing.T) {
 	}
 	post("payment_intent.succeeded")
 	e.waitStatus(s.userTok, id, booking.Confirmed)
+}
+
+// TestBooking_ChangeClosesAtTheCancellationCutoff: within the vendor's cancellation cutoff a
+// change is refused (409 change_closed) and the booking stays as it was.
+func TestBooking_ChangeClosesAtTheCancellationCutoff(t *testing.T) {
+	e := newEnv(t)
+	s := e.openRestaurant(3)
+	var v vendors.Vendor
+	e.mustStatus(e.do("GET", "/vendor/"+s.vendor.ID.String(), "", nil), 200).json(t, &v)
+	e.mustStatus(e.do("PUT", "/vendor/"+s.vendor.ID.String(), s.managerTok,
+		map[string]any{"cancellation_cutoff_hours": 720, "version": v.Version}), 200) // 30 days: every seating a week ahead is inside it
+	var h hold
+	e.mustStatus(e.do("POST", s.bookingPath, s.userTok, s.dinner(1, map[string]any{"payment_method": payment.SandboxSucceed})), 201).json(t, &h)
+	path := "/booking/" + h.Booking.ID.String()
+	if p := e.mustStatus(e.do("PUT", path, s.userTok, s.dinner(2, nil)), 409).problem(t); p.Code != "change_closed" {
+		t.Fatalf("change inside the cutoff: code %q", p.Code)
+	}
+	var still booking.Booking
+	e.mustStatus(e.do("GET", path, s.userTok, nil), 200).json(t, &still)
+	if still.Quantity != 1 || still.Version != h.Booking.Version || still.Status != booking.Confirmed {
+		t.Fatalf("a refused change altered the booking: %+v", still)
+	}
 }

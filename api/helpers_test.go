@@ -245,6 +245,18 @@ func (e *env) signupUser(email string) (id, tok string) {
 	return u.ID.String(), tk.AccessToken
 }
 
+// signupStaff makes a support staff account (as `reservo ops grant-staff` does) and returns its token.
+func (e *env) signupStaff(email string) string {
+	e.t.Helper()
+	id, _ := e.signupUser(email)
+	if _, err := e.db.Pool.Exec(context.Background(), "UPDATE users SET role = 'staff' WHERE id = $1", id); err != nil {
+		e.t.Fatal(err)
+	}
+	var tk token
+	e.mustStatus(e.do("POST", "/user/login", "", map[string]any{"email": email, "password": "s3cret-pass"}), 200).json(e.t, &tk)
+	return tk.AccessToken
+}
+
 func hotelBody(email string) map[string]any {
 	return map[string]any{
 		"kind": "hotel", "name": "Casa do Mar", "city": map[string]any{"name": "Lisbon", "country_code": "PT"},

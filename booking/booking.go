@@ -121,4 +121,8 @@ var (
 	ErrForbidden  = errors.New("booking: not allowed for this caller")
 	ErrDeclined   = errors.New("booking: the deposit was declined")
 	ErrEngineDown = errors.New("booking: the booking engine is unavailable; try again")
+	// ErrNotStarted is returned for marking a booking availed or no-show before its start.
+	ErrNotStarted = errors.New("booking: not started yet")
+	// ErrChangeClosed is returned for a change at or after the cancellation cutoff.
+	ErrChangeClosed = errors.New("booking: changes are closed")
 )

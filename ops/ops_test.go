@@ -43,6 +43,7 @@ type fixture struct {
 	table    *vendors.Itinerary
 	user     auth.Principal
 	manager  auth.Principal
+	staff    auth.Principal // support staff: may close a booking before its start
 	stopWork func()
 }
 
@@ -85,6 +86,7 @@ func newFixture(tb testing.TB, provider payment.Provider, hold time.Duration) *f
 	return &fixture{db: db, c: c, svc: booking.NewService(postgres.NewVendorStore(db), store, engine, now),
 		ops: ops.New(c, "default", store, now), vendor: v, table: table,
 		user: auth.Principal{ID: u.ID, Role: auth.RoleUser}, manager: auth.Principal{ID: uuid.New(), Role: auth.RoleManager, VendorID: v.ID},
+		staff:    auth.Principal{ID: uuid.New(), Role: auth.RoleStaff},
 		stopWork: stopWork}
 }
 
@@ -137,7 +139,7 @@ func TestOps_ShowHistoryReplayAndRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.waitStatus(t, id, booking.Confirmed)
-	if _, err := f.svc.SetStatus(ctx, f.manager, id, booking.NoShow); err != nil {
+	if _, err := f.svc.SetStatus(ctx, f.staff, id, booking.NoShow); err != nil {
 		t.Fatal(err)
 	}
 	f.wait(t, id)

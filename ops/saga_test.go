@@ -35,7 +35,7 @@ func TestSaga_EveryBranchOnTheRealServer(t *testing.T) {
 			h := mustBook(t, f, f.dinner(1, ""))
 			must(t, f.svc.Pay(ctx, h.Booking.ID, h.ProviderRef, "succeeded"))
 			f.waitStatus(t, h.Booking.ID, booking.Confirmed)
-			_, err := f.svc.SetStatus(ctx, f.manager, h.Booking.ID, booking.Availed)
+			_, err := f.svc.SetStatus(ctx, f.staff, h.Booking.ID, booking.Availed) // before the start: staff only
 			must(t, err)
 			return h.Booking.ID
 		}, booking.Availed, map[string]payment.Status{"deposit": payment.Succeeded, "refund:billing": payment.Succeeded}, true},
@@ -83,7 +83,7 @@ func TestSaga_EveryBranchOnTheRealServer(t *testing.T) {
 		}, booking.Cancelled, map[string]payment.Status{"deposit": payment.Succeeded, "change:3": payment.Failed, "refund:cancel": payment.Succeeded}, true},
 		{"no_show", time.Minute, func(t *testing.T, f *fixture) uuid.UUID {
 			h := mustBook(t, f, f.dinner(1, payment.SandboxSucceed))
-			_, err := f.svc.SetStatus(ctx, f.manager, h.Booking.ID, booking.NoShow)
+			_, err := f.svc.SetStatus(ctx, f.staff, h.Booking.ID, booking.NoShow) // before the start: staff only
 			must(t, err)
 			return h.Booking.ID
 		}, booking.NoShow, map[string]payment.Status{"deposit": payment.Succeeded}, false},

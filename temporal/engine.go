@@ -65,6 +65,10 @@ func mapErr(err error) error {
 			return fmt.Errorf("%s: %w", ae.Message(), booking.ErrInvalidState)
 		case workflows.ErrTypeForbidden:
 			return booking.ErrForbidden
+		case workflows.ErrTypeNotStarted:
+			return fmt.Errorf("%s: %w", ae.Message(), booking.ErrNotStarted)
+		case workflows.ErrTypeChangeClosed:
+			return fmt.Errorf("%s: %w", ae.Message(), booking.ErrChangeClosed)
 		}
 		return fmt.Errorf("%w: %v", booking.ErrEngineDown, err)
 	case errors.As(err, &nf):

@@ -30,6 +30,8 @@ const (
 	ErrTypeInvalidState = activities.ErrTypeInvalidState
 	ErrTypeForbidden    = "forbidden"
 	ErrTypeProvider     = "payment_provider_unavailable"
+	ErrTypeNotStarted   = "not_started"   // availed or no-show before the start
+	ErrTypeChangeClosed = "change_closed" // a change at or after the cancellation cutoff
 )
 
 // Search attributes kept current so that support staff find any booking in the Web UI, and
@@ -178,12 +180,30 @@ func Booking(ctx workflow.Context, in *BookingInput) (*BookingResult, error) {
 			if len(req.Change.Slots.Periods) == 0 {
 				return temporal.NewApplicationError("a change needs periods", ErrTypeInvalidState)
 			}
+			// A change past the cutoff would move the start away and with it the cutoff, to
+			// cancel with a refund the policy no longer gives. (Validators do not run on replay:
+			// this rule needs no version.)
+			if cutoff := r.b.StartsAt.Add(-r.in.CancellationCutoff); !workflow.Now(ctx).Before(cutoff) {
+				return temporal.NewApplicationError(fmt.Sprintf("changes closed at %s, the vendor's cancellation cutoff before the start",
+					cutoff.UTC().Format(time.RFC3339)), ErrTypeChangeClosed)
+			}
 			return nil
 		}}); err != nil {
 		return nil, err
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateStatus, r.setStatus,
-		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req StatusRequest) error { return r.allowed(req) }}); err != nil {
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req StatusRequest) error {
+			if err := r.allowed(req); err != nil {
+				return err
+			}
+			// The vendor's manager closes a booking as availed or no-show once it has started
+			// (support staff may correct at any time).
+			if (req.To == booking.Availed || req.To == booking.NoShow) && req.By != RoleStaff && workflow.Now(ctx).Before(r.b.StartsAt) {
+				return temporal.NewApplicationError(fmt.Sprintf("a booking can be marked %s once it has started (%s)",
+					req.To, r.b.StartsAt.UTC().Format(time.RFC3339)), ErrTypeNotStarted)
+			}
+			return nil
+		}}); err != nil {
 		return nil, err
 	}
 	payments := workflow.GetSignalChannel(ctx, SignalPayment)

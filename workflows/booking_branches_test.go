@@ -25,9 +25,10 @@ func errType(err error) string {
 
 func TestBooking_PaidThenAvailedRefundsAfterBilling(t *testing.T) {
 	s := newSaga(t)
+	s.env.SetStartTime(start.Add(-2 * time.Hour))
 	s.pay(time.Minute, payment.Succeeded)
 	var availErr error = errors.New("not sent")
-	s.status(time.Hour, StatusRequest{To: booking.Availed, By: RoleManager}, &availErr)
+	s.status(3*time.Hour, StatusRequest{To: booking.Availed, By: RoleManager}, &availErr)
 	res := s.run(t)
 	if s.holdErr != nil || s.hold == nil || s.hold.Booking.Status != booking.Blocked || s.hold.ClientSecret != "secret" {
 		t.Fatalf("hold answered %+v, %v", s.hold, s.holdErr)
@@ -273,7 +274,7 @@ func TestBooking_ReminderADayBeforeTheStart(t *testing.T) {
 	s.env.SetStartTime(start.Add(-72 * time.Hour))
 	s.pay(time.Minute, payment.Succeeded)
 	var err error = errors.New("not sent")
-	s.status(60*time.Hour, StatusRequest{To: booking.Availed, By: RoleManager}, &err)
+	s.status(73*time.Hour, StatusRequest{To: booking.Availed, By: RoleManager}, &err)
 	res := s.run(t)
 	if err != nil || res.Status != booking.Availed {
 		t.Fatalf("avail %v, result %+v", err, res)
@@ -293,5 +294,65 @@ func TestBooking_NoReminderForACancelledBooking(t *testing.T) {
 	res := s.run(t)
 	if err != nil || res.Status != booking.Cancelled || len(s.reminders) != 0 {
 		t.Fatalf("err %v, result %+v, reminders %v", err, res, s.reminders)
+	}
+}
+
+// TestBooking_AvailedOrNoShowOnlyOnceStarted: the manager cannot close a booking as availed or
+// no-show (keeping the deposit) before it starts; support staff may correct at any time.
+func TestBooking_AvailedOrNoShowOnlyOnceStarted(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		to   booking.Status
+		by   Role
+		at   time.Duration // after the workflow starts, 48 h before the booking
+		want string        // the error type, "" for accepted
+		end  booking.Status
+	}{
+		{"no-show a day early", booking.NoShow, RoleManager, 24 * time.Hour, ErrTypeNotStarted, booking.Cancelled},
+		{"availed a day early", booking.Availed, RoleManager, 24 * time.Hour, ErrTypeNotStarted, booking.Cancelled},
+		{"no-show after the start", booking.NoShow, RoleManager, 48*time.Hour + 15*time.Minute, "", booking.NoShow},
+		{"staff correct early", booking.Availed, RoleStaff, 24 * time.Hour, "", booking.Availed},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newSaga(t)
+			s.env.SetStartTime(start.Add(-48 * time.Hour))
+			s.pay(time.Minute, payment.Succeeded)
+			var err, cancelErr error = errors.New("not sent"), errors.New("not sent")
+			s.status(c.at, StatusRequest{To: c.to, By: c.by}, &err)
+			if c.want != "" { // then the manager cancels, which closes the workflow
+				s.status(c.at+time.Minute, StatusRequest{To: booking.Cancelled, By: RoleManager}, &cancelErr)
+			}
+			res := s.run(t)
+			if errType(err) != c.want || (c.want == "" && err != nil) {
+				t.Fatalf("%s by %s: %v; want %q", c.to, c.by, err, c.want)
+			}
+			if res.Status != c.end {
+				t.Fatalf("ended %s; want %s", res.Status, c.end)
+			}
+		})
+	}
+}
+
+// TestBooking_ChangeClosesAtTheCutoff: a change at or after the cancellation cutoff is refused
+// (it would move the cutoff with the start and reopen a refund the policy no longer gives).
+func TestBooking_ChangeClosesAtTheCutoff(t *testing.T) {
+	s := newSaga(t)
+	s.env.SetStartTime(start.Add(-48 * time.Hour))
+	s.pay(time.Minute, payment.Succeeded)
+	ch := ChangeRequest{Change: booking.Change{Slots: s.in.Slots, PartySize: 2, PriceTotal: 10000, Deposit: 2000}}
+	var err error = errors.New("not sent")
+	s.at(30*time.Hour, func() { // 18 h before the start, the cutoff is 24 h
+		s.env.UpdateWorkflow(UpdateChange, "late", &testsuite.TestUpdateCallback{
+			OnReject: func(e error) { err = e }, OnAccept: func() {}, OnComplete: func(_ any, e error) { err = e },
+		}, ch)
+	})
+	var cancelErr error = errors.New("not sent")
+	s.status(31*time.Hour, StatusRequest{To: booking.Cancelled, By: RoleUser}, &cancelErr)
+	res := s.run(t)
+	if errType(err) != ErrTypeChangeClosed {
+		t.Fatalf("change after the cutoff: %v; want %s", err, ErrTypeChangeClosed)
+	}
+	if cancelErr != nil || res.Status != booking.Cancelled || len(s.refunds) != 0 {
+		t.Fatalf("cancel after the cutoff: %v, %+v, refunds %+v; want cancelled, deposit kept", cancelErr, res, s.refunds)
 	}
 }
