@@ -18,19 +18,32 @@ import (
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/reservo/reservo/activities"
 	"github.com/reservo/reservo/booking"
+	"github.com/reservo/reservo/payment"
 	"github.com/reservo/reservo/workflows"
 )
 
-// Bookings reads bookings from the system of record.
+// Bookings reads bookings from the system of record, and releases the units of one whose
+// workflow is gone.
 type Bookings interface {
 	ByID(ctx context.Context, id uuid.UUID) (*booking.Booking, error)
+	// HeldPast returns up to limit BLOCKED bookings whose hold expired before t, oldest first.
+	HeldPast(ctx context.Context, t time.Time, limit int) ([]booking.Booking, error)
+	Transition(ctx context.Context, id uuid.UUID, to booking.Status, at time.Time) (*booking.Booking, error)
+}
+
+// Payments settles the payments of a booking released by hand: the saga's own activities.
+type Payments interface {
+	CancelPendingCharges(ctx context.Context, in activities.CancelPendingInput) (int, error)
+	Refund(ctx context.Context, in activities.RefundInput) (*payment.Record, error)
 }
 
 // Ops is the support tooling over a Temporal client and the booking store.
@@ -104,7 +117,104 @@ func (o *Ops) Stuck(ctx context.Context, limit int, grace time.Duration) ([]Stuc
 			break
 		}
 	}
+	orphans, err := o.Orphans(ctx, limit, grace)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, orphans...), nil
+}
+
+// Orphans lists BLOCKED bookings past their hold by more than grace whose workflow no longer
+// runs (terminated from the Web UI, or its history lost): nothing will release their units.
+// `reservo ops release` does.
+func (o *Ops) Orphans(ctx context.Context, limit int, grace time.Duration) ([]Stuck, error) {
+	held, err := o.bookings.HeldPast(ctx, o.now().Add(-grace), limit)
+	if err != nil {
+		return nil, err
+	}
+	var out []Stuck
+	for _, b := range held {
+		state, err := o.workflowState(ctx, b.ID.String())
+		if err != nil {
+			return nil, err
+		}
+		if state == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			continue // the running ones are judged above
+		}
+		out = append(out, Stuck{BookingID: b.ID.String(), Status: string(b.Status), WorkflowID: workflows.BookingWorkflowID(b.ID.String()),
+			Reason: fmt.Sprintf("held past its hold (expired %s ago) and its workflow is %s: nothing will release its units; reservo ops release %s",
+				o.now().Sub(*b.HoldExpiresAt).Round(time.Second), workflowStateName(state), b.ID)})
+	}
 	return out, nil
+}
+
+// workflowState is the status of a booking's workflow; UNSPECIFIED when there is none.
+func (o *Ops) workflowState(ctx context.Context, bookingID string) (enumspb.WorkflowExecutionStatus, error) {
+	d, err := o.c.DescribeWorkflow(ctx, workflows.BookingWorkflowID(bookingID), "")
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return enumspb.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("describe the workflow of %s: %w", bookingID, err)
+	}
+	return d.RawResponse.GetWorkflowExecutionInfo().GetStatus(), nil
+}
+
+func workflowStateName(s enumspb.WorkflowExecutionStatus) string {
+	if s == enumspb.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED {
+		return "missing"
+	}
+	return strings.ToLower(strings.TrimPrefix(s.String(), "WORKFLOW_EXECUTION_STATUS_"))
+}
+
+// ErrWorkflowRunning is returned by Release for a booking whose workflow still runs: the
+// workflow owns it (see ops show, ops retry).
+var ErrWorkflowRunning = errors.New("ops: the booking's workflow runs")
+
+// Release does for a BLOCKED booking whose workflow no longer runs what the workflow would
+// have done at the hold's expiry: the booking becomes EXPIRED with its units released (and its
+// event), its deposit still pending is cancelled at the provider, and one captured after all is
+// refunded. It returns what it did, for the operator.
+func (o *Ops) Release(ctx context.Context, bookingID string, pay Payments) (string, error) {
+	id, err := uuid.Parse(bookingID)
+	if err != nil {
+		return "", fmt.Errorf("booking id: %w", err)
+	}
+	state, err := o.workflowState(ctx, bookingID)
+	if err != nil {
+		return "", err
+	}
+	if state == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return "", fmt.Errorf("release %s: %w", bookingID, ErrWorkflowRunning)
+	}
+	b, err := o.bookings.ByID(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if b.Status != booking.Blocked {
+		return "", fmt.Errorf("release %s: it is %s, not BLOCKED: %w", bookingID, b.Status, booking.ErrInvalidState)
+	}
+	// Payments first: a deposit that cannot be cancelled at the provider now leaves the
+	// booking held, for the operator to run release again.
+	captured, err := pay.CancelPendingCharges(ctx, activities.CancelPendingInput{BookingID: id})
+	if err != nil {
+		return "", fmt.Errorf("release %s: %w", bookingID, err)
+	}
+	if _, err := o.bookings.Transition(ctx, id, booking.Expired, o.now()); err != nil {
+		return "", fmt.Errorf("release %s: %w", bookingID, err)
+	}
+	msg := fmt.Sprintf("%s: EXPIRED, units released (its workflow is %s)", bookingID, workflowStateName(state))
+	rec, err := pay.Refund(ctx, activities.RefundInput{BookingID: id, ChargeKey: payment.DepositKey(id), Amount: b.Deposit, Reason: "released"})
+	if err != nil {
+		return msg, fmt.Errorf("%s; refund of the deposit captured: %w", msg, err)
+	}
+	if rec != nil {
+		msg += fmt.Sprintf("; %d of the deposit refunded (%s)", rec.Amount, rec.Status)
+	} else if captured == 0 {
+		msg += "; no deposit was taken"
+	}
+	return msg, nil
 }
 
 // History returns the whole history of a booking's workflow (its latest run).

@@ -3,7 +3,9 @@ package ops_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -210,4 +212,73 @@ func TestOps_StuckFindsExpiredHoldsAndFailingActivities(t *testing.T) {
 		}
 	}
 	t.Fatalf("stuck %+v; want %s blocked past its hold", stuck, h.Booking.ID)
+}
+
+// TestOps_ReleaseAHoldWhoseWorkflowIsGone: a BLOCKED booking whose workflow was terminated
+// keeps its units forever; ops stuck names it and ops release expires it, cancels its pending
+// deposit and refunds one that was captured.
+func TestOps_ReleaseAHoldWhoseWorkflowIsGone(t *testing.T) {
+	f := newFixture(t, payment.Sandbox{}, 2*time.Second)
+	ctx := context.Background()
+	pays := postgres.NewPaymentStore(f.db)
+	acts := &activities.Activities{Payments: pays, Provider: payment.Sandbox{}, Now: time.Now}
+	pending := mustBook(t, f, f.dinner(1, "")).Booking
+	captured := mustBook(t, f, f.dinner(1, "")).Booking
+	// The provider took the second deposit; its answer never reached the workflow.
+	must(t, pays.Finish(ctx, payment.DepositKey(captured.ID), "", payment.Succeeded))
+	if _, err := f.ops.Release(ctx, pending.ID.String(), acts); !errors.Is(err, ops.ErrWorkflowRunning) {
+		t.Fatalf("release while the workflow runs: %v; want ErrWorkflowRunning", err)
+	}
+	for _, b := range []*booking.Booking{pending, captured} {
+		must(t, f.c.TerminateWorkflow(ctx, workflows.BookingWorkflowID(b.ID.String()), "", "test: the workflow is gone"))
+	}
+	time.Sleep(time.Until(pending.HoldExpiresAt.Add(500 * time.Millisecond)))
+	stuck, err := f.ops.Stuck(ctx, 1000, 0)
+	must(t, err)
+	named := map[string]bool{}
+	for _, s := range stuck {
+		if strings.Contains(s.Reason, "its workflow is terminated") && strings.Contains(s.Reason, "reservo ops release") {
+			named[s.BookingID] = true
+		}
+	}
+	if !named[pending.ID.String()] || !named[captured.ID.String()] {
+		t.Fatalf("stuck %+v; want both orphaned holds named", stuck)
+	}
+	if held, _ := heldBooked(t, f); held == 0 {
+		t.Fatal("nothing held before release: the orphaned holds should keep their units")
+	}
+
+	msg, err := f.ops.Release(ctx, pending.ID.String(), acts)
+	if err != nil || !strings.Contains(msg, "EXPIRED") || !strings.Contains(msg, "no deposit was taken") {
+		t.Fatalf("release of the unpaid hold: %q, %v", msg, err)
+	}
+	msg, err = f.ops.Release(ctx, captured.ID.String(), acts)
+	if err != nil || !strings.Contains(msg, fmt.Sprintf("%d of the deposit refunded (succeeded)", captured.Deposit)) {
+		t.Fatalf("release of the paid hold: %q, %v", msg, err)
+	}
+	if held, booked := heldBooked(t, f); held != 0 || booked != 0 {
+		t.Fatalf("held %d, booked %d after release; want none", held, booked)
+	}
+	for id, want := range map[uuid.UUID]map[string]payment.Status{
+		pending.ID:  {"deposit": payment.Failed},
+		captured.ID: {"deposit": payment.Succeeded, "refund:released": payment.Succeeded},
+	} {
+		b, err := postgres.NewBookingStore(f.db).ByID(ctx, id)
+		if err != nil || b.Status != booking.Expired {
+			t.Fatalf("booking %s: %+v, %v; want EXPIRED", id, b, err)
+		}
+		if got := paymentStatuses(t, f, id); !equalMaps(got, want) {
+			t.Fatalf("payments of %s: %v; want %v", id, got, want)
+		}
+	}
+	if _, err := f.ops.Release(ctx, pending.ID.String(), acts); !errors.Is(err, booking.ErrInvalidState) {
+		t.Fatalf("a second release: %v; want ErrInvalidState", err)
+	}
+}
+
+func heldBooked(t *testing.T, f *fixture) (held, booked int) {
+	t.Helper()
+	must(t, f.db.Pool.QueryRow(context.Background(), `SELECT coalesce(sum(held), 0), coalesce(sum(booked), 0)
+		FROM bookable_itinerary_slot WHERE itinerary_id = $1`, f.table.ID).Scan(&held, &booked))
+	return held, booked
 }

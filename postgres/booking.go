@@ -314,6 +314,23 @@ var transitions = map[booking.Status]struct {
 	booking.Availed:   {[]booking.Status{booking.Confirmed}, "keep", event.BookingAvailed},
 }
 
+// HeldPast returns up to limit BLOCKED bookings whose hold expired before t, oldest first
+// (for `reservo ops stuck`: the workflow of a booking released in time has moved it on).
+func (s *BookingStore) HeldPast(ctx context.Context, t time.Time, limit int) ([]booking.Booking, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT `+bookingColumns+` FROM booking
+		WHERE status = 'BLOCKED' AND hold_expires_at < $1 ORDER BY hold_expires_at LIMIT $2`, t, limit)
+	if err != nil {
+		return nil, fmt.Errorf("bookings held past: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (booking.Booking, error) {
+		b, err := scanBooking(r)
+		if err != nil {
+			return booking.Booking{}, err
+		}
+		return *b, nil
+	})
+}
+
 // Transition moves a booking to status to, books or releases its units as that status needs,
 // and records the event, in one transaction. It is idempotent: a booking already in status to
 // is returned unchanged. It returns booking.ErrInvalidState from any other status.

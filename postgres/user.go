@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/reservo/reservo/auth"
 	"github.com/reservo/reservo/user"
 )
 
@@ -72,6 +73,18 @@ func (s *UserStore) ByEmail(ctx context.Context, email string) (*user.User, erro
 	u, err := scanUser(s.db.Pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE lower(email) = lower($1)`, email))
 	if err != nil {
 		return nil, fmt.Errorf("user by email: %w", err)
+	}
+	return u, nil
+}
+
+// SetRole gives the account with this e-mail the role (support staff or a plain user), for
+// `reservo ops grant-staff` and `revoke-staff`; user.ErrNotFound when there is none. Tokens
+// already issued keep their role until they expire.
+func (s *UserStore) SetRole(ctx context.Context, email string, role auth.Role) (*user.User, error) {
+	u, err := scanUser(s.db.Pool.QueryRow(ctx, `UPDATE users SET role = $2, version = version + 1, updated_at = now()
+		WHERE lower(email) = lower($1) RETURNING `+userColumns, email, role))
+	if err != nil {
+		return nil, fmt.Errorf("set role: %w", err)
 	}
 	return u, nil
 }

@@ -81,8 +81,10 @@ commands:
               ops retry <booking> [reason] reset its workflow to the last completed workflow task
               ops history <booking> [file] export its workflow history as JSON
               ops replay <history.json>    replay a saved history against this build's workflow code
+              ops release <booking>        expire a BLOCKED booking whose workflow is gone: units freed, deposit cancelled or refunded
               ops parked [consumer]        events that consumers parked after retrying them
               ops unpark <consumer> <id>   handle a parked event again; unparked when it succeeds
+              ops grant-staff <e-mail>     make the account support staff (revoke-staff: a guest again)
   help      this text
 
 configuration (environment):
@@ -367,7 +369,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgr
 // runOps runs the support tooling; it prints results to stdout and nothing else.
 func runOps(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("ops: want stuck, show, retry, history or replay (see reservo help)")
+		return errors.New("ops: want stuck, show, retry, release, history, replay, parked, unpark, grant-staff or revoke-staff (see reservo help)")
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if args[0] == "replay" {
@@ -389,6 +391,21 @@ func runOps(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	defer db.Close()
+	if args[0] == "grant-staff" || args[0] == "revoke-staff" {
+		if len(args) != 2 {
+			return fmt.Errorf("usage: reservo ops %s <e-mail>", args[0])
+		}
+		role := auth.RoleStaff
+		if args[0] == "revoke-staff" {
+			role = auth.RoleUser
+		}
+		u, err := postgres.NewUserStore(db).SetRole(ctx, args[1], role)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s (%s) is now %s; tokens issued before keep their role until they expire\n", u.Email, u.ID, u.Role)
+		return nil
+	}
 	tc, err := client.Dial(client.Options{HostPort: cfg.TemporalAddr, Namespace: cfg.TemporalNamespace, Logger: logger})
 	if err != nil {
 		return fmt.Errorf("temporal: %w", err)
@@ -465,6 +482,16 @@ func runOps(ctx context.Context, args []string, getenv func(string) string, stdo
 			return err
 		}
 		return o.Show(ctx, args[1], stdout)
+	case "release":
+		if err := need(2, "release <booking>"); err != nil {
+			return err
+		}
+		acts := &activities.Activities{Payments: postgres.NewPaymentStore(db), Provider: paymentProvider(cfg), Now: time.Now}
+		msg, err := o.Release(ctx, args[1], acts)
+		if msg != "" {
+			fmt.Fprintln(stdout, msg)
+		}
+		return err
 	case "retry":
 		if err := need(2, "retry <booking> [reason]"); err != nil {
 			return err

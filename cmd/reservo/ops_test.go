@@ -10,10 +10,12 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/reservo/reservo/auth"
 	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/event"
 	"github.com/reservo/reservo/postgres"
 	"github.com/reservo/reservo/postgres/pgtest"
+	"github.com/reservo/reservo/user"
 )
 
 // TestOps_ParkedAndUnpark lists a parked event with `reservo ops parked` and hands it to its
@@ -67,5 +69,35 @@ func TestOps_ParkedAndUnpark(t *testing.T) {
 	}
 	if err := run(ctx, []string{"ops", "unpark", "nobody", e.ID.String()}, getenv, io.Discard, io.Discard); err == nil {
 		t.Fatal("unpark for an unknown consumer succeeded")
+	}
+}
+
+// TestOps_GrantAndRevokeStaff makes an account support staff and a guest again by e-mail.
+func TestOps_GrantAndRevokeStaff(t *testing.T) {
+	db, url := pgtest.NewDBURL(t)
+	ctx := context.Background()
+	u := pgtest.SeedUser(t, db)
+	getenv := func(k string) string {
+		if k == "RESERVO_DATABASE_URL" {
+			return url
+		}
+		return ""
+	}
+	users := postgres.NewUserStore(db)
+	for _, c := range []struct {
+		cmd  string
+		want auth.Role
+	}{{"grant-staff", auth.RoleStaff}, {"revoke-staff", auth.RoleUser}} {
+		var out strings.Builder
+		if err := run(ctx, []string{"ops", c.cmd, strings.ToUpper(u.Email)}, getenv, &out, io.Discard); err != nil {
+			t.Fatalf("%s: %v", c.cmd, err)
+		}
+		got, err := users.ByID(ctx, u.ID)
+		if err != nil || got.Role != c.want || !strings.Contains(out.String(), "is now "+string(c.want)) {
+			t.Fatalf("%s: role %v (%v), printed %q; want %s", c.cmd, got.Role, err, out.String(), c.want)
+		}
+	}
+	if err := run(ctx, []string{"ops", "grant-staff", "nobody@example.com"}, getenv, io.Discard, io.Discard); !errors.Is(err, user.ErrNotFound) {
+		t.Fatalf("grant-staff of an unknown e-mail: %v; want user.ErrNotFound", err)
 	}
 }
