@@ -605,3 +605,26 @@ func TestBooking_ChangeClosesAtTheCancellationCutoff(t *testing.T) {
 		t.Fatalf("a refused change altered the booking: %+v", still)
 	}
 }
+
+// TestBooking_AFailedKeyKeepsItsAnswer: the answer to an Idempotency-Key is kept, failures
+// included (as Stripe does), also after the booking's workflow has closed: a declined request
+// sent again gets the same decline and holds nothing.
+func TestBooking_AFailedKeyKeepsItsAnswer(t *testing.T) {
+	e := newEnv(t)
+	s := e.openRestaurant(1)
+	body, _ := json.Marshal(s.dinner(1, map[string]any{"payment_method": payment.SandboxDecline}))
+	send := func() {
+		t.Helper()
+		r := e.reqWithHeaders("POST", s.bookingPath, s.userTok, string(body), map[string]string{"Idempotency-Key": "declined-once"})
+		if p := e.mustStatus(r, 402).problem(t); p.Code != "payment_declined" {
+			t.Fatalf("code %q; want payment_declined", p.Code)
+		}
+	}
+	send()
+	send()
+	time.Sleep(time.Second) // a decline at once closes the workflow: its answer is kept all the same
+	send()
+	if rows, held := e.count("booking"), e.count("booking_slot WHERE state <> 'released'"); rows != 1 || held != 0 {
+		t.Fatalf("%d bookings, %d slots held; want the one failed booking, nothing held", rows, held)
+	}
+}

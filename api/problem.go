@@ -60,6 +60,8 @@ var sentinels = []struct {
 	{booking.ErrUnavailable, 409, "unavailable", "not enough free units for the requested time; nothing was held"},
 	{booking.ErrInvalidState, 409, "invalid_state", "not possible in the booking's current status"},
 	{booking.ErrDeclined, 402, "payment_declined", "the deposit was declined; nothing is held"},
+	{booking.ErrProviderDown, 503, "payment_provider_unavailable", "the payment provider could not be reached and nothing is held; the answer is kept for this Idempotency-Key: send the request again with a new one"},
+	{booking.ErrHoldFailed, 409, "hold_failed", "the booking of this Idempotency-Key failed (declined, or the payment provider was down) and is closed; send the request again with a new Idempotency-Key"},
 	{booking.ErrNotStarted, 409, "not_started", "a booking can be marked availed or no-show only once it has started"},
 	{booking.ErrChangeClosed, 409, "change_closed", "changes close at the vendor's cancellation cutoff before the start: cancel the booking or contact the vendor"},
 	{booking.ErrEngineDown, 503, "temporarily_unavailable", "the booking engine is unavailable; try again shortly"},

@@ -121,6 +121,12 @@ var (
 	ErrForbidden  = errors.New("booking: not allowed for this caller")
 	ErrDeclined   = errors.New("booking: the deposit was declined")
 	ErrEngineDown = errors.New("booking: the booking engine is unavailable; try again")
+	// ErrProviderDown is returned when the payment provider could not be reached for the
+	// deposit: nothing is held. The answer is kept for the request's Idempotency-Key.
+	ErrProviderDown = errors.New("booking: the payment provider is unavailable")
+	// ErrHoldFailed is returned for a request whose Idempotency-Key names a booking that failed
+	// (declined, or the provider could not be reached) and is closed now.
+	ErrHoldFailed = errors.New("booking: the booking of this idempotency key failed")
 	// ErrNotStarted is returned for marking a booking availed or no-show before its start.
 	ErrNotStarted = errors.New("booking: not started yet")
 	// ErrChangeClosed is returned for a change at or after the cancellation cutoff.

@@ -66,7 +66,7 @@ type Start struct {
 // Engine runs the booking sagas (the Temporal adapter).
 type Engine interface {
 	// Start starts the saga and waits for the hold's outcome. Starting a booking id again
-	// returns the first answer. It returns ErrUnavailable, ErrDeclined or ErrEngineDown.
+	// returns the first answer. It returns ErrUnavailable, ErrDeclined, ErrProviderDown, ErrHoldFailed or ErrEngineDown.
 	Start(ctx context.Context, s Start) (*Hold, error)
 	// Change changes a confirmed booking; ErrUnavailable leaves it as it was.
 	Change(ctx context.Context, id uuid.UUID, ch Change) (*Changed, error)

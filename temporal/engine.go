@@ -65,6 +65,8 @@ func mapErr(err error) error {
 			return fmt.Errorf("%s: %w", ae.Message(), booking.ErrInvalidState)
 		case workflows.ErrTypeForbidden:
 			return booking.ErrForbidden
+		case workflows.ErrTypeProvider:
+			return fmt.Errorf("%s: %w", ae.Message(), booking.ErrProviderDown)
 		case workflows.ErrTypeNotStarted:
 			return fmt.Errorf("%s: %w", ae.Message(), booking.ErrNotStarted)
 		case workflows.ErrTypeChangeClosed:
@@ -123,6 +125,9 @@ func (e *Engine) closedHold(ctx context.Context, id uuid.UUID) (*booking.Hold, e
 	}
 	if err != nil {
 		return nil, err
+	}
+	if b.Status == booking.Failed {
+		return nil, booking.ErrHoldFailed
 	}
 	return &booking.Hold{Booking: b}, nil
 }
