@@ -47,7 +47,23 @@ func (a *API) getBooking(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	raw, err := a.bookings.GetJSON(c.UserContext(), principal(c), id)
+	p := principal(c)
+	if p.Role != auth.RoleUser {
+		// The vendor's side also sees whom the booking is for.
+		b, err := a.bookings.Get(c.UserContext(), p, id)
+		if err != nil {
+			return err
+		}
+		g, err := a.bookings.GuestOf(c.UserContext(), p, b)
+		if err != nil {
+			return err
+		}
+		return c.JSON(struct {
+			*booking.Booking
+			Guest *booking.Guest `json:"guest,omitempty"`
+		}{b, g})
+	}
+	raw, err := a.bookings.GetJSON(c.UserContext(), p, id)
 	if err != nil {
 		return err
 	}

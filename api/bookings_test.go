@@ -112,6 +112,24 @@ func TestBookingLists_CurrentAndPastInOneListWithoutSkipsOrRepeats(t *testing.T)
 	e.mustStatus(e.do("GET", vendorPath, other.managerTok, nil), 403)
 	e.mustStatus(e.do("GET", vendorPath, s.userTok, nil), 403)
 
+	// The vendor's side sees whom it expects; a guest's own answers carry no guests.
+	var withGuests struct {
+		Guests map[string]booking.Guest `json:"guests"`
+	}
+	e.mustStatus(e.do("GET", vendorPath, s.managerTok, nil), 200).json(t, &withGuests)
+	if g := withGuests.Guests[s.userID]; len(withGuests.Guests) != 1 || g.Name != "Guest" || !strings.HasPrefix(g.Email, "diner-") {
+		t.Fatalf("guests of the vendor list %+v; want the one guest with name and e-mail", withGuests.Guests)
+	}
+	for _, c := range []struct {
+		path, tok string
+		guest     bool
+	}{{userPath, s.userTok, false}, {"/booking/" + ids[0], s.userTok, false}, {"/booking/" + ids[0], s.managerTok, true}} {
+		body := string(e.mustStatus(e.do("GET", c.path, c.tok, nil), 200).Body)
+		if strings.Contains(body, `"guest`) != c.guest || (c.guest && !strings.Contains(body, `"guest":{"name":"Guest","email":"diner-`)) {
+			t.Fatalf("GET %s: guest shown %v; want %v: %s", c.path, !c.guest, c.guest, body)
+		}
+	}
+
 	for q, field := range map[string]string{"?limit=500": "limit", "?cursor=garbage": "cursor", "?status=LOST": "status", "?from=yesterday": "from"} {
 		p := e.mustStatus(e.do("GET", userPath+q, s.userTok, nil), 400).problem(t)
 		if len(p.Errors) == 0 || p.Errors[0].Field != field {
@@ -127,7 +145,8 @@ func TestBookingLists_CurrentAndPastInOneListWithoutSkipsOrRepeats(t *testing.T)
 		t.Fatalf("user calendar:\n%s", ics)
 	}
 	day := e.mustStatus(e.do("GET", vendorPath+"/calendar.ics?date="+nextWeekday(7, time.Monday), s.managerTok, nil), 200)
-	if n := strings.Count(string(day.Body), "BEGIN:VEVENT"); n != 1 || !strings.Contains(string(day.Body), "LOCATION:Tasca Azul\\, Rua Azul 9\\, Porto") {
+	if n := strings.Count(string(day.Body), "BEGIN:VEVENT"); n != 1 || !strings.Contains(string(day.Body), "LOCATION:Tasca Azul\\, Rua Azul 9\\, Porto") ||
+		!strings.Contains(string(day.Body), "SUMMARY:Guest\\, 2 people") || !strings.Contains(string(day.Body), "DESCRIPTION:Guest Guest (diner-") {
 		t.Fatalf("vendor day has %d events:\n%s", n, day.Body)
 	}
 	e.mustStatus(e.do("GET", vendorPath+"/calendar.ics", other.managerTok, nil), 403)

@@ -111,7 +111,7 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 		Users:   user.NewService(postgres.NewUserStore(db), now),
 		Vendors: vendors.NewService(postgres.NewVendorStore(db), now),
 		Bookings: booking.NewService(postgres.NewVendorStore(db), bookingStore, engine, now).WithCache(cache, slog.New(slog.DiscardHandler)).
-			WithLists(bookingStore, postgres.NewArchiveStore(db)),
+			WithLists(bookingStore, postgres.NewArchiveStore(db)).WithGuests(postgres.NewUserStore(db)),
 		Provider:      o.provider,
 		Payments:      postgres.NewPaymentStore(db),
 		Feed:          notify.NewFeedService(postgres.NewNotificationStore(db), now),

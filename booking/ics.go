@@ -29,6 +29,13 @@ func (s *Service) Calendar(ctx context.Context, p auth.Principal, f ListFilter, 
 			return nil, err
 		}
 	}
+	var guests map[uuid.UUID]Guest // the vendor's side sees whom it expects
+	if p.Role != auth.RoleUser {
+		var err error
+		if guests, err = s.guestsOf(ctx, all); err != nil {
+			return nil, err
+		}
+	}
 	places := map[uuid.UUID]string{}
 	var b strings.Builder
 	line := func(l string) { writeFolded(&b, l) }
@@ -51,12 +58,21 @@ func (s *Service) Calendar(ctx context.Context, p auth.Principal, f ListFilter, 
 		line("DTSTAMP:" + icsTime(now))
 		line("DTSTART:" + icsTime(bk.StartsAt))
 		line("DTEND:" + icsTime(bk.EndsAt))
-		line("SUMMARY:" + escapeText(fmt.Sprintf("Booking at %s", strings.SplitN(place, ",", 2)[0])))
+		summary := fmt.Sprintf("Booking at %s", strings.SplitN(place, ",", 2)[0])
+		description := fmt.Sprintf("%d unit(s) for %d people, status %s, booking %s", bk.Quantity, bk.PartySize, bk.Status, bk.ID)
+		if g, ok := guests[bk.UserID]; ok {
+			summary = fmt.Sprintf("%s, %d people", g.Name, bk.PartySize)
+			contact := g.Email
+			if g.Phone != "" {
+				contact += ", " + g.Phone
+			}
+			description = fmt.Sprintf("Guest %s (%s). %s", g.Name, contact, description)
+		}
+		line("SUMMARY:" + escapeText(summary))
 		if place != "" {
 			line("LOCATION:" + escapeText(place))
 		}
-		line("DESCRIPTION:" + escapeText(fmt.Sprintf("%d unit(s) for %d people, status %s, booking %s",
-			bk.Quantity, bk.PartySize, bk.Status, bk.ID)))
+		line("DESCRIPTION:" + escapeText(description))
 		line("STATUS:CONFIRMED")
 		line("END:VEVENT")
 	}

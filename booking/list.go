@@ -54,10 +54,27 @@ type Lister interface {
 // Archive is where closed bookings go (PostgreSQL archive tables, Cassandra at scale).
 type Archive = Lister
 
+// Guest is how the vendor's staff reach the guest of a booking: shown to the vendor's manager
+// and support staff, never to other guests, and never put in events.
+type Guest struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+	Phone string `json:"phone,omitempty"`
+}
+
+// Guests finds the guests of bookings by their user ids.
+type Guests interface {
+	// Contacts returns the guests of ids that exist, by id.
+	Contacts(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]Guest, error)
+}
+
 // Page is one page of a booking list.
 type Page struct {
-	Bookings   []Booking `json:"bookings"`
-	NextCursor string    `json:"next_cursor,omitempty"`
+	Bookings []Booking `json:"bookings"`
+	// Guests are the guests of the page's bookings by user id, for the vendor's manager and
+	// support staff only (a guest's own list leaves them out).
+	Guests     map[uuid.UUID]Guest `json:"guests,omitempty"`
+	NextCursor string              `json:"next_cursor,omitempty"`
 }
 
 // MaxPage is the largest page of a booking list.
@@ -104,7 +121,49 @@ func (s *Service) List(ctx context.Context, p auth.Principal, f ListFilter) (*Pa
 	if page.Bookings == nil {
 		page.Bookings = []Booking{}
 	}
+	if p.Role != auth.RoleUser && len(page.Bookings) > 0 {
+		if page.Guests, err = s.guestsOf(ctx, page.Bookings); err != nil {
+			return nil, err
+		}
+	}
 	return page, nil
+}
+
+// guestsOf returns the guests of bookings (none without a Guests directory).
+func (s *Service) guestsOf(ctx context.Context, bs []Booking) (map[uuid.UUID]Guest, error) {
+	if s.guests == nil {
+		return nil, nil
+	}
+	ids := make([]uuid.UUID, 0, len(bs))
+	seen := map[uuid.UUID]bool{}
+	for _, b := range bs {
+		if !seen[b.UserID] {
+			seen[b.UserID] = true
+			ids = append(ids, b.UserID)
+		}
+	}
+	g, err := s.guests.Contacts(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("guests: %w", err)
+	}
+	return g, nil
+}
+
+// GuestOf returns the guest of booking id for the vendor's manager or support staff: the
+// booking must be readable by p (ErrForbidden, ErrNotFound), and a guest asking gets
+// ErrForbidden (they know who they are). A booking whose guest is gone has none (nil).
+func (s *Service) GuestOf(ctx context.Context, p auth.Principal, b *Booking) (*Guest, error) {
+	if p.Role == auth.RoleUser || !mayRead(p, b) {
+		return nil, ErrForbidden
+	}
+	g, err := s.guestsOf(ctx, []Booking{*b})
+	if err != nil {
+		return nil, err
+	}
+	if guest, ok := g[b.UserID]; ok {
+		return &guest, nil
+	}
+	return nil, nil
 }
 
 // newer reports whether a comes before b in a list (newest first).

@@ -83,6 +83,7 @@ type Service struct {
 	store   Store
 	lister  Lister
 	archive Archive
+	guests  Guests
 	cache   Cache
 	log     *slog.Logger
 	engine  Engine
@@ -97,6 +98,13 @@ func NewService(v Vendors, s Store, e Engine, now func() time.Time) *Service {
 // WithLists lets the service list bookings: current ones from live, past ones from archive.
 func (s *Service) WithLists(live Lister, archive Archive) *Service {
 	s.lister, s.archive = live, archive
+	return s
+}
+
+// WithGuests lets the vendor's manager and support staff see who the guests of the bookings
+// are (lists, a booking, the vendor's calendar).
+func (s *Service) WithGuests(g Guests) *Service {
+	s.guests = g
 	return s
 }
 

@@ -132,8 +132,8 @@ type Contact struct {
 
 // Directory finds the recipients of a booking's notifications.
 type Directory interface {
-	// UserEmail returns a guest's e-mail address, or an error wrapping ErrNotFound.
-	UserEmail(ctx context.Context, userID uuid.UUID) (string, error)
+	// Guest returns a guest's name, e-mail address and phone, or an error wrapping ErrNotFound.
+	Guest(ctx context.Context, userID uuid.UUID) (booking.Guest, error)
 	// Vendor returns a vendor's name, time zone and webhook URL, or an error wrapping ErrNotFound.
 	Vendor(ctx context.Context, vendorID uuid.UUID) (Vendor, error)
 	// Managers returns every manager of a vendor, in a stable order.
@@ -247,11 +247,12 @@ func (n *Notifier) Remind(ctx context.Context, bookingID uuid.UUID) error {
 	if err != nil {
 		return fmt.Errorf("remind %s: %w", bookingID, err)
 	}
-	addr, err := n.dir.UserEmail(ctx, b.UserID)
+	g, err := n.dir.Guest(ctx, b.UserID)
 	if err != nil {
 		return fmt.Errorf("remind %s: %w", bookingID, err)
 	}
-	m := n.message(KindReminder, v, b, audienceGuest)
+	addr := g.Email
+	m := n.message(KindReminder, v, b, audienceGuest, g)
 	payload := n.clientPayload(b, KindReminder)
 	ns := []Notification{
 		n.newNotification(eventID, Email, RecipientUser, b.UserID, b.ID, KindReminder, addr, m, payload),
@@ -271,17 +272,18 @@ func (n *Notifier) plan(ctx context.Context, e event.Envelope, p *booking.EventP
 	if err != nil {
 		return nil, err
 	}
-	guestAddr, err := n.dir.UserEmail(ctx, b.UserID)
+	g, err := n.dir.Guest(ctx, b.UserID)
 	if err != nil {
 		return nil, err
 	}
+	guestAddr := g.Email
 	managers, err := n.dir.Managers(ctx, b.VendorID)
 	if err != nil {
 		return nil, err
 	}
 	payload := n.clientPayload(b, kind)
-	guest := n.message(kind, v, b, audienceGuest)
-	staff := n.message(kind, v, b, audienceVendor)
+	guest := n.message(kind, v, b, audienceGuest, g)
+	staff := n.message(kind, v, b, audienceVendor, g)
 
 	ns := []Notification{
 		n.newNotification(e.ID, Email, RecipientUser, b.UserID, b.ID, kind, guestAddr, guest, payload),

@@ -131,6 +131,12 @@ func TestNotifier_EachBookingEventTellsGuestManagersAndVendor(t *testing.T) {
 				if !strings.HasPrefix(got[0].Subject, tc.staffSubject) {
 					t.Errorf("manager subject %q; want prefix %q", got[0].Subject, tc.staffSubject)
 				}
+				if want := "Guest:     Guest (" + h.guest.Email + ")"; !strings.Contains(got[0].Body, want) {
+					t.Errorf("manager mail lacks %q:\n%s", want, got[0].Body)
+				}
+			}
+			if strings.Contains(g.Body, "Guest:") {
+				t.Errorf("the guest's own mail names the guest:\n%s", g.Body)
 			}
 
 			rows := h.notificationsOf(t, e.ID)

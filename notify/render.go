@@ -28,7 +28,7 @@ func bookingPath(id uuid.UUID) string { return "/booking/" + id.String() }
 
 // message renders what happened to b for one audience. Times are shown in the vendor's time
 // zone, since that is where the guest will be.
-func (n *Notifier) message(kind Kind, v Vendor, b *booking.Booking, to audience) message {
+func (n *Notifier) message(kind Kind, v Vendor, b *booking.Booking, to audience, g booking.Guest) message {
 	var headline string
 	guest := to == audienceGuest
 	switch kind {
@@ -68,6 +68,13 @@ func (n *Notifier) message(kind Kind, v Vendor, b *booking.Booking, to audience)
 	var sb strings.Builder
 	sb.WriteString(subject + ".\n\n")
 	fmt.Fprintf(&sb, "Vendor:    %s\n", v.Name)
+	if !guest { // the vendor's staff see whom to expect
+		contact := g.Email
+		if g.Phone != "" {
+			contact += ", " + g.Phone
+		}
+		fmt.Fprintf(&sb, "Guest:     %s (%s)\n", oneLine(g.Name), contact)
+	}
 	fmt.Fprintf(&sb, "From:      %s\n", localTime(b.StartsAt, loc))
 	fmt.Fprintf(&sb, "Until:     %s\n", localTime(b.EndsAt, loc))
 	fmt.Fprintf(&sb, "Party:     %d\n", b.PartySize)
@@ -118,3 +125,6 @@ func Money(minor int64, currency string) string {
 	}
 	return fmt.Sprintf("%s%d.%0*d %s", sign, minor/div, digits, minor%div, currency)
 }
+
+// oneLine keeps free text (a guest's name) on one line of a plain-text e-mail.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/notify"
 )
 
@@ -185,17 +186,17 @@ type NotifyDirectory struct{ db *DB }
 // NewNotifyDirectory returns the directory of db.
 func NewNotifyDirectory(db *DB) *NotifyDirectory { return &NotifyDirectory{db: db} }
 
-// UserEmail implements notify.Directory.
-func (d *NotifyDirectory) UserEmail(ctx context.Context, userID uuid.UUID) (string, error) {
-	var email string
-	err := d.db.Pool.QueryRow(ctx, `SELECT email FROM users WHERE id = $1`, userID).Scan(&email)
+// Guest implements notify.Directory.
+func (d *NotifyDirectory) Guest(ctx context.Context, userID uuid.UUID) (booking.Guest, error) {
+	var g booking.Guest
+	err := d.db.Pool.QueryRow(ctx, `SELECT name, email, coalesce(phone, '') FROM users WHERE id = $1`, userID).Scan(&g.Name, &g.Email, &g.Phone)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", fmt.Errorf("user %s: %w", userID, notify.ErrNotFound)
+		return g, fmt.Errorf("user %s: %w", userID, notify.ErrNotFound)
 	}
 	if err != nil {
-		return "", fmt.Errorf("user e-mail: %w", err)
+		return g, fmt.Errorf("guest: %w", err)
 	}
-	return email, nil
+	return g, nil
 }
 
 // Vendor implements notify.Directory.

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/reservo/reservo/auth"
+	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/user"
 )
 
@@ -76,6 +77,27 @@ func (s *UserStore) ByEmail(ctx context.Context, email string) (*user.User, erro
 	}
 	return u, nil
 }
+
+// Contacts implements booking.Guests: the name, e-mail and phone of the users ids.
+func (s *UserStore) Contacts(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]booking.Guest, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT id, name, email, coalesce(phone, '') FROM users WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("user contacts: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[uuid.UUID]booking.Guest, len(ids))
+	for rows.Next() {
+		var id uuid.UUID
+		var g booking.Guest
+		if err := rows.Scan(&id, &g.Name, &g.Email, &g.Phone); err != nil {
+			return nil, fmt.Errorf("user contacts: %w", err)
+		}
+		out[id] = g
+	}
+	return out, rows.Err()
+}
+
+var _ booking.Guests = (*UserStore)(nil)
 
 // SetRole gives the account with this e-mail the role (support staff or a plain user), for
 // `reservo ops grant-staff` and `revoke-staff`; user.ErrNotFound when there is none. Tokens

@@ -328,7 +328,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgr
 		VendorPages: vendors.NewService(postgres.NewVendorStore(db).ForReads(), now),
 		Bookings: booking.NewService(postgres.NewVendorStore(db), bookingStore, engine, now).
 			WithCache(redis.NewBookingCache(cc, bookingCacheTTL), log).
-			WithLists(bookingStore, eng.archived),
+			WithLists(bookingStore, eng.archived).
+			WithGuests(postgres.NewUserStore(db)),
 		Provider:      provider,
 		Payments:      postgres.NewPaymentStore(db),
 		Feed:          notify.NewFeedService(postgres.NewNotificationStore(db), now),
