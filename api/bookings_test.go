@@ -70,6 +70,14 @@ func TestBookingLists_CurrentAndPastInOneListWithoutSkipsOrRepeats(t *testing.T)
 	if n := e.count("SELECT count(*) FROM booking_archive"); n != 2 {
 		t.Fatalf("%d archived rows; want the 2 cancelled", n)
 	}
+	// A purged booking is still there by its id (links in e-mails), for those who may see it.
+	var purged booking.Booking
+	e.mustStatus(e.do("GET", "/booking/"+ids[1], s.userTok, nil), 200).json(t, &purged)
+	if purged.ID.String() != ids[1] || purged.Status != booking.Cancelled {
+		t.Fatalf("purged booking %+v; want it CANCELLED from the archive", purged)
+	}
+	e.mustStatus(e.do("GET", "/booking/"+ids[1], other.userTok, nil), 403)
+	e.mustStatus(e.do("GET", "/booking/"+ids[1]+"/status", s.managerTok, nil), 200)
 
 	userPath := "/bookings/user/" + s.userID
 	got := e.allPages(userPath, s.userTok, func() {

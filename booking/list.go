@@ -51,8 +51,13 @@ type Lister interface {
 	List(ctx context.Context, f ListFilter) ([]Booking, error)
 }
 
-// Archive is where closed bookings go (PostgreSQL archive tables, Cassandra at scale).
-type Archive = Lister
+// Archive is where closed bookings go (PostgreSQL archive tables, Cassandra at scale): listed
+// with the live ones, and read by id once the live row is purged.
+type Archive interface {
+	Lister
+	// ByID returns the archived booking (its newest version), or ErrNotFound.
+	ByID(ctx context.Context, id uuid.UUID) (*Booking, error)
+}
 
 // Guest is how the vendor's staff reach the guest of a booking: shown to the vendor's manager
 // and support staff, never to other guests, and never put in events.

@@ -126,6 +126,11 @@ func (s *Service) read(ctx context.Context, id uuid.UUID) (*Booking, error) {
 		}
 	}
 	b, err := s.store.ByID(ctx, id)
+	if errors.Is(err, ErrNotFound) && s.archive != nil {
+		// Closed bookings leave the live table some time after they are archived: links in
+		// e-mails and apps keep working.
+		return s.archive.ByID(ctx, id)
+	}
 	if err != nil {
 		return nil, err
 	}

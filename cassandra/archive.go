@@ -144,6 +144,43 @@ func (s *Store) dropStale(ctx context.Context, id uuid.UUID, mine position) erro
 	return nil
 }
 
+// ByID implements booking.Archive: the newest version's position names the user's list row
+// that holds it.
+func (s *Store) ByID(ctx context.Context, id uuid.UUID) (*booking.Booking, error) {
+	iter := s.session.Query(`SELECT starts_at, user_id, vendor_id, version FROM `+s.keyspace+`.booking_position WHERE id = ?`,
+		gocql.UUID(id)).WithContext(ctx).Iter()
+	var (
+		st           time.Time
+		user, vendor gocql.UUID
+		version      int
+		newest       *position
+	)
+	for iter.Scan(&st, &user, &vendor, &version) {
+		p := newPosition(st, uuid.UUID(user), uuid.UUID(vendor), version)
+		if newest == nil || p.version > newest.version || (p.version == newest.version && p.startsAtMillis > newest.startsAtMillis) {
+			newest = &p
+		}
+	}
+	if err := iter.Close(); err != nil {
+		return nil, fmt.Errorf("archived booking %s: read positions: %w", id, err)
+	}
+	if newest == nil {
+		return nil, fmt.Errorf("archived booking %s: %w", id, booking.ErrNotFound)
+	}
+	var out []booking.Booking
+	q := s.session.Query(`SELECT id, user_id, vendor_id, itinerary_id, status, starts_at, ends_at, quantity, party_size,
+		price_total, deposit_amount, currency, version, created_at, updated_at FROM `+s.keyspace+`.booking_by_user
+		WHERE user_id = ? AND month = ? AND starts_at = ? AND id = ?`,
+		gocql.UUID(newest.user), month(newest.startsAt), newest.startsAt, id[:]).WithContext(ctx)
+	if err := scanInto(q.Iter(), &out, booking.ListFilter{Limit: 1}, nil); err != nil {
+		return nil, fmt.Errorf("archived booking %s: %w", id, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("archived booking %s: %w", id, booking.ErrNotFound)
+	}
+	return &out[0], nil
+}
+
 // key is a place in a list: (starts_at, id), compared as the lists sort them.
 type key struct {
 	t  time.Time

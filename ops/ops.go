@@ -46,12 +46,26 @@ type Payments interface {
 	Refund(ctx context.Context, in activities.RefundInput) (*payment.Record, error)
 }
 
+// PaymentRecords finds the payments that need a person.
+type PaymentRecords interface {
+	// Adrift returns failed refunds, and refunds or closed bookings' charges pending since
+	// before t, oldest first.
+	Adrift(ctx context.Context, t time.Time, limit int) ([]payment.Record, error)
+}
+
 // Ops is the support tooling over a Temporal client and the booking store.
 type Ops struct {
 	c         client.Client
 	namespace string
 	bookings  Bookings
+	payments  PaymentRecords
 	now       func() time.Time
+}
+
+// WithPayments makes Stuck list the payments that need a person too.
+func (o *Ops) WithPayments(p PaymentRecords) *Ops {
+	o.payments = p
+	return o
 }
 
 // New returns the tooling.
@@ -121,8 +135,32 @@ func (o *Ops) Stuck(ctx context.Context, limit int, grace time.Duration) ([]Stuc
 	if err != nil {
 		return nil, err
 	}
-	return append(out, orphans...), nil
+	out = append(out, orphans...)
+	if o.payments == nil {
+		return out, nil
+	}
+	adrift, err := o.payments.Adrift(ctx, o.now().Add(-paymentGrace), limit)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range adrift {
+		what := "refund failed at the provider: the guest has not got the money back; refund by hand"
+		switch {
+		case p.Kind == payment.RefundOut && p.Status == payment.Pending:
+			what = "refund pending at the provider since " + p.UpdatedAt.UTC().Format(time.RFC3339)
+		case p.Kind == payment.Charge:
+			what = "charge pending on a closed booking since " + p.UpdatedAt.UTC().Format(time.RFC3339) + ": cancel it at the provider"
+		}
+		out = append(out, Stuck{BookingID: p.BookingID.String(), Status: "payment " + string(p.Status),
+			WorkflowID: workflows.BookingWorkflowID(p.BookingID.String()),
+			Reason:     fmt.Sprintf("%s %d %s (%s, %s %s): %s", p.Kind, p.Amount, p.Currency, p.IdempotencyKey, p.Provider, p.ProviderRef, what)})
+	}
+	return out, nil
 }
+
+// paymentGrace is how long a payment may stay pending before Stuck names it: providers answer
+// in seconds, and an hour leaves room for a slow refund.
+const paymentGrace = time.Hour
 
 // Orphans lists BLOCKED bookings past their hold by more than grace whose workflow no longer
 // runs (terminated from the Web UI, or its history lost): nothing will release their units.

@@ -282,3 +282,52 @@ func heldBooked(t *testing.T, f *fixture) (held, booked int) {
 		FROM bookable_itinerary_slot WHERE itinerary_id = $1`, f.table.ID).Scan(&held, &booked))
 	return held, booked
 }
+
+// TestOps_StuckNamesPaymentsAdrift: failed refunds, refunds pending for long, and charges still
+// pending on a closed (or gone) booking are listed; a live hold's pending deposit and a fresh
+// refund are not.
+func TestOps_StuckNamesPaymentsAdrift(t *testing.T) {
+	f := newFixture(t, payment.Sandbox{}, time.Minute)
+	ctx := context.Background()
+	pays := postgres.NewPaymentStore(f.db)
+	o := f.ops.WithPayments(pays)
+	gone := uuid.New() // a booking purged or never written
+	live := mustBook(t, f, f.dinner(1, "")).Booking
+	rec := func(id uuid.UUID, kind payment.Kind, key string, status payment.Status, age time.Duration) {
+		t.Helper()
+		_, _, err := pays.Begin(ctx, &payment.Record{ID: uuid.New(), BookingID: id, Kind: kind, Amount: 700, Currency: "EUR",
+			Provider: "sandbox", IdempotencyKey: key})
+		must(t, err)
+		must(t, pays.Finish(ctx, key, "ref-"+key, status))
+		_, err = f.db.Pool.Exec(ctx, `UPDATE payment SET updated_at = now() - $2::interval WHERE idempotency_key = $1`, key, age.String())
+		must(t, err)
+	}
+	rec(gone, payment.RefundOut, payment.RefundKey(gone, "cancel"), payment.Failed, time.Minute)
+	rec(gone, payment.RefundOut, payment.RefundKey(gone, "billing"), payment.Pending, 2*time.Hour)
+	rec(gone, payment.RefundOut, payment.RefundKey(gone, "fresh"), payment.Pending, time.Minute)
+	rec(gone, payment.Charge, payment.ChangeKey(gone, 3), payment.Pending, 2*time.Hour)
+	_, err := f.db.Pool.Exec(ctx, `UPDATE payment SET updated_at = now() - interval '2 hours' WHERE booking_id = $1`, live.ID)
+	must(t, err)
+
+	stuck, err := o.Stuck(ctx, 1000, time.Hour)
+	must(t, err)
+	got := map[string]string{}
+	for _, s := range stuck {
+		if strings.HasPrefix(s.Status, "payment ") {
+			for _, key := range []string{"refund:cancel", "refund:billing", "refund:fresh", "change:3", "deposit"} {
+				if strings.Contains(s.Reason, ":"+key+",") {
+					got[key] = s.Reason
+				}
+			}
+		}
+	}
+	for key, want := range map[string]string{"refund:cancel": "refund failed at the provider", "refund:billing": "refund pending",
+		"change:3": "charge pending on a closed booking"} {
+		if !strings.Contains(got[key], want) {
+			t.Errorf("%s: %q; want %q", key, got[key], want)
+		}
+	}
+	if len(got) != 3 {
+		t.Fatalf("payments named %v; want only the 3 adrift (not the fresh refund nor the live hold's deposit)", got)
+	}
+}

@@ -142,6 +142,17 @@ func (s *ArchiveStore) List(ctx context.Context, f booking.ListFilter) ([]bookin
 	return list(ctx, s.db, "booking_archive", "NULL::timestamptz", f)
 }
 
+// ByID implements booking.Archive.
+func (s *ArchiveStore) ByID(ctx context.Context, id uuid.UUID) (*booking.Booking, error) {
+	b, err := scanBooking(s.db.Pool.QueryRow(ctx, `SELECT id, user_id, vendor_id, itinerary_id, status, starts_at, ends_at,
+		quantity, party_size, price_total, deposit_amount, currency, NULL::timestamptz, version, created_at, updated_at
+		FROM booking_archive WHERE id = $1 ORDER BY version DESC LIMIT 1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("archived booking %s: %w", id, err)
+	}
+	return b, nil
+}
+
 // List returns live bookings of the filter, newest first.
 func (s *BookingStore) List(ctx context.Context, f booking.ListFilter) ([]booking.Booking, error) {
 	return list(ctx, s.db, "booking", "hold_expires_at", f)

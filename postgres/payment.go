@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -93,6 +94,28 @@ func (s *PaymentStore) ByBooking(ctx context.Context, bookingID uuid.UUID) ([]pa
 	rows, err := s.db.Pool.Query(ctx, `SELECT `+paymentColumns+` FROM payment WHERE booking_id = $1 ORDER BY created_at, id`, bookingID)
 	if err != nil {
 		return nil, fmt.Errorf("payments of booking: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (payment.Record, error) {
+		p, err := scanPayment(r)
+		if err != nil {
+			return payment.Record{}, err
+		}
+		return *p, nil
+	})
+}
+
+// Adrift returns up to limit payments that need a person, oldest first: refunds that failed,
+// refunds still pending since before t, and charges still pending since before t on a booking
+// that is closed (or gone), which nothing will cancel any more.
+func (s *PaymentStore) Adrift(ctx context.Context, t time.Time, limit int) ([]payment.Record, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT `+paymentColumns+` FROM payment p
+		WHERE p.status <> 'succeeded' AND (
+			(p.kind = 'refund' AND (p.status = 'failed' OR p.updated_at < $1))
+			OR (p.kind = 'charge' AND p.status = 'pending' AND p.updated_at < $1 AND NOT EXISTS (
+				SELECT 1 FROM booking b WHERE b.id = p.booking_id AND b.status IN ('PENDING', 'BLOCKED', 'CONFIRMED'))))
+		ORDER BY p.updated_at LIMIT $2`, t, limit)
+	if err != nil {
+		return nil, fmt.Errorf("payments adrift: %w", err)
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (payment.Record, error) {
 		p, err := scanPayment(r)

@@ -4,6 +4,7 @@ package archivetest
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -25,6 +26,31 @@ func Run(t *testing.T, newArchive func(t *testing.T) Archive) {
 	t.Run("PutIsIdempotentAndKeepsTheNewestVersion", func(t *testing.T) { putIdempotent(t, newArchive(t)) })
 	t.Run("ListsNewestFirstByUserAndVendorWithFilters", func(t *testing.T) { lists(t, newArchive(t)) })
 	t.Run("PagesNeverSkipOrRepeat", func(t *testing.T) { pages(t, newArchive(t)) })
+	t.Run("ByIDReadsTheNewestVersion", func(t *testing.T) { byID(t, newArchive(t)) })
+}
+
+// byID: a booking is found by its id alone (its live row purged), as its newest version,
+// wherever that version moved its start; an unknown id is booking.ErrNotFound.
+func byID(t *testing.T, a Archive) {
+	ctx := context.Background()
+	user, vendor := uuid.New(), uuid.New()
+	b := closed(user, vendor, 3, booking.Cancelled)
+	moved := b
+	moved.Version, moved.StartsAt, moved.EndsAt = 5, b.StartsAt.AddDate(0, 1, 2), b.EndsAt.AddDate(0, 1, 2) // another month
+	older := b
+	older.Version, older.Status = 2, booking.Confirmed
+	put(t, a, b, moved, older, closed(user, vendor, 4, booking.Availed)) // the older version arrives last
+	got, err := a.ByID(ctx, b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != b.ID || got.Version != 5 || !got.StartsAt.Equal(moved.StartsAt) || got.Status != booking.Cancelled ||
+		got.UserID != user || got.VendorID != vendor || got.Deposit != b.Deposit || got.Currency != "EUR" {
+		t.Fatalf("by id %+v; want version 5 at %s", got, moved.StartsAt)
+	}
+	if _, err := a.ByID(ctx, uuid.New()); !errors.Is(err, booking.ErrNotFound) {
+		t.Fatalf("unknown id: %v; want booking.ErrNotFound", err)
+	}
 }
 
 var base = time.Date(2027, 1, 15, 19, 0, 0, 0, time.UTC)

@@ -76,7 +76,7 @@ commands:
   seed      generate a data set: seed [-vendors 500000] [-per-vendor 20] [-booked-share 0.1] [-days 14] [-seed 1]
   bench     measure beside the engine: bench [hold] [-workers 8] [-duration 10s] [-nights 365] [-json file]
   ops       support tooling:
-              ops stuck [limit]            bookings blocked past their hold, or with failing activities
+              ops stuck [limit]            bookings blocked past their hold, with failing activities, or payments adrift
               ops show <booking>           the booking, its workflow, pending activities, history summary
               ops retry <booking> [reason] reset its workflow to the last completed workflow task
               ops history <booking> [file] export its workflow history as JSON
@@ -412,7 +412,7 @@ func runOps(ctx context.Context, args []string, getenv func(string) string, stdo
 		return fmt.Errorf("temporal: %w", err)
 	}
 	defer tc.Close()
-	o := ops.New(tc, cfg.TemporalNamespace, postgres.NewBookingStore(db), time.Now)
+	o := ops.New(tc, cfg.TemporalNamespace, postgres.NewBookingStore(db), time.Now).WithPayments(postgres.NewPaymentStore(db))
 	need := func(n int, usage string) error {
 		if len(args) < n {
 			return errors.New("usage: reservo ops " + usage)
