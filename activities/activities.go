@@ -235,6 +235,10 @@ type RefundInput struct {
 	ChargeKey string // the idempotency key of the charge refunded first (the deposit's)
 	Amount    int64
 	Reason    string // names the refund in its idempotency key: one refund per reason
+	// Keep is what must stay paid after the refund: it refunds at most the deposit paid (the
+	// booking's succeeded charges less their other refunds) beyond Keep. A change that lowers
+	// the deposit keeps the new deposit.
+	Keep int64
 }
 
 // Refund returns Amount of the booking's deposit once per (booking, reason), whatever the
@@ -281,8 +285,12 @@ func (a *Activities) Refund(ctx context.Context, in RefundInput) (*payment.Recor
 		}
 	}
 	// The parts asked for by an earlier attempt stand as they are; the rest of the amount is
-	// drawn from the charges that have no part yet, in order.
-	left := in.Amount
+	// drawn from the charges that have no part yet, in order, and never below Keep.
+	var paid int64
+	for _, c := range charges {
+		paid += c.Amount - given[c.IdempotencyKey]
+	}
+	left := min(in.Amount, paid-in.Keep)
 	for _, p := range parts {
 		left -= p.Amount
 	}
@@ -344,7 +352,14 @@ func (a *Activities) Refund(ctx context.Context, in RefundInput) (*payment.Recor
 // CancelPendingInput names the booking whose pending charges must not succeed any more.
 type CancelPendingInput struct {
 	BookingID uuid.UUID
+	// Strict refuses (ErrUnanswered) when a charge has no answer from the provider yet: outside
+	// the workflow (ops release) no activity owns it any more, and it may have succeeded.
+	Strict bool
 }
+
+// ErrUnanswered is returned by a strict CancelPendingCharges for a charge the provider never
+// answered: it may exist (and have succeeded) at the provider without Reservo knowing its id.
+var ErrUnanswered = errors.New("a charge has no answer from the provider yet")
 
 // CancelPendingCharges cancels at the provider every charge of the booking still pending (the
 // extra deposit of a change the guest never paid), when the booking closes, so that none can
@@ -360,6 +375,9 @@ func (a *Activities) CancelPendingCharges(ctx context.Context, in CancelPendingI
 			continue
 		}
 		if r.ProviderRef == "" {
+			if in.Strict {
+				return captured, fmt.Errorf("%s: %w; look it up at the provider by its idempotency key", r.IdempotencyKey, ErrUnanswered)
+			}
 			// No answer from the provider yet: the charge's own activity, which retries until it
 			// has one, owns it (the workflow closes a booking only between its steps).
 			continue

@@ -208,3 +208,46 @@ func TestRefund_DrawsFromEveryChargeOfTheDeposit(t *testing.T) {
 		t.Fatalf("refunds by charge %v in %d parts; want each charge refunded in full, in 3 parts", refunded, parts)
 	}
 }
+
+// TestRefund_KeepsWhatMustStayPaid: a change lowers the deposit after a raise that was never
+// paid: the refund leaves the new deposit of what was paid, not of what was asked.
+func TestRefund_KeepsWhatMustStayPaid(t *testing.T) {
+	db, b := held(t)
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestActivityEnvironment()
+	acts := newActs(db)
+	env.RegisterActivity(acts)
+	for _, c := range []activities.ChargeInput{
+		{BookingID: b.ID, Amount: 2000, Currency: "EUR", Method: payment.SandboxSucceed, IdempotencyKey: payment.DepositKey(b.ID)},
+		{BookingID: b.ID, Amount: 2000, Currency: "EUR", Method: payment.SandboxNever, IdempotencyKey: payment.ChangeKey(b.ID, 2)},
+	} {
+		if _, err := env.ExecuteActivity(acts.ChargeDeposit, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := env.ExecuteActivity(acts.CancelPendingCharges, activities.CancelPendingInput{BookingID: b.ID}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // a retried activity
+		// Asked 40.00, lowered to 10.00: 30.00 of the difference, but only 20.00 were paid.
+		v, err := env.ExecuteActivity(acts.Refund, activities.RefundInput{BookingID: b.ID, ChargeKey: payment.DepositKey(b.ID),
+			Amount: 3000, Reason: "change-3", Keep: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec *payment.Record
+		if err := v.Get(&rec); err != nil || rec == nil || rec.Amount != 1000 {
+			t.Fatalf("refund %+v, %v; want 10.00, keeping 10.00 of the 20.00 paid", rec, err)
+		}
+	}
+	// Cancelled later: what is left comes back, nothing more.
+	v, err := env.ExecuteActivity(acts.Refund, activities.RefundInput{BookingID: b.ID, ChargeKey: payment.DepositKey(b.ID),
+		Amount: 1000, Reason: "cancel"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec *payment.Record
+	if err := v.Get(&rec); err != nil || rec == nil || rec.Amount != 1000 {
+		t.Fatalf("cancel refund %+v, %v", rec, err)
+	}
+}

@@ -170,14 +170,16 @@ func (a *API) paymentWebhook(c *fiber.Ctx) error {
 	}
 	// The outcome is recorded first, whichever of the booking's payments it is about. A change's
 	// extra deposit needs nothing more; the deposit's outcome also goes to the workflow, which
-	// confirms or fails the booking (and records it too, for a payment not known here yet: an
-	// answer that came before the deposit's activity stored its provider ref).
+	// confirms or fails the booking.
 	rec, err := a.payments.FinishByRef(c.UserContext(), id, a.provider.Name(), ev.ProviderRef, ev.Status)
 	switch {
 	case errors.Is(err, payment.ErrNotFound):
+		// An answer that came before the charge's activity stored the provider's id: a 5xx,
+		// and the provider sends it again later (Stripe retries for days), when it is known.
+		return problem(503, "payment_not_recorded_yet", "this payment is not recorded yet; send the event again later")
 	case err != nil:
 		return err // a 5xx: the provider retries
-	case rec.Kind == payment.Charge && rec.IdempotencyKey != payment.DepositKey(id):
+	case rec.IdempotencyKey != payment.DepositKey(id):
 		return c.JSON(fiber.Map{"received": true, "handled": true})
 	}
 	if err := a.bookings.Pay(c.UserContext(), id, ev.ProviderRef, string(ev.Status)); err != nil {
@@ -211,6 +213,11 @@ func (a *API) sandboxPay(c *fiber.Ctx) error {
 	b, err := a.bookings.Get(c.UserContext(), principal(c), id)
 	if err != nil {
 		return err
+	}
+	if b.Status.Closed() {
+		// Its payments are settled (pending ones cancelled, paid ones refunded): a payment now
+		// would be money nobody returns.
+		return problem(409, "invalid_state", "the booking is "+string(b.Status)+": nothing is left to pay")
 	}
 	recs, err := a.payments.ByBooking(c.UserContext(), b.ID)
 	if err != nil {

@@ -504,8 +504,9 @@ func TestBooking_RaisedDepositIsPayableAndRefunded(t *testing.T) {
 	if paid.PaymentRef != x.ProviderRef || paid.Amount != x.Amount || e.paymentsOf(h.Booking.ID)[change] != payment.Succeeded {
 		t.Fatalf("paid %+v, payments %v; want the extra deposit paid", paid, e.paymentsOf(h.Booking.ID))
 	}
-	// Nothing is pending now: the sandbox names the deposit again, which is already paid.
 	e.mustStatus(e.do("PUT", "/booking/"+id+"/status", s.userTok, map[string]any{"status": "CANCELLED"}), 200)
+	// Closed, its payments are settled: nothing more may be paid.
+	e.mustStatus(e.do("POST", "/payments/sandbox/"+id, s.userTok, map[string]any{"outcome": "succeeded"}), 409)
 	var charged, refunded int64
 	if err := e.db.Pool.QueryRow(context.Background(), `SELECT
 		coalesce(sum(amount) FILTER (WHERE kind = 'charge' AND status = 'succeeded'), 0),
@@ -531,6 +532,12 @@ func TestPaymentWebhook_ExtraDepositOfAChangeIsRecorded(t *testing.T) {
 		body := webhookBody("payment_intent.succeeded", ref, id)
 		e.mustStatus(e.reqWithHeaders("POST", "/payments/webhook", "", string(body),
 			map[string]string{"Stripe-Signature": stripe.SignPayload(body, secret, time.Now())}), 200)
+	}
+	// An answer about a payment not recorded yet gets a 5xx, for the provider to send it again.
+	early := webhookBody("payment_intent.succeeded", "pi_not_recorded_yet", id)
+	if p := e.mustStatus(e.reqWithHeaders("POST", "/payments/webhook", "", string(early),
+		map[string]string{"Stripe-Signature": stripe.SignPayload(early, secret, time.Now())}), 503).problem(t); p.Code != "payment_not_recorded_yet" {
+		t.Fatalf("code %q", p.Code)
 	}
 	post(h.ProviderRef)
 	e.waitStatus(s.userTok, id, booking.Confirmed)

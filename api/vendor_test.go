@@ -314,3 +314,23 @@ func TestVendor_WebhookURLOnlyForItsManager(t *testing.T) {
 		}
 	}
 }
+
+// TestVendor_OldPrivateWebhookURLDoesNotBlockOtherEdits: a webhook URL saved before private
+// addresses were refused stays until it is changed, and other edits of the vendor go through;
+// a new private URL is refused.
+func TestVendor_OldPrivateWebhookURLDoesNotBlockOtherEdits(t *testing.T) {
+	e := newEnv(t)
+	v, tok := e.onboard(hotelBody("old-hook@example.com"))
+	if _, err := e.db.Pool.Exec(context.Background(), `UPDATE vendor SET webhook_url = 'http://10.1.2.3/hook' WHERE id = $1`, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	path := "/vendor/" + v.ID.String()
+	var up vendors.Vendor
+	e.mustStatus(e.do("PUT", path, tok, map[string]any{"name": "Casa Renovada", "version": v.Version}), 200).json(t, &up)
+	if up.Name != "Casa Renovada" || up.WebhookURL != "http://10.1.2.3/hook" {
+		t.Fatalf("updated %+v", up)
+	}
+	if p := e.mustStatus(e.do("PUT", path, tok, map[string]any{"webhook_url": "http://192.168.0.9/hook", "version": up.Version}), 400).problem(t); len(p.Errors) == 0 || p.Errors[0].Field != "webhook_url" {
+		t.Fatalf("a new private webhook URL: %+v", p)
+	}
+}

@@ -134,7 +134,15 @@ func (s *Service) List(ctx context.Context, p auth.Principal, f ListFilter) (*Pa
 	return page, nil
 }
 
-// guestsOf returns the guests of bookings (none without a Guests directory).
+// GuestShown reports whether the vendor's side sees the guest of a booking in status st: once
+// it is a booking (confirmed, and what a confirmed booking becomes), not while it is a hold, nor
+// when it failed or expired unpaid (someone who only tried to book).
+func GuestShown(st Status) bool {
+	return st == Confirmed || st == Availed || st == NoShow || st == Cancelled
+}
+
+// guestsOf returns the guests of the bookings whose guest is shown (none without a Guests
+// directory).
 func (s *Service) guestsOf(ctx context.Context, bs []Booking) (map[uuid.UUID]Guest, error) {
 	if s.guests == nil {
 		return nil, nil
@@ -142,10 +150,13 @@ func (s *Service) guestsOf(ctx context.Context, bs []Booking) (map[uuid.UUID]Gue
 	ids := make([]uuid.UUID, 0, len(bs))
 	seen := map[uuid.UUID]bool{}
 	for _, b := range bs {
-		if !seen[b.UserID] {
+		if GuestShown(b.Status) && !seen[b.UserID] {
 			seen[b.UserID] = true
 			ids = append(ids, b.UserID)
 		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
 	}
 	g, err := s.guests.Contacts(ctx, ids)
 	if err != nil {

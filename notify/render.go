@@ -68,7 +68,7 @@ func (n *Notifier) message(kind Kind, v Vendor, b *booking.Booking, to audience,
 	var sb strings.Builder
 	sb.WriteString(subject + ".\n\n")
 	fmt.Fprintf(&sb, "Vendor:    %s\n", v.Name)
-	if !guest { // the vendor's staff see whom to expect
+	if !guest && booking.GuestShown(b.Status) { // the vendor's staff see whom to expect
 		contact := g.Email
 		if g.Phone != "" {
 			contact += ", " + g.Phone

@@ -235,7 +235,7 @@ func (o *Ops) Release(ctx context.Context, bookingID string, pay Payments) (stri
 	}
 	// Payments first: a deposit that cannot be cancelled at the provider now leaves the
 	// booking held, for the operator to run release again.
-	captured, err := pay.CancelPendingCharges(ctx, activities.CancelPendingInput{BookingID: id})
+	captured, err := pay.CancelPendingCharges(ctx, activities.CancelPendingInput{BookingID: id, Strict: true})
 	if err != nil {
 		return "", fmt.Errorf("release %s: %w", bookingID, err)
 	}

@@ -248,6 +248,20 @@ func TestOps_ReleaseAHoldWhoseWorkflowIsGone(t *testing.T) {
 		t.Fatal("nothing held before release: the orphaned holds should keep their units")
 	}
 
+	// A charge asked of the provider without an answer may exist there (and have succeeded):
+	// release refuses until someone has looked.
+	unanswered := payment.ChangeKey(pending.ID, 9)
+	_, _, err = pays.Begin(ctx, &payment.Record{ID: uuid.New(), BookingID: pending.ID, Kind: payment.Charge, Amount: 100,
+		Currency: "EUR", Provider: "sandbox", IdempotencyKey: unanswered})
+	must(t, err)
+	if _, err := f.ops.Release(ctx, pending.ID.String(), acts); !errors.Is(err, activities.ErrUnanswered) {
+		t.Fatalf("release with an unanswered charge: %v; want ErrUnanswered", err)
+	}
+	if b, err := postgres.NewBookingStore(f.db).ByID(ctx, pending.ID); err != nil || b.Status != booking.Blocked {
+		t.Fatalf("a refused release changed the booking: %+v, %v", b, err)
+	}
+	must(t, pays.Finish(ctx, unanswered, "", payment.Failed)) // the operator found it declined
+
 	msg, err := f.ops.Release(ctx, pending.ID.String(), acts)
 	if err != nil || !strings.Contains(msg, "EXPIRED") || !strings.Contains(msg, "no deposit was taken") {
 		t.Fatalf("release of the unpaid hold: %q, %v", msg, err)
@@ -260,7 +274,7 @@ func TestOps_ReleaseAHoldWhoseWorkflowIsGone(t *testing.T) {
 		t.Fatalf("held %d, booked %d after release; want none", held, booked)
 	}
 	for id, want := range map[uuid.UUID]map[string]payment.Status{
-		pending.ID:  {"deposit": payment.Failed},
+		pending.ID:  {"deposit": payment.Failed, "change:9": payment.Failed},
 		captured.ID: {"deposit": payment.Succeeded, "refund:released": payment.Succeeded},
 	} {
 		b, err := postgres.NewBookingStore(f.db).ByID(ctx, id)

@@ -211,8 +211,11 @@ func (s *Service) Update(ctx context.Context, id uuid.UUID, up Update) (*Vendor,
 		if v.Version != up.Version {
 			return ErrVersionConflict
 		}
+		hook := v.WebhookURL
 		up.apply(v)
-		if err := v.validate(s.privateWebhooks).Err(); err != nil {
+		// A webhook URL saved before its address was refused stays as it is (its deliveries
+		// are refused when they connect) until it is changed: other edits still go through.
+		if err := v.validate(s.privateWebhooks || v.WebhookURL == hook).Err(); err != nil {
 			return err
 		}
 		v.normalize()

@@ -30,6 +30,7 @@ const (
 	ErrTypeInvalidState = activities.ErrTypeInvalidState
 	ErrTypeForbidden    = "forbidden"
 	ErrTypeProvider     = "payment_provider_unavailable"
+	ErrTypeStore        = "store_unavailable" // the system of record failed the step; nothing changed
 	ErrTypeNotStarted   = "not_started"   // availed or no-show before the start
 	ErrTypeChangeClosed = "change_closed" // a change at or after the cancellation cutoff
 )
@@ -229,7 +230,7 @@ func Booking(ctx workflow.Context, in *BookingInput) (*BookingResult, error) {
 		// The hold may have been written before the failure: release it if so.
 		log.Error("block slots failed", "error", err)
 		r.transition(ctx, booking.Failed)
-		r.failHold(ctx, temporal.NewApplicationError("the booking could not be held; try again", ErrTypeProvider))
+		r.failHold(ctx, temporal.NewApplicationError("the booking could not be held; try again", ErrTypeStore))
 		return r.result(), nil
 	}
 	r.b = held
@@ -439,12 +440,18 @@ func (r *run) cancelDeposit(ctx workflow.Context) {
 }
 
 func (r *run) refund(ctx workflow.Context, amount int64, reason string) {
+	r.refundKeeping(ctx, amount, reason, 0)
+}
+
+// refundKeeping refunds amount of the deposit paid, but never below keep: a change that lowers
+// the deposit keeps the new deposit of what was paid (not of what was asked).
+func (r *run) refundKeeping(ctx workflow.Context, amount int64, reason string, keep int64) {
 	if amount <= 0 {
 		return
 	}
 	var rec *payment.Record
 	if err := workflow.ExecuteActivity(stateCtx(ctx), acts.Refund, activities.RefundInput{BookingID: r.b.ID,
-		ChargeKey: payment.DepositKey(r.b.ID), Amount: amount, Reason: reason}).Get(ctx, &rec); err != nil {
+		ChargeKey: payment.DepositKey(r.b.ID), Amount: amount, Reason: reason, Keep: keep}).Get(ctx, &rec); err != nil {
 		workflow.GetLogger(ctx).Error("refund failed", "reason", reason, "error", err)
 		return
 	}
@@ -552,7 +559,7 @@ func (r *run) change(ctx workflow.Context, req ChangeRequest) (*booking.Changed,
 	case isType(err, activities.ErrTypeUnavailable):
 		return nil, temporal.NewApplicationError("no free units for the new time; the booking is unchanged", ErrTypeUnavailable)
 	case err != nil:
-		return nil, temporal.NewApplicationError("the booking could not be changed; it is unchanged", ErrTypeProvider)
+		return nil, temporal.NewApplicationError("the booking could not be changed; it is unchanged", ErrTypeStore)
 	}
 	r.b = b
 	r.upsertStatus(ctx)
@@ -571,7 +578,12 @@ func (r *run) change(ctx workflow.Context, req ChangeRequest) (*booking.Changed,
 		}
 		out.ExtraDeposit = extra
 	case diff < 0:
-		r.refund(ctx, -diff, fmt.Sprintf("change-%d", b.Version))
+		// An extra deposit of an earlier change still unpaid is cancelled first: what the
+		// guest paid is then final, and the refund leaves the new deposit of it, no more.
+		if r.extraCharged && workflow.GetVersion(ctx, "change-settles-extra-deposits", workflow.DefaultVersion, 1) == 1 {
+			r.cancelPendingCharges(ctx)
+		}
+		r.refundKeeping(ctx, -diff, fmt.Sprintf("change-%d", b.Version), b.Deposit)
 	}
 	out.Booking = r.b
 	return out, nil
@@ -584,6 +596,10 @@ func (r *run) settleExtraDeposits(ctx workflow.Context) {
 	if !r.extraCharged || workflow.GetVersion(ctx, "settle-extra-deposits", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return
 	}
+	r.cancelPendingCharges(ctx)
+}
+
+func (r *run) cancelPendingCharges(ctx workflow.Context) {
 	if err := workflow.ExecuteActivity(stateCtx(ctx), acts.CancelPendingCharges,
 		activities.CancelPendingInput{BookingID: r.b.ID}).Get(ctx, nil); err != nil {
 		workflow.GetLogger(ctx).Warn("cancel pending extra deposits", "error", err)

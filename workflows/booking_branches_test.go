@@ -356,3 +356,42 @@ func TestBooking_ChangeClosesAtTheCutoff(t *testing.T) {
 		t.Fatalf("cancel after the cutoff: %v, %+v, refunds %+v; want cancelled, deposit kept", cancelErr, res, s.refunds)
 	}
 }
+
+// TestBooking_LoweringTheDepositKeepsTheNewDepositPaid: a change that lowers the deposit after
+// a raise the guest never paid cancels that extra deposit first, and its refund keeps the new
+// deposit of what was paid (the activity caps it).
+func TestBooking_LoweringTheDepositKeepsTheNewDepositPaid(t *testing.T) {
+	s := newSaga(t)
+	s.env.SetStartTime(start.Add(-96 * time.Hour))
+	s.pay(time.Minute, payment.Succeeded)
+	version := 2
+	s.env.OnActivity(acts.ChangeBooking, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ChangeInput) (*booking.Booking, error) {
+		version++
+		b := s.in.Booking
+		b.Status, b.Quantity, b.Deposit, b.Version = booking.Confirmed, in.Change.Slots.Quantity, in.Change.Deposit, version
+		return &b, nil
+	})
+	change := func(d time.Duration, qty int, deposit int64, dst *error) {
+		ch := ChangeRequest{Change: booking.Change{Slots: s.in.Slots, PartySize: 2, PriceTotal: 10000, Deposit: deposit}}
+		ch.Change.Slots.Quantity = qty
+		s.at(d, func() {
+			s.env.UpdateWorkflow(UpdateChange, d.String(), &testsuite.TestUpdateCallback{
+				OnReject: func(e error) { *dst = e }, OnAccept: func() {}, OnComplete: func(_ any, e error) { *dst = e },
+			}, ch)
+		})
+	}
+	var raised, lowered, cancelErr error = errors.New("not sent"), errors.New("not sent"), errors.New("not sent")
+	change(time.Hour, 2, 4000, &raised)    // extra 2000 asked, left pending
+	change(2*time.Hour, 1, 1000, &lowered) // back down below what was first paid
+	s.status(3*time.Hour, StatusRequest{To: booking.Cancelled, By: RoleManager}, &cancelErr)
+	s.run(t)
+	if raised != nil || lowered != nil || cancelErr != nil {
+		t.Fatalf("raise %v, lower %v, cancel %v", raised, lowered, cancelErr)
+	}
+	if len(s.pendingCancels) < 1 || s.pendingCancels[0] != 0 {
+		t.Fatalf("pending cancels %v (refunds before each); want the unpaid extra cancelled before any refund", s.pendingCancels)
+	}
+	if len(s.refunds) < 1 || s.refunds[0].Reason != "change-4" || s.refunds[0].Amount != 3000 || s.refunds[0].Keep != 1000 {
+		t.Fatalf("refunds %+v; want the change's refund of 3000 keeping 1000 paid", s.refunds)
+	}
+}
