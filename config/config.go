@@ -35,7 +35,7 @@ type Config struct {
 	DatabaseConns int32         `env:"RESERVO_DATABASE_MAX_CONNS" def:"20" help:"PostgreSQL pool size"`
 	ReplicaURL    string        `env:"RESERVO_DATABASE_REPLICA_URL" def:"" secret:"true" help:"PostgreSQL streaming replica for reads that tolerate lag (empty: none)"`
 	ReplicaMaxLag time.Duration `env:"RESERVO_DATABASE_REPLICA_MAX_LAG" def:"5s" help:"replication lag beyond which those reads go back to the primary"`
-	RedisAddr     string        `env:"RESERVO_REDIS_ADDR" def:"127.0.0.1:16379" help:"Redis (cache, rate limits)"`
+	RedisAddr     string        `env:"RESERVO_REDIS_ADDR" def:"127.0.0.1:16379" help:"Redis (cache, rate limits): one address, or the nodes of a Redis Cluster, comma-separated"`
 	RedisPassword string        `env:"RESERVO_REDIS_PASSWORD" def:"" secret:"true" help:"Redis password"`
 	LocalCache    int           `env:"RESERVO_BOOKING_CACHE_LOCAL" def:"100000" help:"cached bookings an API process also keeps in memory, kept fresh by Redis's invalidations (0: off)"`
 

@@ -8,6 +8,9 @@ cd "$ROOT"
 
 deploy/stack.sh up
 eval "$(deploy/stack.sh env | sed 's/^/export /')"
+if [ "${RESERVO_PROFILE:-local}" = scale ] && [ -n "${RESERVO_REDIS_CLUSTER_ADDRS:-}" ]; then
+  export RESERVO_REDIS_ADDR=$RESERVO_REDIS_CLUSTER_ADDRS # the scale profile's cache is the Redis Cluster
+fi
 
 # A signing key of the local stack's own, kept so that tokens survive a restart.
 if [ -z "${RESERVO_JWT_SECRET:-}" ]; then

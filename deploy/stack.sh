@@ -20,7 +20,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DATA=${RESERVO_DATA_DIR:-$ROOT/.data}
 PROFILE=${RESERVO_PROFILE:-local}
-SCALE_SERVICES="pg-replica kafka elasticsearch cassandra"
+SCALE_SERVICES="pg-replica redis-cluster kafka elasticsearch cassandra"
 if [ "$PROFILE" = scale ]; then
   SERVICES=${RESERVO_STACK_SERVICES:-postgres redis temporal stripe-mock mailsink $SCALE_SERVICES}
 else
@@ -31,6 +31,10 @@ PG_REPLICA_PORT=${RESERVO_PG_REPLICA_PORT:-15433}
 PG_USER=reservo
 PG_PASSWORD=reservo # the local stack's throwaway password; never used outside 127.0.0.1
 REDIS_PORT=${RESERVO_REDIS_PORT:-16379}
+# The scale profile's Redis Cluster: three masters on these ports and the two after it (their
+# cluster bus on each port + 10000), no replicas: one machine.
+REDIS_CLUSTER_PORT=${RESERVO_REDIS_CLUSTER_PORT:-16391}
+REDIS_CLUSTER_NODES=3
 TEMPORAL_PORT=${TEMPORAL_DEV_PORT:-7233}
 TEMPORAL_UI_PORT=${TEMPORAL_DEV_UI_PORT:-8233}
 MAIL_PORT=${RESERVO_MAILSINK_PORT:-1025}
@@ -211,6 +215,53 @@ redis_up() {
   wait_port "$REDIS_PORT" 10 redis
 }
 
+cluster_ports() { local i; for ((i = 0; i < REDIS_CLUSTER_NODES; i++)); do echo $((REDIS_CLUSTER_PORT + i)); done; }
+
+cluster_addrs() { cluster_ports | sed 's/^/127.0.0.1:/' | paste -sd, -; }
+
+cluster_ok() { redis-cli -p "$REDIS_CLUSTER_PORT" cluster info 2>/dev/null | grep -q '^cluster_state:ok'; }
+
+# redis_cluster_up starts the nodes, and makes them one cluster the first time (the slots are
+# kept in each node's nodes.conf: a restart finds its cluster again).
+redis_cluster_up() {
+  command -v redis-server >/dev/null || apt_install redis-server
+  local port dir started=
+  for port in $(cluster_ports); do
+    if port_open "$port"; then continue; fi
+    dir="$DATA/redis-cluster/$port"
+    mkdir -p "$dir"
+    redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --daemonize yes \
+      --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --cluster-enabled yes \
+      --cluster-config-file nodes.conf --cluster-node-timeout 5000 --appendonly no --save "" --protected-mode yes
+    started=1
+  done
+  for port in $(cluster_ports); do wait_port "$port" 10 "redis-cluster node $port"; done
+  [ -n "$started" ] && log "redis cluster nodes on $(cluster_addrs)"
+  if ! cluster_ok && [ "$(redis-cli -p "$REDIS_CLUSTER_PORT" cluster info 2>/dev/null | sed -n 's/^cluster_slots_assigned:\([0-9]*\).*/\1/p')" = 0 ]; then
+    log "creating the redis cluster ($REDIS_CLUSTER_NODES masters)"
+    # shellcheck disable=SC2046 # one word per node
+    redis-cli --cluster create $(cluster_ports | sed 's/^/127.0.0.1:/') --cluster-replicas 0 --cluster-yes >"$DATA/redis-cluster/create.log" 2>&1 ||
+      { cat "$DATA/redis-cluster/create.log" >&2; die "redis cluster create failed"; }
+  fi
+  local waited=0
+  until cluster_ok; do
+    [ "$waited" -lt 100 ] || die "the redis cluster is not ok after 20 s (logs in $DATA/redis-cluster/)"
+    sleep 0.2
+    waited=$((waited + 1))
+  done
+}
+
+redis_cluster_down() {
+  local port pidfile
+  for port in $(cluster_ports); do
+    pidfile="$DATA/redis-cluster/$port/redis.pid"
+    [ -s "$pidfile" ] || continue
+    stop_pid "$(cat "$pidfile")"
+    rm -f "$pidfile"
+  done
+  [ -d "$DATA/redis-cluster" ] && log "stopped the redis cluster" || true
+}
+
 redis_down() {
   [ -s "$DATA/redis/redis.pid" ] || return 0
   log "stopping redis"
@@ -303,6 +354,9 @@ print_env() {
   echo "RESERVO_STRIPE_MOCK_URL=${RESERVO_STRIPE_MOCK_URL:-http://127.0.0.1:${RESERVO_STRIPE_MOCK_PORT:-12111}}"
   echo "RESERVO_SMTP_ADDR=${RESERVO_SMTP_ADDR:-127.0.0.1:$MAIL_PORT}"
   echo "RESERVO_TEMPORAL_UI_URL=${RESERVO_TEMPORAL_UI_URL:-http://127.0.0.1:$TEMPORAL_UI_PORT}"
+  if has redis-cluster; then
+    echo "RESERVO_REDIS_CLUSTER_ADDRS=${RESERVO_REDIS_CLUSTER_ADDRS:-$(cluster_addrs)}"
+  fi
   if has pg-replica; then
     echo "RESERVO_DATABASE_REPLICA_URL=${RESERVO_DATABASE_REPLICA_URL:-postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_REPLICA_PORT/reservo?sslmode=disable}"
   fi
@@ -328,6 +382,7 @@ up)
   has postgres && postgres_up
   has pg-replica && replica_up
   has redis && redis_up
+  has redis-cluster && redis_cluster_up
   has temporal && temporal_up
   has stripe-mock && "$ROOT/deploy/stripe-mock.sh" up
   has mailsink && mailsink_up
@@ -341,6 +396,7 @@ down)
   "$ROOT/deploy/stripe-mock.sh" down || true
   temporal_down
   redis_down
+  redis_cluster_down
   replica_down
   postgres_down
   ;;
@@ -349,6 +405,7 @@ status)
     "stripe-mock:${RESERVO_STRIPE_MOCK_PORT:-12111}" "mailsink:$MAIL_PORT"; do
     if port_open "${p#*:}"; then echo "${p%%:*} up (${p#*:})"; else echo "${p%%:*} down (${p#*:})"; fi
   done
+  if cluster_ok; then echo "redis-cluster up ($(cluster_addrs))"; else echo "redis-cluster down ($(cluster_addrs))"; fi
   for e in kafka elasticsearch cassandra; do if [ -x "$ROOT/deploy/$e.sh" ]; then "$ROOT/deploy/$e.sh" status || true; fi; done
   ;;
 env) print_env ;;

@@ -1,27 +1,44 @@
 // Package redis is the Redis adapter (go-redis/v9): the shared fixed-window rate limiter of the
-// API gateway, and later the booking cache. Every API instance shares these counters, so a
-// limit holds across instances.
+// API gateway and the booking cache, on one Redis server (the local profile) or a Redis Cluster
+// (the scale profile). Every API instance shares these counters, so a limit holds across
+// instances. Each command names one key, so every one of them works in a cluster as it is.
 package redis
 
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// Client is a connection pool to one Redis server.
+// Client is a connection pool to one Redis server, or to the nodes of a Redis Cluster.
 type Client struct {
-	rdb *goredis.Client
+	rdb goredis.UniversalClient
 	// local is the in-process copy of the keys this client read, when it caches them (NewCaching).
 	local *goredis.LocalCache
 }
 
-// New returns a client of the Redis server at addr; it connects on first use, so that the
-// API starts (and /readyz reports) while Redis is away.
-func New(addr, password string) *Client {
-	return &Client{rdb: goredis.NewClient(options(addr, password))}
+// New returns a client of the Redis at addrs: one address is a server, several
+// (comma-separated) are seed nodes of a Redis Cluster, whose slots the client then follows. It
+// connects on first use, so that the API starts (and /readyz reports) while Redis is away.
+func New(addrs, password string) *Client {
+	if nodes, ok := cluster(addrs); ok {
+		return &Client{rdb: goredis.NewClusterClient(clusterOptions(nodes, password))}
+	}
+	return &Client{rdb: goredis.NewClient(options(addrs, password))}
+}
+
+// cluster splits addrs into the seed nodes of a cluster; ok is false for one address.
+func cluster(addrs string) ([]string, bool) {
+	var nodes []string
+	for _, a := range strings.Split(addrs, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			nodes = append(nodes, a)
+		}
+	}
+	return nodes, len(nodes) > 1
 }
 
 // options are the connection settings of every client: short timeouts and one retry, so that
@@ -31,6 +48,13 @@ func options(addr, password string) *goredis.Options {
 		DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second, MaxRetries: 1}
 }
 
+// clusterOptions are options for a cluster: the same timeouts, and redirections (MOVED, ASK
+// while slots move) followed a few times.
+func clusterOptions(nodes []string, password string) *goredis.ClusterOptions {
+	return &goredis.ClusterOptions{Addrs: nodes, Password: password,
+		DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second, MaxRetries: 1, MaxRedirects: 3}
+}
+
 // NewCaching is New with Redis's server-assisted client-side caching (RESP3 tracking): the
 // replies of GET are also kept in this process, up to entries of them, and Redis tells the
 // client when a key it read changes or expires, which drops the copy. A read of a key this
@@ -38,7 +62,13 @@ func options(addr, password string) *goredis.Options {
 // forget); a change made by another client reaches the copy when its invalidation is read,
 // within a few milliseconds (the pool is swept every millisecond), and maxStale bounds it in
 // any case (an invalidation lost with a connection).
+//
+// go-redis keeps such a copy only for a client of one server: for a cluster (several addrs),
+// NewCaching is New, and every read is a round trip to the key's node.
 func NewCaching(addr, password string, entries int, maxStale time.Duration) *Client {
+	if _, ok := cluster(addr); ok {
+		return New(addr, password)
+	}
 	local := goredis.NewLocalCache(goredis.CacheConfig{MaxEntries: entries, MaxStaleness: maxStale,
 		DrainInterval: time.Millisecond})
 	o := options(addr, password)

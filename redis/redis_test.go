@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/reservo/reservo/booking"
 )
@@ -21,14 +22,96 @@ func testAddr() string {
 	return "127.0.0.1:16379"
 }
 
-func openTest(t *testing.T) *Client {
+// testClusterAddrs are the nodes of the scale profile's Redis Cluster, which `make test` starts.
+func testClusterAddrs() string {
+	if addrs := os.Getenv("RESERVO_REDIS_CLUSTER_ADDRS"); addrs != "" {
+		return addrs
+	}
+	return "127.0.0.1:16391,127.0.0.1:16392,127.0.0.1:16393"
+}
+
+func openTest(t *testing.T) *Client { return openAt(t, testAddr()) }
+
+func openAt(t *testing.T, addrs string) *Client {
 	t.Helper()
-	c, err := Open(context.Background(), testAddr(), os.Getenv("RESERVO_REDIS_PASSWORD"))
+	c, err := Open(context.Background(), addrs, os.Getenv("RESERVO_REDIS_PASSWORD"))
 	if err != nil {
-		t.Fatalf("%v (is the stack up? `make test` starts it)", err)
+		t.Fatalf("%v (is the stack up? `make test` starts it, the cluster with RESERVO_PROFILE=scale)", err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// TestCluster_LimitsAndBookingCacheAcrossTheNodes: with several addresses the client is a Redis
+// Cluster client; the rate limiter's script and the booking cache work on keys of every node,
+// and the caching client is a plain one (go-redis keeps no local copy for a cluster).
+func TestCluster_LimitsAndBookingCacheAcrossTheNodes(t *testing.T) {
+	c := openAt(t, testClusterAddrs())
+	ctx := context.Background()
+	cc, ok := c.rdb.(*goredis.ClusterClient)
+	if !ok {
+		t.Fatalf("client of %s is a %T; want a cluster client", testClusterAddrs(), c.rdb)
+	}
+	bc := NewBookingCache(c, time.Minute)
+	var ids []uuid.UUID
+	for i := range 60 {
+		b := &booking.Booking{ID: uuid.New(), UserID: uuid.New(), VendorID: uuid.New(), Status: booking.Confirmed, Quantity: i + 1, Currency: "EUR"}
+		if err := bc.Set(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, b.ID)
+		key := "test:" + b.ID.String()
+		for hit := 1; hit <= 3; hit++ {
+			if ok, remaining, _, err := c.Allow(ctx, key, 2, time.Minute); err != nil || ok != (hit <= 2) || remaining != max(2-hit, 0) {
+				t.Fatalf("%s hit %d: ok=%v remaining=%d err=%v", key, hit, ok, remaining, err)
+			}
+		}
+	}
+	// The keys are spread over the masters (60 random keys all on one of three would be
+	// a client that ignores the slots).
+	var mu sync.Mutex
+	perNode := map[string]int{}
+	if err := cc.ForEachMaster(ctx, func(ctx context.Context, node *goredis.Client) error {
+		n := 0
+		for _, id := range ids {
+			if node.Exists(ctx, bookingKey(id)).Val() == 1 {
+				n++
+			}
+		}
+		mu.Lock()
+		perNode[node.Options().Addr] = n
+		mu.Unlock()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	nodes := 0
+	for _, n := range perNode {
+		if n > 0 {
+			nodes++
+		}
+	}
+	if nodes < 2 {
+		t.Fatalf("keys by master %v; want them spread over the cluster", perNode)
+	}
+	caching := NewCaching(testClusterAddrs(), os.Getenv("RESERVO_REDIS_PASSWORD"), 100, time.Minute)
+	defer func() { _ = caching.Close() }()
+	if caching.local != nil {
+		t.Fatal("a caching client of a cluster keeps a local copy go-redis does not support")
+	}
+	read := NewBookingCache(caching, time.Minute)
+	for i, id := range ids {
+		got, ok, err := read.Get(ctx, id)
+		if err != nil || !ok || got.Quantity != i+1 {
+			t.Fatalf("read %s: %+v ok=%v err=%v", id, got, ok, err)
+		}
+		if err := read.Delete(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := bc.GetRaw(ctx, id); ok || err != nil {
+			t.Fatalf("read after delete: ok=%v err=%v", ok, err)
+		}
+	}
 }
 
 func TestAllow_LimitsWithinWindowAndResets(t *testing.T) {
@@ -135,11 +218,11 @@ func TestBookingCache_LocalCopyAndOwnWritesReadAtOnce(t *testing.T) {
 	if _, ok, err := bc.GetRaw(ctx, b.ID); !ok || err != nil {
 		t.Fatalf("first read: ok=%v err=%v", ok, err)
 	}
-	before := c.rdb.CSCStats().Hits
+	before := c.rdb.(*goredis.Client).CSCStats().Hits
 	if _, ok, err := bc.GetRaw(ctx, b.ID); !ok || err != nil {
 		t.Fatalf("second read: ok=%v err=%v", ok, err)
 	}
-	if hits := c.rdb.CSCStats().Hits; hits != before+1 {
+	if hits := c.rdb.(*goredis.Client).CSCStats().Hits; hits != before+1 {
 		t.Fatalf("local hits %d after a second read; want %d (the copy in memory)", hits, before+1)
 	}
 	// forget finds the copy under the name go-redis gives it (localPrefix).

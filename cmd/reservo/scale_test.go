@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	goredis "github.com/redis/go-redis/v9"
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/reservo/reservo/bench"
@@ -47,7 +48,9 @@ func TestScaleProfile_BookSearchCancelArchive(t *testing.T) {
 	vars := map[string]string{
 		"RESERVO_PROFILE": "scale", "RESERVO_DATABASE_URL": dbURL, "RESERVO_DATABASE_REPLICA_URL": replicaURL,
 		"RESERVO_HTTP_ADDR": addr, "RESERVO_PUBLIC_URL": "http://" + addr, "RESERVO_SHUTDOWN_TIMEOUT": "5s",
-		"RESERVO_REDIS_ADDR": envOr("RESERVO_REDIS_ADDR", "127.0.0.1:16379"), "RESERVO_TEMPORAL_ADDR": envOr("RESERVO_TEMPORAL_ADDR", "127.0.0.1:7233"),
+		// The scale profile's cache and rate limits live in the Redis Cluster.
+		"RESERVO_REDIS_ADDR":          envOr("RESERVO_REDIS_CLUSTER_ADDRS", "127.0.0.1:16391,127.0.0.1:16392,127.0.0.1:16393"),
+		"RESERVO_TEMPORAL_ADDR":       envOr("RESERVO_TEMPORAL_ADDR", "127.0.0.1:7233"),
 		"RESERVO_TEMPORAL_TASK_QUEUE": "scale-" + tag, "RESERVO_RATE_LIMIT": "0", "RESERVO_LOGIN_RATE_LIMIT": "0",
 		"RESERVO_KAFKA_BROKERS": envOr("RESERVO_KAFKA_BROKERS", "127.0.0.1:19092"), "RESERVO_KAFKA_TOPIC_PREFIX": "e2e-" + tag + ".",
 		"RESERVO_KAFKA_PARTITIONS": "2",
@@ -164,6 +167,13 @@ func TestScaleProfile_BookSearchCancelArchive(t *testing.T) {
 		}
 		return errIf(st.Status != "CONFIRMED", "status "+st.Status)
 	})
+	// A read fills the booking cache, which is in the Redis Cluster.
+	must(t, c.Do(ctx, "GET", "/booking/"+id, ut.AccessToken, nil, nil, nil))
+	rc := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: strings.Split(vars["RESERVO_REDIS_ADDR"], ",")})
+	defer rc.Close()
+	if n, err := rc.Exists(ctx, "booking:v2:"+id).Result(); err != nil || n != 1 {
+		t.Fatalf("the booking in the Redis Cluster: %d, %v; want it cached there", n, err)
+	}
 	eventually(t, "the booked room out of the dated search", 60*time.Second, func() error {
 		ok, err := found()
 		if err != nil {
