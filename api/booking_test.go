@@ -415,6 +415,15 @@ func webhookBody(typ, piID, bookingID string) []byte {
 	return b
 }
 
+// stripeEvent posts a Stripe event of type typ about the PaymentIntent ref of a booking, signed
+// with secret now.
+func (e *env) stripeEvent(secret, typ, ref, bookingID string) resp {
+	e.t.Helper()
+	body := webhookBody(typ, ref, bookingID)
+	return e.reqWithHeaders("POST", "/payments/webhook", "", string(body),
+		map[string]string{"Stripe-Signature": stripe.SignPayload(body, secret, time.Now())})
+}
+
 func TestPaymentWebhook_StripeSignatureDecides(t *testing.T) {
 	e, secret := stripeEnv(t)
 	s := e.openRestaurant(1)
@@ -529,14 +538,10 @@ func TestPaymentWebhook_ExtraDepositOfAChangeIsRecorded(t *testing.T) {
 	id := h.Booking.ID.String()
 	post := func(ref string) {
 		t.Helper()
-		body := webhookBody("payment_intent.succeeded", ref, id)
-		e.mustStatus(e.reqWithHeaders("POST", "/payments/webhook", "", string(body),
-			map[string]string{"Stripe-Signature": stripe.SignPayload(body, secret, time.Now())}), 200)
+		e.mustStatus(e.stripeEvent(secret, "payment_intent.succeeded", ref, id), 200)
 	}
 	// An answer about a payment not recorded yet gets a 5xx, for the provider to send it again.
-	early := webhookBody("payment_intent.succeeded", "pi_not_recorded_yet", id)
-	if p := e.mustStatus(e.reqWithHeaders("POST", "/payments/webhook", "", string(early),
-		map[string]string{"Stripe-Signature": stripe.SignPayload(early, secret, time.Now())}), 503).problem(t); p.Code != "payment_not_recorded_yet" {
+	if p := e.mustStatus(e.stripeEvent(secret, "payment_intent.succeeded", "pi_not_recorded_yet", id), 503).problem(t); p.Code != "payment_not_recorded_yet" {
 		t.Fatalf("code %q", p.Code)
 	}
 	post(h.ProviderRef)
@@ -575,9 +580,7 @@ func TestPaymentWebhook_AFailedCardAttemptKeepsTheHold(t *testing.T) {
 	id := h.Booking.ID.String()
 	post := func(typ string) {
 		t.Helper()
-		body := webhookBody(typ, h.ProviderRef, id)
-		e.mustStatus(e.reqWithHeaders("POST", "/payments/webhook", "", string(body),
-			map[string]string{"Stripe-Signature": stripe.SignPayload(body, secret, time.Now())}), 200)
+		e.mustStatus(e.stripeEvent(secret, typ, h.ProviderRef, id), 200)
 	}
 	post("payment_intent.payment_failed")
 	var st struct {

@@ -95,29 +95,47 @@ func (s *Store) Put(ctx context.Context, b booking.Booking) error {
 	return nil
 }
 
+// positions reads where the versions of booking id are listed.
+func (s *Store) positions(ctx context.Context, id uuid.UUID) ([]position, error) {
+	iter := s.session.Query(`SELECT starts_at, user_id, vendor_id, version FROM `+s.keyspace+`.booking_position WHERE id = ?`,
+		gocql.UUID(id)).WithContext(ctx).Iter()
+	var (
+		out          []position
+		st           time.Time
+		user, vendor gocql.UUID
+		version      int
+	)
+	for iter.Scan(&st, &user, &vendor, &version) {
+		out = append(out, newPosition(st, uuid.UUID(user), uuid.UUID(vendor), version))
+	}
+	if err := iter.Close(); err != nil {
+		return nil, fmt.Errorf("read positions: %w", err)
+	}
+	return out, nil
+}
+
+// newer reports whether p is of a newer version than q (of the same version: the later start,
+// as every archiver breaks the tie).
+func (p position) newer(q position) bool {
+	return p.version > q.version || (p.version == q.version && p.startsAtMillis > q.startsAtMillis)
+}
+
 // dropStale deletes the list rows of id at every start but the newest version's; mine is the
 // position the caller has just written (it may already be shadowed by a newer delete).
 func (s *Store) dropStale(ctx context.Context, id uuid.UUID, mine position) error {
 	byStart := map[int64]position{mine.startsAtMillis: mine}
-	iter := s.session.Query(`SELECT starts_at, user_id, vendor_id, version FROM `+s.keyspace+`.booking_position WHERE id = ?`,
-		gocql.UUID(id)).WithContext(ctx).Iter()
-	var (
-		st            time.Time
-		user, vendor  gocql.UUID
-		version       int
-		newest, stale = mine, []position(nil)
-	)
-	for iter.Scan(&st, &user, &vendor, &version) {
-		p := newPosition(st, uuid.UUID(user), uuid.UUID(vendor), version)
+	read, err := s.positions(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, p := range read {
 		if q, ok := byStart[p.startsAtMillis]; !ok || q.version < p.version {
 			byStart[p.startsAtMillis] = p
 		}
 	}
-	if err := iter.Close(); err != nil {
-		return fmt.Errorf("read positions: %w", err)
-	}
+	newest, stale := mine, []position(nil)
 	for _, p := range byStart {
-		if p.version > newest.version || (p.version == newest.version && p.startsAtMillis > newest.startsAtMillis) {
+		if p.newer(newest) {
 			newest = p
 		}
 	}
@@ -147,22 +165,15 @@ func (s *Store) dropStale(ctx context.Context, id uuid.UUID, mine position) erro
 // ByID implements booking.Archive: the newest version's position names the user's list row
 // that holds it.
 func (s *Store) ByID(ctx context.Context, id uuid.UUID) (*booking.Booking, error) {
-	iter := s.session.Query(`SELECT starts_at, user_id, vendor_id, version FROM `+s.keyspace+`.booking_position WHERE id = ?`,
-		gocql.UUID(id)).WithContext(ctx).Iter()
-	var (
-		st           time.Time
-		user, vendor gocql.UUID
-		version      int
-		newest       *position
-	)
-	for iter.Scan(&st, &user, &vendor, &version) {
-		p := newPosition(st, uuid.UUID(user), uuid.UUID(vendor), version)
-		if newest == nil || p.version > newest.version || (p.version == newest.version && p.startsAtMillis > newest.startsAtMillis) {
-			newest = &p
-		}
+	read, err := s.positions(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("archived booking %s: %w", id, err)
 	}
-	if err := iter.Close(); err != nil {
-		return nil, fmt.Errorf("archived booking %s: read positions: %w", id, err)
+	var newest *position
+	for i := range read {
+		if newest == nil || read[i].newer(*newest) {
+			newest = &read[i]
+		}
 	}
 	if newest == nil {
 		return nil, fmt.Errorf("archived booking %s: %w", id, booking.ErrNotFound)

@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -220,21 +221,9 @@ func TestBooking_ChangeSucceedsOrKeepsTheBooking(t *testing.T) {
 		t.Fatalf("cancel %v, result %+v", cancelErr, res)
 	}
 	// The unpaid extra deposit is cancelled before the refund.
-	if !equalInts(s.pendingCancels, []int{0}) || len(s.refunds) != 1 || s.refunds[0].Reason != "cancel" {
+	if !slices.Equal(s.pendingCancels, []int{0}) || len(s.refunds) != 1 || s.refunds[0].Reason != "cancel" {
 		t.Fatalf("pending cancels %v (refunds before each), refunds %+v", s.pendingCancels, s.refunds)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestBooking_TransitionRetriedUntilItSucceeds(t *testing.T) {
