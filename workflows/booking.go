@@ -31,8 +31,8 @@ const (
 	ErrTypeForbidden    = "forbidden"
 	ErrTypeProvider     = "payment_provider_unavailable"
 	ErrTypeStore        = "store_unavailable" // the system of record failed the step; nothing changed
-	ErrTypeNotStarted   = "not_started"   // availed or no-show before the start
-	ErrTypeChangeClosed = "change_closed" // a change at or after the cancellation cutoff
+	ErrTypeNotStarted   = "not_started"       // availed or no-show before the start
+	ErrTypeChangeClosed = "change_closed"     // a change at or after the cancellation cutoff
 )
 
 // Search attributes kept current so that support staff find any booking in the Web UI, and
