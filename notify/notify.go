@@ -294,8 +294,11 @@ func (n *Notifier) plan(ctx context.Context, e event.Envelope, p *booking.EventP
 		ns = append(ns, n.newNotification(e.ID, Email, RecipientManager, m.ID, b.ID, kind, m.Email, staff, payload))
 	}
 	if v.WebhookURL != "" {
-		body, err := json.Marshal(WebhookEvent{ID: e.ID, Type: e.Type, OccurredAt: e.OccurredAt,
-			Booking: b, PreviousStatus: p.Previous})
+		we := WebhookEvent{ID: e.ID, Type: e.Type, OccurredAt: e.OccurredAt, Booking: b, PreviousStatus: p.Previous}
+		if booking.GuestShown(b.Status) {
+			we.Guest = &g
+		}
+		body, err := json.Marshal(we)
 		if err != nil {
 			return nil, fmt.Errorf("webhook body: %w", err)
 		}

@@ -173,6 +173,9 @@ func TestNotifier_EachBookingEventTellsGuestManagersAndVendor(t *testing.T) {
 			if ev.ID != e.ID || ev.Type != tc.wantType || ev.Booking == nil || ev.Booking.ID != b.ID || ev.Booking.Status != status {
 				t.Errorf("webhook event %+v", ev)
 			}
+			if shown := ev.Guest != nil && ev.Guest.Email == h.guest.Email && ev.Guest.Name == "Guest"; shown != booking.GuestShown(status) {
+				t.Errorf("%s: webhook guest %+v; want it shown %v", status, ev.Guest, booking.GuestShown(status))
+			}
 		})
 	}
 }

@@ -28,7 +28,8 @@ import (
 // WebhookEvent is the JSON body of a webhook delivery. The scheme:
 //
 // A vendor with a webhook_url receives every event of its bookings as an HTTP POST of a JSON
-// WebhookEvent ({"id", "type", "occurred_at", "booking", "previous_status"}) with the headers
+// WebhookEvent ({"id", "type", "occurred_at", "booking", "previous_status", "guest"}) with the
+// headers
 //
 //	Content-Type: application/json
 //	Reservo-Event-Id: <event id>
@@ -50,6 +51,9 @@ type WebhookEvent struct {
 	OccurredAt     time.Time        `json:"occurred_at"`
 	Booking        *booking.Booking `json:"booking"`
 	PreviousStatus booking.Status   `json:"previous_status,omitempty"`
+	// Guest is whom the booking is for, as the vendor's manager sees it (booking.GuestShown:
+	// none for a hold, nor one that failed or expired).
+	Guest *booking.Guest `json:"guest,omitempty"`
 }
 
 // The webhook headers.
