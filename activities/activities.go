@@ -239,6 +239,9 @@ type RefundInput struct {
 	// booking's succeeded charges less their other refunds) beyond Keep. A change that lowers
 	// the deposit keeps the new deposit.
 	Keep int64
+	// OnlyCharge draws from the charge ChargeKey alone (the extra deposit of a change that was
+	// refused goes back whole, and only it).
+	OnlyCharge bool
 }
 
 // Refund returns Amount of the booking's deposit once per (booking, reason), whatever the
@@ -269,7 +272,7 @@ func (a *Activities) Refund(ctx context.Context, in RefundInput) (*payment.Recor
 		case r.Kind == payment.Charge && r.Status == payment.Succeeded:
 			if r.IdempotencyKey == in.ChargeKey {
 				charges = append([]payment.Record{*r}, charges...)
-			} else {
+			} else if !in.OnlyCharge {
 				charges = append(charges, *r)
 			}
 		case r.Kind == payment.RefundOut:

@@ -251,3 +251,40 @@ func TestRefund_KeepsWhatMustStayPaid(t *testing.T) {
 		t.Fatalf("cancel refund %+v, %v", rec, err)
 	}
 }
+
+// TestRefund_OnlyChargeNeverDrawsFromOthers: the extra deposit of a refused change goes back
+// whole and alone; when it was cancelled before it was paid, nothing is refunded (the first
+// deposit stays).
+func TestRefund_OnlyChargeNeverDrawsFromOthers(t *testing.T) {
+	db, b := held(t)
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestActivityEnvironment()
+	acts := newActs(db)
+	env.RegisterActivity(acts)
+	prepaid := payment.ChangeKey(b.ID, 2) + ":update-1"
+	for _, c := range []activities.ChargeInput{
+		{BookingID: b.ID, Amount: 2000, Currency: "EUR", Method: payment.SandboxSucceed, IdempotencyKey: payment.DepositKey(b.ID)},
+		{BookingID: b.ID, Amount: 1000, Currency: "EUR", Method: payment.SandboxNever, IdempotencyKey: prepaid},
+	} {
+		if _, err := env.ExecuteActivity(acts.ChargeDeposit, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := env.ExecuteActivity(acts.CancelDeposit, activities.CancelDepositInput{IdempotencyKey: prepaid}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := env.ExecuteActivity(acts.Refund, activities.RefundInput{BookingID: b.ID, ChargeKey: prepaid, Amount: 1000,
+		Reason: "change-refused:update-1", OnlyCharge: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.HasValue() {
+		var rec *payment.Record
+		err := v.Get(&rec)
+		t.Fatalf("refund %+v, %v; want none: the cancelled charge took nothing, the deposit is not its to give", rec, err)
+	}
+	recs, err := postgres.NewPaymentStore(db).ByBooking(context.Background(), b.ID)
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("payments %+v, %v; want the two charges and no refund", recs, err)
+	}
+}

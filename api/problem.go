@@ -62,6 +62,7 @@ var sentinels = []struct {
 	{booking.ErrDeclined, 402, "payment_declined", "the deposit was declined; nothing is held"},
 	{booking.ErrProviderDown, 503, "payment_provider_unavailable", "the payment provider could not be reached and nothing is held; the answer is kept for this Idempotency-Key: send the request again with a new one"},
 	{booking.ErrHoldFailed, 409, "hold_failed", "the booking of this Idempotency-Key failed (declined, or the payment provider was down) and is closed; send the request again with a new Idempotency-Key"},
+	{booking.ErrExtraDeclined, 402, "extra_deposit_declined", "the change raises the deposit and its difference was declined; the booking is unchanged"},
 	{booking.ErrNotStarted, 409, "not_started", "a booking can be marked availed or no-show only once it has started"},
 	{booking.ErrChangeClosed, 409, "change_closed", "changes close at the vendor's cancellation cutoff before the start: cancel the booking or contact the vendor"},
 	{booking.ErrEngineDown, 503, "temporarily_unavailable", "the booking engine is unavailable; try again shortly"},

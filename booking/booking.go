@@ -127,6 +127,9 @@ var (
 	// ErrHoldFailed is returned for a request whose Idempotency-Key names a booking that failed
 	// (declined, or the provider could not be reached) and is closed now.
 	ErrHoldFailed = errors.New("booking: the booking of this idempotency key failed")
+	// ErrExtraDeclined is returned for a change whose extra deposit (charged first, with the
+	// saved payment method) was declined: the booking is unchanged.
+	ErrExtraDeclined = errors.New("booking: the extra deposit of the change was declined")
 	// ErrNotStarted is returned for marking a booking availed or no-show before its start.
 	ErrNotStarted = errors.New("booking: not started yet")
 	// ErrChangeClosed is returned for a change at or after the cancellation cutoff.

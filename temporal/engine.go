@@ -67,6 +67,8 @@ func mapErr(err error) error {
 			return booking.ErrForbidden
 		case workflows.ErrTypeProvider:
 			return fmt.Errorf("%s: %w", ae.Message(), booking.ErrProviderDown)
+		case workflows.ErrTypeExtraDeclined:
+			return booking.ErrExtraDeclined
 		case workflows.ErrTypeStore:
 			return fmt.Errorf("%s: %w", ae.Message(), booking.ErrEngineDown)
 		case workflows.ErrTypeNotStarted:

@@ -25,14 +25,15 @@ const (
 
 // Error types of the workflow's update failures, for the API to map.
 const (
-	ErrTypeUnavailable  = activities.ErrTypeUnavailable
-	ErrTypeDeclined     = activities.ErrTypeDeclined
-	ErrTypeInvalidState = activities.ErrTypeInvalidState
-	ErrTypeForbidden    = "forbidden"
-	ErrTypeProvider     = "payment_provider_unavailable"
-	ErrTypeStore        = "store_unavailable" // the system of record failed the step; nothing changed
-	ErrTypeNotStarted   = "not_started"       // availed or no-show before the start
-	ErrTypeChangeClosed = "change_closed"     // a change at or after the cancellation cutoff
+	ErrTypeUnavailable   = activities.ErrTypeUnavailable
+	ErrTypeDeclined      = activities.ErrTypeDeclined
+	ErrTypeInvalidState  = activities.ErrTypeInvalidState
+	ErrTypeForbidden     = "forbidden"
+	ErrTypeProvider      = "payment_provider_unavailable"
+	ErrTypeStore         = "store_unavailable"      // the system of record failed the step; nothing changed
+	ErrTypeExtraDeclined = "extra_deposit_declined" // a change's extra deposit declined; the booking is unchanged
+	ErrTypeNotStarted    = "not_started"            // availed or no-show before the start
+	ErrTypeChangeClosed  = "change_closed"          // a change at or after the cancellation cutoff
 )
 
 // Search attributes kept current so that support staff find any booking in the Web UI, and
@@ -446,13 +447,17 @@ func (r *run) refund(ctx workflow.Context, amount int64, reason string) {
 // refundKeeping refunds amount of the deposit paid, but never below keep: a change that lowers
 // the deposit keeps the new deposit of what was paid (not of what was asked).
 func (r *run) refundKeeping(ctx workflow.Context, amount int64, reason string, keep int64) {
-	if amount <= 0 {
+	r.refundInput(ctx, activities.RefundInput{BookingID: r.b.ID, ChargeKey: payment.DepositKey(r.b.ID), Amount: amount,
+		Reason: reason, Keep: keep})
+}
+
+func (r *run) refundInput(ctx workflow.Context, in activities.RefundInput) {
+	if in.Amount <= 0 {
 		return
 	}
 	var rec *payment.Record
-	if err := workflow.ExecuteActivity(stateCtx(ctx), acts.Refund, activities.RefundInput{BookingID: r.b.ID,
-		ChargeKey: payment.DepositKey(r.b.ID), Amount: amount, Reason: reason, Keep: keep}).Get(ctx, &rec); err != nil {
-		workflow.GetLogger(ctx).Error("refund failed", "reason", reason, "error", err)
+	if err := workflow.ExecuteActivity(stateCtx(ctx), acts.Refund, in).Get(ctx, &rec); err != nil {
+		workflow.GetLogger(ctx).Error("refund failed", "reason", in.Reason, "error", err)
 		return
 	}
 	if rec != nil {
@@ -552,9 +557,29 @@ func (r *run) change(ctx workflow.Context, req ChangeRequest) (*booking.Changed,
 		return nil, temporal.NewApplicationError("only a confirmed booking can change", ErrTypeInvalidState)
 	}
 	oldDeposit := r.b.Deposit
+	// With a saved payment method, the difference of a raised deposit is charged before the
+	// change, so that a decline leaves the booking as it was. Without one, the guest pays it in
+	// the app after the change (see extra_deposit).
+	var prepaid *activities.ChargeResult
+	prepaidKey := ""
+	if diff := req.Change.Deposit - oldDeposit; diff > 0 && r.in.PaymentMethod != "" &&
+		workflow.GetVersion(ctx, "charge-before-change", workflow.DefaultVersion, 1) == 1 {
+		// A key per change request: a change refused after its charge refunds it, and the next
+		// request must not find that charge as its own.
+		prepaidKey = payment.ChangeKey(r.b.ID, r.b.Version+1) + ":" + workflow.GetCurrentUpdateInfo(ctx).ID
+		r.extraCharged = true
+		// The charge retries until the provider answers; an error is a decline.
+		if err := workflow.ExecuteActivity(stateCtx(ctx), acts.ChargeDeposit, activities.ChargeInput{BookingID: r.b.ID,
+			Amount: diff, Currency: r.b.Currency, Method: r.in.PaymentMethod, IdempotencyKey: prepaidKey}).Get(ctx, &prepaid); err != nil {
+			return nil, temporal.NewApplicationError("the extra deposit was declined; the booking is unchanged", ErrTypeExtraDeclined)
+		}
+	}
 	var b booking.Booking
 	err := workflow.ExecuteActivity(activityCtx(ctx, 10*time.Second, 30*time.Second, 2*time.Second), acts.ChangeBooking,
 		activities.ChangeInput{BookingID: r.b.ID, Change: req.Change}).Get(ctx, &b)
+	if err != nil && prepaid != nil {
+		r.returnPrepaid(ctx, prepaidKey, req.Change.Deposit-oldDeposit)
+	}
 	switch {
 	case isType(err, activities.ErrTypeUnavailable):
 		return nil, temporal.NewApplicationError("no free units for the new time; the booking is unchanged", ErrTypeUnavailable)
@@ -568,12 +593,15 @@ func (r *run) change(ctx workflow.Context, req ChangeRequest) (*booking.Changed,
 	case diff > 0:
 		r.extraCharged = true
 		extra := &booking.ExtraDeposit{Amount: diff, Currency: b.Currency, Status: string(payment.Failed)}
-		var res *activities.ChargeResult
-		// The charge retries until the provider answers; an error is a decline.
-		if err := workflow.ExecuteActivity(stateCtx(ctx), acts.ChargeDeposit, activities.ChargeInput{BookingID: b.ID,
-			Amount: diff, Currency: b.Currency, Method: r.in.PaymentMethod, IdempotencyKey: payment.ChangeKey(b.ID, b.Version)}).Get(ctx, &res); err != nil {
-			workflow.GetLogger(ctx).Error("charge the change's deposit difference", "error", err)
-		} else if res != nil {
+		res := prepaid
+		if res == nil {
+			// The charge retries until the provider answers; an error is a decline.
+			if err := workflow.ExecuteActivity(stateCtx(ctx), acts.ChargeDeposit, activities.ChargeInput{BookingID: b.ID,
+				Amount: diff, Currency: b.Currency, Method: r.in.PaymentMethod, IdempotencyKey: payment.ChangeKey(b.ID, b.Version)}).Get(ctx, &res); err != nil {
+				workflow.GetLogger(ctx).Error("charge the change's deposit difference", "error", err)
+			}
+		}
+		if res != nil {
 			extra.Status, extra.Provider, extra.ProviderRef, extra.ClientSecret = string(res.Status), res.Provider, res.ProviderRef, res.ClientSecret
 		}
 		out.ExtraDeposit = extra
@@ -587,6 +615,19 @@ func (r *run) change(ctx workflow.Context, req ChangeRequest) (*booking.Changed,
 	}
 	out.Booking = r.b
 	return out, nil
+}
+
+// returnPrepaid gives back the extra deposit charged (key) for a change that was then refused:
+// cancelled at the provider while it is pending, refunded whole once it succeeded, and nothing
+// of the booking's other charges.
+func (r *run) returnPrepaid(ctx workflow.Context, key string, amount int64) {
+	c := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
+	if err := workflow.ExecuteActivity(c, acts.CancelDeposit, activities.CancelDepositInput{IdempotencyKey: key}).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("cancel the extra deposit of a refused change", "error", err)
+	}
+	r.refundInput(ctx, activities.RefundInput{BookingID: r.b.ID, ChargeKey: key, Amount: amount,
+		Reason: "change-refused:" + workflow.GetCurrentUpdateInfo(ctx).ID, OnlyCharge: true})
 }
 
 // settleExtraDeposits cancels, when the booking closes, the extra deposits of its changes that

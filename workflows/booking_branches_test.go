@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -382,5 +383,82 @@ func TestBooking_LoweringTheDepositKeepsTheNewDepositPaid(t *testing.T) {
 	}
 	if len(s.refunds) < 1 || s.refunds[0].Reason != "change-4" || s.refunds[0].Amount != 3000 || s.refunds[0].Keep != 1000 {
 		t.Fatalf("refunds %+v; want the change's refund of 3000 keeping 1000 paid", s.refunds)
+	}
+}
+
+// TestBooking_SavedMethodPaysTheRaiseBeforeTheChange: with a saved payment method the raised
+// deposit's difference is charged before the change: declined, the booking stays as it was;
+// paid but the new units are gone, the charge goes back whole; paid and changed, it is the
+// change's extra deposit, charged once.
+func TestBooking_SavedMethodPaysTheRaiseBeforeTheChange(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		declined bool
+		full     bool
+		wantErr  string
+	}{
+		{"declined", true, false, ErrTypeExtraDeclined},
+		{"paid, then no units", false, true, ErrTypeUnavailable},
+		{"paid and changed", false, false, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newSaga(t)
+			s.in.PaymentMethod = "pm_saved"
+			s.env.SetStartTime(start.Add(-96 * time.Hour))
+			var steps []string
+			s.chargeFn = func(in activities.ChargeInput) (*activities.ChargeResult, error) {
+				if strings.Contains(in.IdempotencyKey, ":change:") {
+					steps = append(steps, "charge")
+					if c.declined {
+						return nil, temporal.NewNonRetryableApplicationError("payment declined", activities.ErrTypeDeclined, payment.ErrDeclined)
+					}
+				}
+				return &activities.ChargeResult{Provider: "stripe", ProviderRef: "pi_" + in.IdempotencyKey, Status: payment.Succeeded}, nil
+			}
+			s.env.OnActivity(acts.ChangeBooking, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ChangeInput) (*booking.Booking, error) {
+				steps = append(steps, "change")
+				if c.full {
+					return nil, temporal.NewNonRetryableApplicationError("full", activities.ErrTypeUnavailable, booking.ErrUnavailable)
+				}
+				b := s.in.Booking
+				b.Status, b.Quantity, b.Deposit, b.Version = booking.Confirmed, in.Change.Slots.Quantity, in.Change.Deposit, 3
+				return &b, nil
+			}).Maybe()
+			ch := ChangeRequest{Change: booking.Change{Slots: s.in.Slots, PartySize: 4, PriceTotal: 20000, Deposit: 4000}}
+			ch.Change.Slots.Quantity = 2
+			var err, cancelErr error = errors.New("not sent"), errors.New("not sent")
+			var got *booking.Changed
+			s.at(time.Hour, func() {
+				s.env.UpdateWorkflow(UpdateChange, "raise", &testsuite.TestUpdateCallback{
+					OnReject: func(e error) { err = e }, OnAccept: func() {},
+					OnComplete: func(r any, e error) {
+						err = e
+						got, _ = r.(*booking.Changed)
+					},
+				}, ch)
+			})
+			s.status(2*time.Hour, StatusRequest{To: booking.Cancelled, By: RoleManager}, &cancelErr)
+			s.run(t)
+			if errType(err) != c.wantErr || (c.wantErr == "" && err != nil) {
+				t.Fatalf("change: %v; want %q", err, c.wantErr)
+			}
+			switch c.name {
+			case "declined":
+				if !slices.Equal(steps, []string{"charge"}) {
+					t.Fatalf("steps %v; want the charge alone, no change", steps)
+				}
+			case "paid, then no units":
+				if !slices.Equal(steps, []string{"charge", "change"}) || s.cancels != 1 || len(s.refunds) < 1 ||
+					!s.refunds[0].OnlyCharge || !strings.HasSuffix(s.refunds[0].ChargeKey, ":change:1:raise") || s.refunds[0].Amount != 2000 {
+					t.Fatalf("steps %v, cancels %d, refunds %+v; want the prepaid charge returned whole", steps, s.cancels, s.refunds)
+				}
+			default:
+				x := got.ExtraDeposit
+				if !slices.Equal(steps, []string{"charge", "change"}) || x == nil || x.Status != "succeeded" || x.Amount != 2000 ||
+					len(s.charges) != 2 || s.charges[1].IdempotencyKey != payment.ChangeKey(s.in.Booking.ID, 1)+":raise" {
+					t.Fatalf("steps %v, extra %+v, charges %+v; want one charge before the change", steps, x, s.charges)
+				}
+			}
+		})
 	}
 }
