@@ -219,14 +219,20 @@ func (a *Activities) CancelDeposit(ctx context.Context, in CancelDepositInput) (
 	if rec.Status != payment.Pending || rec.ProviderRef == "" {
 		return false, nil
 	}
-	err = a.Provider.CancelDeposit(ctx, rec.ProviderRef, in.IdempotencyKey+":cancel")
+	return a.cancelCharge(ctx, rec)
+}
+
+// cancelCharge cancels the pending charge rec at the provider and records it failed, or, when
+// it was captured after all, records it succeeded and reports captured.
+func (a *Activities) cancelCharge(ctx context.Context, rec *payment.Record) (captured bool, err error) {
+	err = a.Provider.CancelDeposit(ctx, rec.ProviderRef, rec.IdempotencyKey+":cancel")
 	if errors.Is(err, payment.ErrAlreadyCaptured) {
-		return true, a.Payments.Finish(ctx, in.IdempotencyKey, "", payment.Succeeded)
+		return true, a.Payments.Finish(ctx, rec.IdempotencyKey, "", payment.Succeeded)
 	}
 	if err != nil {
-		return false, fmt.Errorf("cancel deposit: %w", err)
+		return false, fmt.Errorf("cancel charge %s: %w", rec.IdempotencyKey, err)
 	}
-	return false, a.Payments.Finish(ctx, in.IdempotencyKey, "", payment.Failed)
+	return false, a.Payments.Finish(ctx, rec.IdempotencyKey, "", payment.Failed)
 }
 
 // RefundInput returns money of a booking's deposit.
@@ -297,10 +303,14 @@ func (a *Activities) Refund(ctx context.Context, in RefundInput) (*payment.Recor
 	for _, p := range parts {
 		left -= p.Amount
 	}
-	var todo []*payment.Record
+	type refundPart struct {
+		rec       *payment.Record
+		chargeRef string // the provider's id of the charge it returns money of
+	}
+	var todo []refundPart
 	for _, c := range charges {
 		if part := parts[c.IdempotencyKey]; part != nil {
-			todo = append(todo, part)
+			todo = append(todo, refundPart{part, c.ProviderRef})
 			continue
 		}
 		amount := min(left, c.Amount-given[c.IdempotencyKey])
@@ -317,20 +327,13 @@ func (a *Activities) Refund(ctx context.Context, in RefundInput) (*payment.Recor
 			return nil, err
 		}
 		left -= part.Amount
-		todo = append(todo, part)
-	}
-	refs := map[string]string{} // charge key -> the provider's payment
-	for _, c := range charges {
-		refs[c.IdempotencyKey] = c.ProviderRef
+		todo = append(todo, refundPart{part, c.ProviderRef})
 	}
 	var sum *payment.Record
-	for _, part := range todo {
+	for _, t := range todo {
+		part := t.rec
 		if part.Status != payment.Succeeded {
-			ref := refs[part.ChargeKey]
-			if ref == "" {
-				return nil, fmt.Errorf("refund %s: charge %s is not a succeeded charge of the booking", part.IdempotencyKey, part.ChargeKey)
-			}
-			r, err := a.Provider.Refund(ctx, payment.RefundRequest{ProviderRef: ref, Amount: part.Amount, IdempotencyKey: part.IdempotencyKey})
+			r, err := a.Provider.Refund(ctx, payment.RefundRequest{ProviderRef: t.chargeRef, Amount: part.Amount, IdempotencyKey: part.IdempotencyKey})
 			if err != nil {
 				return nil, fmt.Errorf("refund: %w", err)
 			}
@@ -373,7 +376,8 @@ func (a *Activities) CancelPendingCharges(ctx context.Context, in CancelPendingI
 	if err != nil {
 		return 0, err
 	}
-	for _, r := range recs {
+	for i := range recs {
+		r := &recs[i]
 		if r.Kind != payment.Charge || r.Status != payment.Pending {
 			continue
 		}
@@ -385,18 +389,12 @@ func (a *Activities) CancelPendingCharges(ctx context.Context, in CancelPendingI
 			// has one, owns it (the workflow closes a booking only between its steps).
 			continue
 		}
-		err := a.Provider.CancelDeposit(ctx, r.ProviderRef, r.IdempotencyKey+":cancel")
-		switch {
-		case errors.Is(err, payment.ErrAlreadyCaptured):
-			captured++
-			err = a.Payments.Finish(ctx, r.IdempotencyKey, "", payment.Succeeded)
-		case err == nil:
-			err = a.Payments.Finish(ctx, r.IdempotencyKey, "", payment.Failed)
-		default:
-			err = fmt.Errorf("cancel pending charge: %w", err)
-		}
+		took, err := a.cancelCharge(ctx, r)
 		if err != nil {
 			return captured, err
+		}
+		if took {
+			captured++
 		}
 	}
 	return captured, nil

@@ -128,67 +128,99 @@ func asApp(err error, target **temporal.ApplicationError) bool {
 	return errors.As(err, target)
 }
 
+// money is an activity environment over a held booking for the payment activities.
+type money struct {
+	t    *testing.T
+	db   *postgres.DB
+	b    *booking.Booking
+	env  *testsuite.TestActivityEnvironment
+	acts *activities.Activities
+}
+
+func newMoney(t *testing.T) *money {
+	db, b := held(t)
+	var ts testsuite.WorkflowTestSuite
+	m := &money{t: t, db: db, b: b, env: ts.NewTestActivityEnvironment(), acts: newActs(db)}
+	m.env.RegisterActivity(m.acts)
+	return m
+}
+
+// charge asks for amount of the booking under key, paid with the sandbox method.
+func (m *money) charge(amount int64, key, method string) activities.ChargeResult {
+	m.t.Helper()
+	v, err := m.env.ExecuteActivity(m.acts.ChargeDeposit, activities.ChargeInput{BookingID: m.b.ID, Amount: amount, Currency: "EUR",
+		Method: method, IdempotencyKey: key})
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	var res activities.ChargeResult
+	if err := v.Get(&res); err != nil {
+		m.t.Fatal(err)
+	}
+	return res
+}
+
+// refund runs the Refund activity for the booking; nil when it refunded nothing.
+func (m *money) refund(in activities.RefundInput) *payment.Record {
+	m.t.Helper()
+	in.BookingID = m.b.ID
+	v, err := m.env.ExecuteActivity(m.acts.Refund, in)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	if !v.HasValue() {
+		return nil
+	}
+	var rec *payment.Record
+	if err := v.Get(&rec); err != nil {
+		m.t.Fatal(err)
+	}
+	return rec
+}
+
+// cancelPending runs CancelPendingCharges for the booking and returns how many were captured.
+func (m *money) cancelPending() int {
+	m.t.Helper()
+	v, err := m.env.ExecuteActivity(m.acts.CancelPendingCharges, activities.CancelPendingInput{BookingID: m.b.ID})
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	var captured int
+	if err := v.Get(&captured); err != nil {
+		m.t.Fatal(err)
+	}
+	return captured
+}
+
 // TestRefund_DrawsFromEveryChargeOfTheDeposit: a deposit raised by a change is two charges; a
 // refund of the whole deposit returns both, never more of either than is left of it after
 // earlier refunds, and a retried refund asks for nothing new.
 func TestRefund_DrawsFromEveryChargeOfTheDeposit(t *testing.T) {
-	db, b := held(t)
-	ctx := context.Background()
-	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestActivityEnvironment()
-	acts := newActs(db)
-	env.RegisterActivity(acts)
-	charge := func(amount int64, key, method string) activities.ChargeResult {
-		t.Helper()
-		v, err := env.ExecuteActivity(acts.ChargeDeposit, activities.ChargeInput{BookingID: b.ID, Amount: amount, Currency: "EUR",
-			Method: method, IdempotencyKey: key})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var res activities.ChargeResult
-		if err := v.Get(&res); err != nil {
-			t.Fatal(err)
-		}
-		return res
+	m := newMoney(t)
+	b := m.b
+	deposit := func(amount int64, reason string) activities.RefundInput {
+		return activities.RefundInput{ChargeKey: payment.DepositKey(b.ID), Amount: amount, Reason: reason}
 	}
-	refund := func(amount int64, reason string) *payment.Record {
-		t.Helper()
-		v, err := env.ExecuteActivity(acts.Refund, activities.RefundInput{BookingID: b.ID, ChargeKey: payment.DepositKey(b.ID),
-			Amount: amount, Reason: reason})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rec *payment.Record
-		if err := v.Get(&rec); err != nil {
-			t.Fatal(err)
-		}
-		return rec
-	}
-	charge(2000, payment.DepositKey(b.ID), payment.SandboxSucceed)           // deposit 20.00
-	charge(1000, payment.ChangeKey(b.ID, 2), payment.SandboxSucceed)         // a change raises it to 30.00
-	pending := charge(500, payment.ChangeKey(b.ID, 3), payment.SandboxNever) // one more, never paid
+	m.charge(2000, payment.DepositKey(b.ID), payment.SandboxSucceed)           // deposit 20.00
+	m.charge(1000, payment.ChangeKey(b.ID, 2), payment.SandboxSucceed)         // a change raises it to 30.00
+	pending := m.charge(500, payment.ChangeKey(b.ID, 3), payment.SandboxNever) // one more, never paid
 	if pending.Status != payment.Pending {
 		t.Fatalf("extra deposit %+v; want pending", pending)
 	}
-	if rec := refund(1500, "change-4"); rec == nil || rec.Amount != 1500 { // a change lowers it to 15.00 (of 35.00 asked)
+	if rec := m.refund(deposit(1500, "change-4")); rec == nil || rec.Amount != 1500 { // a change lowers it to 15.00 (of 35.00 asked)
 		t.Fatalf("change refund %+v", rec)
 	}
 	// The booking closes: the unpaid extra deposit is cancelled, then the whole deposit (as
 	// the booking says: 35.00 - 15.00) comes back. Only 30.00 was paid: 15.00 are left.
-	v, err := env.ExecuteActivity(acts.CancelPendingCharges, activities.CancelPendingInput{BookingID: b.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var captured int
-	if err := v.Get(&captured); err != nil || captured != 0 {
-		t.Fatalf("captured %d, %v", captured, err)
+	if captured := m.cancelPending(); captured != 0 {
+		t.Fatalf("captured %d", captured)
 	}
 	for range 2 { // a retried activity
-		if rec := refund(2000, "cancel"); rec == nil || rec.Amount != 1500 || rec.Status != payment.Succeeded {
+		if rec := m.refund(deposit(2000, "cancel")); rec == nil || rec.Amount != 1500 || rec.Status != payment.Succeeded {
 			t.Fatalf("cancel refund %+v; want 15.00 in all, what is left of the charges", rec)
 		}
 	}
-	recs, err := postgres.NewPaymentStore(db).ByBooking(ctx, b.ID)
+	recs, err := postgres.NewPaymentStore(m.db).ByBooking(context.Background(), b.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,43 +244,21 @@ func TestRefund_DrawsFromEveryChargeOfTheDeposit(t *testing.T) {
 // TestRefund_KeepsWhatMustStayPaid: a change lowers the deposit after a raise that was never
 // paid: the refund leaves the new deposit of what was paid, not of what was asked.
 func TestRefund_KeepsWhatMustStayPaid(t *testing.T) {
-	db, b := held(t)
-	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestActivityEnvironment()
-	acts := newActs(db)
-	env.RegisterActivity(acts)
-	for _, c := range []activities.ChargeInput{
-		{BookingID: b.ID, Amount: 2000, Currency: "EUR", Method: payment.SandboxSucceed, IdempotencyKey: payment.DepositKey(b.ID)},
-		{BookingID: b.ID, Amount: 2000, Currency: "EUR", Method: payment.SandboxNever, IdempotencyKey: payment.ChangeKey(b.ID, 2)},
-	} {
-		if _, err := env.ExecuteActivity(acts.ChargeDeposit, c); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := env.ExecuteActivity(acts.CancelPendingCharges, activities.CancelPendingInput{BookingID: b.ID}); err != nil {
-		t.Fatal(err)
-	}
+	m := newMoney(t)
+	b := m.b
+	m.charge(2000, payment.DepositKey(b.ID), payment.SandboxSucceed)
+	m.charge(2000, payment.ChangeKey(b.ID, 2), payment.SandboxNever)
+	m.cancelPending()
 	for range 2 { // a retried activity
 		// Asked 40.00, lowered to 10.00: 30.00 of the difference, but only 20.00 were paid.
-		v, err := env.ExecuteActivity(acts.Refund, activities.RefundInput{BookingID: b.ID, ChargeKey: payment.DepositKey(b.ID),
-			Amount: 3000, Reason: "change-3", Keep: 1000})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rec *payment.Record
-		if err := v.Get(&rec); err != nil || rec == nil || rec.Amount != 1000 {
-			t.Fatalf("refund %+v, %v; want 10.00, keeping 10.00 of the 20.00 paid", rec, err)
+		rec := m.refund(activities.RefundInput{ChargeKey: payment.DepositKey(b.ID), Amount: 3000, Reason: "change-3", Keep: 1000})
+		if rec == nil || rec.Amount != 1000 {
+			t.Fatalf("refund %+v; want 10.00, keeping 10.00 of the 20.00 paid", rec)
 		}
 	}
 	// Cancelled later: what is left comes back, nothing more.
-	v, err := env.ExecuteActivity(acts.Refund, activities.RefundInput{BookingID: b.ID, ChargeKey: payment.DepositKey(b.ID),
-		Amount: 1000, Reason: "cancel"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rec *payment.Record
-	if err := v.Get(&rec); err != nil || rec == nil || rec.Amount != 1000 {
-		t.Fatalf("cancel refund %+v, %v", rec, err)
+	if rec := m.refund(activities.RefundInput{ChargeKey: payment.DepositKey(b.ID), Amount: 1000, Reason: "cancel"}); rec == nil || rec.Amount != 1000 {
+		t.Fatalf("cancel refund %+v", rec)
 	}
 }
 
@@ -256,34 +266,18 @@ func TestRefund_KeepsWhatMustStayPaid(t *testing.T) {
 // whole and alone; when it was cancelled before it was paid, nothing is refunded (the first
 // deposit stays).
 func TestRefund_OnlyChargeNeverDrawsFromOthers(t *testing.T) {
-	db, b := held(t)
-	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestActivityEnvironment()
-	acts := newActs(db)
-	env.RegisterActivity(acts)
+	m := newMoney(t)
+	b := m.b
 	prepaid := payment.ChangeKey(b.ID, 2) + ":update-1"
-	for _, c := range []activities.ChargeInput{
-		{BookingID: b.ID, Amount: 2000, Currency: "EUR", Method: payment.SandboxSucceed, IdempotencyKey: payment.DepositKey(b.ID)},
-		{BookingID: b.ID, Amount: 1000, Currency: "EUR", Method: payment.SandboxNever, IdempotencyKey: prepaid},
-	} {
-		if _, err := env.ExecuteActivity(acts.ChargeDeposit, c); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := env.ExecuteActivity(acts.CancelDeposit, activities.CancelDepositInput{IdempotencyKey: prepaid}); err != nil {
+	m.charge(2000, payment.DepositKey(b.ID), payment.SandboxSucceed)
+	m.charge(1000, prepaid, payment.SandboxNever)
+	if _, err := m.env.ExecuteActivity(m.acts.CancelDeposit, activities.CancelDepositInput{IdempotencyKey: prepaid}); err != nil {
 		t.Fatal(err)
 	}
-	v, err := env.ExecuteActivity(acts.Refund, activities.RefundInput{BookingID: b.ID, ChargeKey: prepaid, Amount: 1000,
-		Reason: "change-refused:update-1", OnlyCharge: true})
-	if err != nil {
-		t.Fatal(err)
+	if rec := m.refund(activities.RefundInput{ChargeKey: prepaid, Amount: 1000, Reason: "change-refused:update-1", OnlyCharge: true}); rec != nil {
+		t.Fatalf("refund %+v; want none: the cancelled charge took nothing, the deposit is not its to give", rec)
 	}
-	if v.HasValue() {
-		var rec *payment.Record
-		err := v.Get(&rec)
-		t.Fatalf("refund %+v, %v; want none: the cancelled charge took nothing, the deposit is not its to give", rec, err)
-	}
-	recs, err := postgres.NewPaymentStore(db).ByBooking(context.Background(), b.ID)
+	recs, err := postgres.NewPaymentStore(m.db).ByBooking(context.Background(), b.ID)
 	if err != nil || len(recs) != 2 {
 		t.Fatalf("payments %+v, %v; want the two charges and no refund", recs, err)
 	}

@@ -415,6 +415,17 @@ func webhookBody(typ, piID, bookingID string) []byte {
 	return b
 }
 
+// stripeHold opens a restaurant of units tables with Stripe (stripe-mock) as the provider, and
+// holds one table for its guest; the deposit is pending.
+func stripeHold(t *testing.T, units int) (*env, string, *shop, hold) {
+	t.Helper()
+	e, secret := stripeEnv(t)
+	s := e.openRestaurant(units)
+	var h hold
+	e.mustStatus(e.do("POST", s.bookingPath, s.userTok, s.dinner(1, nil)), 201).json(t, &h)
+	return e, secret, s, h
+}
+
 // stripeEvent posts a Stripe event of type typ about the PaymentIntent ref of a booking, signed
 // with secret now.
 func (e *env) stripeEvent(secret, typ, ref, bookingID string) resp {
@@ -425,10 +436,7 @@ func (e *env) stripeEvent(secret, typ, ref, bookingID string) resp {
 }
 
 func TestPaymentWebhook_StripeSignatureDecides(t *testing.T) {
-	e, secret := stripeEnv(t)
-	s := e.openRestaurant(1)
-	var h hold
-	e.mustStatus(e.do("POST", s.bookingPath, s.userTok, s.dinner(1, nil)), 201).json(t, &h)
+	e, secret, s, h := stripeHold(t, 1)
 	if h.Provider != "stripe" || !strings.HasPrefix(h.ProviderRef, "pi_") {
 		t.Fatalf("hold %+v", h)
 	}
@@ -531,10 +539,7 @@ func TestBooking_RaisedDepositIsPayableAndRefunded(t *testing.T) {
 // TestPaymentWebhook_ExtraDepositOfAChangeIsRecorded: Stripe's answer about a change's extra
 // deposit is recorded from the webhook (the workflow only takes the first deposit's).
 func TestPaymentWebhook_ExtraDepositOfAChangeIsRecorded(t *testing.T) {
-	e, secret := stripeEnv(t)
-	s := e.openRestaurant(2)
-	var h hold
-	e.mustStatus(e.do("POST", s.bookingPath, s.userTok, s.dinner(1, nil)), 201).json(t, &h)
+	e, secret, s, h := stripeHold(t, 2)
 	id := h.Booking.ID.String()
 	post := func(ref string) {
 		t.Helper()
@@ -573,10 +578,7 @@ func TestPaymentWebhook_ExtraDepositOfAChangeIsRecorded(t *testing.T) {
 // attempt, after which the guest may pay the same PaymentIntent with another card: the booking
 // stays held, and the payment that follows confirms it.
 func TestPaymentWebhook_AFailedCardAttemptKeepsTheHold(t *testing.T) {
-	e, secret := stripeEnv(t)
-	s := e.openRestaurant(1)
-	var h hold
-	e.mustStatus(e.do("POST", s.bookingPath, s.userTok, s.dinner(1, nil)), 201).json(t, &h)
+	e, secret, s, h := stripeHold(t, 1)
 	id := h.Booking.ID.String()
 	post := func(typ string) {
 		t.Helper()

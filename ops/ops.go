@@ -88,6 +88,7 @@ func (o *Ops) Stuck(ctx context.Context, limit int, grace time.Duration) ([]Stuc
 	var out []Stuck
 	var token []byte
 	seen := 0
+	running := map[string]bool{} // booking ids whose workflow was just looked at, running
 	for seen < limit {
 		res, err := o.c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 			Query:         "WorkflowType = 'Booking' AND ExecutionStatus = 'Running'",
@@ -101,6 +102,7 @@ func (o *Ops) Stuck(ctx context.Context, limit int, grace time.Duration) ([]Stuc
 			seen++
 			wid := ex.GetExecution().GetWorkflowId()
 			id := strings.TrimPrefix(wid, "booking-")
+			running[id] = true
 			status := ""
 			if p := ex.GetSearchAttributes().GetIndexedFields()["BookingStatus"]; p != nil {
 				status = strings.Trim(string(p.GetData()), `"`)
@@ -131,19 +133,28 @@ func (o *Ops) Stuck(ctx context.Context, limit int, grace time.Duration) ([]Stuc
 			break
 		}
 	}
-	orphans, err := o.Orphans(ctx, limit, grace)
+	orphans, err := o.orphans(ctx, limit, grace, running)
 	if err != nil {
 		return nil, err
 	}
-	out = append(out, orphans...)
+	adrift, err := o.adrift(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(out, orphans...), adrift...), nil
+}
+
+// adrift lists the payments that need a person (none without WithPayments).
+func (o *Ops) adrift(ctx context.Context, limit int) ([]Stuck, error) {
 	if o.payments == nil {
-		return out, nil
+		return nil, nil
 	}
-	adrift, err := o.payments.Adrift(ctx, o.now().Add(-paymentGrace), limit)
+	ps, err := o.payments.Adrift(ctx, o.now().Add(-paymentGrace), limit)
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range adrift {
+	out := make([]Stuck, 0, len(ps))
+	for _, p := range ps {
 		what := "refund failed at the provider: the guest has not got the money back; refund by hand"
 		switch {
 		case p.Kind == payment.RefundOut && p.Status == payment.Pending:
@@ -162,16 +173,20 @@ func (o *Ops) Stuck(ctx context.Context, limit int, grace time.Duration) ([]Stuc
 // in seconds, and an hour leaves room for a slow refund.
 const paymentGrace = time.Hour
 
-// Orphans lists BLOCKED bookings past their hold by more than grace whose workflow no longer
+// orphans lists BLOCKED bookings past their hold by more than grace whose workflow no longer
 // runs (terminated from the Web UI, or its history lost): nothing will release their units.
-// `reservo ops release` does.
-func (o *Ops) Orphans(ctx context.Context, limit int, grace time.Duration) ([]Stuck, error) {
+// `reservo ops release` does. Bookings in running (their workflow listed running) are not
+// looked up again.
+func (o *Ops) orphans(ctx context.Context, limit int, grace time.Duration, running map[string]bool) ([]Stuck, error) {
 	held, err := o.bookings.HeldPast(ctx, o.now().Add(-grace), limit)
 	if err != nil {
 		return nil, err
 	}
 	var out []Stuck
 	for _, b := range held {
+		if running[b.ID.String()] {
+			continue
+		}
 		state, err := o.workflowState(ctx, b.ID.String())
 		if err != nil {
 			return nil, err

@@ -18,9 +18,6 @@ type PaymentStore struct{ db *DB }
 // NewPaymentStore returns the payment store of db.
 func NewPaymentStore(db *DB) *PaymentStore { return &PaymentStore{db: db} }
 
-// ErrPaymentNotFound is returned for an unknown payment.
-var ErrPaymentNotFound = payment.ErrNotFound
-
 const paymentColumns = `id, booking_id, kind, amount, currency, provider, coalesce(provider_ref, ''), idempotency_key,
 	coalesce(charge_key, ''), status, created_at, updated_at`
 
@@ -29,7 +26,7 @@ func scanPayment(row pgx.Row) (*payment.Record, error) {
 	err := row.Scan(&r.ID, &r.BookingID, &r.Kind, &r.Amount, &r.Currency, &r.Provider, &r.ProviderRef,
 		&r.IdempotencyKey, &r.ChargeKey, &r.Status, &r.CreatedAt, &r.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, ErrPaymentNotFound
+		return nil, payment.ErrNotFound
 	}
 	return &r, err
 }
@@ -69,7 +66,7 @@ func (s *PaymentStore) Finish(ctx context.Context, key, providerRef string, stat
 }
 
 // FinishByRef stores a provider's callback about its payment providerRef of booking bookingID,
-// and returns the payment as it stands; ErrPaymentNotFound when the booking has no such payment.
+// and returns the payment as it stands; payment.ErrNotFound when the booking has no such payment.
 func (s *PaymentStore) FinishByRef(ctx context.Context, bookingID uuid.UUID, provider, providerRef string, status payment.Status) (*payment.Record, error) {
 	r, err := scanPayment(s.db.Pool.QueryRow(ctx, `UPDATE payment SET status = `+finalStatus+`, updated_at = now()
 		WHERE provider = $1 AND provider_ref = $2 AND booking_id = $4 RETURNING `+paymentColumns,

@@ -422,16 +422,21 @@ func (r *run) record(ctx workflow.Context, status payment.Status) {
 	}
 }
 
+// cancelCtx is for a cancel at the provider that is best effort: a few attempts, after which
+// a charge that succeeds all the same arrives as a payment answer.
+func cancelCtx(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
+}
+
 // cancelDeposit stops a pending deposit. One that was captured after all (its signal lost or
 // still on its way) counts as a late payment: refunded once the booking is closed.
 func (r *run) cancelDeposit(ctx workflow.Context) {
 	if r.charge == nil {
 		return
 	}
-	c := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
 	var captured bool
-	if err := workflow.ExecuteActivity(c, acts.CancelDeposit, activities.CancelDepositInput{IdempotencyKey: payment.DepositKey(r.b.ID)}).Get(ctx, &captured); err != nil {
+	if err := workflow.ExecuteActivity(cancelCtx(ctx), acts.CancelDeposit, activities.CancelDepositInput{IdempotencyKey: payment.DepositKey(r.b.ID)}).Get(ctx, &captured); err != nil {
 		// Best effort: a deposit that succeeds all the same arrives as a late payment signal.
 		workflow.GetLogger(ctx).Warn("cancel deposit", "error", err)
 	}
@@ -568,9 +573,8 @@ func (r *run) change(ctx workflow.Context, req ChangeRequest) (*booking.Changed,
 		// request must not find that charge as its own.
 		prepaidKey = payment.ChangeKey(r.b.ID, r.b.Version+1) + ":" + workflow.GetCurrentUpdateInfo(ctx).ID
 		r.extraCharged = true
-		// The charge retries until the provider answers; an error is a decline.
-		if err := workflow.ExecuteActivity(stateCtx(ctx), acts.ChargeDeposit, activities.ChargeInput{BookingID: r.b.ID,
-			Amount: diff, Currency: r.b.Currency, Method: r.in.PaymentMethod, IdempotencyKey: prepaidKey}).Get(ctx, &prepaid); err != nil {
+		var err error
+		if prepaid, err = r.chargeExtra(ctx, diff, prepaidKey); err != nil {
 			return nil, temporal.NewApplicationError("the extra deposit was declined; the booking is unchanged", ErrTypeExtraDeclined)
 		}
 	}
@@ -595,9 +599,7 @@ func (r *run) change(ctx workflow.Context, req ChangeRequest) (*booking.Changed,
 		extra := &booking.ExtraDeposit{Amount: diff, Currency: b.Currency, Status: string(payment.Failed)}
 		res := prepaid
 		if res == nil {
-			// The charge retries until the provider answers; an error is a decline.
-			if err := workflow.ExecuteActivity(stateCtx(ctx), acts.ChargeDeposit, activities.ChargeInput{BookingID: b.ID,
-				Amount: diff, Currency: b.Currency, Method: r.in.PaymentMethod, IdempotencyKey: payment.ChangeKey(b.ID, b.Version)}).Get(ctx, &res); err != nil {
+			if res, err = r.chargeExtra(ctx, diff, payment.ChangeKey(b.ID, b.Version)); err != nil {
 				workflow.GetLogger(ctx).Error("charge the change's deposit difference", "error", err)
 			}
 		}
@@ -617,13 +619,20 @@ func (r *run) change(ctx workflow.Context, req ChangeRequest) (*booking.Changed,
 	return out, nil
 }
 
+// chargeExtra charges amount of a raised deposit under key with the booking's payment method.
+// It retries until the provider answers; an error is a decline.
+func (r *run) chargeExtra(ctx workflow.Context, amount int64, key string) (*activities.ChargeResult, error) {
+	var res *activities.ChargeResult
+	err := workflow.ExecuteActivity(stateCtx(ctx), acts.ChargeDeposit, activities.ChargeInput{BookingID: r.b.ID,
+		Amount: amount, Currency: r.b.Currency, Method: r.in.PaymentMethod, IdempotencyKey: key}).Get(ctx, &res)
+	return res, err
+}
+
 // returnPrepaid gives back the extra deposit charged (key) for a change that was then refused:
 // cancelled at the provider while it is pending, refunded whole once it succeeded, and nothing
 // of the booking's other charges.
 func (r *run) returnPrepaid(ctx workflow.Context, key string, amount int64) {
-	c := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
-	if err := workflow.ExecuteActivity(c, acts.CancelDeposit, activities.CancelDepositInput{IdempotencyKey: key}).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(cancelCtx(ctx), acts.CancelDeposit, activities.CancelDepositInput{IdempotencyKey: key}).Get(ctx, nil); err != nil {
 		workflow.GetLogger(ctx).Warn("cancel the extra deposit of a refused change", "error", err)
 	}
 	r.refundInput(ctx, activities.RefundInput{BookingID: r.b.ID, ChargeKey: key, Amount: amount,

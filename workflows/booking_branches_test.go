@@ -10,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/reservo/reservo/activities"
 	"github.com/reservo/reservo/booking"
@@ -187,19 +186,7 @@ func TestBooking_ChangeSucceedsOrKeepsTheBooking(t *testing.T) {
 	ch.Change.Slots.Quantity = 2
 	var failed, changed error = errors.New("not sent"), errors.New("not sent")
 	var got *booking.Changed
-	send := func(d time.Duration, dst *error) {
-		s.at(d, func() {
-			s.env.UpdateWorkflow(UpdateChange, d.String(), &testsuite.TestUpdateCallback{
-				OnReject: func(e error) { *dst = e }, OnAccept: func() {},
-				OnComplete: func(r any, e error) {
-					*dst = e
-					if b, ok := r.(*booking.Changed); ok {
-						got = b
-					}
-				},
-			}, ch)
-		})
-	}
+	send := func(d time.Duration, dst *error) { s.change(d, d.String(), ch, dst, &got) }
 	send(time.Hour, &failed)
 	send(2*time.Hour, &changed)
 	var cancelErr error = errors.New("not sent")
@@ -331,11 +318,7 @@ func TestBooking_ChangeClosesAtTheCutoff(t *testing.T) {
 	s.pay(time.Minute, payment.Succeeded)
 	ch := ChangeRequest{Change: booking.Change{Slots: s.in.Slots, PartySize: 2, PriceTotal: 10000, Deposit: 2000}}
 	var err error = errors.New("not sent")
-	s.at(30*time.Hour, func() { // 18 h before the start, the cutoff is 24 h
-		s.env.UpdateWorkflow(UpdateChange, "late", &testsuite.TestUpdateCallback{
-			OnReject: func(e error) { err = e }, OnAccept: func() {}, OnComplete: func(_ any, e error) { err = e },
-		}, ch)
-	})
+	s.change(30*time.Hour, "late", ch, &err, nil) // 18 h before the start, the cutoff is 24 h
 	var cancelErr error = errors.New("not sent")
 	s.status(31*time.Hour, StatusRequest{To: booking.Cancelled, By: RoleUser}, &cancelErr)
 	res := s.run(t)
@@ -364,11 +347,7 @@ func TestBooking_LoweringTheDepositKeepsTheNewDepositPaid(t *testing.T) {
 	change := func(d time.Duration, qty int, deposit int64, dst *error) {
 		ch := ChangeRequest{Change: booking.Change{Slots: s.in.Slots, PartySize: 2, PriceTotal: 10000, Deposit: deposit}}
 		ch.Change.Slots.Quantity = qty
-		s.at(d, func() {
-			s.env.UpdateWorkflow(UpdateChange, d.String(), &testsuite.TestUpdateCallback{
-				OnReject: func(e error) { *dst = e }, OnAccept: func() {}, OnComplete: func(_ any, e error) { *dst = e },
-			}, ch)
-		})
+		s.change(d, d.String(), ch, dst, nil)
 	}
 	var raised, lowered, cancelErr error = errors.New("not sent"), errors.New("not sent"), errors.New("not sent")
 	change(time.Hour, 2, 4000, &raised)    // extra 2000 asked, left pending
@@ -428,15 +407,7 @@ func TestBooking_SavedMethodPaysTheRaiseBeforeTheChange(t *testing.T) {
 			ch.Change.Slots.Quantity = 2
 			var err, cancelErr error = errors.New("not sent"), errors.New("not sent")
 			var got *booking.Changed
-			s.at(time.Hour, func() {
-				s.env.UpdateWorkflow(UpdateChange, "raise", &testsuite.TestUpdateCallback{
-					OnReject: func(e error) { err = e }, OnAccept: func() {},
-					OnComplete: func(r any, e error) {
-						err = e
-						got, _ = r.(*booking.Changed)
-					},
-				}, ch)
-			})
+			s.change(time.Hour, "raise", ch, &err, &got)
 			s.status(2*time.Hour, StatusRequest{To: booking.Cancelled, By: RoleManager}, &cancelErr)
 			s.run(t)
 			if errType(err) != c.wantErr || (c.wantErr == "" && err != nil) {

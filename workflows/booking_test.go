@@ -127,6 +127,23 @@ func (s *saga) status(d time.Duration, req StatusRequest, err *error) {
 	})
 }
 
+// change sends a change update with id at d and keeps its outcome in *err (nil: accepted and
+// done) and, when got is not nil, its answer in *got.
+func (s *saga) change(d time.Duration, id string, req ChangeRequest, err *error, got **booking.Changed) {
+	s.at(d, func() {
+		s.env.UpdateWorkflow(UpdateChange, id, &testsuite.TestUpdateCallback{
+			OnReject: func(e error) { *err = e },
+			OnAccept: func() {},
+			OnComplete: func(r any, e error) {
+				*err = e
+				if c, ok := r.(*booking.Changed); ok && got != nil {
+					*got = c
+				}
+			},
+		}, req)
+	})
+}
+
 func (s *saga) run(t *testing.T) *BookingResult {
 	t.Helper()
 	s.env.ExecuteWorkflow(Booking, s.in)
