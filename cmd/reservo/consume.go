@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/reservo/reservo/archive"
+	"github.com/reservo/reservo/config"
+	"github.com/reservo/reservo/postgres"
+	"github.com/reservo/reservo/search"
+	"github.com/reservo/reservo/workers"
+)
+
+// handlers are the event handlers of the profile: the search indexer, the archiver and the
+// notifier.
+func handlers(cfg *config.Config, db *postgres.DB, eng *engines, log *slog.Logger) ([]workers.Handler, error) {
+	n, err := notifier(cfg, db, log)
+	if err != nil {
+		return nil, err
+	}
+	return []workers.Handler{search.NewIndexer(eng.search), &archive.Archiver{Store: eng.archiver}, n}, nil
+}
+
+// consumers run the handlers over the event log: each reads the log itself in the local
+// profile; at scale the log goes through Kafka.
+func consumers(cfg *config.Config, db *postgres.DB, eng *engines, log *slog.Logger, reg prometheus.Registerer) ([]workers.Consumer, error) {
+	hs, err := handlers(cfg, db, eng, log)
+	if err != nil {
+		return nil, err
+	}
+	if eng.scale() {
+		return eng.kafkaConsumers(hs, log, reg), nil
+	}
+	m := workers.NewConsumerMetrics(reg)
+	out := make([]workers.Consumer, len(hs))
+	for i, h := range hs {
+		out[i] = &workers.LogConsumer{Log: postgres.NewEventLog(db), Handler: h, Logger: log, Metrics: m}
+	}
+	return out, nil
+}
+
+// consume runs the event consumers and the archive purge; alone, it serves its own metrics.
+func consume(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgres.DB, eng *engines, reg *prometheus.Registry, alone bool) error {
+	if alone {
+		srv := &http.Server{Addr: cfg.ConsumerMetricsAddr, Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("consumer metrics server", "err", err)
+			}
+		}()
+		defer func() { _ = srv.Close() }()
+	}
+	go archive.RunPurge(ctx, eng.purger, cfg.ArchiveRetention, cfg.PurgeInterval, time.Now,
+		func(err error) { log.Error("purge archived bookings", "err", err) },
+		func(n int64) { log.Info("purged archived bookings", "rows", n) })
+	cs, err := consumers(cfg, db, eng, log, reg)
+	if err != nil {
+		return err
+	}
+	return workers.RunConsumers(ctx, cs, log)
+}
