@@ -110,8 +110,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 				}
 			}
 		case "booking":
-			tc, err := client.Dial(client.Options{HostPort: cfg.TemporalAddr, Namespace: cfg.TemporalNamespace,
-				Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+			tc, err := client.Dial(temporalOptions(cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 			if err != nil {
 				return fmt.Errorf("temporal: %w", err)
 			}

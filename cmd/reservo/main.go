@@ -137,9 +137,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var tc client.Client
 	if cmd != "consume" {
 		// Lazy: the API serves and /readyz reports while Temporal is away.
-		tc, err = client.NewLazyClient(client.Options{
-			HostPort: cfg.TemporalAddr, Namespace: cfg.TemporalNamespace, Logger: log.With("component", "temporal"),
-		})
+		tc, err = client.NewLazyClient(temporalOptions(cfg, log.With("component", "temporal")))
 		if err != nil {
 			return fmt.Errorf("temporal client: %w", err)
 		}

@@ -62,7 +62,7 @@ func runOps(ctx context.Context, args []string, getenv func(string) string, stdo
 		fmt.Fprintf(stdout, "%s (%s) is now %s; tokens issued before keep their role until they expire\n", u.Email, u.ID, u.Role)
 		return nil
 	}
-	tc, err := client.Dial(client.Options{HostPort: cfg.TemporalAddr, Namespace: cfg.TemporalNamespace, Logger: logger})
+	tc, err := client.Dial(temporalOptions(cfg, logger))
 	if err != nil {
 		return fmt.Errorf("temporal: %w", err)
 	}

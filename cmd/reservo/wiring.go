@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/reservo/reservo/config"
 	"github.com/reservo/reservo/notify"
 	"github.com/reservo/reservo/payment"
@@ -13,6 +15,12 @@ import (
 
 // bookingCacheTTL bounds how stale a cached booking can be if an invalidation is lost.
 const bookingCacheTTL = time.Minute
+
+// temporalOptions are the options of every Temporal client of the binary (the API's, the
+// worker's, ops' and the benchmark's): one place for what they must share.
+func temporalOptions(cfg *config.Config, log *slog.Logger) client.Options {
+	return client.Options{HostPort: cfg.TemporalAddr, Namespace: cfg.TemporalNamespace, Logger: log}
+}
 
 // paymentProvider is the deposit provider the configuration names.
 func paymentProvider(cfg *config.Config) payment.Provider {
