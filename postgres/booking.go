@@ -169,11 +169,19 @@ const (
 	holdPeriods = `INSERT INTO vendor_datetimeslot (vendor_id, starts_at, ends_at)
 		SELECT $1, s, e FROM unnest($2::timestamptz[], $3::timestamptz[]) AS t(s, e) ORDER BY s
 		ON CONFLICT (vendor_id, starts_at) DO NOTHING`
+	//
+	// A missing row takes its total from the itinerary's quantity under a share lock of the
+	// itinerary's row: a vendor changing the quantity holds that row until its own transaction
+	// has set the totals of the rows that exist (UpdateItinerary), so a new row is never made
+	// from a quantity that is being replaced. Rows that exist need no such lock (the common
+	// case: no write to the itinerary's row).
 	holdInventory = `INSERT INTO bookable_itinerary_slot (itinerary_id, datetimeslot_id, vendor_id, starts_at, total)
 		SELECT i.id, d.id, d.vendor_id, d.starts_at, i.quantity
 		FROM vendor_itinerary i CROSS JOIN unnest($3::uuid[], $4::timestamptz[]) AS t(v, st)
 		JOIN vendor_datetimeslot d ON d.vendor_id = t.v AND d.starts_at = t.st
-		WHERE i.id = $1 AND i.vendor_id = $2 ORDER BY d.starts_at
+		WHERE i.id = $1 AND i.vendor_id = $2
+		  AND NOT EXISTS (SELECT 1 FROM bookable_itinerary_slot s WHERE s.itinerary_id = i.id AND s.datetimeslot_id = d.id)
+		ORDER BY d.starts_at FOR SHARE OF i
 		ON CONFLICT (itinerary_id, datetimeslot_id) DO NOTHING`
 	holdLock = `SELECT s.total, s.held, s.booked
 		FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) AS t(it, v, st)
@@ -210,7 +218,12 @@ var HoldStatements = []string{holdPlans, holdExisting, holdPeriods, holdInventor
 // locked rows, and by the rows' capacity constraint, which makes the server skip the COMMIT of
 // a pipeline whose UPDATE would oversell.
 func (s *BookingStore) Block(ctx context.Context, b *booking.Booking, sl booking.Slots) (*booking.Booking, error) {
-	out, err := s.block(ctx, b, sl)
+	var out *booking.Booking
+	err := retryConflicts(ctx, func() error {
+		var err error
+		out, err = s.block(ctx, b, sl)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("block: %w", err)
 	}

@@ -267,3 +267,62 @@ func TestBlockSlots_RefusedHoldsWriteNothing(t *testing.T) {
 	}
 	in.checkRows(t)
 }
+
+// TestUpdateItinerary_QuantityCutRacesHolds cuts a room type's quantity while guests hold new
+// nights of it (rows made by the holds): every row of a coming night ends with the new total
+// (none made from the old quantity), nothing is oversold, and the only refusals are the
+// domain's (no free units; units in use), never a deadlock.
+func TestUpdateItinerary_QuantityCutRacesHolds(t *testing.T) {
+	ctx := context.Background()
+	for round := range 6 {
+		in := newInventory(t, 10)
+		vs := postgres.NewVendorStore(in.db)
+		// The nights are in the future (UpdateItinerary sets the totals of coming periods).
+		base := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 1, round*40)
+		night := func(i int) []booking.Period {
+			s := base.AddDate(0, 0, i)
+			return []booking.Period{{StartsAt: s, EndsAt: s.Add(21 * time.Hour)}}
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 64)
+		for g := range 8 {
+			wg.Go(func() {
+				for i := range 4 {
+					// Holds of several nights each, in a shuffled order of nights, so that rows are made
+					// and locked while the update runs.
+					ps := append(night(g*4+i), night((g*4+i+7)%32)...)
+					if _, err := in.block(ctx, ps, 1); err != nil && !errors.Is(err, booking.ErrUnavailable) {
+						errs <- err
+					}
+				}
+			})
+		}
+		var cutErr error
+		wg.Go(func() {
+			time.Sleep(time.Duration(round) * time.Millisecond)
+			_, _, cutErr = vs.UpdateItinerary(ctx, in.vendor.ID, in.room.ID, func(it *vendors.Itinerary) error {
+				it.Quantity = 5
+				return nil
+			})
+		})
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("round %d: hold: %v", round, err)
+		}
+		if cutErr != nil && !errors.Is(cutErr, vendors.ErrUnitsInUse) {
+			t.Fatalf("round %d: cut: %v", round, cutErr)
+		}
+		in.checkRows(t)
+		if cutErr == nil {
+			var stale int
+			if err := in.db.Pool.QueryRow(ctx, `SELECT count(*) FROM bookable_itinerary_slot
+				WHERE itinerary_id = $1 AND starts_at >= now() AND total <> 5`, in.room.ID).Scan(&stale); err != nil {
+				t.Fatal(err)
+			}
+			if stale > 0 {
+				t.Fatalf("round %d: %d rows of coming nights keep the old quantity after the cut", round, stale)
+			}
+		}
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -67,8 +69,15 @@ func (db *DB) Close() {
 	db.Pool.Close()
 }
 
-// inTx runs fn in a transaction, committed when fn returns nil and rolled back otherwise.
+// inTx runs fn in a transaction, committed when fn returns nil and rolled back otherwise. A
+// transaction that PostgreSQL aborted to break a deadlock or a serialization conflict is run
+// again (fn must be safe to run again: it starts from what it reads), a few times, so that
+// such a conflict between two writers reaches no caller.
 func (db *DB) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return retryConflicts(ctx, func() error { return db.inTxOnce(ctx, fn) })
+}
+
+func (db *DB) inTxOnce(ctx context.Context, fn func(pgx.Tx) error) error {
 	tx, err := db.Pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -83,11 +92,42 @@ func (db *DB) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return nil
 }
 
+// conflictAttempts bounds how often a transaction aborted by a conflict is run again.
+const conflictAttempts = 5
+
+// retryConflicts runs try until it succeeds, fails with another error than a deadlock or a
+// serialization failure, or has failed conflictAttempts times; it waits a little, more each
+// time and at random, between attempts, so that the two sides of a conflict part ways.
+func retryConflicts(ctx context.Context, try func() error) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = try()
+		if !isConflict(err) || attempt == conflictAttempts {
+			return err
+		}
+		wait := time.Duration(attempt) * (5*time.Millisecond + time.Duration(rand.Int64N(int64(10*time.Millisecond))))
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// isConflict reports whether err is PostgreSQL breaking a deadlock (40P01) or a serialization
+// conflict (40001): the transaction did nothing and may simply run again.
+func isConflict(err error) bool {
+	code, _ := pgCode(err)
+	return code == codeDeadlock || code == codeSerialization
+}
+
 // PostgreSQL error codes mapped by the stores.
 const (
 	codeUniqueViolation = "23505"
 	codeCheckViolation  = "23514"
 	codeForeignKey      = "23503"
+	codeSerialization   = "40001"
+	codeDeadlock        = "40P01"
 )
 
 // pgCode returns the SQLSTATE of err and the constraint it names, if err comes from the server.

@@ -348,9 +348,14 @@ func (s *VendorStore) UpdateItinerary(ctx context.Context, vendorID, itineraryID
 			return err
 		}
 		// The inventory rows of coming periods follow the new number of units; fewer units
-		// than are held or booked there is refused by the rows' capacity check.
-		if _, err := tx.Exec(ctx, `UPDATE bookable_itinerary_slot SET total = $2, updated_at = now()
-			WHERE itinerary_id = $1 AND starts_at >= now() AND total <> $2`, it.ID, it.Quantity); err != nil {
+		// than are held or booked there is refused by the rows' capacity check. The rows are
+		// locked in the holds' order (start time within the itinerary), so that a hold and
+		// this update wait for each other instead of deadlocking; a hold that makes a missing
+		// row waits for this transaction (holdInventory) and reads the new quantity.
+		if _, err := tx.Exec(ctx, `UPDATE bookable_itinerary_slot s SET total = $2, updated_at = now()
+			FROM (SELECT itinerary_id, datetimeslot_id FROM bookable_itinerary_slot
+			      WHERE itinerary_id = $1 AND starts_at >= now() AND total <> $2 ORDER BY starts_at FOR UPDATE) AS l
+			WHERE s.itinerary_id = l.itinerary_id AND s.datetimeslot_id = l.datetimeslot_id`, it.ID, it.Quantity); err != nil {
 			if code, name := pgCode(err); code == codeCheckViolation && name == "bookable_itinerary_slot_capacity" {
 				return vendors.ErrUnitsInUse
 			}
