@@ -38,19 +38,22 @@ type Config struct {
 	Vendors *vendors.Service
 	// VendorPages serves the public vendor pages (GET /vendor/:id), which tolerate replication
 	// lag: a service over a replica's store; default Vendors.
-	VendorPages    *vendors.Service
-	Bookings       *booking.Service
-	Provider       payment.Provider // the deposit provider (webhooks, sandbox)
-	Payments       PaymentRecords
-	Feed           *notify.FeedService
-	Search         *search.Service
-	WebhookSecret  string // the global key vendors' webhook signing keys derive from
-	Tokens         *auth.Tokens
-	Limiter        Limiter // nil: no rate limits
-	Checks         []Check
-	Logger         *slog.Logger
-	Registry       *prometheus.Registry // where the API's metrics go; /metrics serves it
-	BodyLimit      int
+	VendorPages   *vendors.Service
+	Bookings      *booking.Service
+	Provider      payment.Provider // the deposit provider (webhooks, sandbox)
+	Payments      PaymentRecords
+	Feed          *notify.FeedService
+	Search        *search.Service
+	WebhookSecret string // the global key vendors' webhook signing keys derive from
+	Tokens        *auth.Tokens
+	Limiter       Limiter // nil: no rate limits
+	Checks        []Check
+	Logger        *slog.Logger
+	Registry      *prometheus.Registry // where the API's metrics go; /metrics serves it
+	BodyLimit     int
+	// RequestTimeout bounds how long a request waits on the engines (0: 10 s): past it, it
+	// answers 503 with Retry-After.
+	RequestTimeout time.Duration
 	RateLimit      int // requests per minute per client address
 	LoginRateLimit int // login attempts per minute per client address and account
 }
@@ -84,6 +87,7 @@ type API struct {
 	metrics        *metrics
 	rateLimitValue int
 	loginLimit     int
+	requestTimeout time.Duration
 	// limiterDownUntil (unix nanoseconds) is set when the limiter's store fails.
 	limiterDownUntil atomic.Int64
 }
@@ -93,6 +97,10 @@ func New(cfg Config) *fiber.App {
 	a := &API{
 		users: cfg.Users, vendors: cfg.Vendors, bookings: cfg.Bookings, provider: cfg.Provider, payments: cfg.Payments, feed: cfg.Feed, search: cfg.Search, webhookSecret: cfg.WebhookSecret, tokens: cfg.Tokens, limiter: cfg.Limiter, checks: cfg.Checks,
 		log: cfg.Logger, metrics: newMetrics(cfg.Registry), rateLimitValue: cfg.RateLimit, loginLimit: cfg.LoginRateLimit,
+		requestTimeout: cfg.RequestTimeout,
+	}
+	if a.requestTimeout <= 0 {
+		a.requestTimeout = 10 * time.Second
 	}
 	if a.log == nil {
 		a.log = slog.Default()
@@ -116,7 +124,7 @@ func New(cfg Config) *fiber.App {
 		CaseSensitive:         true,
 	})
 
-	app.Use(withRequestID, a.observe, recover.New())
+	app.Use(withRequestID, a.observe, recover.New(), a.deadline)
 
 	// Operations.
 	app.Get("/healthz", a.healthz)

@@ -13,7 +13,8 @@ import (
 	"github.com/reservo/reservo/validate"
 )
 
-// maxWait bounds the long poll of GET /booking/:bookingid/status.
+// maxWait bounds the long poll of GET /booking/:bookingid/status; the request's deadline
+// (RESERVO_REQUEST_TIMEOUT) bounds it too: a poll answers with the status as it is then.
 const maxWait = 30 * time.Second
 
 func (a *API) createBooking(c *fiber.Ctx) error {
@@ -93,6 +94,8 @@ func (a *API) getBookingStatus(c *fiber.Ctx) error {
 				Errors: []validate.FieldError{{Field: "wait", Message: "must be a duration up to 30s"}}}
 		}
 	}
+	// The poll answers before the request's deadline, with the status as it is then.
+	wait = min(wait, a.requestTimeout-time.Second)
 	p := principal(c)
 	since := booking.Status(c.Query("since"))
 	if wait > 0 && since == "" {
@@ -145,9 +148,10 @@ func (a *API) setBookingStatus(c *fiber.Ctx) error {
 	return c.JSON(b)
 }
 
-// paymentWebhook turns a verified provider callback into the booking's payment signal. A
-// forged or stale signature gets 400 and signals nothing; when the engine is down the provider
-// gets a 5xx and retries.
+// paymentWebhook takes a verified provider callback about a payment: recorded, and passed on
+// (see booking.Service.PaymentOutcome). A forged or stale signature gets 400 and changes
+// nothing; a payment not recorded yet, or an engine that is down, a 5xx: the provider sends it
+// again later (Stripe retries for days).
 func (a *API) paymentWebhook(c *fiber.Ctx) error {
 	ev, ok, err := a.provider.ParseWebhook(c.Body(), c.Get("Stripe-Signature"))
 	switch {
@@ -158,8 +162,7 @@ func (a *API) paymentWebhook(c *fiber.Ctx) error {
 	case !ok:
 		return c.JSON(fiber.Map{"received": true, "handled": false})
 	}
-	id, err := uuid.Parse(ev.BookingID)
-	if err != nil {
+	if _, err := uuid.Parse(ev.BookingID); err != nil {
 		return problem(400, "invalid_webhook", "the payment names no booking")
 	}
 	if ev.Status == payment.Failed && ev.Retryable {
@@ -168,22 +171,12 @@ func (a *API) paymentWebhook(c *fiber.Ctx) error {
 		// (which cancels it at the provider).
 		return c.JSON(fiber.Map{"received": true, "handled": true})
 	}
-	// The outcome is recorded first, whichever of the booking's payments it is about. A change's
-	// extra deposit needs nothing more; the deposit's outcome also goes to the workflow, which
-	// confirms or fails the booking.
-	rec, err := a.payments.FinishByRef(c.UserContext(), id, a.provider.Name(), ev.ProviderRef, ev.Status)
-	switch {
-	case errors.Is(err, payment.ErrNotFound):
-		// An answer that came before the charge's activity stored the provider's id: a 5xx,
-		// and the provider sends it again later (Stripe retries for days), when it is known.
+	err = a.bookings.PaymentOutcome(c.UserContext(), a.provider.Name(), ev)
+	if errors.Is(err, payment.ErrNotFound) {
 		return problem(503, "payment_not_recorded_yet", "this payment is not recorded yet; send the event again later")
-	case err != nil:
-		return err // a 5xx: the provider retries
-	case rec.IdempotencyKey != payment.DepositKey(id):
-		return c.JSON(fiber.Map{"received": true, "handled": true})
 	}
-	if err := a.bookings.Pay(c.UserContext(), id, ev.ProviderRef, string(ev.Status)); err != nil {
-		return err
+	if err != nil {
+		return err // a 5xx: the provider retries
 	}
 	return c.JSON(fiber.Map{"received": true, "handled": true})
 }
@@ -237,13 +230,12 @@ func (a *API) sandboxPay(c *fiber.Ctx) error {
 	if due == nil {
 		return problem(409, "no_deposit", "this booking has no deposit to pay")
 	}
-	if due.IdempotencyKey == payment.DepositKey(b.ID) {
-		// The workflow takes the deposit's outcome: it confirms or fails the booking.
-		err = a.bookings.Pay(c.UserContext(), b.ID, due.ProviderRef, string(in.Outcome))
-	} else {
-		_, err = a.payments.FinishByRef(c.UserContext(), b.ID, due.Provider, due.ProviderRef, in.Outcome)
+	if due.Status == payment.Succeeded {
+		return problem(409, "already_paid", "this booking's payments are paid")
 	}
-	if err != nil {
+	// As a provider's webhook would say it: recorded, then passed on.
+	if err := a.bookings.PaymentOutcome(c.UserContext(), due.Provider, payment.Event{BookingID: b.ID.String(),
+		ProviderRef: due.ProviderRef, Status: in.Outcome, Amount: due.Amount}); err != nil {
 		return err
 	}
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"booking_id": b.ID, "outcome": in.Outcome,

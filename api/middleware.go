@@ -170,3 +170,14 @@ func principal(c *fiber.Ctx) auth.Principal {
 }
 
 func forbidden(detail string) *Problem { return problem(403, "forbidden", detail) }
+
+// deadline bounds the time a request waits on the engines: every call a handler makes with
+// the request's context ends by then, and the client gets an answer (a 503 with Retry-After
+// when the engines did not answer in time). Work that must go on, a refund during a provider
+// outage say, goes on in the booking's workflow, not in the request.
+func (a *API) deadline(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), a.requestTimeout)
+	defer cancel()
+	c.SetUserContext(ctx)
+	return c.Next()
+}

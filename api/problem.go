@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -65,7 +66,12 @@ var sentinels = []struct {
 	{booking.ErrExtraDeclined, 402, "extra_deposit_declined", "the change raises the deposit and its difference was declined; the booking is unchanged"},
 	{booking.ErrNotStarted, 409, "not_started", "a booking can be marked availed or no-show only once it has started"},
 	{booking.ErrChangeClosed, 409, "change_closed", "changes close at the vendor's cancellation cutoff before the start: cancel the booking or contact the vendor"},
-	{booking.ErrEngineDown, 503, "temporarily_unavailable", "the booking engine is unavailable; try again shortly"},
+	{booking.ErrEngineDown, 503, "temporarily_unavailable", "the booking engine is unavailable or did not answer in time; a request that changes a booking may still take effect: read the booking, or send the request again (with the same Idempotency-Key for a new booking)"},
+	{booking.ErrTooManyHolds, 429, "too_many_holds", "you hold as many unpaid bookings as a guest may at once: pay or cancel one of them first"},
+	{booking.ErrTooManyChanges, 409, "too_many_changes", "this booking was changed as often as a booking may be: cancel it and book again, or contact the vendor"},
+	{booking.ErrIdempotencyKeyReused, 422, "idempotency_key_reused", "this Idempotency-Key came with another request before; nothing was done: use a new key for a new request"},
+	{booking.ErrPaymentRejected, 422, "payment_rejected", "the payment provider refused the payment request (check the payment method); nothing is held"},
+	{context.DeadlineExceeded, 503, "temporarily_unavailable", "the request did not complete in time; try again shortly"},
 }
 
 // toProblem turns any error into the problem to send; internal errors become a bare 500.
@@ -114,6 +120,10 @@ func (a *API) errorHandler(c *fiber.Ctx, err error) error {
 	if p.Status >= 500 {
 		a.log.ErrorContext(c.UserContext(), "request failed", "err", err, "request_id", p.RequestID,
 			"method", c.Method(), "route", routeLabel(c))
+	}
+	if p.Status == fiber.StatusServiceUnavailable && len(c.Response().Header.Peek(fiber.HeaderRetryAfter)) == 0 {
+		// Every 503 says when to come back: the engines it waited on are being retried.
+		c.Set(fiber.HeaderRetryAfter, "2")
 	}
 	c.Status(p.Status)
 	c.Set(fiber.HeaderContentType, "application/problem+json")

@@ -66,6 +66,30 @@ type Booking struct {
 	Version       int        `json:"version"`
 	CreatedAt     time.Time  `json:"created_at"`
 	UpdatedAt     time.Time  `json:"updated_at"`
+	// Payments are the booking's charges and refunds, as the booking service shows a booking
+	// to its guest, its vendor's managers and support staff; never stored with the booking,
+	// never in events.
+	Payments []Payment `json:"payments,omitempty"`
+}
+
+// Payment is one charge or refund of a booking as its guest sees it.
+type Payment struct {
+	Kind     string `json:"kind"` // charge or refund
+	Amount   int64  `json:"amount"`
+	Currency string `json:"currency"`
+	Status   string `json:"status"` // pending, succeeded or failed
+	// Reason says what a refund is for: cancel, billing, change, late-payment, stray (money
+	// taken after the booking had closed) and the like.
+	Reason    string    `json:"reason,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Refund is what of the deposit goes back to the guest as a booking closes, for the event and
+// the messages that tell the guest (Amount 0: the vendor keeps the deposit).
+type Refund struct {
+	Amount   int64  `json:"amount"`
+	Currency string `json:"currency"`
 }
 
 // Slots are what a booking holds: Quantity units of one itinerary in each of Periods.
@@ -114,6 +138,8 @@ type EventPayload struct {
 	Booking  *Booking `json:"booking"`
 	Previous Status   `json:"previous_status,omitempty"`
 	Periods  []Period `json:"periods"`
+	// Refund is, for a booking that closes, what of its deposit goes back (when the saga said).
+	Refund *Refund `json:"refund,omitempty"`
 }
 
 // More errors of the booking service.
@@ -134,4 +160,16 @@ var (
 	ErrNotStarted = errors.New("booking: not started yet")
 	// ErrChangeClosed is returned for a change at or after the cancellation cutoff.
 	ErrChangeClosed = errors.New("booking: changes are closed")
+	// ErrTooManyHolds is returned for a booking request of a guest who holds as many unpaid
+	// bookings as a guest may at once.
+	ErrTooManyHolds = errors.New("booking: too many bookings held and not paid yet")
+	// ErrTooManyChanges is returned for a change of a booking that was changed as often as a
+	// booking may be.
+	ErrTooManyChanges = errors.New("booking: changed too often")
+	// ErrIdempotencyKeyReused is returned for a booking request whose Idempotency-Key came
+	// with another request before.
+	ErrIdempotencyKeyReused = errors.New("booking: idempotency key reused with another request")
+	// ErrPaymentRejected is returned when the payment provider refused the deposit's request as
+	// invalid (a payment method it does not know, say): nothing is held.
+	ErrPaymentRejected = errors.New("booking: the payment provider refused the payment request")
 )

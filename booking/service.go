@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/reservo/reservo/auth"
+	"github.com/reservo/reservo/payment"
 	"github.com/reservo/reservo/validate"
 	"github.com/reservo/reservo/vendors"
 )
@@ -72,8 +73,12 @@ type Engine interface {
 	Change(ctx context.Context, id uuid.UUID, ch Change) (*Changed, error)
 	// SetStatus cancels, avails or marks a no-show, as role; ErrInvalidState or ErrForbidden.
 	SetStatus(ctx context.Context, id uuid.UUID, to Status, role auth.Role) (*Booking, error)
-	// Pay tells the saga of booking id the outcome of its deposit ref ("succeeded"/"failed").
+	// Pay tells the saga of booking id the outcome of its deposit ref ("succeeded"/"failed");
+	// ErrNotFound when the saga is over.
 	Pay(ctx context.Context, id uuid.UUID, providerRef, status string) error
+	// RefundStray starts the refund of a stray charge of booking id (money captured after the
+	// booking's money was settled), unless it was started before.
+	RefundStray(ctx context.Context, id uuid.UUID, chargeKey string) error
 }
 
 // Service is the booking service: it validates and prices requests, checks who may do what,
@@ -85,9 +90,12 @@ type Service struct {
 	archive Archive
 	guests  Guests
 	cache   Cache
-	log     *slog.Logger
-	engine  Engine
-	now     func() time.Time
+	log      *slog.Logger
+	engine   Engine
+	now      func() time.Time
+	payments Payments // nil: bookings show no payments
+	guard    Guard    // nil: no idempotency fingerprints, no cap of holds
+	maxHolds int
 }
 
 // NewService returns the booking service; cache may be nil.
@@ -129,9 +137,12 @@ func (s *Service) read(ctx context.Context, id uuid.UUID) (*Booking, error) {
 	if errors.Is(err, ErrNotFound) && s.archive != nil {
 		// Closed bookings leave the live table some time after they are archived: links in
 		// e-mails and apps keep working.
-		return s.archive.ByID(ctx, id)
+		b, err = s.archive.ByID(ctx, id)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := s.withPayments(ctx, b); err != nil {
 		return nil, err
 	}
 	if s.cache != nil {
@@ -218,6 +229,9 @@ func (s *Service) Book(ctx context.Context, userID, vendorID uuid.UUID, r Reques
 	if idempotencyKey != "" {
 		id = uuid.NewSHA1(idempotencyNamespace, []byte(userID.String()+"\x00"+idempotencyKey))
 	}
+	if err := s.guardBook(ctx, userID, vendorID, r, idempotencyKey, id); err != nil {
+		return nil, err
+	}
 	b := Booking{ID: id, UserID: userID, VendorID: v.ID, ItineraryID: it.ID, Status: Pending,
 		StartsAt: periods[0].StartsAt, EndsAt: periods[len(periods)-1].EndsAt, Quantity: r.Quantity, PartySize: r.PartySize,
 		PriceTotal: total, Deposit: deposit, Currency: it.Currency}
@@ -225,6 +239,9 @@ func (s *Service) Book(ctx context.Context, userID, vendorID uuid.UUID, r Reques
 		PaymentMethod: r.PaymentMethod, CancellationCutoff: time.Duration(v.CancellationCutoffHours) * time.Hour})
 	if err != nil {
 		return nil, fmt.Errorf("book: %w", err)
+	}
+	if hold.ClientSecret == "" && hold.Booking.Status == Blocked {
+		hold.ClientSecret = s.paySecret(ctx, hold.Booking.ID, hold.ProviderRef)
 	}
 	return hold, nil
 }
@@ -335,7 +352,16 @@ func (s *Service) Change(ctx context.Context, p auth.Principal, id uuid.UUID, r 
 	out, err := s.engine.Change(ctx, id, Change{Slots: Slots{VendorID: b.VendorID, ItineraryID: it.ID, Quantity: r.Quantity, Periods: periods},
 		PartySize: r.PartySize, PriceTotal: total, Deposit: deposit})
 	s.forget(ctx, id)
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	if x := out.ExtraDeposit; x != nil && x.ClientSecret == "" && x.Status == string(payment.Pending) {
+		x.ClientSecret = s.paySecret(ctx, id, x.ProviderRef)
+	}
+	if err := s.withPayments(ctx, &out.Booking); err != nil {
+		s.log.WarnContext(ctx, "payments of a changed booking", "booking_id", id, "err", err)
+	}
+	return out, nil
 }
 
 // SetStatus cancels, avails or marks a no-show: a guest may cancel their own booking; the
@@ -358,7 +384,14 @@ func (s *Service) SetStatus(ctx context.Context, p auth.Principal, id uuid.UUID,
 	}
 	out, err := s.engine.SetStatus(ctx, id, to, p.Role)
 	s.forget(ctx, id)
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	// The refund of a cancellation shows at once, on its way.
+	if err := s.withPayments(ctx, out); err != nil {
+		s.log.WarnContext(ctx, "payments of a closed booking", "booking_id", id, "err", err)
+	}
+	return out, nil
 }
 
 // Pay passes a deposit's outcome to its booking's saga.

@@ -28,6 +28,7 @@ type Config struct {
 	PublicURL       string        `env:"RESERVO_PUBLIC_URL" def:"http://127.0.0.1:8080" help:"URL of the API as clients see it"`
 	BodyLimit       int           `env:"RESERVO_BODY_LIMIT" def:"65536" help:"largest request body in bytes"`
 	ShutdownTimeout time.Duration `env:"RESERVO_SHUTDOWN_TIMEOUT" def:"15s" help:"time given to in-flight work on shutdown"`
+	RequestTimeout  time.Duration `env:"RESERVO_REQUEST_TIMEOUT" def:"10s" help:"longest a request waits on the engines before it answers 503 with Retry-After (the long poll of a booking's status included)"`
 	RateLimit       int           `env:"RESERVO_RATE_LIMIT" def:"600" help:"requests per minute per client address (0: off)"`
 	LoginRateLimit  int           `env:"RESERVO_LOGIN_RATE_LIMIT" def:"20" help:"login attempts per minute per client address and account"`
 
@@ -60,7 +61,11 @@ type Config struct {
 	StripeAPIURL        string `env:"RESERVO_STRIPE_API_URL" def:"" help:"Stripe API base URL (empty: Stripe itself; stripe-mock in tests)"`
 
 	HoldTimeout       time.Duration `env:"RESERVO_HOLD_TIMEOUT" def:"10m" help:"how long units stay held waiting for the deposit"`
-	LatePaymentWindow time.Duration `env:"RESERVO_LATE_PAYMENT_WINDOW" def:"24h" help:"how long an unpaid closed booking still refunds a late payment"`
+	LatePaymentWindow time.Duration `env:"RESERVO_LATE_PAYMENT_WINDOW" def:"24h" help:"how long an unpaid closed booking of a build before the settlement still waits for a late payment (newer ones refund it as a stray charge)"`
+	MaxHoldsPerGuest  int           `env:"RESERVO_MAX_HOLDS_PER_GUEST" def:"3" help:"unpaid bookings a guest may hold at once (past it: 429 too_many_holds; 0: no cap)"`
+	MaxChanges        int           `env:"RESERVO_MAX_CHANGES" def:"10" help:"change requests a booking takes (past it: 409 too_many_changes)"`
+	ContinueAfter     int           `env:"RESERVO_CONTINUE_AFTER_EVENTS" def:"0" help:"a confirmed booking's workflow continues as new past this many history events (0: when the Temporal server suggests it)"`
+	StraySweep        time.Duration `env:"RESERVO_STRAY_SWEEP_INTERVAL" def:"1m" help:"how often reservo worker looks for stray charges (money captured after a booking's money was settled) whose refund has not started"`
 	RemindBefore      time.Duration `env:"RESERVO_REMIND_BEFORE" def:"24h" help:"the guest is reminded this long before the booking (0: no reminders)"`
 	AutoAvailAfter    time.Duration `env:"RESERVO_AUTO_AVAIL_AFTER" def:"72h" help:"after its end, a confirmed booking nobody closed is availed"`
 
@@ -111,6 +116,15 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if cfg.HoldTimeout < 10*time.Second {
 		return nil, errors.New("RESERVO_HOLD_TIMEOUT: must be at least 10s")
+	}
+	if cfg.RequestTimeout < time.Second || cfg.RequestTimeout > time.Minute {
+		return nil, errors.New("RESERVO_REQUEST_TIMEOUT: must be between 1s and 1m")
+	}
+	if cfg.MaxChanges < 1 || cfg.MaxHoldsPerGuest < 0 || cfg.ContinueAfter < 0 {
+		return nil, errors.New("RESERVO_MAX_CHANGES must be at least 1; RESERVO_MAX_HOLDS_PER_GUEST and RESERVO_CONTINUE_AFTER_EVENTS at least 0")
+	}
+	if cfg.StraySweep < time.Second {
+		return nil, errors.New("RESERVO_STRAY_SWEEP_INTERVAL: must be at least 1s")
 	}
 	if cfg.WebhookSecret == "" {
 		b := make([]byte, 32)

@@ -79,7 +79,7 @@ func (b *burst) write(t *testing.T, count int) {
 			path = []booking.Status{booking.Confirmed, booking.Availed}
 		}
 		for _, to := range path {
-			if _, err := b.bookings.Transition(ctx, bk.ID, to, time.Now()); err != nil {
+			if _, err := b.bookings.Transition(ctx, bk.ID, to, time.Now(), nil); err != nil {
 				t.Fatalf("booking %d to %s: %v", i, to, err)
 			}
 		}

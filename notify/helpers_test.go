@@ -298,7 +298,7 @@ func (h *harness) block(t *testing.T, dayOffset int) *booking.Booking {
 
 func (h *harness) transition(t *testing.T, id uuid.UUID, to booking.Status) {
 	t.Helper()
-	if _, err := h.bookings.Transition(context.Background(), id, to, time.Now()); err != nil {
+	if _, err := h.bookings.Transition(context.Background(), id, to, time.Now(), nil); err != nil {
 		t.Fatalf("transition to %s: %v", to, err)
 	}
 }

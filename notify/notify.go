@@ -26,6 +26,7 @@ import (
 
 	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/event"
+	"github.com/reservo/reservo/payment"
 )
 
 // Channel is how a notification travels.
@@ -59,6 +60,8 @@ const (
 	KindBookingExpired   Kind = Kind(event.BookingExpired)
 	KindBookingAvailed   Kind = Kind(event.BookingAvailed)
 	KindReminder         Kind = "reminder"
+	// KindRefund: money taken after a booking had closed was refunded (a stray charge).
+	KindRefund Kind = "refund"
 )
 
 // State is where a notification is in its delivery.
@@ -252,7 +255,7 @@ func (n *Notifier) Remind(ctx context.Context, bookingID uuid.UUID) error {
 		return fmt.Errorf("remind %s: %w", bookingID, err)
 	}
 	addr := g.Email
-	m := n.message(KindReminder, v, b, audienceGuest, g)
+	m := n.message(KindReminder, v, b, audienceGuest, g, nil)
 	payload := n.clientPayload(b, KindReminder)
 	ns := []Notification{
 		n.newNotification(eventID, Email, RecipientUser, b.UserID, b.ID, KindReminder, addr, m, payload),
@@ -260,6 +263,42 @@ func (n *Notifier) Remind(ctx context.Context, bookingID uuid.UUID) error {
 	}
 	if err := n.deliver(ctx, eventID, ns); err != nil {
 		return fmt.Errorf("remind %s: %w", bookingID, err)
+	}
+	return nil
+}
+
+// refundNamespace is the UUIDv5 namespace of refund notices' event ids.
+var refundNamespace = uuid.MustParse("9e3f5c1a-2b7d-4c8e-8f4a-6d1b3e5a7c90")
+
+// Refunded tells the guest of a refund's booking (e-mail and feed item) that the refund was
+// made: money taken after the booking had closed (a stray charge), returned. Once per refund.
+func (n *Notifier) Refunded(ctx context.Context, refund payment.Record) error {
+	b, err := n.bookings.ByID(ctx, refund.BookingID)
+	if errors.Is(err, booking.ErrNotFound) {
+		return nil // purged long ago: the guest's bank statement tells
+	}
+	if err != nil {
+		return fmt.Errorf("refund notice %s: %w", refund.IdempotencyKey, err)
+	}
+	eventID := uuid.NewSHA1(refundNamespace, []byte(refund.IdempotencyKey))
+	v, err := n.dir.Vendor(ctx, b.VendorID)
+	if err != nil {
+		return fmt.Errorf("refund notice %s: %w", refund.IdempotencyKey, err)
+	}
+	g, err := n.dir.Guest(ctx, b.UserID)
+	if err != nil {
+		return fmt.Errorf("refund notice %s: %w", refund.IdempotencyKey, err)
+	}
+	m := n.message(KindRefund, v, b, audienceGuest, g, &booking.Refund{Amount: refund.Amount, Currency: refund.Currency})
+	m.Body = fmt.Sprintf("%s was paid for this booking after it had closed (%s), and is refunded.\n\n",
+		Money(refund.Amount, refund.Currency), b.Status) + m.Body
+	payload := n.clientPayload(b, KindRefund)
+	ns := []Notification{
+		n.newNotification(eventID, Email, RecipientUser, b.UserID, b.ID, KindRefund, g.Email, m, payload),
+		n.newNotification(eventID, Feed, RecipientUser, b.UserID, b.ID, KindRefund, "", m, payload),
+	}
+	if err := n.deliver(ctx, eventID, ns); err != nil {
+		return fmt.Errorf("refund notice %s: %w", refund.IdempotencyKey, err)
 	}
 	return nil
 }
@@ -282,8 +321,8 @@ func (n *Notifier) plan(ctx context.Context, e event.Envelope, p *booking.EventP
 		return nil, err
 	}
 	payload := n.clientPayload(b, kind)
-	guest := n.message(kind, v, b, audienceGuest, g)
-	staff := n.message(kind, v, b, audienceVendor, g)
+	guest := n.message(kind, v, b, audienceGuest, g, p.Refund)
+	staff := n.message(kind, v, b, audienceVendor, g, p.Refund)
 
 	ns := []Notification{
 		n.newNotification(e.ID, Email, RecipientUser, b.UserID, b.ID, kind, guestAddr, guest, payload),

@@ -28,7 +28,9 @@ func bookingPath(id uuid.UUID) string { return "/booking/" + id.String() }
 
 // message renders what happened to b for one audience. Times are shown in the vendor's time
 // zone, since that is where the guest will be.
-func (n *Notifier) message(kind Kind, v Vendor, b *booking.Booking, to audience, g booking.Guest) message {
+//
+// refund, when the event says it, is what of the deposit goes back as the booking closes.
+func (n *Notifier) message(kind Kind, v Vendor, b *booking.Booking, to audience, g booking.Guest, refund *booking.Refund) message {
 	var headline string
 	guest := to == audienceGuest
 	switch kind {
@@ -55,6 +57,8 @@ func (n *Notifier) message(kind Kind, v Vendor, b *booking.Booking, to audience,
 			"A booking at %s was availed")
 	case KindReminder:
 		headline = pick(guest, "Reminder: your booking at %s is coming up", "Reminder of a booking at %s")
+	case KindRefund:
+		headline = pick(guest, "A payment for your booking at %s was refunded", "A payment of a booking at %s was refunded")
 	default:
 		headline = pick(guest, "Your booking at %s was updated", "A booking at %s was updated")
 	}
@@ -82,6 +86,13 @@ func (n *Notifier) message(kind Kind, v Vendor, b *booking.Booking, to audience,
 	fmt.Fprintf(&sb, "Status:    %s\n", b.Status)
 	fmt.Fprintf(&sb, "Total:     %s\n", Money(b.PriceTotal, b.Currency))
 	fmt.Fprintf(&sb, "Deposit:   %s\n", Money(b.Deposit, b.Currency))
+	switch {
+	case refund == nil:
+	case refund.Amount > 0:
+		fmt.Fprintf(&sb, "Refund:    %s, on its way to the payment method it came from\n", Money(refund.Amount, refund.Currency))
+	case b.Deposit > 0:
+		fmt.Fprintf(&sb, "Refund:    none: the deposit is kept, as the vendor's policy says\n")
+	}
 	fmt.Fprintf(&sb, "Booking:   %s\n", b.ID)
 	fmt.Fprintf(&sb, "\nDetails: %s%s\n", n.publicURL, bookingPath(b.ID))
 	return message{Subject: subject, Body: sb.String()}

@@ -37,13 +37,14 @@ type Bookings interface {
 	ByID(ctx context.Context, id uuid.UUID) (*booking.Booking, error)
 	// HeldPast returns up to limit BLOCKED bookings whose hold expired before t, oldest first.
 	HeldPast(ctx context.Context, t time.Time, limit int) ([]booking.Booking, error)
-	Transition(ctx context.Context, id uuid.UUID, to booking.Status, at time.Time) (*booking.Booking, error)
+	Transition(ctx context.Context, id uuid.UUID, to booking.Status, at time.Time, refund *booking.Refund) (*booking.Booking, error)
 }
 
 // Payments settles the payments of a booking released by hand: the saga's own activities.
 type Payments interface {
 	CancelPendingCharges(ctx context.Context, in activities.CancelPendingInput) (int, error)
 	Refund(ctx context.Context, in activities.RefundInput) (*payment.Record, error)
+	Settle(ctx context.Context, in activities.SettleInput) (*activities.SettleResult, error)
 }
 
 // PaymentRecords finds the payments that need a person.
@@ -254,7 +255,7 @@ func (o *Ops) Release(ctx context.Context, bookingID string, pay Payments) (stri
 	if err != nil {
 		return "", fmt.Errorf("release %s: %w", bookingID, err)
 	}
-	if _, err := o.bookings.Transition(ctx, id, booking.Expired, o.now()); err != nil {
+	if _, err := o.bookings.Transition(ctx, id, booking.Expired, o.now(), nil); err != nil {
 		return "", fmt.Errorf("release %s: %w", bookingID, err)
 	}
 	msg := fmt.Sprintf("%s: EXPIRED, units released (its workflow is %s)", bookingID, workflowStateName(state))
@@ -266,6 +267,10 @@ func (o *Ops) Release(ctx context.Context, bookingID string, pay Payments) (stri
 		msg += fmt.Sprintf("; %d of the deposit refunded (%s)", rec.Amount, rec.Status)
 	} else if captured == 0 {
 		msg += "; no deposit was taken"
+	}
+	// Settled as the workflow would have: money captured from now on is stray, and refunded.
+	if _, err := pay.Settle(ctx, activities.SettleInput{BookingID: id}); err != nil {
+		return msg, fmt.Errorf("%s; settle: %w", msg, err)
 	}
 	return msg, nil
 }
@@ -386,8 +391,9 @@ func (o *Ops) Retry(ctx context.Context, bookingID, reason string) (string, erro
 // workflow code; it returns an error describing any non-determinism.
 func Replay(path string, logger log.Logger) error {
 	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflow(workflows.Booking)
-	r.RegisterWorkflow(workflows.RefundAfterBilling)
+	for _, wf := range workflows.All {
+		r.RegisterWorkflow(wf)
+	}
 	if _, err := os.Stat(path); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ package payment
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Errors returned by providers.
@@ -18,7 +19,16 @@ var (
 	ErrInvalidSignature = errors.New("payment: invalid webhook signature")
 	// ErrNotFound is returned by the payment records for a payment they do not have.
 	ErrNotFound = errors.New("payment: not found")
+	// ErrRejected is returned when the provider refused a request as invalid (an HTTP 4xx other
+	// than a card's decline, a conflict or a rate limit): sending it again cannot succeed.
+	ErrRejected = errors.New("payment: rejected by the provider")
 )
+
+// KeyLookupAfter is the age from which a payment asked of a provider with no answer recorded
+// is first looked up at the provider (by the idempotency key in its metadata) before it is
+// asked again: Stripe keeps idempotency keys for 24 hours, after which the same key would
+// create a second payment.
+const KeyLookupAfter = 23 * time.Hour
 
 // Status is the state of a payment at the provider.
 type Status string
@@ -72,6 +82,10 @@ type Event struct {
 	// PaymentIntent waiting for one). The payment stays pending until it succeeds or is cancelled.
 	Retryable bool
 	Amount    int64
+	// IdempotencyKey is the key the payment was created with, when the provider kept it (in
+	// the payment's metadata): an answer that arrives before the payment's id was recorded
+	// still finds its record.
+	IdempotencyKey string
 }
 
 // Provider is a payment provider.
@@ -85,6 +99,13 @@ type Provider interface {
 	CancelDeposit(ctx context.Context, providerRef, idempotencyKey string) error
 	// Refund returns money of a succeeded deposit.
 	Refund(ctx context.Context, r RefundRequest) (Refund, error)
+	// FindDeposit looks up the deposit created for bookingID with idempotencyKey (kept in its
+	// metadata), for a retry after the provider may have forgotten the key; ok=false when
+	// there is none.
+	FindDeposit(ctx context.Context, bookingID, idempotencyKey string) (in Intent, ok bool, err error)
+	// FindRefund looks up the refund of the payment providerRef made with idempotencyKey,
+	// likewise.
+	FindRefund(ctx context.Context, providerRef, idempotencyKey string) (r Refund, ok bool, err error)
 	// ParseWebhook verifies a callback's signature and returns the payment event it carries,
 	// or ok=false for a verified callback that is not about a deposit's outcome. It returns
 	// ErrInvalidSignature for a forged or stale callback.

@@ -2,6 +2,7 @@ package payment
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,6 +34,71 @@ type Record struct {
 	Status    Status    `json:"status"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// SucceededAt is when the payment first succeeded (nil while it has not).
+	SucceededAt *time.Time `json:"succeeded_at,omitempty"`
+	// StrayAt marks a charge that succeeded on a booking whose money was already settled (see
+	// Settlement): money no step of the saga accounts for, to be refunded in full; it is
+	// cleared once that refund is asked of the provider.
+	StrayAt *time.Time `json:"stray_at,omitempty"`
+	// ClientSecret is what the app needs to pay a pending charge; kept out of JSON (workflow
+	// payloads): the API reads it from the record for the booking's guest.
+	ClientSecret string `json:"-"`
+}
+
+// Ledger is a booking's payments as one transaction of the payment records sees them.
+type Ledger struct {
+	BookingID uuid.UUID
+	Records   []Record
+	// Kept is what the vendor keeps by the booking's settlement, nil while it is not settled.
+	Kept *int64
+}
+
+// Paid is what the booking's succeeded charges took, less its refunds that did not fail (those
+// pending count: they are on their way).
+func (l Ledger) Paid() int64 {
+	var n int64
+	for _, r := range l.Records {
+		switch {
+		case r.Kind == Charge && r.Status == Succeeded:
+			n += r.Amount
+		case r.Kind == RefundOut && r.Status != Failed:
+			n -= r.Amount
+		}
+	}
+	return n
+}
+
+// Left is what is left of the charge with key chargeKey after the refunds that did not fail
+// (0 for a charge that has not succeeded).
+func (l Ledger) Left(chargeKey string) int64 {
+	var n int64
+	for _, r := range l.Records {
+		switch {
+		case r.Kind == Charge && r.IdempotencyKey == chargeKey && r.Status == Succeeded:
+			n += r.Amount
+		case r.Kind == RefundOut && r.Status != Failed && r.refunds(l.BookingID) == chargeKey:
+			n -= r.Amount
+		}
+	}
+	return n
+}
+
+// refunds is the key of the charge a refund returns money of (refunds recorded before they
+// named their charge are of the first deposit).
+func (r Record) refunds(bookingID uuid.UUID) string {
+	if r.ChargeKey == "" {
+		return DepositKey(bookingID)
+	}
+	return r.ChargeKey
+}
+
+// Settlement is what the vendor keeps of a booking's money, fixed when its saga has made its
+// last decision about money (the booking closed, its refunds asked for). Money captured after
+// it is not the vendor's: such a charge is stray (Record.StrayAt) and refunded whole.
+type Settlement struct {
+	BookingID uuid.UUID
+	Kept      int64
+	SettledAt time.Time
 }
 
 // DepositKey is the idempotency key of a booking's deposit: the booking id and the step, never
@@ -43,6 +109,22 @@ func DepositKey(bookingID uuid.UUID) string { return "booking:" + bookingID.Stri
 func RefundKey(bookingID uuid.UUID, reason string) string {
 	return "booking:" + bookingID.String() + ":refund:" + reason
 }
+
+// RefundReason is the reason in the idempotency key of a refund of the booking (what follows
+// ":refund:"), without the charge a part of it draws from; "" for another key.
+func RefundReason(bookingID uuid.UUID, key string) string {
+	reason, ok := strings.CutPrefix(key, "booking:"+bookingID.String()+":refund:")
+	if !ok {
+		return ""
+	}
+	if i := strings.Index(reason, ":from:"); i >= 0 {
+		reason = reason[:i]
+	}
+	return reason
+}
+
+// StrayReason is the refund reason of the stray charge chargeKey: one refund per charge.
+func StrayReason(chargeKey string) string { return "stray:" + chargeKey }
 
 // ChangeKey is the idempotency key of the extra deposit of a change to booking version v.
 func ChangeKey(bookingID uuid.UUID, version int) string {

@@ -50,6 +50,17 @@ func (Sandbox) Refund(_ context.Context, r RefundRequest) (Refund, error) {
 	return Refund{ProviderRef: ref("sbx_re_", r.IdempotencyKey), Status: Succeeded}, nil
 }
 
+// FindDeposit implements Provider: the sandbox remembers nothing, and needs not to: the same
+// key always gives the same payment.
+func (Sandbox) FindDeposit(context.Context, string, string) (Intent, bool, error) {
+	return Intent{}, false, nil
+}
+
+// FindRefund implements Provider, likewise.
+func (Sandbox) FindRefund(context.Context, string, string) (Refund, bool, error) {
+	return Refund{}, false, nil
+}
+
 // ParseWebhook implements Provider: the sandbox sends no webhooks.
 func (Sandbox) ParseWebhook([]byte, string) (Event, bool, error) {
 	return Event{}, false, errors.New("sandbox: no webhooks; use POST /payments/sandbox/:bookingid")

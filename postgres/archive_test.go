@@ -29,7 +29,7 @@ func TestArchiveReceipts_PurgeOnlyWhatTheArchiveHolds(t *testing.T) {
 		t.Fatal(err)
 	}
 	closedAt := time.Now().Add(-48 * time.Hour)
-	closed, err := in.store.Transition(ctx, b.ID, booking.Cancelled, closedAt)
+	closed, err := in.store.Transition(ctx, b.ID, booking.Cancelled, closedAt, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,10 +18,45 @@ import (
 // row locks on bookable_itinerary_slot, taken in one global order (itinerary id, then start
 // time), so that two bookings can never take the same last unit and multi-night or changed
 // bookings never deadlock.
-type BookingStore struct{ db *DB }
+type BookingStore struct {
+	db       *DB
+	maxHolds int
+}
 
 // NewBookingStore returns the booking store of db.
 func NewBookingStore(db *DB) *BookingStore { return &BookingStore{db: db} }
+
+// WithMaxHolds makes Block refuse (booking.ErrTooManyHolds) a hold of a guest who holds n
+// unpaid bookings already (0: no cap). The check is exact: a guest's holds are made one at a
+// time.
+func (s *BookingStore) WithMaxHolds(n int) *BookingStore {
+	cp := *s
+	cp.maxHolds = n
+	return &cp
+}
+
+// ClaimKey implements booking.Guard: the first request with a guest's Idempotency-Key leaves
+// its fingerprint, which every later one is compared with.
+func (s *BookingStore) ClaimKey(ctx context.Context, userID uuid.UUID, key, fingerprint string, bookingID uuid.UUID) (string, error) {
+	if _, err := s.db.Pool.Exec(ctx, `INSERT INTO idempotency_key (user_id, key, fingerprint, booking_id) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (user_id, key) DO NOTHING`, userID, key, fingerprint, bookingID); err != nil {
+		return "", fmt.Errorf("claim idempotency key: %w", err)
+	}
+	var first string
+	if err := s.db.Pool.QueryRow(ctx, `SELECT fingerprint FROM idempotency_key WHERE user_id = $1 AND key = $2`, userID, key).Scan(&first); err != nil {
+		return "", fmt.Errorf("claim idempotency key: %w", err)
+	}
+	return first, nil
+}
+
+// OpenHolds returns how many unpaid bookings the guest holds (BLOCKED, hold not expired).
+func (s *BookingStore) OpenHolds(ctx context.Context, userID uuid.UUID) (int, error) {
+	var n int
+	if err := s.db.Pool.QueryRow(ctx, guestHolds, userID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("open holds: %w", err)
+	}
+	return n, nil
+}
 
 const bookingColumns = `id, user_id, vendor_id, itinerary_id, status, starts_at, ends_at, quantity, party_size,
 	price_total, deposit_amount, currency, hold_expires_at, version, created_at, updated_at`
@@ -142,9 +177,9 @@ func heldSlots(ctx context.Context, tx pgx.Tx, bookingID uuid.UUID) (itineraries
 	return itineraries, slotIDs, qty, states, rows.Err()
 }
 
-func writeBookingEvent(ctx context.Context, tx pgx.Tx, typ event.Type, b *booking.Booking, prev booking.Status, periods []booking.Period) error {
+func writeBookingEvent(ctx context.Context, tx pgx.Tx, typ event.Type, b *booking.Booking, prev booking.Status, periods []booking.Period, refund *booking.Refund) error {
 	e, err := event.New(typ, b.VendorID.String(), b.UpdatedAt, booking.EventSchemaVersion,
-		booking.EventPayload{Booking: b, Previous: prev, Periods: periods})
+		booking.EventPayload{Booking: b, Previous: prev, Periods: periods, Refund: refund})
 	if err != nil {
 		return err
 	}
@@ -199,6 +234,13 @@ const (
 	holdSlots = `INSERT INTO booking_slot (booking_id, itinerary_id, datetimeslot_id, quantity, state)
 		SELECT $1, t.it, d.id, $5, 'held' FROM unnest($2::uuid[], $3::uuid[], $4::timestamptz[]) AS t(it, v, st)
 		JOIN vendor_datetimeslot d ON d.vendor_id = t.v AND d.starts_at = t.st`
+)
+
+// The guest's cap of open holds (WithMaxHolds): a guest's holds are made one at a time (a lock
+// of the guest for the rest of the transaction), and their count read after it.
+const (
+	guestLock  = `SELECT pg_advisory_xact_lock(hashtextextended('holds:' || $1::text, 0))`
+	guestHolds = `SELECT count(*) FROM booking WHERE user_id = $1 AND status = 'BLOCKED' AND hold_expires_at > now()`
 )
 
 // HoldStatements are the hold's statements in the order Block sends them, for the benchmark
@@ -266,6 +308,11 @@ func (s *BookingStore) block(ctx context.Context, b *booking.Booking, sl booking
 		}
 		return err
 	})
+	holds := 0
+	if s.maxHolds > 0 {
+		lock.Queue(guestLock, b.UserID)
+		lock.Queue(guestHolds, b.UserID).QueryRow(func(row pgx.Row) error { return row.Scan(&holds) })
+	}
 	lock.Queue(holdPeriods, sl.VendorID, k.starts, k.ends)
 	lock.Queue(holdInventory, sl.ItineraryID, sl.VendorID, k.vendors, k.starts)
 	lock.Queue(holdLock, k.itineraries, k.vendors, k.starts).Query(func(rows pgx.Rows) error {
@@ -283,6 +330,9 @@ func (s *BookingStore) block(ctx context.Context, b *booking.Booking, sl booking
 	if existing != nil {
 		rollback()
 		return existing, nil
+	}
+	if s.maxHolds > 0 && holds >= s.maxHolds {
+		return fail(fmt.Errorf("guest %s holds %d: %w", b.UserID, holds, booking.ErrTooManyHolds))
 	}
 	if len(locked) != len(k.starts) {
 		return fail(fmt.Errorf("itinerary %s of vendor %s: %w", sl.ItineraryID, sl.VendorID, booking.ErrNotFound))
@@ -345,9 +395,10 @@ func (s *BookingStore) HeldPast(ctx context.Context, t time.Time, limit int) ([]
 }
 
 // Transition moves a booking to status to, books or releases its units as that status needs,
-// and records the event, in one transaction. It is idempotent: a booking already in status to
-// is returned unchanged. It returns booking.ErrInvalidState from any other status.
-func (s *BookingStore) Transition(ctx context.Context, id uuid.UUID, to booking.Status, at time.Time) (*booking.Booking, error) {
+// and records the event (with refund, when not nil: what of the deposit goes back), in one
+// transaction. It is idempotent: a booking already in status to is returned unchanged. It
+// returns booking.ErrInvalidState from any other status.
+func (s *BookingStore) Transition(ctx context.Context, id uuid.UUID, to booking.Status, at time.Time, refund *booking.Refund) (*booking.Booking, error) {
 	tr, ok := transitions[to]
 	if !ok {
 		return nil, fmt.Errorf("transition to %s: %w", to, booking.ErrInvalidState)
@@ -384,7 +435,7 @@ func (s *BookingStore) Transition(ctx context.Context, id uuid.UUID, to booking.
 			return fmt.Errorf("update booking: %w", err)
 		}
 		out = b
-		return writeBookingEvent(ctx, tx, tr.event, b, prev, periods)
+		return writeBookingEvent(ctx, tx, tr.event, b, prev, periods, refund)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("booking %s to %s: %w", id, to, err)
@@ -523,7 +574,7 @@ func (s *BookingStore) Change(ctx context.Context, id uuid.UUID, ch booking.Chan
 			return fmt.Errorf("update booking: %w", constraintErr(err))
 		}
 		out = b
-		return writeBookingEvent(ctx, tx, event.BookingUpdated, b, booking.Confirmed, ch.Slots.Periods)
+		return writeBookingEvent(ctx, tx, event.BookingUpdated, b, booking.Confirmed, ch.Slots.Periods, nil)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("change booking %s: %w", id, err)

@@ -148,16 +148,16 @@ func TestTransitions_BookReleaseAndIdempotence(t *testing.T) {
 	}
 
 	for range 2 { // a retried activity changes nothing twice
-		c, err := in.store.Transition(ctx, b.ID, booking.Confirmed, time.Now())
+		c, err := in.store.Transition(ctx, b.ID, booking.Confirmed, time.Now(), nil)
 		if err != nil || c.Status != booking.Confirmed || c.HoldExpiresAt != nil {
 			t.Fatalf("confirm: %+v, %v", c, err)
 		}
 	}
 	in.checkRows(t)
-	if _, err := in.store.Transition(ctx, b.ID, booking.Expired, time.Now()); !errors.Is(err, booking.ErrInvalidState) {
+	if _, err := in.store.Transition(ctx, b.ID, booking.Expired, time.Now(), nil); !errors.Is(err, booking.ErrInvalidState) {
 		t.Fatalf("expire a confirmed booking: %v", err)
 	}
-	if _, err := in.store.Transition(ctx, b.ID, booking.Cancelled, time.Now()); err != nil {
+	if _, err := in.store.Transition(ctx, b.ID, booking.Cancelled, time.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	in.checkRows(t)
@@ -198,7 +198,7 @@ func TestChange_MovesOrKeepsTheBooking(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := in.store.Transition(ctx, mine.ID, booking.Confirmed, time.Now()); err != nil {
+	if _, err := in.store.Transition(ctx, mine.ID, booking.Confirmed, time.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	// Someone else takes both rooms of night 5.

@@ -27,6 +27,12 @@ const Name = "stripe"
 // find their booking through it.
 const MetadataBookingID = "booking_id"
 
+// MetadataIdempotencyKey is the metadata key (of PaymentIntents and Refunds) that carries the
+// idempotency key Reservo created the object with: a webhook that arrives before the object's
+// id was recorded finds its record by it, and a retry after Stripe forgot the key (24 hours)
+// finds the object by it instead of creating a second one.
+const MetadataIdempotencyKey = "idempotency_key"
+
 // Config configures a Provider.
 type Config struct {
 	// SecretKey is the Stripe secret (or restricted) API key, sk_live_… or sk_test_….
@@ -111,6 +117,7 @@ func (p *Provider) CreateDeposit(ctx context.Context, r payment.DepositRequest) 
 	params.Context = ctx
 	params.SetIdempotencyKey(r.IdempotencyKey)
 	params.AddMetadata(MetadataBookingID, r.BookingID)
+	params.AddMetadata(MetadataIdempotencyKey, r.IdempotencyKey)
 	if r.Method != "" {
 		params.PaymentMethod = stripego.String(r.Method)
 		params.Confirm = stripego.Bool(true)
@@ -183,11 +190,58 @@ func (p *Provider) Refund(ctx context.Context, r payment.RefundRequest) (payment
 	}
 	params.Context = ctx
 	params.SetIdempotencyKey(r.IdempotencyKey)
+	params.AddMetadata(MetadataIdempotencyKey, r.IdempotencyKey)
 	re, err := p.api.Refunds.New(params)
 	if err != nil {
 		return payment.Refund{}, wrap("refund "+r.ProviderRef, err)
 	}
 	return payment.Refund{ProviderRef: re.ID, Status: refundStatus(re.Status)}, nil
+}
+
+// FindDeposit searches the PaymentIntents for the one created for bookingID with
+// idempotencyKey (in its metadata). Stripe's search index lags writes by up to a minute:
+// FindDeposit is for a payment asked long ago (payment.KeyLookupAfter), never a fresh one.
+func (p *Provider) FindDeposit(ctx context.Context, bookingID, idempotencyKey string) (payment.Intent, bool, error) {
+	if idempotencyKey == "" || strings.ContainsAny(idempotencyKey+bookingID, `'\`) {
+		return payment.Intent{}, false, fmt.Errorf("stripe: find deposit: key %q cannot be searched", idempotencyKey)
+	}
+	params := &stripego.PaymentIntentSearchParams{}
+	params.Context = ctx
+	params.Query = fmt.Sprintf("metadata['%s']:'%s' AND metadata['%s']:'%s'", MetadataIdempotencyKey, idempotencyKey,
+		MetadataBookingID, bookingID)
+	it := p.api.PaymentIntents.Search(params)
+	for it.Next() {
+		pi := it.PaymentIntent()
+		// The search is by metadata; the object must say so too.
+		if pi.Metadata[MetadataIdempotencyKey] == idempotencyKey && pi.Metadata[MetadataBookingID] == bookingID {
+			return payment.Intent{ProviderRef: pi.ID, ClientSecret: pi.ClientSecret, Status: intentStatus(pi.Status)}, true, nil
+		}
+	}
+	if err := it.Err(); err != nil {
+		return payment.Intent{}, false, wrap("find deposit "+idempotencyKey, err)
+	}
+	return payment.Intent{}, false, nil
+}
+
+// FindRefund lists the refunds of the PaymentIntent providerRef for the one made with
+// idempotencyKey (in its metadata).
+func (p *Provider) FindRefund(ctx context.Context, providerRef, idempotencyKey string) (payment.Refund, bool, error) {
+	if providerRef == "" {
+		return payment.Refund{}, false, errors.New("stripe: find refund: no payment intent id")
+	}
+	params := &stripego.RefundListParams{PaymentIntent: stripego.String(providerRef)}
+	params.Context = ctx
+	it := p.api.Refunds.List(params)
+	for it.Next() {
+		re := it.Refund()
+		if re.Metadata[MetadataIdempotencyKey] == idempotencyKey {
+			return payment.Refund{ProviderRef: re.ID, Status: refundStatus(re.Status)}, true, nil
+		}
+	}
+	if err := it.Err(); err != nil {
+		return payment.Refund{}, false, wrap("find refund "+idempotencyKey, err)
+	}
+	return payment.Refund{}, false, nil
 }
 
 // ParseWebhook verifies the Stripe-Signature header of a webhook (within stripe-go's default
@@ -236,12 +290,13 @@ func (p *Provider) ParseWebhook(payload []byte, signatureHeader string) (payment
 			ev.ID, ev.Type, pi.ID, MetadataBookingID)
 	}
 	return payment.Event{
-		ID:          ev.ID,
-		BookingID:   bookingID,
-		ProviderRef: pi.ID,
-		Status:      status,
-		Retryable:   retryable,
-		Amount:      pi.Amount,
+		ID:             ev.ID,
+		BookingID:      bookingID,
+		ProviderRef:    pi.ID,
+		Status:         status,
+		Retryable:      retryable,
+		Amount:         pi.Amount,
+		IdempotencyKey: pi.Metadata[MetadataIdempotencyKey],
 	}, true, nil
 }
 
@@ -280,17 +335,34 @@ func refundStatus(s stripego.RefundStatus) payment.Status {
 
 // wrap adds op to an error of a Stripe call. An API error becomes an *apiError, whose message
 // leaves out the response body (stripe.Error's own message is its JSON, which can hold a
-// PaymentIntent's client secret); a card error also wraps payment.ErrDeclined.
+// PaymentIntent's client secret); a card error also wraps payment.ErrDeclined, and a request
+// Stripe refuses as invalid payment.ErrRejected (see rejected).
 func wrap(op string, err error) error {
 	var se *stripego.Error
 	if !errors.As(err, &se) {
 		return fmt.Errorf("stripe: %s: %w", op, err)
 	}
 	e := &apiError{op: op, err: se}
-	if se.Type == stripego.ErrorTypeCard {
+	switch {
+	case se.Type == stripego.ErrorTypeCard:
 		e.kind = payment.ErrDeclined
+	case rejected(se):
+		e.kind = payment.ErrRejected
 	}
 	return e
+}
+
+// rejected reports whether Stripe refused a request in a way that sending it again cannot
+// change: 400, 402 and 404 (an invalid request, a missing object). A conflict (409: the same
+// idempotency key in flight), a rate limit (429) and server errors pass; so do 401 and 403
+// (a key that is wrong or lacks a permission is Reservo's configuration, mended by an operator,
+// and the money that waits for it, refunds above all, must go through once it is).
+func rejected(se *stripego.Error) bool {
+	switch se.HTTPStatusCode {
+	case http.StatusBadRequest, http.StatusPaymentRequired, http.StatusNotFound:
+		return true
+	}
+	return false
 }
 
 // apiError is an error answered by the Stripe API. errors.As finds the *stripe.Error in it.

@@ -29,6 +29,10 @@ type Config struct {
 	LatePaymentWindow time.Duration // a closed unpaid booking still refunds a late payment
 	AutoAvailAfter    time.Duration // after the end, a confirmed booking nobody closed is availed
 	RemindBefore      time.Duration // the guest is reminded this long before the start (0: never)
+	MaxChanges        int           // change requests a booking takes (0: workflows.DefaultMaxChanges)
+	// ContinueAfterEvents: a confirmed booking's workflow continues as new past this many
+	// history events (0: when the server suggests it).
+	ContinueAfterEvents int
 }
 
 // Engine is booking.Engine on a Temporal client.
@@ -75,6 +79,12 @@ func mapErr(err error) error {
 			return fmt.Errorf("%s: %w", ae.Message(), booking.ErrNotStarted)
 		case workflows.ErrTypeChangeClosed:
 			return fmt.Errorf("%s: %w", ae.Message(), booking.ErrChangeClosed)
+		case workflows.ErrTypeTooManyHolds:
+			return booking.ErrTooManyHolds
+		case workflows.ErrTypeTooManyChanges:
+			return fmt.Errorf("%s: %w", ae.Message(), booking.ErrTooManyChanges)
+		case workflows.ErrTypeRejected:
+			return booking.ErrPaymentRejected
 		}
 		return fmt.Errorf("%w: %v", booking.ErrEngineDown, err)
 	case errors.As(err, &nf):
@@ -97,7 +107,7 @@ func (e *Engine) Start(ctx context.Context, s booking.Start) (*booking.Hold, err
 	}
 	in := &workflows.BookingInput{Booking: b, Slots: s.Slots, PaymentMethod: s.PaymentMethod, HoldTimeout: e.cfg.HoldTimeout,
 		CancellationCutoff: s.CancellationCutoff, LatePaymentWindow: e.cfg.LatePaymentWindow, AutoAvailAfter: e.cfg.AutoAvailAfter,
-		RemindBefore: e.cfg.RemindBefore}
+		RemindBefore: e.cfg.RemindBefore, MaxChanges: e.cfg.MaxChanges, ContinueAfterEvents: e.cfg.ContinueAfterEvents}
 	op := e.c.NewWithStartWorkflowOperation(opts, workflows.Booking, in)
 	h, err := e.c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: op,
@@ -119,6 +129,8 @@ func (e *Engine) Start(ctx context.Context, s booking.Start) (*booking.Hold, err
 		return nil, mapErr(err)
 	}
 	out := res.Booking
+	// Histories before the client secret left them answer it; newer ones leave it to the
+	// booking service, which reads it from the payment record.
 	return &booking.Hold{Booking: &out, Provider: res.Provider, ProviderRef: res.ProviderRef, ClientSecret: res.ClientSecret}, nil
 }
 
@@ -187,6 +199,33 @@ func (e *Engine) Pay(ctx context.Context, id uuid.UUID, providerRef, status stri
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %v", booking.ErrEngineDown, err)
+	}
+	return nil
+}
+
+// RefundStray implements booking.Engine: it starts the StrayRefund workflow of the charge, or
+// finds it started (by the booking's own settlement, or the sweeper).
+func (e *Engine) RefundStray(ctx context.Context, bookingID uuid.UUID, chargeKey string) error {
+	return StartStrayRefund(ctx, e.c, e.cfg.TaskQueue, bookingID, chargeKey)
+}
+
+// StartStrayRefund starts the StrayRefund workflow of a stray charge unless it runs or ran: one
+// per charge, whoever finds it first (the payment webhook, the booking's settlement, the
+// sweeper of stray charges). A run that failed (the provider refused the refund) is not
+// started again here: support staff look at it (reservo ops stuck).
+func StartStrayRefund(ctx context.Context, c client.Client, taskQueue string, bookingID uuid.UUID, chargeKey string) error {
+	if taskQueue == "" {
+		taskQueue = workflows.TaskQueue
+	}
+	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.StrayRefundWorkflowID(chargeKey),
+		TaskQueue:                taskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+	}, workflows.StrayRefund, &workflows.StrayRefundInput{BookingID: bookingID.String(), ChargeKey: chargeKey})
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if err != nil && !errors.As(err, &started) {
+		return fmt.Errorf("%w: start stray refund %s: %v", booking.ErrEngineDown, chargeKey, err)
 	}
 	return nil
 }

@@ -22,8 +22,9 @@ func RunTemporal(ctx context.Context, c client.Client, taskQueue string, acts *a
 		taskQueue = workflows.TaskQueue
 	}
 	w := worker.New(c, taskQueue, worker.Options{})
-	w.RegisterWorkflow(workflows.Booking)
-	w.RegisterWorkflow(workflows.RefundAfterBilling)
+	for _, wf := range workflows.All {
+		w.RegisterWorkflow(wf)
+	}
 	w.RegisterActivity(acts)
 	stop := make(chan any)
 	go func() {

@@ -34,7 +34,14 @@ const (
 	ErrTypeExtraDeclined = "extra_deposit_declined" // a change's extra deposit declined; the booking is unchanged
 	ErrTypeNotStarted    = "not_started"            // availed or no-show before the start
 	ErrTypeChangeClosed  = "change_closed"          // a change at or after the cancellation cutoff
+	ErrTypeTooManyHolds  = activities.ErrTypeTooManyHolds
+	ErrTypeRejected      = activities.ErrTypeRejected // the provider refused the deposit's request as invalid
+	ErrTypeTooManyChanges = "too_many_changes"        // the booking was changed as often as it may be
 )
+
+// DefaultMaxChanges bounds the changes of a booking whose input sets none (those started
+// before the bound existed).
+const DefaultMaxChanges = 10
 
 // Search attributes kept current so that support staff find any booking in the Web UI, and
 // stuck ones with BookingStatus = 'BLOCKED'. They carry ids and status only, no personal data.
@@ -62,6 +69,24 @@ type BookingInput struct {
 	LatePaymentWindow time.Duration
 	// AutoAvailAfter the end, a confirmed booking no one closed is availed (deposit returned).
 	AutoAvailAfter time.Duration
+	// MaxChanges bounds the change requests a booking takes (0: DefaultMaxChanges); past it a
+	// change is refused with ErrTypeTooManyChanges, so that no guest can grow the workflow's
+	// history without bound.
+	MaxChanges int `json:",omitempty"`
+	// ContinueAfterEvents: a confirmed booking whose history holds more events continues as a
+	// new run (0: when the server suggests it).
+	ContinueAfterEvents int `json:",omitempty"`
+	// Resume is set when the workflow continues as new: the confirmed booking's state.
+	Resume *Resume `json:",omitempty"`
+}
+
+// Resume is a confirmed booking's saga state, carried into a new run by continue-as-new.
+type Resume struct {
+	Booking      booking.Booking
+	Charge       *activities.ChargeResult
+	Refunded     int64
+	ExtraCharged bool
+	Changes      int
 }
 
 // HoldResult is what the hold update answers: the held booking and how to pay its deposit.
@@ -129,6 +154,11 @@ type run struct {
 	// extraCharged: a change asked for an extra deposit, which may still be pending when the
 	// booking closes.
 	extraCharged bool
+	changes      int  // change requests accepted (carried over a continue-as-new)
+	keepAll      bool // the vendor keeps the money the booking holds (no-show, late cancel)
+	inflight     int  // money steps running in the background (refunds, settling extra deposits)
+	// root is the workflow's own context, for work that outlives the handler that starts it.
+	root workflow.Context
 }
 
 var acts *activities.Activities // method values name the activities; never called here
@@ -144,68 +174,17 @@ func activityCtx(ctx workflow.Context, startToClose, scheduleToClose time.Durati
 }
 
 // Booking is the saga of one booking: hold the units, take the deposit, confirm or release,
-// then serve changes, cancellation, billing and no-show until the booking is closed.
+// then serve changes, cancellation, billing and no-show until the booking is closed, and
+// settle its money.
 func Booking(ctx workflow.Context, in *BookingInput) (*BookingResult, error) {
-	r := &run{in: in, b: in.Booking}
+	r := &run{in: in, b: in.Booking, root: ctx}
 	r.b.Status = booking.Pending
 	log := workflow.GetLogger(ctx)
+	if in.Resume != nil {
+		r.resume(in.Resume)
+	}
 
-	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) {
-		ref := ""
-		if r.charge != nil {
-			ref = r.charge.ProviderRef
-		}
-		return State{Booking: r.b, ProviderRef: ref, Refunded: r.refunded}, nil
-	}); err != nil {
-		return nil, err
-	}
-	if err := workflow.SetUpdateHandler(ctx, UpdateHold, func(ctx workflow.Context) (*HoldResult, error) {
-		if err := workflow.Await(ctx, func() bool { return r.holdDone }); err != nil {
-			return nil, err
-		}
-		if r.holdErr != nil {
-			return nil, r.holdErr
-		}
-		res := &HoldResult{Booking: r.b}
-		if r.charge != nil {
-			res.Provider, res.ProviderRef, res.ClientSecret = r.charge.Provider, r.charge.ProviderRef, r.charge.ClientSecret
-		}
-		return res, nil
-	}); err != nil {
-		return nil, err
-	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateChange, r.change,
-		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req ChangeRequest) error {
-			if r.b.Status != booking.Confirmed {
-				return temporal.NewApplicationError("only a confirmed booking can change", ErrTypeInvalidState)
-			}
-			if len(req.Change.Slots.Periods) == 0 {
-				return temporal.NewApplicationError("a change needs periods", ErrTypeInvalidState)
-			}
-			// A change past the cutoff would move the start away and with it the cutoff, to
-			// cancel with a refund the policy no longer gives. (Validators do not run on replay:
-			// this rule needs no version.)
-			if cutoff := r.b.StartsAt.Add(-r.in.CancellationCutoff); !workflow.Now(ctx).Before(cutoff) {
-				return temporal.NewApplicationError(fmt.Sprintf("changes closed at %s, the vendor's cancellation cutoff before the start",
-					cutoff.UTC().Format(time.RFC3339)), ErrTypeChangeClosed)
-			}
-			return nil
-		}}); err != nil {
-		return nil, err
-	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateStatus, r.setStatus,
-		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req StatusRequest) error {
-			if err := r.allowed(req); err != nil {
-				return err
-			}
-			// The vendor's manager closes a booking as availed or no-show once it has started
-			// (support staff may correct at any time).
-			if (req.To == booking.Availed || req.To == booking.NoShow) && req.By != RoleStaff && workflow.Now(ctx).Before(r.b.StartsAt) {
-				return temporal.NewApplicationError(fmt.Sprintf("a booking can be marked %s once it has started (%s)",
-					req.To, r.b.StartsAt.UTC().Format(time.RFC3339)), ErrTypeNotStarted)
-			}
-			return nil
-		}}); err != nil {
+	if err := r.register(ctx); err != nil {
 		return nil, err
 	}
 	payments := workflow.GetSignalChannel(ctx, SignalPayment)
@@ -217,6 +196,11 @@ func Booking(ctx workflow.Context, in *BookingInput) (*BookingResult, error) {
 		}
 	})
 
+	if in.Resume != nil {
+		r.scheduleReminder(ctx)
+		return r.confirmed(ctx)
+	}
+
 	// 1. Hold.
 	exp := workflow.Now(ctx).Add(in.HoldTimeout).UTC()
 	r.b.HoldExpiresAt = &exp
@@ -224,8 +208,13 @@ func Booking(ctx workflow.Context, in *BookingInput) (*BookingResult, error) {
 	blockCtx := activityCtx(ctx, 10*time.Second, 30*time.Second, 2*time.Second)
 	var held booking.Booking
 	if err := workflow.ExecuteActivity(blockCtx, acts.BlockSlots, activities.BlockInput{Booking: r.b, Slots: in.Slots}).Get(ctx, &held); err != nil {
-		if isType(err, activities.ErrTypeUnavailable) {
+		switch {
+		case isType(err, activities.ErrTypeUnavailable):
 			r.failHold(ctx, temporal.NewApplicationError("no free units for the requested time", ErrTypeUnavailable))
+			return r.result(), nil
+		case isType(err, activities.ErrTypeTooManyHolds):
+			// Nothing was held: the guest holds as many unpaid bookings as a guest may.
+			r.failHold(ctx, temporal.NewApplicationError("you hold as many unpaid bookings as a guest may; pay or cancel one first", ErrTypeTooManyHolds))
 			return r.result(), nil
 		}
 		// The hold may have been written before the failure: release it if so.
@@ -248,6 +237,11 @@ func Booking(ctx workflow.Context, in *BookingInput) (*BookingResult, error) {
 		case isType(err, activities.ErrTypeDeclined):
 			r.transition(ctx, booking.Failed)
 			r.failHold(ctx, temporal.NewApplicationError("the deposit was declined", ErrTypeDeclined))
+			return r.result(), nil
+		case isType(err, activities.ErrTypeRejected):
+			log.Warn("the payment provider refused the deposit", "error", err)
+			r.transition(ctx, booking.Failed)
+			r.failHold(ctx, temporal.NewApplicationError("the payment provider refused the payment request", ErrTypeRejected))
 			return r.result(), nil
 		case err != nil:
 			log.Error("charge deposit failed", "error", err)
@@ -290,6 +284,15 @@ func Booking(ctx workflow.Context, in *BookingInput) (*BookingResult, error) {
 
 	// 4. Unpaid and closed: a payment that still arrives is refunded, never kept.
 	if r.b.Status != booking.Confirmed {
+		if workflow.GetVersion(ctx, "settle", workflow.DefaultVersion, 1) == 1 {
+			// A deposit captured while it was being cancelled is refunded now; one captured
+			// after the settlement is stray, and refunded by a workflow of its own.
+			if r.latePaid {
+				r.record(ctx, payment.Succeeded)
+				r.refund(ctx, r.b.Deposit, "late-payment")
+			}
+			return r.settleAndFinish(ctx)
+		}
 		if _, err := workflow.AwaitWithTimeout(ctx, in.LatePaymentWindow, func() bool { return r.latePaid }); err != nil {
 			return nil, err
 		}
@@ -304,6 +307,9 @@ func Booking(ctx workflow.Context, in *BookingInput) (*BookingResult, error) {
 	// automatically when no one closed it AutoAvailAfter its end.
 	if workflow.GetVersion(ctx, "reminder", workflow.DefaultVersion, 1) == 1 {
 		r.scheduleReminder(ctx)
+	}
+	if workflow.GetVersion(ctx, "await-loop", workflow.DefaultVersion, 1) == 1 {
+		return r.confirmed(ctx)
 	}
 	for !r.b.Status.Closed() {
 		wait := r.b.EndsAt.Add(in.AutoAvailAfter).Sub(workflow.Now(ctx))
@@ -320,6 +326,167 @@ func Booking(ctx workflow.Context, in *BookingInput) (*BookingResult, error) {
 	if r.b.Status == booking.Availed {
 		r.settleExtraDeposits(ctx)
 		r.startRefundAfterBilling(ctx)
+	}
+	if workflow.GetVersion(ctx, "settle", workflow.DefaultVersion, 1) == 1 {
+		return r.settleAndFinish(ctx)
+	}
+	return r.finish(ctx)
+}
+
+// resume takes the state of a confirmed booking carried over a continue-as-new.
+func (r *run) resume(s *Resume) {
+	r.b, r.charge, r.refunded, r.extraCharged, r.changes = s.Booking, s.Charge, s.Refunded, s.ExtraCharged, s.Changes
+	r.paid, r.holdDone = true, true
+}
+
+// register sets the query and update handlers.
+func (r *run) register(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) {
+		ref := ""
+		if r.charge != nil {
+			ref = r.charge.ProviderRef
+		}
+		return State{Booking: r.b, ProviderRef: ref, Refunded: r.refunded}, nil
+	}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandler(ctx, UpdateHold, func(ctx workflow.Context) (*HoldResult, error) {
+		if err := workflow.Await(ctx, func() bool { return r.holdDone }); err != nil {
+			return nil, err
+		}
+		if r.holdErr != nil {
+			return nil, r.holdErr
+		}
+		res := &HoldResult{Booking: r.b}
+		if r.charge != nil {
+			res.Provider, res.ProviderRef, res.ClientSecret = r.charge.Provider, r.charge.ProviderRef, r.charge.ClientSecret
+		}
+		return res, nil
+	}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateChange, r.change,
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req ChangeRequest) error {
+			if r.b.Status != booking.Confirmed {
+				return temporal.NewApplicationError("only a confirmed booking can change", ErrTypeInvalidState)
+			}
+			if len(req.Change.Slots.Periods) == 0 {
+				return temporal.NewApplicationError("a change needs periods", ErrTypeInvalidState)
+			}
+			// A change past the cutoff would move the start away and with it the cutoff, to
+			// cancel with a refund the policy no longer gives. (Validators do not run on replay:
+			// this rule needs no version.)
+			if cutoff := r.b.StartsAt.Add(-r.in.CancellationCutoff); !workflow.Now(ctx).Before(cutoff) {
+				return temporal.NewApplicationError(fmt.Sprintf("changes closed at %s, the vendor's cancellation cutoff before the start",
+					cutoff.UTC().Format(time.RFC3339)), ErrTypeChangeClosed)
+			}
+			// A bounded number of changes: each grows the history, and a guest must not be able
+			// to grow it until the server refuses the manager's no-show.
+			if r.changes >= r.maxChanges() {
+				return temporal.NewApplicationError(fmt.Sprintf("this booking was changed %d times, as often as a booking may be; cancel it or contact the vendor",
+					r.changes), ErrTypeTooManyChanges)
+			}
+			return nil
+		}}); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateStatus, r.setStatus,
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req StatusRequest) error {
+			if err := r.allowed(req); err != nil {
+				return err
+			}
+			// The vendor's manager closes a booking as availed or no-show once it has started
+			// (support staff may correct at any time).
+			if (req.To == booking.Availed || req.To == booking.NoShow) && req.By != RoleStaff && workflow.Now(ctx).Before(r.b.StartsAt) {
+				return temporal.NewApplicationError(fmt.Sprintf("a booking can be marked %s once it has started (%s)",
+					req.To, r.b.StartsAt.UTC().Format(time.RFC3339)), ErrTypeNotStarted)
+			}
+			return nil
+		}})
+}
+
+func (r *run) maxChanges() int {
+	if r.in.MaxChanges > 0 {
+		return r.in.MaxChanges
+	}
+	return DefaultMaxChanges
+}
+
+// confirmed serves a confirmed booking until it is closed: changes and status updates come as
+// updates; the booking is availed when nobody closed it AutoAvailAfter its end. The workflow
+// sleeps until then (no timer while a handler runs), and continues as a new run when its
+// history grows large. Then the availed booking's deposit goes back, and its money is settled.
+func (r *run) confirmed(ctx workflow.Context) (*BookingResult, error) {
+	for !r.b.Status.Closed() {
+		end := r.b.EndsAt
+		if wait := end.Add(r.in.AutoAvailAfter).Sub(workflow.Now(ctx)); wait > 0 {
+			// Wakes when the booking closes, when a change moves its end, or when the history
+			// should start anew.
+			if _, err := workflow.AwaitWithTimeout(ctx, wait, func() bool {
+				return r.b.Status.Closed() || !r.b.EndsAt.Equal(end) || r.continueAsNew(ctx)
+			}); err != nil {
+				return nil, err
+			}
+		}
+		// A handler that runs finishes first: it may close or move the booking.
+		if err := workflow.Await(ctx, func() bool { return !r.busy }); err != nil {
+			return nil, err
+		}
+		if r.b.Status.Closed() {
+			break
+		}
+		if r.continueAsNew(ctx) {
+			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) && r.inflight == 0 }); err != nil {
+				return nil, err
+			}
+			if !r.b.Status.Closed() && !r.busy {
+				next := *r.in
+				next.Resume = &Resume{Booking: r.b, Charge: r.charge, Refunded: r.refunded, ExtraCharged: r.extraCharged, Changes: r.changes}
+				return nil, workflow.NewContinueAsNewError(ctx, Booking, &next)
+			}
+			continue
+		}
+		if !r.b.EndsAt.Add(r.in.AutoAvailAfter).After(workflow.Now(ctx)) {
+			r.busy = true
+			r.transition(ctx, booking.Availed)
+			r.busy = false
+		}
+	}
+	if r.b.Status == booking.Availed {
+		r.settleExtraDeposits(ctx)
+		// The refund is written down before the child that asks for it starts: the settlement
+		// that follows finds the deposit on its way back, not stray.
+		r.planRefund(ctx, r.b.Deposit, "billing")
+		r.startRefundAfterBilling(ctx)
+	}
+	return r.settleAndFinish(ctx)
+}
+
+// continueAsNew reports whether the history is large enough to start anew.
+func (r *run) continueAsNew(ctx workflow.Context) bool {
+	info := workflow.GetInfo(ctx)
+	if r.in.ContinueAfterEvents > 0 {
+		return info.GetCurrentHistoryLength() > r.in.ContinueAfterEvents
+	}
+	return info.GetContinueAsNewSuggested()
+}
+
+// settleAndFinish waits for the money steps running in the background and the handlers, then
+// fixes what the vendor keeps of the booking's money (a no-show, a late cancellation: what it
+// holds; otherwise nothing). Money held beyond that, or captured later, is refunded by a
+// StrayRefund workflow per charge.
+func (r *run) settleAndFinish(ctx workflow.Context) (*BookingResult, error) {
+	if err := workflow.Await(ctx, func() bool { return r.inflight == 0 && workflow.AllHandlersFinished(ctx) }); err != nil {
+		return nil, err
+	}
+	var res *activities.SettleResult
+	if err := workflow.ExecuteActivity(stateCtx(ctx), acts.Settle, activities.SettleInput{BookingID: r.b.ID, KeepAll: r.keepAll}).Get(ctx, &res); err != nil {
+		workflow.GetLogger(ctx).Warn("settle", "error", err)
+	}
+	if res != nil {
+		for _, key := range res.Stray {
+			r.startStrayRefund(ctx, key)
+		}
 	}
 	return r.finish(ctx)
 }
@@ -398,8 +565,13 @@ func stateCtx(ctx workflow.Context) workflow.Context {
 // transition moves the booking in PostgreSQL (with its event) and in the workflow. A booking
 // already past that point (invalid state) stays as the store has it.
 func (r *run) transition(ctx workflow.Context, to booking.Status) {
+	r.transitionRefunding(ctx, to, nil)
+}
+
+// transitionRefunding is transition whose event says what of the deposit goes back.
+func (r *run) transitionRefunding(ctx workflow.Context, to booking.Status, refund *booking.Refund) {
 	var b booking.Booking
-	err := workflow.ExecuteActivity(stateCtx(ctx), acts.Transition, activities.TransitionInput{BookingID: r.b.ID, To: to}).Get(ctx, &b)
+	err := workflow.ExecuteActivity(stateCtx(ctx), acts.Transition, activities.TransitionInput{BookingID: r.b.ID, To: to, Refund: refund}).Get(ctx, &b)
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("transition refused", "to", to, "error", err)
 		r.b.Status = to
@@ -417,7 +589,7 @@ func (r *run) record(ctx workflow.Context, status payment.Status) {
 	// The record is bookkeeping: the saga goes on whatever it says; the activity retries until
 	// it is written, so an error here means the workflow itself is being cancelled.
 	if err := workflow.ExecuteActivity(stateCtx(ctx), acts.RecordPayment, activities.RecordPaymentInput{
-		IdempotencyKey: payment.DepositKey(r.b.ID), ProviderRef: ref, Status: status}).Get(ctx, nil); err != nil {
+		IdempotencyKey: payment.DepositKey(r.b.ID), ProviderRef: ref, Status: status, BookingID: r.b.ID}).Get(ctx, nil); err != nil {
 		workflow.GetLogger(ctx).Warn("record payment", "status", status, "error", err)
 	}
 }
@@ -462,12 +634,43 @@ func (r *run) refundInput(ctx workflow.Context, in activities.RefundInput) {
 	}
 	var rec *payment.Record
 	if err := workflow.ExecuteActivity(stateCtx(ctx), acts.Refund, in).Get(ctx, &rec); err != nil {
+		// Only a refund the provider refused ends here (the activity retries anything else):
+		// it is recorded failed, and reservo ops stuck lists it.
 		workflow.GetLogger(ctx).Error("refund failed", "reason", in.Reason, "error", err)
 		return
 	}
-	if rec != nil {
+	if rec != nil && !in.PlanOnly {
 		r.refunded += rec.Amount
 	}
+}
+
+// planRefund writes down (pending) the parts of a refund of amount for reason, without asking
+// the provider, and returns their sum: the booking shows the refund on its way at once, and a
+// refund of the same reason later asks for exactly these parts (and any more that are due).
+func (r *run) planRefund(ctx workflow.Context, amount int64, reason string) int64 {
+	if amount <= 0 {
+		return 0
+	}
+	var rec *payment.Record
+	if err := workflow.ExecuteActivity(stateCtx(ctx), acts.Refund, activities.RefundInput{BookingID: r.b.ID,
+		ChargeKey: payment.DepositKey(r.b.ID), Amount: amount, Reason: reason, PlanOnly: true}).Get(ctx, &rec); err != nil {
+		workflow.GetLogger(ctx).Warn("plan refund", "reason", reason, "error", err)
+		return 0
+	}
+	if rec == nil {
+		return 0
+	}
+	return rec.Amount
+}
+
+// background runs a money step that may wait on the provider (a refund during an outage)
+// while the update that asked for it answers; the workflow does not end before it is done.
+func (r *run) background(_ workflow.Context, step func(ctx workflow.Context)) {
+	r.inflight++
+	workflow.Go(r.root, func(ctx workflow.Context) {
+		defer func() { r.inflight-- }()
+		step(ctx)
+	})
 }
 
 // onPayment takes a provider's answer about the deposit. Answers about a change's extra
@@ -532,6 +735,11 @@ func (r *run) setStatus(ctx workflow.Context, req StatusRequest) (*booking.Booki
 		b := r.b
 		return &b, nil
 	}
+	if workflow.GetVersion(ctx, "background-money", workflow.DefaultVersion, 1) == 1 {
+		r.close(ctx, req)
+		b := r.b
+		return &b, nil
+	}
 	switch req.To {
 	case booking.Cancelled:
 		r.transition(ctx, booking.Cancelled)
@@ -550,6 +758,36 @@ func (r *run) setStatus(ctx workflow.Context, req StatusRequest) (*booking.Booki
 	return &b, nil
 }
 
+// close closes a confirmed booking as req asks, and answers as soon as it is closed: what goes
+// back to the guest is written down first (the booking and the cancellation's event show it),
+// and the steps that wait on the provider (cancelling unpaid extra deposits, the refund) go on
+// in the background until they are done, however long the provider is away.
+func (r *run) close(ctx workflow.Context, req StatusRequest) {
+	switch req.To {
+	case booking.Cancelled:
+		cutoff := r.b.StartsAt.Add(-r.in.CancellationCutoff)
+		refunding := req.By != RoleUser || workflow.Now(ctx).Before(cutoff)
+		note := &booking.Refund{Currency: r.b.Currency}
+		if refunding {
+			note.Amount = r.planRefund(ctx, r.b.Deposit, "cancel")
+		}
+		r.keepAll = !refunding
+		r.transitionRefunding(ctx, booking.Cancelled, note)
+		r.background(ctx, func(ctx workflow.Context) {
+			r.settleExtraDeposits(ctx)
+			if refunding {
+				r.refund(ctx, r.b.Deposit, "cancel")
+			}
+		})
+	case booking.NoShow:
+		r.keepAll = true // the deposit paid is kept
+		r.transitionRefunding(ctx, booking.NoShow, &booking.Refund{Currency: r.b.Currency})
+		r.background(ctx, r.settleExtraDeposits)
+	case booking.Availed:
+		r.transition(ctx, booking.Availed) // the main flow returns the deposit after billing
+	}
+}
+
 // change is the change update's handler: the new units are taken before the old are given
 // back (one transaction), then the deposit difference is charged or refunded. A raised
 // deposit's charge is in the answer, for the app to pay it when the provider needs the guest.
@@ -561,6 +799,11 @@ func (r *run) change(ctx workflow.Context, req ChangeRequest) (*booking.Changed,
 	if r.b.Status != booking.Confirmed {
 		return nil, temporal.NewApplicationError("only a confirmed booking can change", ErrTypeInvalidState)
 	}
+	r.changes++
+	// Since background-money, a change answers without waiting on the provider for longer
+	// than a guest waits: an extra deposit's charge is bounded, a refund planned, then asked
+	// for in the background.
+	bounded := workflow.GetVersion(ctx, "background-money", workflow.DefaultVersion, 1) == 1
 	oldDeposit := r.b.Deposit
 	// With a saved payment method, the difference of a raised deposit is charged before the
 	// change, so that a decline leaves the booking as it was. Without one, the guest pays it in
@@ -574,7 +817,13 @@ func (r *run) change(ctx workflow.Context, req ChangeRequest) (*booking.Changed,
 		prepaidKey = payment.ChangeKey(r.b.ID, r.b.Version+1) + ":" + workflow.GetCurrentUpdateInfo(ctx).ID
 		r.extraCharged = true
 		var err error
-		if prepaid, err = r.chargeExtra(ctx, diff, prepaidKey); err != nil {
+		if prepaid, err = r.chargeExtra(ctx, diff, prepaidKey, bounded); err != nil {
+			if bounded && !isType(err, activities.ErrTypeDeclined) {
+				// No answer in time: the charge may still be made at the provider; it is
+				// cancelled, or refunded whole should it succeed after all.
+				r.returnPrepaid(ctx, prepaidKey, diff)
+				return nil, temporal.NewApplicationError("the payment provider could not take the extra deposit; the booking is unchanged, try again", ErrTypeProvider)
+			}
 			return nil, temporal.NewApplicationError("the extra deposit was declined; the booking is unchanged", ErrTypeExtraDeclined)
 		}
 	}
@@ -599,7 +848,7 @@ func (r *run) change(ctx workflow.Context, req ChangeRequest) (*booking.Changed,
 		extra := &booking.ExtraDeposit{Amount: diff, Currency: b.Currency, Status: string(payment.Failed)}
 		res := prepaid
 		if res == nil {
-			if res, err = r.chargeExtra(ctx, diff, payment.ChangeKey(b.ID, b.Version)); err != nil {
+			if res, err = r.chargeExtra(ctx, diff, payment.ChangeKey(b.ID, b.Version), bounded); err != nil {
 				workflow.GetLogger(ctx).Error("charge the change's deposit difference", "error", err)
 			}
 		}
@@ -607,6 +856,20 @@ func (r *run) change(ctx workflow.Context, req ChangeRequest) (*booking.Changed,
 			extra.Status, extra.Provider, extra.ProviderRef, extra.ClientSecret = string(res.Status), res.Provider, res.ProviderRef, res.ClientSecret
 		}
 		out.ExtraDeposit = extra
+	case diff < 0 && bounded:
+		// The refund is written down at once; an extra deposit of an earlier change still
+		// unpaid is cancelled, then the refund asked for, in the background. One captured while
+		// it was being cancelled is part of what the refund draws from: the guest keeps paid the
+		// new deposit, no more.
+		reason, keep, extra := fmt.Sprintf("change-%d", b.Version), b.Deposit, r.extraCharged
+		r.refundInput(ctx, activities.RefundInput{BookingID: r.b.ID, ChargeKey: payment.DepositKey(r.b.ID), Amount: -diff,
+			Reason: reason, Keep: keep, PlanOnly: true})
+		r.background(ctx, func(ctx workflow.Context) {
+			if extra {
+				r.cancelPendingCharges(ctx)
+			}
+			r.refundKeeping(ctx, -diff, reason, keep)
+		})
 	case diff < 0:
 		// An extra deposit of an earlier change still unpaid is cancelled first: what the
 		// guest paid is then final, and the refund leaves the new deposit of it, no more.
@@ -620,10 +883,15 @@ func (r *run) change(ctx workflow.Context, req ChangeRequest) (*booking.Changed,
 }
 
 // chargeExtra charges amount of a raised deposit under key with the booking's payment method.
-// It retries until the provider answers; an error is a decline.
-func (r *run) chargeExtra(ctx workflow.Context, amount int64, key string) (*activities.ChargeResult, error) {
+// It retries until the provider answers (an error is a decline), or, bounded, for as long as a
+// deposit's charge is given (an error is a decline, a refusal or no answer in time).
+func (r *run) chargeExtra(ctx workflow.Context, amount int64, key string, bounded bool) (*activities.ChargeResult, error) {
 	var res *activities.ChargeResult
-	err := workflow.ExecuteActivity(stateCtx(ctx), acts.ChargeDeposit, activities.ChargeInput{BookingID: r.b.ID,
+	actx := stateCtx(ctx)
+	if bounded {
+		actx = activityCtx(ctx, 10*time.Second, 30*time.Second, 2*time.Second)
+	}
+	err := workflow.ExecuteActivity(actx, acts.ChargeDeposit, activities.ChargeInput{BookingID: r.b.ID,
 		Amount: amount, Currency: r.b.Currency, Method: r.in.PaymentMethod, IdempotencyKey: key}).Get(ctx, &res)
 	return res, err
 }
@@ -694,4 +962,55 @@ func RefundAfterBilling(ctx workflow.Context, in *RefundAfterBillingInput) (int6
 		return 0, nil
 	}
 	return rec.Amount, nil
+}
+
+// StrayRefundWorkflowID is the id of the workflow that refunds the stray charge chargeKey: one
+// per charge, whoever finds it.
+func StrayRefundWorkflowID(chargeKey string) string { return "stray-refund-" + chargeKey }
+
+// StrayRefundInput names a stray charge: money captured on a booking whose money was settled
+// already (a deposit that succeeded after the booking expired, failed or was cancelled, or
+// after it was purged).
+type StrayRefundInput struct {
+	BookingID string
+	ChargeKey string
+}
+
+// StrayRefund refunds a stray charge in full, once, and tells the guest. It retries until the
+// provider takes the refund; a refund the provider refuses ends it failed, for support staff
+// (reservo ops stuck lists the charge).
+func StrayRefund(ctx workflow.Context, in *StrayRefundInput) (int64, error) {
+	id, err := parseUUID(in.BookingID)
+	if err != nil {
+		return 0, temporal.NewNonRetryableApplicationError("bad booking id", "bad_input", err)
+	}
+	var rec *payment.Record
+	if err := workflow.ExecuteActivity(stateCtx(ctx), acts.RefundStray, activities.StrayInput{BookingID: id, ChargeKey: in.ChargeKey}).Get(ctx, &rec); err != nil {
+		return 0, err
+	}
+	if rec == nil {
+		return 0, nil
+	}
+	// Telling the guest is best effort: a few attempts, the refund stands whatever they say.
+	notifyCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 10}})
+	if err := workflow.ExecuteActivity(notifyCtx, acts.NotifyRefund, *rec).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("tell the guest of a stray refund", "error", err)
+	}
+	return rec.Amount, nil
+}
+
+// startStrayRefund starts the StrayRefund workflow of a charge the settlement found stray, and
+// leaves it to run (it may have been started already, by the payment webhook).
+func (r *run) startStrayRefund(ctx workflow.Context, chargeKey string) {
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:            StrayRefundWorkflowID(chargeKey),
+		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+	})
+	fut := workflow.ExecuteChildWorkflow(cctx, StrayRefund, &StrayRefundInput{BookingID: r.b.ID.String(), ChargeKey: chargeKey})
+	if err := fut.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+		// Started by someone else already, or to be started by the sweeper of stray charges.
+		workflow.GetLogger(ctx).Info("start stray refund", "charge", chargeKey, "error", err)
+	}
 }

@@ -3,13 +3,17 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/reservo/reservo/activities"
 	"github.com/reservo/reservo/booking"
@@ -93,12 +97,33 @@ func TestBooking_HoldExpires(t *testing.T) {
 	}
 }
 
-func TestBooking_LatePaymentIsRefunded(t *testing.T) {
+// TestBooking_ClosedUnpaidSettlesAtOnce: a hold that expired settles its money at once (the
+// vendor keeps nothing) and the workflow ends; a payment that still arrives is the stray
+// refund's (the payment webhook finds the charge stray), not this workflow's.
+func TestBooking_ClosedUnpaidSettlesAtOnce(t *testing.T) {
 	s := newSaga(t)
 	s.pay(20*time.Minute, payment.Succeeded) // the hold expired at 10 minutes
 	res := s.run(t)
-	if res.Status != booking.Expired || len(s.refunds) != 1 || s.refunds[0].Reason != "late-payment" || res.Refunded != 2000 {
+	if res.Status != booking.Expired || len(s.refunds) != 0 {
 		t.Fatalf("result %+v, refunds %+v", res, s.refunds)
+	}
+	if len(s.settles) != 1 || s.settles[0].KeepAll {
+		t.Fatalf("settles %+v; want one, keeping nothing", s.settles)
+	}
+	if d := s.env.Now().Sub(start); d > 15*time.Minute {
+		t.Fatalf("the workflow ended %s after the start; want at the expiry (no late-payment window)", d)
+	}
+}
+
+// TestBooking_SettlementStartsStrayRefunds: a charge the settlement finds stray (captured
+// after the booking had closed) is refunded by a StrayRefund workflow of its own.
+func TestBooking_SettlementStartsStrayRefunds(t *testing.T) {
+	s := newSaga(t)
+	key := payment.DepositKey(s.in.Booking.ID)
+	s.stray = []string{key}
+	res := s.run(t)
+	if res.Status != booking.Expired || !slices.Equal(s.strayStarted, []string{key}) {
+		t.Fatalf("result %+v, stray refunds %v; want the deposit's", res, s.strayStarted)
 	}
 }
 
@@ -431,5 +456,183 @@ func TestBooking_SavedMethodPaysTheRaiseBeforeTheChange(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBooking_HoldCapAndRefusedPayment: a guest over the cap of holds, and a deposit the
+// provider refuses as invalid, fail the hold with their own error types; nothing is held by
+// the first, the second releases what it held.
+func TestBooking_HoldCapAndRefusedPayment(t *testing.T) {
+	s := newSaga(t)
+	s.blockFn = func(activities.BlockInput) (*booking.Booking, error) {
+		return nil, temporal.NewNonRetryableApplicationError("too many", activities.ErrTypeTooManyHolds, booking.ErrTooManyHolds)
+	}
+	res := s.run(t)
+	if errType(s.holdErr) != ErrTypeTooManyHolds || res.Status != booking.Failed || len(s.transitions) != 0 || len(s.charges) != 0 {
+		t.Fatalf("hold err %v, result %+v, transitions %v, charges %v", s.holdErr, res, s.transitions, s.charges)
+	}
+	s = newSaga(t)
+	s.chargeFn = func(activities.ChargeInput) (*activities.ChargeResult, error) {
+		return nil, temporal.NewNonRetryableApplicationError("refused", activities.ErrTypeRejected, payment.ErrRejected)
+	}
+	res = s.run(t)
+	if errType(s.holdErr) != ErrTypeRejected || res.Status != booking.Failed || !equal(s.transitions, []booking.Status{booking.Failed}) {
+		t.Fatalf("hold err %v, result %+v, transitions %v", s.holdErr, res, s.transitions)
+	}
+}
+
+// TestBooking_CancelAnswersWhileTheProviderIsDown: the refund of a cancellation is written
+// down and the booking CANCELLED at once; the refund itself waits out a provider outage in the
+// background, and the workflow ends only once it went through.
+func TestBooking_CancelAnswersWhileTheProviderIsDown(t *testing.T) {
+	s := newSaga(t)
+	s.env.SetStartTime(start.Add(-72 * time.Hour))
+	s.pay(time.Minute, payment.Succeeded)
+	outage := 0
+	s.refundFn = func(in activities.RefundInput) (*payment.Record, error) {
+		if outage < 8 { // minutes of retries (the test environment stops at 10 attempts)
+			outage++
+			return nil, errors.New("stripe: connection refused")
+		}
+		s.refunds = append(s.refunds, in)
+		return &payment.Record{Amount: in.Amount, Status: payment.Succeeded}, nil
+	}
+	var answered time.Time
+	var cancelErr error = errors.New("not sent")
+	var got *booking.Booking
+	s.at(time.Hour, func() {
+		s.env.UpdateWorkflow(UpdateStatus, "cancel", &testsuite.TestUpdateCallback{
+			OnReject: func(e error) { cancelErr = e },
+			OnAccept: func() {},
+			OnComplete: func(r any, e error) {
+				cancelErr, answered = e, s.env.Now()
+				got, _ = r.(*booking.Booking)
+			},
+		}, StatusRequest{To: booking.Cancelled, By: RoleUser})
+	})
+	res := s.run(t)
+	if cancelErr != nil || got == nil || got.Status != booking.Cancelled {
+		t.Fatalf("cancel: %+v, %v", got, cancelErr)
+	}
+	if d := answered.Sub(start.Add(-71 * time.Hour)); d > time.Second {
+		t.Fatalf("the cancel answered %s after it was asked; want at once", d)
+	}
+	if len(s.plans) != 1 || s.plans[0].Reason != "cancel" || len(s.refunds) != 1 || outage != 8 || res.Refunded != 2000 {
+		t.Fatalf("plans %+v, refunds %+v after %d failed attempts, result %+v", s.plans, s.refunds, outage, res)
+	}
+	if len(s.settles) != 1 || s.settles[0].KeepAll {
+		t.Fatalf("settles %+v; want the money settled once the refund went through, keeping nothing", s.settles)
+	}
+}
+
+// TestBooking_BoundedChangesThenNoShow: a guest who floods a booking with changes is refused
+// past the bound (too_many_changes), the workflow continues as new before its history grows
+// large, and the manager's no-show still closes the booking, keeping the deposit.
+func TestBooking_BoundedChangesThenNoShow(t *testing.T) {
+	s := newSaga(t)
+	s.in.MaxChanges = 4
+	s.in.ContinueAfterEvents = 40
+	s.env.SetStartTime(start.Add(-96 * time.Hour))
+	s.pay(time.Minute, payment.Succeeded)
+	version := 2
+	s.env.OnActivity(acts.ChangeBooking, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ChangeInput) (*booking.Booking, error) {
+		version++
+		b := s.in.Booking
+		b.Status, b.Quantity, b.PartySize, b.Version = booking.Confirmed, in.Change.Slots.Quantity, in.Change.PartySize, version
+		return &b, nil
+	})
+	errs := make([]error, 12)
+	for i := range errs {
+		errs[i] = errors.New("not sent")
+		ch := ChangeRequest{Change: booking.Change{Slots: s.in.Slots, PartySize: 1 + i%2, PriceTotal: 10000, Deposit: 2000}}
+		s.change(time.Duration(i+1)*time.Hour, fmt.Sprintf("change-%d", i), ch, &errs[i], nil)
+	}
+	var noShow error = errors.New("not sent")
+	s.status(97*time.Hour, StatusRequest{To: booking.NoShow, By: RoleManager}, &noShow)
+	// The history grows (the test environment does not count it).
+	s.at(6*time.Hour+30*time.Minute, func() { s.env.SetCurrentHistoryLength(41) })
+	s.env.ExecuteWorkflow(Booking, s.in)
+	// The run continued as new; the test environment ends at the continue-as-new.
+	var can *workflow.ContinueAsNewError
+	if !errors.As(s.env.GetWorkflowError(), &can) {
+		t.Fatalf("workflow ended %v; want a continue-as-new once its history grew past 40 events", s.env.GetWorkflowError())
+	}
+	var next BookingInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	if next.Resume == nil || next.Resume.Booking.Status != booking.Confirmed || next.Resume.Changes == 0 || next.Resume.Charge == nil {
+		t.Fatalf("carried %+v; want the confirmed booking, its changes and its charge", next.Resume)
+	}
+	// The new run, with the carried state: the rest of the changes and the no-show.
+	r := newSaga(t)
+	r.in = &next
+	r.in.ContinueAfterEvents = 0
+	r.env.SetStartTime(s.env.Now())
+	r.env.OnActivity(acts.ChangeBooking, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ChangeInput) (*booking.Booking, error) {
+		version++
+		b := next.Resume.Booking
+		b.PartySize, b.Version = in.Change.PartySize, version
+		return &b, nil
+	})
+	left := 97*time.Hour - s.env.Now().Sub(start.Add(-96*time.Hour))
+	more := make([]error, 3)
+	for i := range more {
+		more[i] = errors.New("not sent")
+		ch := ChangeRequest{Change: booking.Change{Slots: s.in.Slots, PartySize: 2, PriceTotal: 10000, Deposit: 2000}}
+		r.change(time.Duration(i+1)*time.Minute, fmt.Sprintf("more-%d", i), ch, &more[i], nil)
+	}
+	r.status(left, StatusRequest{To: booking.NoShow, By: RoleManager}, &noShow)
+	res := r.run(t)
+	accepted := 0
+	for _, err := range append(errs, more...) {
+		switch {
+		case err == nil:
+			accepted++
+		case errType(err) == ErrTypeTooManyChanges:
+		case err.Error() == "not sent": // sent after the first run continued as new
+		default:
+			t.Fatalf("change: %v", err)
+		}
+	}
+	if accepted != 4 {
+		t.Fatalf("%d changes accepted in both runs; want the bound, 4", accepted)
+	}
+	if noShow != nil || res.Status != booking.NoShow || len(r.refunds) != 0 || len(r.settles) != 1 || !r.settles[0].KeepAll {
+		t.Fatalf("no-show %v, result %+v, refunds %+v, settles %+v", noShow, res, r.refunds, r.settles)
+	}
+}
+
+// TestBooking_NoTimersWhileAHandlerRunsPastTheEnd: when the booking's auto-avail time passes
+// while a handler runs (a cancellation whose transition waits out a database outage), the
+// workflow waits for the handler, with no timer (the loop before await-loop spun on 1 ms
+// timers, a history event each).
+func TestBooking_NoTimersWhileAHandlerRunsPastTheEnd(t *testing.T) {
+	s := newSaga(t)
+	s.in.AutoAvailAfter = time.Hour
+	s.env.SetStartTime(start.Add(-2 * time.Hour))
+	s.pay(time.Minute, payment.Succeeded)
+	deadline := s.in.Booking.EndsAt.Add(time.Hour)
+	base := s.transitionFn
+	s.transitionFn = func(in activities.TransitionInput) (*booking.Booking, error) {
+		if in.To == booking.Cancelled && s.env.Now().Before(deadline.Add(2*time.Hour)) {
+			return nil, errors.New("database unavailable")
+		}
+		return base(in)
+	}
+	timers := 0
+	s.env.SetOnTimerScheduledListener(func(string, time.Duration) {
+		if !s.env.Now().Before(deadline) {
+			timers++
+		}
+	})
+	var err error = errors.New("not sent")
+	s.status(deadline.Sub(start.Add(-2*time.Hour))-time.Minute, StatusRequest{To: booking.Cancelled, By: RoleManager}, &err)
+	res := s.run(t)
+	if err != nil || res.Status != booking.Cancelled {
+		t.Fatalf("cancel %v, result %+v; want the cancellation, not an auto-avail", err, res)
+	}
+	if timers > 0 {
+		t.Fatalf("%d timers after the auto-avail time while the handler ran; want none", timers)
 	}
 }

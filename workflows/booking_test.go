@@ -38,6 +38,10 @@ type saga struct {
 	// pendingCancels holds, for each CancelPendingCharges, how many refunds came before it.
 	pendingCancels []int
 	reminders      []time.Time
+	plans          []activities.RefundInput // refunds written down before they are asked for
+	settles        []activities.SettleInput
+	stray          []string // the charges the settlement finds stray
+	strayStarted   []string
 	captured       bool // the deposit to cancel succeeded after all
 	holdErr        error
 	hold           *HoldResult
@@ -45,6 +49,7 @@ type saga struct {
 	blockFn      func(activities.BlockInput) (*booking.Booking, error)
 	chargeFn     func(activities.ChargeInput) (*activities.ChargeResult, error)
 	transitionFn func(activities.TransitionInput) (*booking.Booking, error)
+	refundFn     func(activities.RefundInput) (*payment.Record, error) // a refund asked of the provider
 }
 
 func newSaga(t *testing.T) *saga {
@@ -67,6 +72,10 @@ func newSaga(t *testing.T) *saga {
 		b.Status = in.To
 		return &b, nil
 	}
+	s.refundFn = func(in activities.RefundInput) (*payment.Record, error) {
+		s.refunds = append(s.refunds, in)
+		return &payment.Record{Amount: in.Amount, Status: payment.Succeeded}, nil
+	}
 	s.env.OnActivity(acts.BlockSlots, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.BlockInput) (*booking.Booking, error) {
 		return s.blockFn(in)
 	}).Maybe()
@@ -78,9 +87,22 @@ func newSaga(t *testing.T) *saga {
 		return s.transitionFn(in)
 	}).Maybe()
 	s.env.OnActivity(acts.Refund, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RefundInput) (*payment.Record, error) {
-		s.refunds = append(s.refunds, in)
-		return &payment.Record{Amount: in.Amount, Status: payment.Succeeded}, nil
+		if in.PlanOnly {
+			s.plans = append(s.plans, in)
+			return &payment.Record{Amount: in.Amount, Status: payment.Pending}, nil
+		}
+		return s.refundFn(in)
 	}).Maybe()
+	s.env.OnActivity(acts.Settle, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.SettleInput) (*activities.SettleResult, error) {
+		s.settles = append(s.settles, in)
+		return &activities.SettleResult{Stray: s.stray}, nil
+	}).Maybe()
+	s.env.RegisterWorkflow(StrayRefund)
+	s.env.OnActivity(acts.RefundStray, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.StrayInput) (*payment.Record, error) {
+		s.strayStarted = append(s.strayStarted, in.ChargeKey)
+		return &payment.Record{Amount: 2000, Status: payment.Succeeded}, nil
+	}).Maybe()
+	s.env.OnActivity(acts.NotifyRefund, mock.Anything, mock.Anything).Return(nil).Maybe()
 	s.env.OnActivity(acts.CancelDeposit, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.CancelDepositInput) (bool, error) {
 		s.cancels++
 		return s.captured, nil

@@ -22,8 +22,9 @@ func TestReplay_SavedHistories(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
-			r.RegisterWorkflow(Booking)
-			r.RegisterWorkflow(RefundAfterBilling)
+			for _, wf := range All {
+				r.RegisterWorkflow(wf)
+			}
 			if err := r.ReplayWorkflowHistoryFromJSONFile(slog.New(slog.DiscardHandler), f); err != nil {
 				t.Fatalf("replay %s: %v", f, err)
 			}

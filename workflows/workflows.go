@@ -13,3 +13,6 @@ const TaskQueue = "booking"
 func BookingWorkflowID(bookingID string) string { return "booking-" + bookingID }
 
 func parseUUID(s string) (uuid.UUID, error) { return uuid.Parse(s) }
+
+// All are the workflows of the package, for workers and replayers to register.
+var All = []any{Booking, RefundAfterBilling, StrayRefund}

@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.temporal.io/sdk/client"
@@ -31,6 +32,7 @@ import (
 	"github.com/reservo/reservo/config"
 	"github.com/reservo/reservo/postgres"
 	"github.com/reservo/reservo/redis"
+	"github.com/reservo/reservo/temporal"
 	"github.com/reservo/reservo/workers"
 )
 
@@ -162,9 +164,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
-		acts := &activities.Activities{Bookings: postgres.NewBookingStore(db), Payments: postgres.NewPaymentStore(db),
-			Provider: provider, Cache: redis.NewBookingCache(wrc, bookingCacheTTL), Reminder: reminder, Logger: log, Now: time.Now}
+		acts := &activities.Activities{Bookings: postgres.NewBookingStore(db).WithMaxHolds(cfg.MaxHoldsPerGuest), Payments: postgres.NewPaymentStore(db),
+			Provider: provider, Cache: redis.NewBookingCache(wrc, bookingCacheTTL), Reminder: reminder, Refunds: reminder, Logger: log, Now: time.Now}
 		g.Go(func() error { return workers.RunTemporal(ctx, tc, cfg.TemporalTaskQueue, acts, log) })
+		g.Go(func() error {
+			workers.SweepStray(ctx, postgres.NewPaymentStore(db), func(ctx context.Context, bookingID uuid.UUID, chargeKey string) error {
+				return temporal.StartStrayRefund(ctx, tc, cfg.TemporalTaskQueue, bookingID, chargeKey)
+			}, cfg.StraySweep, log.With("component", "stray-sweep"))
+			return nil
+		})
 	}
 	if cmd == "all" || cmd == "consume" {
 		g.Go(func() error { return consume(ctx, cfg, log, db, eng, reg, cmd == "consume") })

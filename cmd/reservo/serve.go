@@ -37,7 +37,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgr
 	now := time.Now
 	bookingStore := postgres.NewBookingStore(db)
 	engine := temporal.NewEngine(tc, temporal.Config{TaskQueue: cfg.TemporalTaskQueue, HoldTimeout: cfg.HoldTimeout, LatePaymentWindow: cfg.LatePaymentWindow,
-		AutoAvailAfter: cfg.AutoAvailAfter, RemindBefore: cfg.RemindBefore}, bookingStore)
+		AutoAvailAfter: cfg.AutoAvailAfter, RemindBefore: cfg.RemindBefore, MaxChanges: cfg.MaxChanges, ContinueAfterEvents: cfg.ContinueAfter}, bookingStore)
 	app := api.New(api.Config{
 		Users:       user.NewService(postgres.NewUserStore(db), now),
 		Vendors:     vendors.NewService(postgres.NewVendorStore(db), now).AllowPrivateWebhooks(cfg.WebhookAllowPrivate),
@@ -45,7 +45,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgr
 		Bookings: booking.NewService(postgres.NewVendorStore(db), bookingStore, engine, now).
 			WithCache(redis.NewBookingCache(cc, bookingCacheTTL), log).
 			WithLists(bookingStore, eng.archived).
-			WithGuests(postgres.NewUserStore(db)),
+			WithGuests(postgres.NewUserStore(db)).
+			WithPayments(postgres.NewPaymentStore(db)).
+			WithGuard(bookingStore, cfg.MaxHoldsPerGuest),
 		Provider:      provider,
 		Payments:      postgres.NewPaymentStore(db),
 		Feed:          notify.NewFeedService(postgres.NewNotificationStore(db), now),
@@ -64,6 +66,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgr
 		Logger:         log,
 		Registry:       reg,
 		BodyLimit:      cfg.BodyLimit,
+		RequestTimeout: cfg.RequestTimeout,
 		RateLimit:      cfg.RateLimit,
 		LoginRateLimit: cfg.LoginRateLimit,
 	})

@@ -150,7 +150,7 @@ func hasBooking(t *testing.T, evs []event.Envelope, id uuid.UUID) bool {
 // Transition implements searchtest.Seeder.
 func (s *SearchSeeder) Transition(t *testing.T, id uuid.UUID, to booking.Status) []event.Envelope {
 	t.Helper()
-	b, err := s.bookings.Transition(context.Background(), id, to, time.Now())
+	b, err := s.bookings.Transition(context.Background(), id, to, time.Now(), nil)
 	if err != nil {
 		t.Fatalf("booking to %s: %v", to, err)
 	}
