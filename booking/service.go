@@ -84,12 +84,12 @@ type Engine interface {
 // Service is the booking service: it validates and prices requests, checks who may do what,
 // and hands the work to the sagas.
 type Service struct {
-	vendors Vendors
-	store   Store
-	lister  Lister
-	archive Archive
-	guests  Guests
-	cache   Cache
+	vendors  Vendors
+	store    Store
+	lister   Lister
+	archive  Archive
+	guests   Guests
+	cache    Cache
 	log      *slog.Logger
 	engine   Engine
 	now      func() time.Time

@@ -25,18 +25,18 @@ const (
 
 // Error types of the workflow's update failures, for the API to map.
 const (
-	ErrTypeUnavailable   = activities.ErrTypeUnavailable
-	ErrTypeDeclined      = activities.ErrTypeDeclined
-	ErrTypeInvalidState  = activities.ErrTypeInvalidState
-	ErrTypeForbidden     = "forbidden"
-	ErrTypeProvider      = "payment_provider_unavailable"
-	ErrTypeStore         = "store_unavailable"      // the system of record failed the step; nothing changed
-	ErrTypeExtraDeclined = "extra_deposit_declined" // a change's extra deposit declined; the booking is unchanged
-	ErrTypeNotStarted    = "not_started"            // availed or no-show before the start
-	ErrTypeChangeClosed  = "change_closed"          // a change at or after the cancellation cutoff
-	ErrTypeTooManyHolds  = activities.ErrTypeTooManyHolds
-	ErrTypeRejected      = activities.ErrTypeRejected // the provider refused the deposit's request as invalid
-	ErrTypeTooManyChanges = "too_many_changes"        // the booking was changed as often as it may be
+	ErrTypeUnavailable    = activities.ErrTypeUnavailable
+	ErrTypeDeclined       = activities.ErrTypeDeclined
+	ErrTypeInvalidState   = activities.ErrTypeInvalidState
+	ErrTypeForbidden      = "forbidden"
+	ErrTypeProvider       = "payment_provider_unavailable"
+	ErrTypeStore          = "store_unavailable"      // the system of record failed the step; nothing changed
+	ErrTypeExtraDeclined  = "extra_deposit_declined" // a change's extra deposit declined; the booking is unchanged
+	ErrTypeNotStarted     = "not_started"            // availed or no-show before the start
+	ErrTypeChangeClosed   = "change_closed"          // a change at or after the cancellation cutoff
+	ErrTypeTooManyHolds   = activities.ErrTypeTooManyHolds
+	ErrTypeRejected       = activities.ErrTypeRejected // the provider refused the deposit's request as invalid
+	ErrTypeTooManyChanges = "too_many_changes"         // the booking was changed as often as it may be
 )
 
 // DefaultMaxChanges bounds the changes of a booking whose input sets none (those started
