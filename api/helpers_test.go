@@ -40,10 +40,14 @@ type env struct {
 	db  *postgres.DB
 }
 
+// testMaxHolds is the cap of a guest's unpaid holds in the API tests: the default.
+const testMaxHolds = 3
+
 type envOpts struct {
 	redisAddr   string
 	loginLimit  int
 	holdTimeout time.Duration    // default 1 minute
+	maxHolds    int              // a guest's unpaid holds at once; default testMaxHolds
 	provider    payment.Provider // default the sandbox
 }
 
@@ -72,6 +76,9 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 	if o.provider == nil {
 		o.provider = payment.Sandbox{}
 	}
+	if o.maxHolds == 0 {
+		o.maxHolds = testMaxHolds
+	}
 	db := pgtest.NewDB(t)
 	rc := redis.New(o.redisAddr, "")
 	t.Cleanup(func() { _ = rc.Close() })
@@ -92,8 +99,8 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 	}
 	t.Cleanup(wc.Close)
 	cache := redis.NewBookingCache(rc, time.Minute)
-	acts := &activities.Activities{Bookings: postgres.NewBookingStore(db), Payments: postgres.NewPaymentStore(db), Provider: o.provider,
-		Cache: cache, Logger: slog.New(slog.DiscardHandler), Now: now}
+	acts := &activities.Activities{Bookings: postgres.NewBookingStore(db).WithMaxHolds(o.maxHolds), Payments: postgres.NewPaymentStore(db),
+		Provider: o.provider, Cache: cache, Logger: slog.New(slog.DiscardHandler), Now: now}
 	wctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- workers.RunTemporal(wctx, wc, taskQueue, acts, slog.New(slog.DiscardHandler)) }()
@@ -111,7 +118,8 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 		Users:   user.NewService(postgres.NewUserStore(db), now),
 		Vendors: vendors.NewService(postgres.NewVendorStore(db), now),
 		Bookings: booking.NewService(postgres.NewVendorStore(db), bookingStore, engine, now).WithCache(cache, slog.New(slog.DiscardHandler)).
-			WithLists(bookingStore, postgres.NewArchiveStore(db)).WithGuests(postgres.NewUserStore(db)),
+			WithLists(bookingStore, postgres.NewArchiveStore(db)).WithGuests(postgres.NewUserStore(db)).
+			WithPayments(postgres.NewPaymentStore(db)).WithGuard(bookingStore, o.maxHolds),
 		Provider:      o.provider,
 		Payments:      postgres.NewPaymentStore(db),
 		Feed:          notify.NewFeedService(postgres.NewNotificationStore(db), now),
