@@ -282,3 +282,118 @@ func TestRefund_OnlyChargeNeverDrawsFromOthers(t *testing.T) {
 		t.Fatalf("payments %+v, %v; want the two charges and no refund", recs, err)
 	}
 }
+
+// remembering is the sandbox with a memory of the deposits made long ago: what a provider that
+// forgot their idempotency keys still finds by their metadata.
+type remembering struct {
+	payment.Sandbox
+	found   map[string]payment.Intent
+	created []string
+}
+
+func (p *remembering) FindDeposit(_ context.Context, _, key string) (payment.Intent, bool, error) {
+	in, ok := p.found[key]
+	return in, ok, nil
+}
+
+func (p *remembering) CreateDeposit(ctx context.Context, r payment.DepositRequest) (payment.Intent, error) {
+	p.created = append(p.created, r.IdempotencyKey)
+	return p.Sandbox.CreateDeposit(ctx, r)
+}
+
+// TestChargeDeposit_AfterTheProviderForgotTheKeyLooksItUpFirst: a charge asked more than a day
+// ago without a recorded answer is looked up at the provider before it is asked again (the
+// same key would then make a second charge); one whose answer is recorded is not asked again.
+func TestChargeDeposit_AfterTheProviderForgotTheKeyLooksItUpFirst(t *testing.T) {
+	m := newMoney(t)
+	ctx := context.Background()
+	key := payment.DepositKey(m.b.ID)
+	p := &remembering{found: map[string]payment.Intent{key: {ProviderRef: "pi_made_yesterday", Status: payment.Succeeded}}}
+	m.acts.Provider = p
+	if _, _, err := m.acts.Payments.Begin(ctx, &payment.Record{ID: uuid.New(), BookingID: m.b.ID, Kind: payment.Charge, Amount: 2000,
+		Currency: "EUR", Provider: "sandbox", IdempotencyKey: key}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.db.Pool.Exec(ctx, `UPDATE payment SET created_at = now() - interval '25 hours' WHERE idempotency_key = $1`, key); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if res := m.charge(2000, key, ""); res.ProviderRef != "pi_made_yesterday" || res.Status != payment.Succeeded {
+			t.Fatalf("charge %+v; want the one the provider made yesterday", res)
+		}
+	}
+	if len(p.created) != 0 {
+		t.Fatalf("asked the provider to create %v; want none", p.created)
+	}
+	// Not found there: asked anew (the provider has no such charge).
+	other := payment.ChangeKey(m.b.ID, 2)
+	if _, _, err := m.acts.Payments.Begin(ctx, &payment.Record{ID: uuid.New(), BookingID: m.b.ID, Kind: payment.Charge, Amount: 500,
+		Currency: "EUR", Provider: "sandbox", IdempotencyKey: other}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.db.Pool.Exec(ctx, `UPDATE payment SET created_at = now() - interval '25 hours' WHERE idempotency_key = $1`, other); err != nil {
+		t.Fatal(err)
+	}
+	m.charge(500, other, "")
+	if len(p.created) != 1 || p.created[0] != other {
+		t.Fatalf("created %v; want the charge the provider did not have", p.created)
+	}
+}
+
+// TestChargeDeposit_RejectedIsFinal: a request the provider refuses as invalid is recorded
+// failed and not retried.
+func TestChargeDeposit_RejectedIsFinal(t *testing.T) {
+	m := newMoney(t)
+	_, err := m.env.ExecuteActivity(m.acts.ChargeDeposit, activities.ChargeInput{BookingID: m.b.ID, Amount: 2000,
+		Currency: "EUR", Method: payment.SandboxReject, IdempotencyKey: payment.DepositKey(m.b.ID)})
+	var ae *temporal.ApplicationError
+	if !asApp(err, &ae) || ae.Type() != activities.ErrTypeRejected || !ae.NonRetryable() {
+		t.Fatalf("err %v; want a non-retryable rejection", err)
+	}
+	if rec, err := m.acts.Payments.ByKey(context.Background(), payment.DepositKey(m.b.ID)); err != nil || rec.Status != payment.Failed {
+		t.Fatalf("record %+v, %v", rec, err)
+	}
+}
+
+// TestRefundStray_RefundsTheCaptureOnceAndNoMore: a deposit captured after an expiry was
+// settled is refunded whole, once however often the refund runs, and no more than the booking
+// holds beyond its settlement (a refund of the same money by another reason counts).
+func TestRefundStray_RefundsTheCaptureOnceAndNoMore(t *testing.T) {
+	m := newMoney(t)
+	ctx := context.Background()
+	key := payment.DepositKey(m.b.ID)
+	m.charge(2000, key, "")
+	if _, err := m.env.ExecuteActivity(m.acts.Settle, activities.SettleInput{BookingID: m.b.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.acts.Payments.Finish(ctx, key, "", payment.Succeeded); err != nil { // captured late
+		t.Fatal(err)
+	}
+	for range 2 {
+		v, err := m.env.ExecuteActivity(m.acts.RefundStray, activities.StrayInput{BookingID: m.b.ID, ChargeKey: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec *payment.Record
+		if err := v.Get(&rec); err != nil || rec == nil || rec.Amount != 2000 || rec.Status != payment.Succeeded {
+			t.Fatalf("stray refund %+v, %v; want the 2000 captured", rec, err)
+		}
+	}
+	if rec, err := m.acts.Payments.ByKey(ctx, key); err != nil || rec.StrayAt != nil {
+		t.Fatalf("charge %+v, %v; want it no longer stray", rec, err)
+	}
+	// A refund of any other reason now finds nothing left.
+	if rec := m.refund(activities.RefundInput{ChargeKey: key, Amount: 2000, Reason: "late-payment"}); rec != nil {
+		t.Fatalf("refund %+v after the stray refund; want none", rec)
+	}
+	recs, _ := m.acts.Payments.ByBooking(ctx, m.b.ID)
+	var refunded int64
+	for _, r := range recs {
+		if r.Kind == payment.RefundOut {
+			refunded += r.Amount
+		}
+	}
+	if refunded != 2000 {
+		t.Fatalf("refunded %d; want 2000, once", refunded)
+	}
+}

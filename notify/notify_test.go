@@ -16,6 +16,7 @@ import (
 	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/event"
 	"github.com/reservo/reservo/notify"
+	"github.com/reservo/reservo/payment"
 	"github.com/reservo/reservo/postgres/pgtest"
 )
 
@@ -519,5 +520,49 @@ func TestNotifier_RemindSendsOnce(t *testing.T) {
 	}
 	if err := h.n.Remind(ctx, uuid.New()); !errors.Is(err, booking.ErrNotFound) {
 		t.Errorf("remind an unknown booking: %v; want booking.ErrNotFound", err)
+	}
+}
+
+// TestNotifier_TellsTheGuestWhatIsRefunded: the cancellation's e-mail and feed item say what
+// of the deposit goes back (or that it is kept); a stray charge's refund is told once.
+func TestNotifier_TellsTheGuestWhatIsRefunded(t *testing.T) {
+	h := newHarness(t, 0)
+	ctx := context.Background()
+	for _, c := range []struct {
+		refund *booking.Refund
+		want   string
+	}{
+		{&booking.Refund{Amount: 2000, Currency: "EUR"}, "Refund:    20.00 EUR, on its way"},
+		{&booking.Refund{Currency: "EUR"}, "Refund:    none: the deposit is kept"},
+	} {
+		b := h.block(t, int(c.refund.Amount/1000))
+		h.transition(t, b.ID, booking.Confirmed)
+		if _, err := h.bookings.Transition(ctx, b.ID, booking.Cancelled, time.Now(), c.refund); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.n.Handle(ctx, h.lastEvent(t)); err != nil {
+			t.Fatal(err)
+		}
+		mails := mailsAbout(h.sink, h.guest.Email, b.ID)
+		if len(mails) == 0 || !strings.Contains(mails[len(mails)-1].Body, c.want) {
+			t.Fatalf("cancellation mails %+v; want %q", mails, c.want)
+		}
+		rows := h.notificationsOf(t, h.lastEvent(t).ID)
+		if len(rows["feed/user"]) != 1 || !strings.Contains(rows["feed/user"][0].Body, c.want) {
+			t.Fatalf("feed %+v; want %q", rows["feed/user"], c.want)
+		}
+	}
+	b := h.block(t, 9)
+	h.transition(t, b.ID, booking.Expired)
+	refund := payment.Record{BookingID: b.ID, Kind: payment.RefundOut, Amount: 2000, Currency: "EUR", Status: payment.Succeeded,
+		IdempotencyKey: payment.RefundKey(b.ID, payment.StrayReason(payment.DepositKey(b.ID)))}
+	for range 2 {
+		if err := h.n.Refunded(ctx, refund); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mails := mailsAbout(h.sink, h.guest.Email, b.ID)
+	if len(mails) != 1 || !strings.Contains(mails[0].Subject, "was refunded") || !strings.Contains(mails[0].Body, "20.00 EUR was paid for this booking after it had closed") {
+		t.Fatalf("refund mails %+v; want one telling the guest", mails)
 	}
 }

@@ -12,6 +12,7 @@ const (
 	SandboxSucceed = "sandbox_succeed" // paid at once
 	SandboxDecline = "sandbox_decline" // declined at once
 	SandboxNever   = "sandbox_never"   // never answers: the hold expires
+	SandboxReject  = "sandbox_reject"  // refused as an invalid request (an unknown payment method)
 	// Any other method, or none, stays pending until POST /payments/sandbox/:bookingid.
 )
 
@@ -38,6 +39,8 @@ func (Sandbox) CreateDeposit(_ context.Context, r DepositRequest) (Intent, error
 		in.Status = Succeeded
 	case SandboxDecline:
 		return Intent{}, ErrDeclined
+	case SandboxReject:
+		return Intent{}, ErrRejected
 	}
 	return in, nil
 }

@@ -326,3 +326,56 @@ func TestUpdateItinerary_QuantityCutRacesHolds(t *testing.T) {
 		}
 	}
 }
+
+// TestBlock_AGuestsHoldsAreCappedExactly: ten holds of one guest at once, with a cap of three:
+// three are made, the others refused with booking.ErrTooManyHolds, holding nothing; the
+// retry of a hold that exists is no new hold.
+func TestBlock_AGuestsHoldsAreCappedExactly(t *testing.T) {
+	ctx := context.Background()
+	in := newInventory(t, 20)
+	in.store = in.store.WithMaxHolds(3)
+	var wg sync.WaitGroup
+	results := make(chan error, 10)
+	held := make(chan *booking.Booking, 10)
+	for i := range 10 {
+		wg.Go(func() {
+			b, err := in.block(ctx, nights(i, 2), 1)
+			results <- err
+			if err == nil {
+				held <- b
+			}
+		})
+	}
+	wg.Wait()
+	close(results)
+	close(held)
+	ok, capped := 0, 0
+	for err := range results {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, booking.ErrTooManyHolds):
+			capped++
+		default:
+			t.Fatalf("hold: %v", err)
+		}
+	}
+	if ok != 3 || capped != 7 {
+		t.Fatalf("%d holds, %d capped; want 3 and 7", ok, capped)
+	}
+	in.checkRows(t)
+	b := <-held
+	if again, err := in.store.Block(ctx, b, booking.Slots{VendorID: in.vendor.ID, ItineraryID: in.room.ID, Quantity: 1,
+		Periods: []booking.Period{{StartsAt: b.StartsAt, EndsAt: b.EndsAt}}}); err != nil || again.ID != b.ID {
+		t.Fatalf("the retry of a hold: %+v, %v", again, err)
+	}
+	if n, err := in.store.OpenHolds(ctx, in.userID); err != nil || n != 3 {
+		t.Fatalf("open holds %d, %v; want 3", n, err)
+	}
+	// The first request under a key leaves its fingerprint.
+	for _, fp := range []string{"a", "b"} {
+		if first, err := in.store.ClaimKey(ctx, in.userID, "key-1", fp, b.ID); err != nil || first != "a" {
+			t.Fatalf("claim with %s: %q, %v; want the first fingerprint", fp, first, err)
+		}
+	}
+}

@@ -153,6 +153,7 @@ func TestCreateDeposit(t *testing.T) {
 				"amount":                             "5000",
 				"currency":                           "eur",
 				"metadata[booking_id]":               "bk_123",
+				"metadata[idempotency_key]":          "bk_123/deposit",
 				"automatic_payment_methods[enabled]": "true",
 				"automatic_payment_methods[allow_redirects]": "",
 				"payment_method": "",
@@ -305,7 +306,84 @@ func TestRefund(t *testing.T) {
 	if r.IdempotencyKey != "bk_123/refund" {
 		t.Errorf("Idempotency-Key = %q, want bk_123/refund", r.IdempotencyKey)
 	}
-	wantForm(t, r.Form, map[string]string{"payment_intent": "pi_reservo1", "amount": "2500"})
+	wantForm(t, r.Form, map[string]string{"payment_intent": "pi_reservo1", "amount": "2500", "metadata[idempotency_key]": "bk_123/refund"})
+}
+
+// TestFindDepositAndRefund: the searches are requests Stripe's API takes (stripe-mock checks
+// them against Stripe's schema), and what they find counts only when its metadata names the
+// key: stripe-mock's sample objects do not.
+func TestFindDepositAndRefund(t *testing.T) {
+	p, rec := newProvider(t, mockURL(t), testKey)
+	ctx := context.Background()
+	if in, ok, err := p.FindDeposit(ctx, "bk_1", "booking:bk_1:deposit"); err != nil || ok {
+		t.Fatalf("FindDeposit = %+v, %v, %v; want nothing found", in, ok, err)
+	}
+	if re, ok, err := p.FindRefund(ctx, "pi_reservo1", "booking:bk_1:refund:cancel"); err != nil || ok {
+		t.Fatalf("FindRefund = %+v, %v, %v; want nothing found", re, ok, err)
+	}
+	rec.mu.Lock()
+	reqs := rec.reqs
+	rec.mu.Unlock()
+	if len(reqs) != 2 || reqs[0].Path != "/v1/payment_intents/search" || reqs[1].Path != "/v1/refunds" {
+		t.Fatalf("requests %+v", reqs)
+	}
+	if _, _, err := p.FindDeposit(ctx, "bk_1", "it's"); err == nil {
+		t.Fatal("a key with a quote was searched")
+	}
+
+	// A search that finds it (the shape of Stripe's answers).
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/v1/payment_intents/search":
+			fmt.Fprint(w, `{"object":"search_result","has_more":false,"data":[{"id":"pi_other","object":"payment_intent","status":"succeeded",
+				"metadata":{"booking_id":"bk_1","idempotency_key":"booking:bk_1:change:2"}},
+				{"id":"pi_found","object":"payment_intent","status":"succeeded","client_secret":"pi_found_secret",
+				"metadata":{"booking_id":"bk_1","idempotency_key":"booking:bk_1:deposit"}}]}`)
+		case "/v1/refunds":
+			fmt.Fprint(w, `{"object":"list","has_more":false,"data":[{"id":"re_found","object":"refund","status":"pending",
+				"metadata":{"idempotency_key":"booking:bk_1:refund:cancel"}}]}`)
+		}
+	}))
+	defer srv.Close()
+	p, _ = newProvider(t, srv.URL, testKey)
+	if in, ok, err := p.FindDeposit(ctx, "bk_1", "booking:bk_1:deposit"); err != nil || !ok || in.ProviderRef != "pi_found" || in.Status != payment.Succeeded {
+		t.Fatalf("FindDeposit = %+v, %v, %v; want pi_found", in, ok, err)
+	}
+	if re, ok, err := p.FindRefund(ctx, "pi_found", "booking:bk_1:refund:cancel"); err != nil || !ok || re.ProviderRef != "re_found" || re.Status != payment.Pending {
+		t.Fatalf("FindRefund = %+v, %v, %v; want re_found pending", re, ok, err)
+	}
+}
+
+// TestRejectedIsErrRejected: Stripe's 400, 402 and 404 that are not card errors cannot succeed
+// when sent again (payment.ErrRejected); a rate limit, a conflict, a server error and an
+// authentication error may (the last once an operator mends the key).
+func TestRejectedIsErrRejected(t *testing.T) {
+	for _, c := range []struct {
+		status   int
+		body     string
+		rejected bool
+	}{
+		{400, `{"error":{"type":"invalid_request_error","code":"resource_missing","message":"No such payment_method: 'pm_x'"}}`, true},
+		{404, `{"error":{"type":"invalid_request_error","code":"resource_missing","message":"No such payment_intent"}}`, true},
+		{400, `{"error":{"type":"idempotency_error","message":"Keys for idempotent requests can only be used with the same parameters"}}`, true},
+		{401, `{"error":{"type":"invalid_request_error","message":"Invalid API Key provided"}}`, false},
+		{409, `{"error":{"type":"invalid_request_error","code":"lock_timeout"}}`, false},
+		{429, `{"error":{"type":"invalid_request_error","code":"rate_limit"}}`, false},
+		{500, `{"error":{"type":"api_error"}}`, false},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(c.status)
+			fmt.Fprint(w, c.body)
+		}))
+		p, _ := newProvider(t, srv.URL, testKey)
+		_, err := p.Refund(context.Background(), payment.RefundRequest{ProviderRef: "pi_1", Amount: 100, IdempotencyKey: "k"})
+		srv.Close()
+		if err == nil || errors.Is(err, payment.ErrRejected) != c.rejected || errors.Is(err, payment.ErrDeclined) {
+			t.Errorf("HTTP %d %s: err = %v; want rejected=%v", c.status, c.body, err, c.rejected)
+		}
+	}
 }
 
 // An error answered by stripe-mock (it refuses a key that does not look like sk_test_xxx) comes
