@@ -62,7 +62,8 @@ func TestWorkerKilledMidSaga_EverySagaFinishesAndChargesOnce(t *testing.T) {
 	u := pgtest.SeedUser(t, db)
 
 	queue := "crash-" + uuid.NewString()
-	env := []string{"RESERVO_DATABASE_URL=" + url, "RESERVO_TEMPORAL_TASK_QUEUE=" + queue, "RESERVO_PAYMENT_PROVIDER=sandbox", "RESERVO_LOG_LEVEL=warn"}
+	env := []string{"RESERVO_DATABASE_URL=" + url, "RESERVO_TEMPORAL_TASK_QUEUE=" + queue, "RESERVO_PAYMENT_PROVIDER=sandbox", "RESERVO_LOG_LEVEL=warn",
+		"RESERVO_MAX_HOLDS_PER_GUEST=0"} // one guest stands for ten
 	c, err := client.Dial(client.Options{HostPort: "127.0.0.1:7233", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
