@@ -157,6 +157,7 @@ type run struct {
 	changes      int  // change requests accepted (carried over a continue-as-new)
 	keepAll      bool // the vendor keeps the money the booking holds (no-show, late cancel)
 	inflight     int  // money steps running in the background (refunds, settling extra deposits)
+	confirming   bool // the booking is being confirmed: its row may say so before the workflow knows
 	// root is the workflow's own context, for work that outlives the handler that starts it.
 	root workflow.Context
 }
@@ -253,7 +254,7 @@ func Booking(ctx workflow.Context, in *BookingInput) (*BookingResult, error) {
 	}
 	if r.paid {
 		// Paid at once (no deposit, or a sandbox method): answer with the confirmed booking.
-		r.transition(ctx, booking.Confirmed)
+		r.confirm(ctx)
 	}
 	r.holdDone = true
 
@@ -272,7 +273,7 @@ func Booking(ctx workflow.Context, in *BookingInput) (*BookingResult, error) {
 		case ok && r.payment.Status == payment.Succeeded:
 			r.paid = true
 			r.record(ctx, payment.Succeeded)
-			r.transition(ctx, booking.Confirmed)
+			r.confirm(ctx)
 		case ok:
 			r.record(ctx, payment.Failed)
 			r.transition(ctx, booking.Failed)
@@ -367,7 +368,7 @@ func (r *run) register(ctx workflow.Context) error {
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateChange, r.change,
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req ChangeRequest) error {
-			if r.b.Status != booking.Confirmed {
+			if !r.confirmedSoon() {
 				return temporal.NewApplicationError("only a confirmed booking can change", ErrTypeInvalidState)
 			}
 			if len(req.Change.Slots.Periods) == 0 {
@@ -562,6 +563,20 @@ func stateCtx(ctx workflow.Context) workflow.Context {
 	return activityCtx(ctx, 10*time.Second, 0, time.Minute)
 }
 
+// confirm confirms the held booking. While it does, the booking's row may say CONFIRMED before
+// the workflow has the transition's answer: a guest (or staff) who read it and asks for a
+// change or a status at once is served once it is confirmed, not refused (confirmedSoon).
+func (r *run) confirm(ctx workflow.Context) {
+	r.confirming = true
+	r.transition(ctx, booking.Confirmed)
+	r.confirming = false
+}
+
+// confirmedSoon reports whether the booking is confirmed, or being confirmed.
+func (r *run) confirmedSoon() bool {
+	return r.b.Status == booking.Confirmed || (r.b.Status == booking.Blocked && r.confirming)
+}
+
 // transition moves the booking in PostgreSQL (with its event) and in the workflow. A booking
 // already past that point (invalid state) stays as the store has it.
 func (r *run) transition(ctx workflow.Context, to booking.Status) {
@@ -700,7 +715,7 @@ func (r *run) allowed(req StatusRequest) error {
 		if req.By == RoleUser {
 			return forbidden("only the vendor's manager may mark a booking availed or no-show")
 		}
-		if r.b.Status != booking.Confirmed {
+		if !r.confirmedSoon() {
 			return temporal.NewApplicationError(fmt.Sprintf("a %s booking cannot become %s", r.b.Status, req.To), ErrTypeInvalidState)
 		}
 	default:
@@ -726,14 +741,26 @@ func (r *run) setStatus(ctx workflow.Context, req StatusRequest) (*booking.Booki
 	if err := r.allowed(req); err != nil { // the status may have moved while waiting
 		return nil, err
 	}
-	if r.b.Status == booking.Blocked {
+	switch {
+	case r.b.Status == booking.Blocked && req.To == booking.Cancelled:
 		// Cancelled before payment: the main flow releases the units and cancels the deposit.
 		r.cancelBy = req.By
 		if err := workflow.Await(ctx, func() bool { return r.b.Status != booking.Blocked }); err != nil {
 			return nil, err
 		}
-		b := r.b
-		return &b, nil
+		if r.b.Status != booking.Confirmed || workflow.GetVersion(ctx, "background-money", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+			b := r.b
+			return &b, nil
+		}
+		// The deposit was paid as the cancellation came: it cancels the confirmed booking.
+	case r.b.Status == booking.Blocked:
+		// Availed or no-show (by staff) as the booking is being confirmed.
+		if err := workflow.Await(ctx, func() bool { return !r.confirming }); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.allowed(req); err != nil {
+		return nil, err
 	}
 	if workflow.GetVersion(ctx, "background-money", workflow.DefaultVersion, 1) == 1 {
 		r.close(ctx, req)
@@ -796,6 +823,10 @@ func (r *run) change(ctx workflow.Context, req ChangeRequest) (*booking.Changed,
 		return nil, err
 	}
 	defer func() { r.busy = false }()
+	// A change asked as the booking was being confirmed waits for it.
+	if err := workflow.Await(ctx, func() bool { return !r.confirming }); err != nil {
+		return nil, err
+	}
 	if r.b.Status != booking.Confirmed {
 		return nil, temporal.NewApplicationError("only a confirmed booking can change", ErrTypeInvalidState)
 	}

@@ -636,3 +636,58 @@ func TestBooking_NoTimersWhileAHandlerRunsPastTheEnd(t *testing.T) {
 		t.Fatalf("%d timers after the auto-avail time while the handler ran; want none", timers)
 	}
 }
+
+// TestBooking_AskedAsItIsBeingConfirmed: the booking's row says CONFIRMED a moment before the
+// workflow has the transition's answer; a change, a no-show by staff and a cancellation asked in
+// that moment are served on the confirmed booking, not refused (nor, for the cancellation,
+// answered with a booking that stays confirmed).
+func TestBooking_AskedAsItIsBeingConfirmed(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		ask  func(s *saga, errp *error)
+		want booking.Status
+	}{
+		{"change", func(s *saga, errp *error) {
+			ch := ChangeRequest{Change: booking.Change{Slots: s.in.Slots, PartySize: 1, PriceTotal: 10000, Deposit: 2000}}
+			s.env.UpdateWorkflow(UpdateChange, "change", &testsuite.TestUpdateCallback{OnReject: func(e error) { *errp = e },
+				OnAccept: func() {}, OnComplete: func(_ any, e error) { *errp = e }}, ch)
+		}, booking.Availed},
+		{"no-show", func(s *saga, errp *error) {
+			s.env.UpdateWorkflow(UpdateStatus, "no-show", &testsuite.TestUpdateCallback{OnReject: func(e error) { *errp = e },
+				OnAccept: func() {}, OnComplete: func(_ any, e error) { *errp = e }}, StatusRequest{To: booking.NoShow, By: RoleStaff})
+		}, booking.NoShow},
+		{"cancel", func(s *saga, errp *error) {
+			s.env.UpdateWorkflow(UpdateStatus, "cancel", &testsuite.TestUpdateCallback{OnReject: func(e error) { *errp = e },
+				OnAccept: func() {}, OnComplete: func(_ any, e error) { *errp = e }}, StatusRequest{To: booking.Cancelled, By: RoleUser})
+		}, booking.Cancelled},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newSaga(t)
+			s.env.SetStartTime(start.Add(-72 * time.Hour))
+			s.env.OnActivity(acts.ChangeBooking, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ChangeInput) (*booking.Booking, error) {
+				b := s.in.Booking
+				b.Status, b.PartySize, b.Version = booking.Confirmed, in.Change.PartySize, 3
+				return &b, nil
+			}).Maybe()
+			s.pay(time.Minute, payment.Succeeded)
+			base := s.transitionFn
+			var err error = errors.New("not sent")
+			asked := false
+			s.transitionFn = func(in activities.TransitionInput) (*booking.Booking, error) {
+				if in.To == booking.Confirmed && !asked {
+					asked = true
+					// The row is CONFIRMED now; the workflow does not know yet.
+					c.ask(s, &err)
+				}
+				return base(in)
+			}
+			res := s.run(t)
+			if err != nil {
+				t.Fatalf("%s asked as the booking was being confirmed: %v", c.name, err)
+			}
+			if res.Status != c.want {
+				t.Fatalf("ended %s; want %s", res.Status, c.want)
+			}
+		})
+	}
+}

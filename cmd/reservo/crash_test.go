@@ -22,13 +22,17 @@ import (
 	"github.com/reservo/reservo/temporal"
 )
 
-// TestMain lets the test binary run as `reservo worker` in a process of its own, so that a
-// test can kill it with SIGKILL.
+// TestMain lets the test binary run as `reservo worker` (or the command RESERVO_TEST_RUN names)
+// in a process of its own, so that a test can kill it with SIGKILL.
 func TestMain(m *testing.M) {
+	cmd := os.Getenv("RESERVO_TEST_RUN")
 	if os.Getenv("RESERVO_TEST_RUN_WORKER") == "1" {
+		cmd = "worker"
+	}
+	if cmd != "" {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
-		if err := run(ctx, []string{"worker"}, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if err := run(ctx, []string{cmd}, os.Getenv, os.Stdout, os.Stderr); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
