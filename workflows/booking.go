@@ -222,7 +222,7 @@ func Booking(ctx workflow.Context, in *BookingInput) (*BookingResult, error) {
 		log.Error("block slots failed", "error", err)
 		r.transition(ctx, booking.Failed)
 		r.failHold(ctx, temporal.NewApplicationError("the booking could not be held; try again", ErrTypeStore))
-		return r.result(), nil
+		return r.closeFailed(ctx)
 	}
 	r.b = held
 	r.upsertStatus(ctx)
@@ -238,17 +238,17 @@ func Booking(ctx workflow.Context, in *BookingInput) (*BookingResult, error) {
 		case isType(err, activities.ErrTypeDeclined):
 			r.transition(ctx, booking.Failed)
 			r.failHold(ctx, temporal.NewApplicationError("the deposit was declined", ErrTypeDeclined))
-			return r.result(), nil
+			return r.closeFailed(ctx)
 		case isType(err, activities.ErrTypeRejected):
 			log.Warn("the payment provider refused the deposit", "error", err)
 			r.transition(ctx, booking.Failed)
 			r.failHold(ctx, temporal.NewApplicationError("the payment provider refused the payment request", ErrTypeRejected))
-			return r.result(), nil
+			return r.closeFailed(ctx)
 		case err != nil:
 			log.Error("charge deposit failed", "error", err)
 			r.transition(ctx, booking.Failed)
 			r.failHold(ctx, temporal.NewApplicationError("the payment provider is unavailable; try again", ErrTypeProvider))
-			return r.result(), nil
+			return r.closeFailed(ctx)
 		}
 		r.paid = r.charge.Status == payment.Succeeded
 	}
@@ -332,6 +332,16 @@ func Booking(ctx workflow.Context, in *BookingInput) (*BookingResult, error) {
 		return r.settleAndFinish(ctx)
 	}
 	return r.finish(ctx)
+}
+
+// closeFailed ends a booking whose hold or deposit failed. Since settle its money is settled
+// (nothing kept): a deposit the provider still takes (its answer came after the charge gave up
+// waiting) is then a stray charge, refunded.
+func (r *run) closeFailed(ctx workflow.Context) (*BookingResult, error) {
+	if workflow.GetVersion(ctx, "settle", workflow.DefaultVersion, 1) == 1 {
+		return r.settleAndFinish(ctx)
+	}
+	return r.result(), nil
 }
 
 // resume takes the state of a confirmed booking carried over a continue-as-new.

@@ -64,6 +64,9 @@ func TestBooking_Declined(t *testing.T) {
 	if errType(s.holdErr) != ErrTypeDeclined || res.Status != booking.Failed || !equal(s.transitions, []booking.Status{booking.Failed}) {
 		t.Fatalf("hold err %v, result %+v, transitions %v", s.holdErr, res, s.transitions)
 	}
+	if len(s.settles) != 1 || s.settles[0].KeepAll {
+		t.Fatalf("settles %+v; want the money settled, nothing kept: a late capture is stray", s.settles)
+	}
 }
 
 func TestBooking_DeclinedBySignal(t *testing.T) {
@@ -468,16 +471,16 @@ func TestBooking_HoldCapAndRefusedPayment(t *testing.T) {
 		return nil, temporal.NewNonRetryableApplicationError("too many", activities.ErrTypeTooManyHolds, booking.ErrTooManyHolds)
 	}
 	res := s.run(t)
-	if errType(s.holdErr) != ErrTypeTooManyHolds || res.Status != booking.Failed || len(s.transitions) != 0 || len(s.charges) != 0 {
-		t.Fatalf("hold err %v, result %+v, transitions %v, charges %v", s.holdErr, res, s.transitions, s.charges)
+	if errType(s.holdErr) != ErrTypeTooManyHolds || res.Status != booking.Failed || len(s.transitions) != 0 || len(s.charges) != 0 || len(s.settles) != 0 {
+		t.Fatalf("hold err %v, result %+v, transitions %v, charges %v, settles %v", s.holdErr, res, s.transitions, s.charges, s.settles)
 	}
 	s = newSaga(t)
 	s.chargeFn = func(activities.ChargeInput) (*activities.ChargeResult, error) {
 		return nil, temporal.NewNonRetryableApplicationError("refused", activities.ErrTypeRejected, payment.ErrRejected)
 	}
 	res = s.run(t)
-	if errType(s.holdErr) != ErrTypeRejected || res.Status != booking.Failed || !equal(s.transitions, []booking.Status{booking.Failed}) {
-		t.Fatalf("hold err %v, result %+v, transitions %v", s.holdErr, res, s.transitions)
+	if errType(s.holdErr) != ErrTypeRejected || res.Status != booking.Failed || !equal(s.transitions, []booking.Status{booking.Failed}) || len(s.settles) != 1 {
+		t.Fatalf("hold err %v, result %+v, transitions %v, settles %v", s.holdErr, res, s.transitions, s.settles)
 	}
 }
 
