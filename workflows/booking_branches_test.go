@@ -365,13 +365,7 @@ func TestBooking_LoweringTheDepositKeepsTheNewDepositPaid(t *testing.T) {
 	s := newSaga(t)
 	s.env.SetStartTime(start.Add(-96 * time.Hour))
 	s.pay(time.Minute, payment.Succeeded)
-	version := 2
-	s.env.OnActivity(acts.ChangeBooking, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ChangeInput) (*booking.Booking, error) {
-		version++
-		b := s.in.Booking
-		b.Status, b.Quantity, b.Deposit, b.Version = booking.Confirmed, in.Change.Slots.Quantity, in.Change.Deposit, version
-		return &b, nil
-	})
+	s.changesApply(2)
 	change := func(d time.Duration, qty int, deposit int64, dst *error) {
 		ch := ChangeRequest{Change: booking.Change{Slots: s.in.Slots, PartySize: 2, PriceTotal: 10000, Deposit: deposit}}
 		ch.Change.Slots.Quantity = qty
@@ -537,13 +531,7 @@ func TestBooking_BoundedChangesThenNoShow(t *testing.T) {
 	s.in.ContinueAfterEvents = 40
 	s.env.SetStartTime(start.Add(-96 * time.Hour))
 	s.pay(time.Minute, payment.Succeeded)
-	version := 2
-	s.env.OnActivity(acts.ChangeBooking, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ChangeInput) (*booking.Booking, error) {
-		version++
-		b := s.in.Booking
-		b.Status, b.Quantity, b.PartySize, b.Version = booking.Confirmed, in.Change.Slots.Quantity, in.Change.PartySize, version
-		return &b, nil
-	})
+	version := s.changesApply(2)
 	errs := make([]error, 12)
 	for i := range errs {
 		errs[i] = errors.New("not sent")
@@ -572,12 +560,7 @@ func TestBooking_BoundedChangesThenNoShow(t *testing.T) {
 	r.in = &next
 	r.in.ContinueAfterEvents = 0
 	r.env.SetStartTime(s.env.Now())
-	r.env.OnActivity(acts.ChangeBooking, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ChangeInput) (*booking.Booking, error) {
-		version++
-		b := next.Resume.Booking
-		b.PartySize, b.Version = in.Change.PartySize, version
-		return &b, nil
-	})
+	r.changesApply(*version)
 	left := 97*time.Hour - s.env.Now().Sub(start.Add(-96*time.Hour))
 	more := make([]error, 3)
 	for i := range more {

@@ -134,6 +134,20 @@ func newSaga(t *testing.T) *saga {
 
 func (s *saga) at(d time.Duration, f func()) { s.env.RegisterDelayedCallback(f, d) }
 
+// changesApply makes every change succeed as asked, from booking version v on; it returns the
+// version the last change made.
+func (s *saga) changesApply(v int) *int {
+	version := &v
+	s.env.OnActivity(acts.ChangeBooking, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ChangeInput) (*booking.Booking, error) {
+		*version++
+		b := s.in.Booking
+		b.Status, b.Version = booking.Confirmed, *version
+		b.Quantity, b.PartySize, b.PriceTotal, b.Deposit = in.Change.Slots.Quantity, in.Change.PartySize, in.Change.PriceTotal, in.Change.Deposit
+		return &b, nil
+	})
+	return version
+}
+
 func (s *saga) pay(d time.Duration, status payment.Status) {
 	s.at(d, func() { s.env.SignalWorkflow(SignalPayment, PaymentSignal{ProviderRef: "pi_1", Status: status}) })
 }
