@@ -201,3 +201,4 @@ func waitSettled(t *testing.T, e *env, id uuid.UUID) {
 		}
 	}
 }
+

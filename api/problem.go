@@ -3,7 +3,11 @@ package api
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
+	"strings"
+	"syscall"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -91,6 +95,9 @@ func toProblem(err error) *Problem {
 			return problem(s.status, s.code, s.detail)
 		}
 	}
+	if unreachable(err) {
+		return problem(503, "temporarily_unavailable", "a service this request needs could not be reached; try again shortly")
+	}
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
 		switch fe.Code {
@@ -108,6 +115,25 @@ func toProblem(err error) *Problem {
 		}
 	}
 	return problem(500, "internal", "something went wrong on our side; the request id identifies it")
+}
+
+// unreachable reports whether err says that a dependency (the database, Redis, Temporal, the
+// payment provider) could not be reached or broke the connection: the request may succeed
+// once it is back, and the client is told so (503 with Retry-After), not that Reservo failed.
+func unreachable(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	// PostgreSQL's own: connection exceptions (08), the server shutting down or starting (57P0x),
+	// too many connections (53300).
+	var se interface{ SQLState() string }
+	if errors.As(err, &se) {
+		code := se.SQLState()
+		return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "57P0") || code == "53300"
+	}
+	return false
 }
 
 // errorHandler is the app's one error handler: it logs what the client does not see (once,

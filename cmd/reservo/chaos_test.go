@@ -608,6 +608,9 @@ func (c *chaos) check(t *testing.T, from int) {
 			AND NOT EXISTS (SELECT 1 FROM booking_slot s WHERE s.booking_id = b.id AND s.state IN ('held', 'booked'))`,
 		// Events: none parked (each consumer handled each one), none notified twice.
 		"events parked by a consumer": `SELECT count(*) FROM parked_event`,
+		"closed bookings the archive lacks": `SELECT count(*) FROM booking b
+			WHERE b.status IN ('CANCELLED', 'AVAILED', 'NO_SHOW', 'EXPIRED', 'FAILED')
+			  AND NOT EXISTS (SELECT 1 FROM booking_archive a WHERE a.id = b.id AND a.version = b.version)`,
 		"notifications of one event sent twice": `SELECT count(*) FROM (SELECT event_id, channel, recipient_id FROM notification
 			GROUP BY 1, 2, 3 HAVING count(*) > 1) d`,
 	} {
