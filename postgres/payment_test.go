@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -159,6 +160,20 @@ func TestPaymentStore_SettleAndStray(t *testing.T) {
 	all, err := s.Stray(ctx, 10)
 	if err != nil || len(all) != 2 {
 		t.Fatalf("stray %v, %v; want the expired deposit and the gone one (the other was cleared)", strayKeys(all), err)
+	}
+	// Support staff see a stray charge not refunded among the payments that need a person.
+	adrift, err := s.Adrift(ctx, time.Now().Add(time.Hour), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := 0
+	for _, r := range adrift {
+		if r.StrayAt != nil {
+			listed++
+		}
+	}
+	if listed != 2 {
+		t.Fatalf("adrift %v; want the two stray charges listed", strayKeys(adrift))
 	}
 }
 
