@@ -204,7 +204,7 @@ func newChaos(t *testing.T) *chaos {
 	// A hotel of four rooms, guests and the vendor's manager.
 	v, room := pgtest.SeedHotel(t, db, 4)
 	c.vendor, c.room = v.ID, room.ID
-	for range 16 {
+	for range 40 {
 		c.guests = append(c.guests, auth.Principal{ID: pgtest.SeedUser(t, db).ID, Role: auth.RoleUser})
 	}
 	c.manager = auth.Principal{ID: uuid.New(), Role: auth.RoleManager, VendorID: v.ID}
@@ -316,8 +316,7 @@ func (c *chaos) run(t *testing.T, sc scenario, guests int) {
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for i := range guests {
-		g := c.guests[i%len(c.guests)]
-		wg.Go(func() { c.guest(ctx, g, rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))) })
+		wg.Go(func() { c.guest(ctx, rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))) })
 	}
 	time.Sleep(2 * time.Second)
 	sc.inject(c)
@@ -336,15 +335,17 @@ func (c *chaos) run(t *testing.T, sc scenario, guests int) {
 	c.check(t, from)
 }
 
-// guest books, pays, changes and cancels until ctx ends, as an app does: a request answered
-// 503 is sent again after its Retry-After, with the same Idempotency-Key.
-func (c *chaos) guest(ctx context.Context, g auth.Principal, rnd *rand.Rand) {
-	tok, _, err := c.tokens.Issue(g)
-	if err != nil {
-		c.breach("token: %v", err)
-		return
-	}
+// guest books, pays, changes and cancels until ctx ends, as the apps of the guests do (each
+// booking a guest of the data set's): a request answered 503 is sent again after its
+// Retry-After, with the same Idempotency-Key.
+func (c *chaos) guest(ctx context.Context, rnd *rand.Rand) {
 	for ctx.Err() == nil {
+		g := c.guests[rnd.IntN(len(c.guests))]
+		tok, _, err := c.tokens.Issue(g)
+		if err != nil {
+			c.breach("token: %v", err)
+			return
+		}
 		key := uuid.NewString()
 		night := time.Now().UTC().AddDate(0, 0, 7+rnd.IntN(40))
 		req := map[string]any{"itinerary_id": c.room, "quantity": 1, "party_size": 1 + rnd.IntN(2),
