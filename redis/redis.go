@@ -1,5 +1,5 @@
-// Package redis is the Redis adapter (go-redis/v9): the shared fixed-window rate limiter of the
-// API gateway and the booking cache, on one Redis server (the local profile) or a Redis Cluster
+// Package redis is the Redis adapter (go-redis/v9): the API gateway's shared rate limits (GCRA,
+// go-redis/redis_rate) and login backoff, the accounts' token versions, and the booking cache, on one Redis server (the local profile) or a Redis Cluster
 // (the scale profile). Every API instance shares these counters, so a limit holds across
 // instances. Each command names one key, so every one of them works in a cluster as it is.
 package redis
@@ -103,22 +103,3 @@ func (c *Client) Ping(ctx context.Context) error { return c.rdb.Ping(ctx).Err() 
 
 // Close closes the pool.
 func (c *Client) Close() error { return c.rdb.Close() }
-
-// window counts a hit and returns the count and the time left in the window, atomically.
-var window = goredis.NewScript(`
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-return {n, ttl}`)
-
-// Allow counts one hit of key in a fixed window of length per and reports whether it is
-// within limit, how many hits remain, and when the window resets.
-func (c *Client) Allow(ctx context.Context, key string, limit int, per time.Duration) (ok bool, remaining int, reset time.Duration, err error) {
-	res, err := window.Run(ctx, c.rdb, []string{"rl:" + key}, per.Milliseconds()).Int64Slice()
-	if err != nil {
-		return false, 0, 0, fmt.Errorf("rate limit: %w", err)
-	}
-	n, ttl := int(res[0]), time.Duration(res[1])*time.Millisecond
-	return n <= limit, max(limit-n, 0), ttl, nil
-}
