@@ -27,6 +27,18 @@ type Principal struct {
 	Role Role
 	// VendorID is the vendor a manager manages; uuid.Nil for other roles.
 	VendorID uuid.UUID
+	// TokenVersion is the token version of the account (users and staff) when its token was
+	// issued; a token of an older version than the account's is refused.
+	TokenVersion int
+}
+
+// TokenState is what the tokens of an account (a user or support staff) are checked against
+// on every request: its current token version and role. Seq (the account's row version, raised
+// by every write) orders the states, so that a cache keeps the newest.
+type TokenState struct {
+	Seq          int
+	TokenVersion int
+	Role         Role
 }
 
 // ErrInvalidToken is returned for a token that is malformed, forged, expired or not yet valid.
@@ -37,6 +49,8 @@ const issuer = "reservo"
 type claims struct {
 	Role     Role   `json:"role"`
 	VendorID string `json:"vendor_id,omitempty"`
+	// TokenVersion is the account's token version at issue (Principal.TokenVersion).
+	TokenVersion int `json:"tv,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -72,7 +86,8 @@ func (t *Tokens) Issue(p Principal) (string, time.Time, error) {
 	now := t.now()
 	exp := now.Add(t.ttl)
 	c := claims{
-		Role: p.Role,
+		Role:         p.Role,
+		TokenVersion: p.TokenVersion,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    issuer,
 			Subject:   p.ID.String(),
@@ -137,7 +152,7 @@ func (t *Tokens) verify(token string) (Principal, *claims, error) {
 	if err != nil {
 		return Principal{}, nil, fmt.Errorf("%w: subject", ErrInvalidToken)
 	}
-	p := Principal{ID: id, Role: c.Role}
+	p := Principal{ID: id, Role: c.Role, TokenVersion: c.TokenVersion}
 	switch c.Role {
 	case RoleUser, RoleStaff:
 	case RoleManager:

@@ -21,11 +21,11 @@ var _ user.Store = (*UserStore)(nil)
 // NewUserStore returns the user store of db.
 func NewUserStore(db *DB) *UserStore { return &UserStore{db: db} }
 
-const userColumns = `id, email, name, coalesce(phone, ''), role, version, created_at, updated_at, password_hash`
+const userColumns = `id, email, name, coalesce(phone, ''), role, version, created_at, updated_at, password_hash, token_version`
 
 func scanUser(row pgx.Row) (*user.User, error) {
 	var u user.User
-	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Phone, &u.Role, &u.Version, &u.CreatedAt, &u.UpdatedAt, &u.PasswordHash)
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Phone, &u.Role, &u.Version, &u.CreatedAt, &u.UpdatedAt, &u.PasswordHash, &u.TokenVersion)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, user.ErrNotFound
 	}
@@ -51,9 +51,10 @@ func nullable(s string) *string {
 
 // Create implements user.Store.
 func (s *UserStore) Create(ctx context.Context, u *user.User) error {
-	_, err := s.db.Pool.Exec(ctx, `INSERT INTO users (id, email, name, phone, role, version, created_at, updated_at, password_hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		u.ID, u.Email, u.Name, nullable(u.Phone), u.Role, u.Version, u.CreatedAt, u.UpdatedAt, u.PasswordHash)
+	tv := max(u.TokenVersion, 1)
+	_, err := s.db.Pool.Exec(ctx, `INSERT INTO users (id, email, name, phone, role, version, created_at, updated_at, password_hash, token_version)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		u.ID, u.Email, u.Name, nullable(u.Phone), u.Role, u.Version, u.CreatedAt, u.UpdatedAt, u.PasswordHash, tv)
 	if err != nil {
 		return fmt.Errorf("insert user: %w", userWriteErr(err))
 	}
@@ -100,15 +101,31 @@ func (s *UserStore) Contacts(ctx context.Context, ids []uuid.UUID) (map[uuid.UUI
 var _ booking.Guests = (*UserStore)(nil)
 
 // SetRole gives the account with this e-mail the role (support staff or a plain user), for
-// `reservo ops grant-staff` and `revoke-staff`; user.ErrNotFound when there is none. Tokens
-// already issued keep their role until they expire.
+// `reservo ops grant-staff` and `revoke-staff`; user.ErrNotFound when there is none. Taking
+// staff away raises the token version, so that the tokens issued before are refused; the
+// caller puts the returned user's TokenState in the cache of token states.
 func (s *UserStore) SetRole(ctx context.Context, email string, role auth.Role) (*user.User, error) {
-	u, err := scanUser(s.db.Pool.QueryRow(ctx, `UPDATE users SET role = $2, version = version + 1, updated_at = now()
+	u, err := scanUser(s.db.Pool.QueryRow(ctx, `UPDATE users SET role = $2, version = version + 1, updated_at = now(),
+		token_version = token_version + CASE WHEN role = 'staff' AND $2 <> 'staff' THEN 1 ELSE 0 END
 		WHERE lower(email) = lower($1) RETURNING `+userColumns, email, role))
 	if err != nil {
 		return nil, fmt.Errorf("set role: %w", err)
 	}
 	return u, nil
+}
+
+// TokenState implements user.Store.
+func (s *UserStore) TokenState(ctx context.Context, id uuid.UUID) (auth.TokenState, error) {
+	var st auth.TokenState
+	err := s.db.Pool.QueryRow(ctx, `SELECT version, token_version, role FROM users WHERE id = $1`, id).
+		Scan(&st.Seq, &st.TokenVersion, &st.Role)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return st, fmt.Errorf("token state: %w", user.ErrNotFound)
+	}
+	if err != nil {
+		return st, fmt.Errorf("token state: %w", err)
+	}
+	return st, nil
 }
 
 // Update implements user.Store.
@@ -124,8 +141,8 @@ func (s *UserStore) Update(ctx context.Context, id uuid.UUID, fn func(*user.User
 		}
 		u.Version++
 		_, err = tx.Exec(ctx, `UPDATE users SET email = $2, name = $3, phone = $4, password_hash = $5,
-			version = $6, updated_at = $7 WHERE id = $1`,
-			u.ID, u.Email, u.Name, nullable(u.Phone), u.PasswordHash, u.Version, u.UpdatedAt)
+			version = $6, updated_at = $7, token_version = $8 WHERE id = $1`,
+			u.ID, u.Email, u.Name, nullable(u.Phone), u.PasswordHash, u.Version, u.UpdatedAt, u.TokenVersion)
 		if err != nil {
 			return userWriteErr(err)
 		}

@@ -34,6 +34,14 @@ type User struct {
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
 	PasswordHash string    `json:"-"`
+	// TokenVersion is carried in the account's access tokens; raising it (a new password or
+	// e-mail, a staff revocation) voids every token issued before.
+	TokenVersion int `json:"-"`
+}
+
+// TokenState is the state the account's tokens are checked against.
+func (u *User) TokenState() auth.TokenState {
+	return auth.TokenState{Seq: u.Version, TokenVersion: u.TokenVersion, Role: u.Role}
 }
 
 // NewUser is the input of Register.
@@ -44,8 +52,8 @@ type NewUser struct {
 	Phone    string `json:"phone,omitempty"`
 }
 
-// Update is the input of Service.Update: nil fields stay as they are. A new password needs the
-// current one. Version, when set, must be the stored version (optimistic concurrency).
+// Update is the input of Service.Update: nil fields stay as they are. A new password or e-mail
+// needs the current password, and signs every session out (the token version goes up). Version, when set, must be the stored version (optimistic concurrency).
 type Update struct {
 	Email           *string `json:"email,omitempty"`
 	Name            *string `json:"name,omitempty"`
@@ -66,17 +74,34 @@ type Store interface {
 	// Update applies fn to the user under a row lock and stores the result with version + 1.
 	// It returns ErrNotFound, ErrEmailTaken, or fn's error unchanged.
 	Update(ctx context.Context, id uuid.UUID, fn func(*User) error) (*User, error)
+	// TokenState returns the state the user's tokens are checked against, or ErrNotFound.
+	TokenState(ctx context.Context, id uuid.UUID) (auth.TokenState, error)
+}
+
+// TokenCache keeps the accounts' token states for the check of every request's token.
+type TokenCache interface {
+	// Put records the state of an account after a change; a state older (by Seq) than the
+	// one kept is ignored. It returns an error when the cache cannot be reached.
+	Put(ctx context.Context, id uuid.UUID, st auth.TokenState) error
 }
 
 // Service is the user service.
 type Service struct {
-	store Store
-	now   func() time.Time
+	store  Store
+	now    func() time.Time
+	tokens TokenCache
 }
 
 // NewService returns the user service over store; now is the clock.
 func NewService(store Store, now func() time.Time) *Service {
 	return &Service{store: store, now: now}
+}
+
+// WithTokenCache makes every change of an account reach the cache of token states at once,
+// so that the tokens a change voids are refused from the next request on.
+func (s *Service) WithTokenCache(c TokenCache) *Service {
+	s.tokens = c
+	return s
 }
 
 func normalizeEmail(s string) string { return strings.TrimSpace(s) }
@@ -108,7 +133,7 @@ func (s *Service) Register(ctx context.Context, n NewUser) (*User, error) {
 		return nil, fmt.Errorf("register: %w", err)
 	}
 	now := s.now().UTC()
-	u := &User{ID: id, Email: n.Email, Name: n.Name, Phone: n.Phone, Role: auth.RoleUser, Version: 1,
+	u := &User{ID: id, Email: n.Email, Name: n.Name, Phone: n.Phone, Role: auth.RoleUser, Version: 1, TokenVersion: 1,
 		CreatedAt: now, UpdatedAt: now, PasswordHash: hash}
 	if err := s.store.Create(ctx, u); err != nil {
 		return nil, fmt.Errorf("register: %w", err)
@@ -160,7 +185,9 @@ func (up Update) Validate() error {
 	}
 	if up.Password != nil {
 		v.Password("password", *up.Password)
-		v.Check(up.CurrentPassword != nil, "current_password", "is required to change the password")
+	}
+	if up.Password != nil || up.Email != nil {
+		v.Check(up.CurrentPassword != nil, "current_password", "is required to change the password or the e-mail")
 	}
 	if up.Version != nil {
 		v.Check(*up.Version > 0, "version", "must be positive")
@@ -188,7 +215,7 @@ func (s *Service) Update(ctx context.Context, id uuid.UUID, up Update) (*User, e
 		if up.Version != nil && *up.Version != u.Version {
 			return ErrVersionConflict
 		}
-		if up.Password != nil {
+		if up.CurrentPassword != nil {
 			ok, err := auth.CheckPassword(u.PasswordHash, *up.CurrentPassword)
 			if err != nil {
 				return err
@@ -196,10 +223,16 @@ func (s *Service) Update(ctx context.Context, id uuid.UUID, up Update) (*User, e
 			if !ok {
 				return ErrInvalidCredentials
 			}
-			u.PasswordHash = newHash
 		}
-		if up.Email != nil {
+		if up.Password != nil {
+			u.PasswordHash = newHash
+			u.TokenVersion++
+		}
+		if up.Email != nil && normalizeEmail(*up.Email) != u.Email {
 			u.Email = normalizeEmail(*up.Email)
+			if up.Password == nil {
+				u.TokenVersion++
+			}
 		}
 		if up.Name != nil {
 			u.Name = *up.Name
@@ -213,5 +246,19 @@ func (s *Service) Update(ctx context.Context, id uuid.UUID, up Update) (*User, e
 	if err != nil {
 		return nil, fmt.Errorf("update user: %w", err)
 	}
+	if s.tokens != nil {
+		// Best effort: when the cache cannot be reached, its entry (with a short time to live)
+		// lags the change until it expires.
+		_ = s.tokens.Put(ctx, u.ID, u.TokenState())
+	}
 	return u, nil
+}
+
+// TokenState returns the state the user's tokens are checked against, or ErrNotFound.
+func (s *Service) TokenState(ctx context.Context, id uuid.UUID) (auth.TokenState, error) {
+	st, err := s.store.TokenState(ctx, id)
+	if err != nil {
+		return auth.TokenState{}, fmt.Errorf("token state: %w", err)
+	}
+	return st, nil
 }
