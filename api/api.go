@@ -11,11 +11,9 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/reservo/reservo/auth"
 	"github.com/reservo/reservo/booking"
@@ -46,16 +44,42 @@ type Config struct {
 	Search        *search.Service
 	WebhookSecret string // the global key vendors' webhook signing keys derive from
 	Tokens        *auth.Tokens
-	Limiter       Limiter // nil: no rate limits
-	Checks        []Check
-	Logger        *slog.Logger
-	Registry      *prometheus.Registry // where the API's metrics go; /metrics serves it
-	BodyLimit     int
+	// TokenStates tells the current token version and role of users and staff; a token of an
+	// older version is refused, and the role is the account's current one. Nil: no check.
+	TokenStates TokenStates
+	Limiter     Limiter // nil: no rate limits
+	// LoginBackoff slows the failed logins of one account from one address (nil: none).
+	LoginBackoff LoginBackoff
+	// TrustedProxies are the load balancers whose X-Forwarded-For names the client.
+	TrustedProxies TrustedProxies
+	Checks         []Check
+	Logger         *slog.Logger
+	// Registry is where the API's metrics go; the operations listener (NewOps) serves it.
+	Registry       prometheus.Registerer
+	BodyLimit      int
 	// RequestTimeout bounds how long a request waits on the engines (0: 10 s): past it, it
 	// answers 503 with Retry-After.
 	RequestTimeout time.Duration
 	RateLimit      int // requests per minute per client address
-	LoginRateLimit int // login attempts per minute per client address and account
+	LoginRateLimit int // login attempts per minute per client address, whatever the account
+}
+
+// TokenStates tells the state that an account's tokens are checked against.
+type TokenStates interface {
+	// TokenState returns the account's current token version and role, or an error wrapping
+	// user.ErrNotFound when the account is gone.
+	TokenState(ctx context.Context, id uuid.UUID) (auth.TokenState, error)
+}
+
+// LoginBackoff is the exponential backoff of the failed logins of a key (an account at an
+// address), shared by every API process.
+type LoginBackoff interface {
+	// Wait returns how long the key must still wait before its next attempt (0: none).
+	Wait(ctx context.Context, key string) (time.Duration, error)
+	// Failed records a failed attempt and returns how long the next one must wait.
+	Failed(ctx context.Context, key string) (time.Duration, error)
+	// Succeeded forgets the key's failures.
+	Succeeded(ctx context.Context, key string) error
 }
 
 // PaymentRecords is the record of a booking's charges and refunds.
@@ -81,7 +105,11 @@ type API struct {
 	search         *search.Service
 	webhookSecret  string
 	tokens         *auth.Tokens
+	tokenStates    TokenStates
 	limiter        Limiter
+	backoff        LoginBackoff
+	trusted        TrustedProxies
+	routes         routeTable
 	checks         []Check
 	log            *slog.Logger
 	metrics        *metrics
@@ -96,6 +124,7 @@ type API struct {
 func New(cfg Config) *fiber.App {
 	a := &API{
 		users: cfg.Users, vendors: cfg.Vendors, bookings: cfg.Bookings, provider: cfg.Provider, payments: cfg.Payments, feed: cfg.Feed, search: cfg.Search, webhookSecret: cfg.WebhookSecret, tokens: cfg.Tokens, limiter: cfg.Limiter, checks: cfg.Checks,
+		tokenStates: cfg.TokenStates, backoff: cfg.LoginBackoff, trusted: cfg.TrustedProxies,
 		log: cfg.Logger, metrics: newMetrics(cfg.Registry), rateLimitValue: cfg.RateLimit, loginLimit: cfg.LoginRateLimit,
 		requestTimeout: cfg.RequestTimeout,
 	}
@@ -114,26 +143,29 @@ func New(cfg Config) *fiber.App {
 		bodyLimit = 64 << 10
 	}
 	app := fiber.New(fiber.Config{
-		AppName:               "reservo",
-		ErrorHandler:          a.errorHandler,
-		BodyLimit:             bodyLimit,
-		ReadTimeout:           15 * time.Second,
-		WriteTimeout:          30 * time.Second,
-		IdleTimeout:           2 * time.Minute,
-		DisableStartupMessage: true,
-		CaseSensitive:         true,
+		AppName:        "reservo",
+		ErrorHandler:   a.errorHandler,
+		BodyLimit:      bodyLimit,
+		ReadBufferSize: readBuffer,
+		// No route takes multipart bodies: they are bytes like any other, refused with 415.
+		DisablePreParseMultipartForm: true,
+		ReadTimeout:                  15 * time.Second,
+		WriteTimeout:                 30 * time.Second,
+		IdleTimeout:                  2 * time.Minute,
+		DisableStartupMessage:        true,
+		CaseSensitive:                true,
 	})
 
-	app.Use(withRequestID, a.observe, recover.New(), a.deadline)
+	app.Use(withRequestID, a.observe, recover.New(), a.deadline, secureHeaders, checkQuery)
 
-	// Operations.
+	// Operations. Metrics and the details of readiness are on the operations listener
+	// (NewOps), not here.
 	app.Get("/healthz", a.healthz)
 	app.Get("/readyz", a.readyz)
-	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})))
 	app.Get("/openapi.yaml", serveOpenAPIYAML)
 	app.Get("/openapi.json", serveOpenAPIJSON)
 
-	limited := a.rateLimit(a.rateLimitValue, "ip", clientIP)
+	limited := a.rateLimit(a.rateLimitValue, "ip", a.clientIP)
 
 	// User service.
 	app.Post("/user/create", limited, a.createUser)
@@ -174,9 +206,8 @@ func New(cfg Config) *fiber.App {
 	app.Post("/payments/webhook", a.paymentWebhook)
 	app.Post("/payments/sandbox/:bookingid", limited, a.requireAuth, a.sandboxPay)
 
-	app.Use(func(c *fiber.Ctx) error {
-		c.Locals(keyUnmatched, true)
-		return fiber.ErrNotFound
-	})
+	a.routes = newRouteTable(app)
+	app.Use(a.unmatched)
+	a.wrapServer(app)
 	return app
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"regexp"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -12,6 +13,9 @@ import (
 	"github.com/reservo/reservo/payment"
 	"github.com/reservo/reservo/validate"
 )
+
+// idempotencyKeyRE is an Idempotency-Key: visible ASCII, such as a UUID.
+var idempotencyKeyRE = regexp.MustCompile(`^[!-~]{1,200}$`)
 
 // maxWait bounds the long poll of GET /booking/:bookingid/status; the request's deadline
 // (RESERVO_REQUEST_TIMEOUT) bounds it too: a poll answers with the status as it is then.
@@ -31,9 +35,9 @@ func (a *API) createBooking(c *fiber.Ctx) error {
 		return err
 	}
 	key := c.Get("Idempotency-Key")
-	if len(key) > 200 {
-		return &Problem{Status: 400, Code: "validation_failed", Title: "Bad Request", Detail: "the Idempotency-Key header is too long",
-			Errors: []validate.FieldError{{Field: "Idempotency-Key", Message: "must have at most 200 characters"}}}
+	if _, sent := c.GetReqHeaders()["Idempotency-Key"]; sent && !idempotencyKeyRE.MatchString(key) {
+		return &Problem{Status: 400, Code: "validation_failed", Title: "Bad Request", Detail: "the Idempotency-Key header is not a key",
+			Errors: []validate.FieldError{{Field: "Idempotency-Key", Message: "must be 1 to 200 visible ASCII characters"}}}
 	}
 	hold, err := a.bookings.Book(c.UserContext(), p.ID, vendorID, in, key)
 	if err != nil {

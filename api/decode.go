@@ -34,6 +34,11 @@ func decode(c *fiber.Ctx, dst any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return problem(400, "malformed_json", "the body must hold exactly one JSON value")
 	}
+	if errs := checkJSONText(body); len(errs) > 0 {
+		p := problem(400, "validation_failed", "the request has invalid fields")
+		p.Errors = errs
+		return p
+	}
 	return nil
 }
 
@@ -81,10 +86,10 @@ func jsonKind(goKind string) string {
 	return "of another type"
 }
 
-// pathID parses a path parameter that is a UUID.
+// pathID parses a path parameter that is a UUID in its canonical form.
 func pathID(c *fiber.Ctx, name string) (uuid.UUID, error) {
-	id, err := uuid.Parse(c.Params(name))
-	if err != nil {
+	id, ok := parseUUID(c.Params(name))
+	if !ok {
 		p := problem(400, "invalid_parameter", fmt.Sprintf("path parameter %s must be a UUID", name))
 		p.Errors = append(p.Errors, fieldError(name, "must be a UUID"))
 		return uuid.Nil, p

@@ -38,6 +38,9 @@ type env struct {
 	t   testing.TB
 	app *fiber.App
 	db  *postgres.DB
+	// ops is the operations listener's handler (metrics, detailed readiness).
+	ops    http.Handler
+	tokens *redis.TokenStates
 }
 
 // testMaxHolds is the cap of a guest's unpaid holds in the API tests: the default.
@@ -45,7 +48,9 @@ const testMaxHolds = 3
 
 type envOpts struct {
 	redisAddr   string
-	loginLimit  int
+	loginLimit  int              // login attempts per minute per address (default 1000)
+	loginFree   int              // failed logins of an account at an address before backoff (default 1000)
+	trusted     api.TrustedProxies
 	holdTimeout time.Duration    // default 1 minute
 	maxHolds    int              // a guest's unpaid holds at once; default testMaxHolds
 	provider    payment.Provider // default the sandbox
@@ -69,6 +74,9 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 	}
 	if o.loginLimit == 0 {
 		o.loginLimit = 1000
+	}
+	if o.loginFree == 0 {
+		o.loginFree = 1000
 	}
 	if o.holdTimeout == 0 {
 		o.holdTimeout = time.Minute
@@ -114,8 +122,19 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 	engine := temporal.NewEngine(wc, temporal.Config{TaskQueue: taskQueue, HoldTimeout: o.holdTimeout,
 		LatePaymentWindow: 2 * time.Second, AutoAvailAfter: 72 * time.Hour}, bookingStore)
 
+	users := user.NewService(postgres.NewUserStore(db), now)
+	tokenStates := redis.NewTokenStates(rc, users.TokenState, time.Minute)
+	checks := []api.Check{
+		{Name: "postgres", Ping: db.Ping},
+		{Name: "redis", Ping: rc.Ping},
+		{Name: "temporal", Ping: func(ctx context.Context) error {
+			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		}},
+	}
+	reg := prometheus.NewRegistry()
 	app := api.New(api.Config{
-		Users:   user.NewService(postgres.NewUserStore(db), now),
+		Users:   users.WithTokenCache(tokenStates),
 		Vendors: vendors.NewService(postgres.NewVendorStore(db), now),
 		Bookings: booking.NewService(postgres.NewVendorStore(db), bookingStore, engine, now).WithCache(cache, slog.New(slog.DiscardHandler)).
 			WithLists(bookingStore, postgres.NewArchiveStore(db)).WithGuests(postgres.NewUserStore(db)).
@@ -126,22 +145,18 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 		Search:        search.NewService(postgres.NewSearchStore(db), now),
 		WebhookSecret: "whsec_reservo_test_fake",
 		Tokens:        auth.NewTokens(strings.Repeat("t", 32), time.Hour, now),
-		Limiter:       rc,
-		Checks: []api.Check{
-			{Name: "postgres", Ping: db.Ping},
-			{Name: "redis", Ping: rc.Ping},
-			{Name: "temporal", Ping: func(ctx context.Context) error {
-				_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
-				return err
-			}},
-		},
+		TokenStates:    tokenStates,
+		Limiter:        rc,
+		LoginBackoff:   redis.NewBackoff(rc, o.loginFree, time.Second, time.Minute, time.Hour),
+		TrustedProxies: o.trusted,
+		Checks:         checks,
 		Logger:         slog.New(slog.DiscardHandler),
-		Registry:       prometheus.NewRegistry(),
+		Registry:       reg,
 		BodyLimit:      16 << 10,
 		RateLimit:      100000,
 		LoginRateLimit: o.loginLimit,
 	})
-	return &env{t: t, app: app, db: db}
+	return &env{t: t, app: app, db: db, ops: api.NewOps(checks, reg, slog.New(slog.DiscardHandler)), tokens: tokenStates}
 }
 
 // resp is a decoded response.
@@ -256,13 +271,24 @@ func (e *env) signupUser(email string) (id, tok string) {
 // signupStaff makes a support staff account (as `reservo ops grant-staff` does) and returns its token.
 func (e *env) signupStaff(email string) string {
 	e.t.Helper()
-	id, _ := e.signupUser(email)
-	if _, err := e.db.Pool.Exec(context.Background(), "UPDATE users SET role = 'staff' WHERE id = $1", id); err != nil {
-		e.t.Fatal(err)
-	}
+	e.signupUser(email)
+	e.grantStaff(email)
 	var tk token
 	e.mustStatus(e.do("POST", "/user/login", "", map[string]any{"email": email, "password": "s3cret-pass"}), 200).json(e.t, &tk)
 	return tk.AccessToken
+}
+
+// grantStaff makes the account support staff as `reservo ops grant-staff` does: the role in
+// PostgreSQL, then the account's token state in the cache.
+func (e *env) grantStaff(email string) {
+	e.t.Helper()
+	u, err := postgres.NewUserStore(e.db).SetRole(context.Background(), email, auth.RoleStaff)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.tokens.Put(context.Background(), u.ID, u.TokenState()); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 func hotelBody(email string) map[string]any {

@@ -2,16 +2,18 @@ package api
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/reservo/reservo/auth"
+	"github.com/reservo/reservo/user"
 )
 
 type ctxKey int
@@ -20,19 +22,14 @@ const (
 	keyRequestID ctxKey = iota
 	keyPrincipal
 	keyUnmatched
+	keyClientIP
 )
 
 var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // withRequestID takes the caller's X-Request-ID when it is sane, or makes one, and echoes it.
 func withRequestID(c *fiber.Ctx) error {
-	id := strings.Clone(c.Get(fiber.HeaderXRequestID))
-	if !requestIDRE.MatchString(id) {
-		id = uuid.NewString()
-	}
-	c.Locals(keyRequestID, id)
-	c.Set(fiber.HeaderXRequestID, id)
-	c.SetUserContext(context.WithValue(c.UserContext(), keyRequestID, id))
+	setRequestID(c)
 	return c.Next()
 }
 
@@ -87,77 +84,128 @@ func (a *API) observe(c *fiber.Ctx) error {
 	labels := []string{method, route, strconv.Itoa(status)}
 	a.metrics.requests.WithLabelValues(labels...).Inc()
 	a.metrics.duration.WithLabelValues(labels...).Observe(elapsed.Seconds())
-	if route != "/healthz" && route != "/readyz" && route != "/metrics" {
+	if route != "/healthz" && route != "/readyz" {
 		a.log.InfoContext(c.UserContext(), "request", "method", method, "route", route, "status", status,
 			"duration_ms", float64(elapsed.Microseconds())/1000, "request_id", requestID(c), "bytes", len(c.Response().Body()))
 	}
 	return nil
 }
 
-// Limiter counts hits in fixed windows shared by every API instance.
+// Limiter counts requests against rate limits shared by every API instance.
 type Limiter interface {
-	Allow(ctx context.Context, key string, limit int, per time.Duration) (ok bool, remaining int, reset time.Duration, err error)
+	// Allow counts one hit of key against limit hits per period and reports whether it is
+	// allowed, how many more would be at once, how long until the next is allowed when this
+	// one is not, and until the key is back to a full burst.
+	Allow(ctx context.Context, key string, limit int, per time.Duration) (ok bool, remaining int, retryAfter, resetAfter time.Duration, err error)
 }
 
 // limiterBackoff is how long requests skip a rate limiter whose store failed.
 const limiterBackoff = 5 * time.Second
 
-// rateLimit allows limit requests per minute per key(c). When the limiter is down the request
-// goes through: losing rate limiting is better than losing the API.
+// seconds rounds d up to whole seconds, for Retry-After and RateLimit-Reset.
+func seconds(d time.Duration) string {
+	return strconv.Itoa(int((d + time.Second - 1) / time.Second))
+}
+
+// limiterUp reports whether the limiter may be asked: it is skipped for a while after its
+// store failed, since losing rate limiting is better than losing the API.
+func (a *API) limiterUp() bool {
+	return a.limiter != nil && time.Now().UnixNano() >= a.limiterDownUntil.Load()
+}
+
+func (a *API) limiterFailed(c *fiber.Ctx, err error) {
+	// Don't make every request wait for a store that is down: skip it for a while.
+	a.limiterDownUntil.Store(time.Now().Add(limiterBackoff).UnixNano())
+	a.log.WarnContext(c.UserContext(), "rate limiter unavailable; letting requests through", "err", err, "for", limiterBackoff)
+}
+
+// rateLimit allows limit requests per minute per key(c) (GCRA: a burst of limit, then one
+// every minute/limit). When the limiter is down the request goes through.
 func (a *API) rateLimit(limit int, scope string, key func(*fiber.Ctx) string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if limit <= 0 || a.limiter == nil {
-			return c.Next()
-		}
-		if time.Now().UnixNano() < a.limiterDownUntil.Load() {
-			return c.Next()
-		}
-		ok, remaining, reset, err := a.limiter.Allow(c.UserContext(), scope+":"+key(c), limit, time.Minute)
-		if err != nil {
-			// Don't make every request wait for a store that is down: skip it for a while.
-			a.limiterDownUntil.Store(time.Now().Add(limiterBackoff).UnixNano())
-			a.log.WarnContext(c.UserContext(), "rate limiter unavailable; letting requests through", "err", err, "for", limiterBackoff)
-			return c.Next()
-		}
-		secs := strconv.Itoa(int((reset + time.Second - 1) / time.Second))
-		c.Set("RateLimit-Limit", strconv.Itoa(limit))
-		c.Set("RateLimit-Remaining", strconv.Itoa(remaining))
-		c.Set("RateLimit-Reset", secs)
-		if !ok {
-			c.Set(fiber.HeaderRetryAfter, secs)
-			return problem(fiber.StatusTooManyRequests, "rate_limited", "too many requests; retry after "+secs+" s")
+		if err := a.checkRate(c, limit, scope+":"+key(c)); err != nil {
+			return err
 		}
 		return c.Next()
 	}
 }
 
-func clientIP(c *fiber.Ctx) string { return c.IP() }
+// checkRate counts the request against limit per minute for key, sets the RateLimit headers,
+// and returns the problem of a request over the limit.
+func (a *API) checkRate(c *fiber.Ctx, limit int, key string) error {
+	if limit <= 0 || !a.limiterUp() {
+		return nil
+	}
+	ok, remaining, retry, reset, err := a.limiter.Allow(c.UserContext(), key, limit, time.Minute)
+	if err != nil {
+		a.limiterFailed(c, err)
+		return nil
+	}
+	c.Set("RateLimit-Limit", strconv.Itoa(limit))
+	c.Set("RateLimit-Remaining", strconv.Itoa(remaining))
+	c.Set("RateLimit-Reset", seconds(reset))
+	if !ok {
+		c.Set(fiber.HeaderRetryAfter, seconds(retry))
+		return problem(fiber.StatusTooManyRequests, "rate_limited", "too many requests; retry after "+seconds(retry)+" s")
+	}
+	return nil
+}
 
-// requireAuth admits requests with a valid bearer token and keeps their principal.
+// requireAuth admits requests with a valid bearer token of a standing account and keeps their
+// principal. Every answer of such a request holds personal data: no cache may keep it.
 func (a *API) requireAuth(c *fiber.Ctx) error {
-	h := c.Get(fiber.HeaderAuthorization)
-	token, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || token == "" {
+	noStore(c)
+	token, ok := bearerToken(c.Get(fiber.HeaderAuthorization))
+	if !ok {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="reservo"`)
 		return problem(401, "unauthenticated", "this route needs an access token: Authorization: Bearer <token>")
 	}
-	p, err := a.tokens.Verify(strings.TrimSpace(token))
+	p, err := a.principalOf(c, token)
 	if err != nil {
-		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="reservo", error="invalid_token"`)
-		return problem(401, "invalid_token", "the access token is invalid or expired")
+		return err
 	}
 	c.Locals(keyPrincipal, p)
 	return c.Next()
 }
 
+var errInvalidToken = problem(401, "invalid_token", "the access token is invalid or expired")
+
+// principalOf verifies a token and checks it against its account's token state: a token issued
+// before the account's password, e-mail or staff role changed is refused, and the role is the
+// account's current one (support staff granted since the token was issued are staff at once).
+func (a *API) principalOf(c *fiber.Ctx, token string) (auth.Principal, error) {
+	p, err := a.tokens.Verify(token)
+	if err != nil {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="reservo", error="invalid_token"`)
+		return auth.Principal{}, errInvalidToken
+	}
+	if a.tokenStates == nil || p.Role == auth.RoleManager {
+		return p, nil
+	}
+	st, err := a.tokenStates.TokenState(c.UserContext(), p.ID)
+	switch {
+	case errors.Is(err, user.ErrNotFound):
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="reservo", error="invalid_token"`)
+		return auth.Principal{}, errInvalidToken
+	case err != nil:
+		return auth.Principal{}, fmt.Errorf("token state: %w", err)
+	case st.TokenVersion != p.TokenVersion:
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="reservo", error="invalid_token"`)
+		return auth.Principal{}, problem(401, "invalid_token",
+			"the access token was issued before the account's password, e-mail or role changed: sign in again")
+	}
+	p.Role = st.Role
+	return p, nil
+}
+
 // optionalPrincipal is the caller of a public route that shows more to some callers: the
 // principal of a valid bearer token, or the zero principal (anonymous) without one.
 func (a *API) optionalPrincipal(c *fiber.Ctx) auth.Principal {
-	token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+	token, ok := bearerToken(c.Get(fiber.HeaderAuthorization))
 	if !ok {
 		return auth.Principal{}
 	}
-	p, err := a.tokens.Verify(strings.TrimSpace(token))
+	p, err := a.principalOf(c, token)
 	if err != nil {
 		return auth.Principal{}
 	}

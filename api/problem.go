@@ -109,6 +109,8 @@ func toProblem(err error) *Problem {
 			return problem(413, "body_too_large", "the request body is too large")
 		case fiber.StatusRequestTimeout:
 			return problem(408, "request_timeout", "the request took too long to arrive")
+		case fiber.StatusRequestHeaderFieldsTooLarge:
+			return problem(431, "headers_too_large", "the request's headers are too large")
 		}
 		if fe.Code >= 400 && fe.Code < 500 {
 			return problem(fe.Code, "bad_request", http.StatusText(fe.Code))
@@ -139,6 +141,11 @@ func unreachable(err error) bool {
 // errorHandler is the app's one error handler: it logs what the client does not see (once,
 // here) and writes problem details.
 func (a *API) errorHandler(c *fiber.Ctx, err error) error {
+	if requestID(c) == "" {
+		// Refused by the HTTP server before any middleware ran (headers too large, ...).
+		setRequestID(c)
+	}
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	p := *toProblem(err)
 	p.Type = "urn:reservo:problem:" + p.Code
 	p.Instance = c.OriginalURL()

@@ -1,7 +1,11 @@
 package api
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
 
@@ -10,6 +14,7 @@ import (
 
 	"github.com/reservo/reservo/auth"
 	"github.com/reservo/reservo/user"
+	"github.com/reservo/reservo/vendors"
 )
 
 // credentials is the body of both logins.
@@ -28,13 +33,45 @@ type tokenResponse struct {
 	VendorID    uuid.UUID `json:"vendor_id,omitzero"`
 }
 
-// loginLimited limits login attempts per client address and account, against password guessing.
+// loginLimited throttles logins against password guessing, so that a guesser is slowed while
+// the account's owner, from another address, is not: every address has LoginRateLimit
+// attempts a minute whatever the account, and the failed attempts of one account from one
+// address back off exponentially (a few free, then each failure doubles the wait before the
+// next attempt; a success forgets them). A per-account limit alone would let anyone lock the
+// owner out.
 func (a *API) loginLimited(c *fiber.Ctx) error {
+	ip := a.clientIP(c)
+	if err := a.checkRate(c, a.loginLimit, "login:"+ip); err != nil {
+		return err
+	}
+	if a.backoff == nil || !a.limiterUp() {
+		return c.Next()
+	}
 	var cr credentials
 	_ = json.Unmarshal(c.Body(), &cr)
-	return a.rateLimit(a.loginLimit, "login", func(c *fiber.Ctx) string {
-		return c.IP() + ":" + strings.ToLower(strings.TrimSpace(cr.Email))
-	})(c)
+	account := sha256.Sum256([]byte(c.Route().Path + "\x00" + strings.ToLower(strings.TrimSpace(cr.Email))))
+	key := "login:" + hex.EncodeToString(account[:16]) + ":" + ip
+	wait, err := a.backoff.Wait(c.UserContext(), key)
+	if err != nil {
+		a.limiterFailed(c, err)
+		return c.Next()
+	}
+	if wait > 0 {
+		c.Set(fiber.HeaderRetryAfter, seconds(wait))
+		return problem(fiber.StatusTooManyRequests, "rate_limited",
+			"too many failed sign-ins of this account from this address; retry after "+seconds(wait)+" s")
+	}
+	err = c.Next()
+	ctx := context.WithoutCancel(c.UserContext())
+	switch {
+	case errors.Is(err, user.ErrInvalidCredentials) || errors.Is(err, vendors.ErrInvalidCredentials):
+		if wait, ferr := a.backoff.Failed(ctx, key); ferr == nil && wait > 0 {
+			c.Set(fiber.HeaderRetryAfter, seconds(wait))
+		}
+	case err == nil:
+		_ = a.backoff.Succeeded(ctx, key)
+	}
+	return err
 }
 
 func (a *API) issue(c *fiber.Ctx, p auth.Principal) error {
@@ -55,6 +92,7 @@ func (a *API) createUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	noStore(c)
 	c.Location("/user/" + u.ID.String())
 	return c.Status(fiber.StatusCreated).JSON(u)
 }
@@ -68,7 +106,7 @@ func (a *API) loginUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return a.issue(c, auth.Principal{ID: u.ID, Role: u.Role})
+	return a.issue(c, auth.Principal{ID: u.ID, Role: u.Role, TokenVersion: u.TokenVersion})
 }
 
 // selfOrStaff lets a user at their own profile, and support staff at anyone's.

@@ -181,12 +181,17 @@ func TestUser_OnlyOwnProfile(t *testing.T) {
 
 func TestUser_NotFound(t *testing.T) {
 	e := newEnv(t)
+	staff := e.signupStaff("staff-nf@example.com")
 	id, tok := e.signupUser("gone@example.com")
 	if _, err := e.db.Pool.Exec(context.Background(), "DELETE FROM users WHERE id = $1", id); err != nil {
 		t.Fatal(err)
 	}
-	p := e.mustStatus(e.do("GET", "/user/"+id, tok, nil), 404).problem(t)
+	p := e.mustStatus(e.do("GET", "/user/"+id, staff, nil), 404).problem(t)
 	if p.Code != "not_found" {
+		t.Fatalf("code %q", p.Code)
+	}
+	// The account's own token died with it.
+	if p := e.mustStatus(e.do("GET", "/user/"+id, tok, nil), 401).problem(t); p.Code != "invalid_token" {
 		t.Fatalf("code %q", p.Code)
 	}
 }

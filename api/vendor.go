@@ -45,7 +45,11 @@ func (a *API) getVendor(c *fiber.Ctx) error {
 	}
 	// The page is public; the webhook URL (often with a token in it) is for the vendor's
 	// manager and support staff only.
-	if p := a.optionalPrincipal(c); v.WebhookURL != "" && p.Role != auth.RoleStaff &&
+	p := a.optionalPrincipal(c)
+	if p.Role != "" {
+		noStore(c) // what a signed-in caller sees may be more than the public page
+	}
+	if v.WebhookURL != "" && p.Role != auth.RoleStaff &&
 		(p.Role != auth.RoleManager || p.VendorID != id) {
 		public := *v
 		public.WebhookURL = ""
