@@ -48,8 +48,8 @@ const testMaxHolds = 3
 
 type envOpts struct {
 	redisAddr   string
-	loginLimit  int              // login attempts per minute per address (default 1000)
-	loginFree   int              // failed logins of an account at an address before backoff (default 1000)
+	loginLimit  int // login attempts per minute per address (default 1000)
+	loginFree   int // failed logins of an account at an address before backoff (default 1000)
 	trusted     api.TrustedProxies
 	holdTimeout time.Duration    // default 1 minute
 	maxHolds    int              // a guest's unpaid holds at once; default testMaxHolds
@@ -139,12 +139,12 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 		Bookings: booking.NewService(postgres.NewVendorStore(db), bookingStore, engine, now).WithCache(cache, slog.New(slog.DiscardHandler)).
 			WithLists(bookingStore, postgres.NewArchiveStore(db)).WithGuests(postgres.NewUserStore(db)).
 			WithPayments(postgres.NewPaymentStore(db)).WithGuard(bookingStore, o.maxHolds),
-		Provider:      o.provider,
-		Payments:      postgres.NewPaymentStore(db),
-		Feed:          notify.NewFeedService(postgres.NewNotificationStore(db), now),
-		Search:        search.NewService(postgres.NewSearchStore(db), now),
-		WebhookSecret: "whsec_reservo_test_fake",
-		Tokens:        auth.NewTokens(strings.Repeat("t", 32), time.Hour, now),
+		Provider:       o.provider,
+		Payments:       postgres.NewPaymentStore(db),
+		Feed:           notify.NewFeedService(postgres.NewNotificationStore(db), now),
+		Search:         search.NewService(postgres.NewSearchStore(db), now),
+		WebhookSecret:  "whsec_reservo_test_fake",
+		Tokens:         auth.NewTokens(strings.Repeat("t", 32), time.Hour, now),
 		TokenStates:    tokenStates,
 		Limiter:        rc,
 		LoginBackoff:   redis.NewBackoff(rc, o.loginFree, time.Second, time.Minute, time.Hour),
