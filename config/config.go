@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"os"
 	"reflect"
@@ -29,8 +30,12 @@ type Config struct {
 	BodyLimit       int           `env:"RESERVO_BODY_LIMIT" def:"65536" help:"largest request body in bytes"`
 	ShutdownTimeout time.Duration `env:"RESERVO_SHUTDOWN_TIMEOUT" def:"15s" help:"time given to in-flight work on shutdown"`
 	RequestTimeout  time.Duration `env:"RESERVO_REQUEST_TIMEOUT" def:"10s" help:"longest a request waits on the engines before it answers 503 with Retry-After (the long poll of a booking's status included)"`
+	MetricsAddr     string        `env:"RESERVO_METRICS_ADDR" def:"127.0.0.1:9101" help:"operations listener of every command (all, serve, worker, consume), off the public port: /metrics, and /readyz naming each dependency's state (off: none)"`
+	TrustedProxies  string        `env:"RESERVO_TRUSTED_PROXIES" def:"" help:"load balancers (addresses or CIDR prefixes, comma-separated) whose X-Forwarded-For names the client; from any other peer the header is ignored"`
 	RateLimit       int           `env:"RESERVO_RATE_LIMIT" def:"600" help:"requests per minute per client address (0: off)"`
-	LoginRateLimit  int           `env:"RESERVO_LOGIN_RATE_LIMIT" def:"20" help:"login attempts per minute per client address and account"`
+	LoginRateLimit  int           `env:"RESERVO_LOGIN_RATE_LIMIT" def:"60" help:"login attempts per minute per client address, whatever the account (0: off)"`
+	LoginFree       int           `env:"RESERVO_LOGIN_FREE_FAILURES" def:"5" help:"failed logins of one account from one address before each further failure doubles the wait before the next attempt (1s, 2s, 4s, ...)"`
+	LoginBackoffMax time.Duration `env:"RESERVO_LOGIN_BACKOFF_MAX" def:"15m" help:"longest wait between failed logins of one account from one address (0: no backoff)"`
 
 	DatabaseURL   string        `env:"RESERVO_DATABASE_URL" def:"postgres://reservo:reservo@127.0.0.1:15432/reservo?sslmode=disable" secret:"true" help:"PostgreSQL (system of record)"`
 	DatabaseConns int32         `env:"RESERVO_DATABASE_MAX_CONNS" def:"20" help:"PostgreSQL pool size"`
@@ -69,10 +74,9 @@ type Config struct {
 	RemindBefore      time.Duration `env:"RESERVO_REMIND_BEFORE" def:"24h" help:"the guest is reminded this long before the booking (0: no reminders)"`
 	AutoAvailAfter    time.Duration `env:"RESERVO_AUTO_AVAIL_AFTER" def:"72h" help:"after its end, a confirmed booking nobody closed is availed"`
 
-	ArchiveRetention    time.Duration `env:"RESERVO_ARCHIVE_RETENTION" def:"720h" help:"closed bookings stay in the live table this long after closing, then are purged (once archived)"`
-	PurgeInterval       time.Duration `env:"RESERVO_PURGE_INTERVAL" def:"1h" help:"how often reservo consume purges archived bookings"`
-	ConsumerMetricsAddr string        `env:"RESERVO_CONSUMER_METRICS_ADDR" def:"127.0.0.1:9101" help:"metrics address of reservo consume when it runs alone"`
-	PprofAddr           string        `env:"RESERVO_PPROF_ADDR" def:"" help:"address of Go's pprof profiles (net/http/pprof), e.g. 127.0.0.1:6060 (empty: off)"`
+	ArchiveRetention time.Duration `env:"RESERVO_ARCHIVE_RETENTION" def:"720h" help:"closed bookings stay in the live table this long after closing, then are purged (once archived)"`
+	PurgeInterval    time.Duration `env:"RESERVO_PURGE_INTERVAL" def:"1h" help:"how often reservo consume purges archived bookings"`
+	PprofAddr        string        `env:"RESERVO_PPROF_ADDR" def:"" help:"address of Go's pprof profiles (net/http/pprof), e.g. 127.0.0.1:6060 (empty: off)"`
 
 	SMTPAddr            string        `env:"RESERVO_SMTP_ADDR" def:"" help:"SMTP relay host:port (empty: e-mails are only logged)"`
 	SMTPFrom            string        `env:"RESERVO_SMTP_FROM" def:"Reservo <no-reply@reservo.local>" help:"sender of e-mails"`
@@ -114,6 +118,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	if cfg.PaymentProvider == "stripe" && (cfg.StripeSecretKey == "" || cfg.StripeWebhookSecret == "") {
 		return nil, errors.New("RESERVO_PAYMENT_PROVIDER=stripe needs RESERVO_STRIPE_SECRET_KEY and RESERVO_STRIPE_WEBHOOK_SECRET")
 	}
+	if err := checkPrefixes(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("RESERVO_TRUSTED_PROXIES=%q: %w", cfg.TrustedProxies, err)
+	}
 	if cfg.HoldTimeout < 10*time.Second {
 		return nil, errors.New("RESERVO_HOLD_TIMEOUT: must be at least 10s")
 	}
@@ -143,6 +150,22 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, errors.New("RESERVO_JWT_SECRET: must be at least 32 characters")
 	}
 	return &cfg, nil
+}
+
+// checkPrefixes checks a comma-separated list of IP addresses and CIDR prefixes.
+func checkPrefixes(s string) error {
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if _, err := netip.ParsePrefix(f); err == nil {
+			continue
+		}
+		if _, err := netip.ParseAddr(f); err != nil {
+			return fmt.Errorf("%q is neither an IP address nor a CIDR prefix", f)
+		}
+	}
+	return nil
 }
 
 func set(f reflect.Value, raw string) error {

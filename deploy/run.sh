@@ -35,7 +35,8 @@ cat <<MSG
   Reservo is starting:
     API               http://$addr
     OpenAPI document  http://$addr/openapi.yaml  (JSON: /openapi.json)
-    Health            http://$addr/healthz  http://$addr/readyz  metrics: http://$addr/metrics
+    Health            http://$addr/healthz  http://$addr/readyz
+    Operations        http://${RESERVO_METRICS_ADDR:-127.0.0.1:9101}/metrics  http://${RESERVO_METRICS_ADDR:-127.0.0.1:9101}/readyz (each dependency)
     Temporal Web UI   $RESERVO_TEMPORAL_UI_URL/namespaces/default/workflows
     Temporal gRPC     $RESERVO_TEMPORAL_ADDR
     PostgreSQL        ${RESERVO_DATABASE_URL/:reservo@/:*****@}

@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/reservo/reservo/archive"
 	"github.com/reservo/reservo/config"
@@ -45,17 +42,9 @@ func consumers(cfg *config.Config, db *postgres.DB, eng *engines, log *slog.Logg
 	return out, nil
 }
 
-// consume runs the event consumers and the archive purge; alone, it serves its own metrics.
-func consume(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgres.DB, eng *engines, reg *prometheus.Registry, alone bool) error {
-	if alone {
-		srv := &http.Server{Addr: cfg.ConsumerMetricsAddr, Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error("consumer metrics server", "err", err)
-			}
-		}()
-		defer func() { _ = srv.Close() }()
-	}
+// consume runs the event consumers and the archive purge; their metrics are on the operations
+// listener (RESERVO_METRICS_ADDR) like every command's.
+func consume(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgres.DB, eng *engines, reg *prometheus.Registry) error {
 	go archive.RunPurge(ctx, eng.purger, cfg.ArchiveRetention, cfg.PurgeInterval, time.Now,
 		func(err error) { log.Error("purge archived bookings", "err", err) },
 		func(n int64) { log.Info("purged archived bookings", "rows", n) })

@@ -29,6 +29,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/reservo/reservo/activities"
+	"github.com/reservo/reservo/api"
 	"github.com/reservo/reservo/config"
 	"github.com/reservo/reservo/postgres"
 	"github.com/reservo/reservo/redis"
@@ -153,19 +154,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	provider := paymentProvider(cfg)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var rc *redis.Client
+	if cmd != "consume" {
+		rc = redis.New(cfg.RedisAddr, cfg.RedisPassword)
+		defer func() { _ = rc.Close() }()
+	}
+	checks := readinessChecks(db, rc, tc, eng)
+	if cfg.MetricsAddr != "off" {
+		stop := serveOps(cfg.MetricsAddr, api.NewOps(checks, reg, log), log)
+		defer stop()
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	if cmd == "all" || cmd == "serve" {
-		g.Go(func() error { return serve(ctx, cfg, log, db, eng, tc, provider, reg) })
+		g.Go(func() error { return serve(ctx, cfg, log, db, eng, tc, rc, checks, provider, reg) })
 	}
 	if cmd == "all" || cmd == "worker" {
-		wrc := redis.New(cfg.RedisAddr, cfg.RedisPassword)
-		defer func() { _ = wrc.Close() }()
 		reminder, err := notifier(cfg, db, log)
 		if err != nil {
 			return err
 		}
 		acts := &activities.Activities{Bookings: postgres.NewBookingStore(db).WithMaxHolds(cfg.MaxHoldsPerGuest), Payments: postgres.NewPaymentStore(db),
-			Provider: provider, Cache: redis.NewBookingCache(wrc, bookingCacheTTL), Reminder: reminder, Refunds: reminder, Logger: log, Now: time.Now}
+			Provider: provider, Cache: redis.NewBookingCache(rc, bookingCacheTTL), Reminder: reminder, Refunds: reminder, Logger: log, Now: time.Now}
 		g.Go(func() error { return workers.RunTemporal(ctx, tc, cfg.TemporalTaskQueue, acts, log) })
 		g.Go(func() error {
 			workers.SweepStray(ctx, postgres.NewPaymentStore(db), func(ctx context.Context, bookingID uuid.UUID, chargeKey string) error {
@@ -175,7 +184,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		})
 	}
 	if cmd == "all" || cmd == "consume" {
-		g.Go(func() error { return consume(ctx, cfg, log, db, eng, reg, cmd == "consume") })
+		g.Go(func() error { return consume(ctx, cfg, log, db, eng, reg) })
 	}
 	err = g.Wait()
 	log.Info("stopped", "err", err)

@@ -39,8 +39,9 @@ func freeAddr(t *testing.T) string {
 // stops it cleanly.
 func TestRun_MigrateThenServeAndShutDownOnSignal(t *testing.T) {
 	db, url := pgtest.NewEmptyDB(t)
-	addr := freeAddr(t)
-	vars := map[string]string{"RESERVO_DATABASE_URL": url, "RESERVO_HTTP_ADDR": addr, "RESERVO_SHUTDOWN_TIMEOUT": "5s"}
+	addr, opsAddr := freeAddr(t), freeAddr(t)
+	vars := map[string]string{"RESERVO_DATABASE_URL": url, "RESERVO_HTTP_ADDR": addr, "RESERVO_SHUTDOWN_TIMEOUT": "5s",
+		"RESERVO_METRICS_ADDR": opsAddr}
 	getenv := func(k string) string { return vars[k] }
 
 	var logs strings.Builder
@@ -74,6 +75,29 @@ func TestRun_MigrateThenServeAndShutDownOnSignal(t *testing.T) {
 	if !ready {
 		cancel()
 		t.Fatalf("reservo all never became ready: %v", <-done)
+	}
+	// Metrics and the readiness of each dependency are on the operations listener only.
+	get := func(url string) (int, string) {
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, body := get("http://" + opsAddr + "/metrics"); code != 200 || !strings.Contains(body, "reservo_http_requests_total") ||
+		!strings.Contains(body, "go_goroutines") {
+		t.Errorf("operations /metrics: %d %.200s", code, body)
+	}
+	if code, body := get("http://" + opsAddr + "/readyz"); code != 200 || !strings.Contains(body, `"postgres":"ok"`) || !strings.Contains(body, `"temporal":"ok"`) {
+		t.Errorf("operations /readyz: %d %s", code, body)
+	}
+	if code, _ := get("http://" + addr + "/metrics"); code != 404 {
+		t.Errorf("public /metrics: %d; want 404", code)
+	}
+	if code, body := get("http://" + addr + "/readyz"); code != 200 || strings.Contains(body, "postgres") {
+		t.Errorf("public /readyz: %d %s; want 200 naming nothing", code, body)
 	}
 	cancel()
 	select {

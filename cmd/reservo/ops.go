@@ -19,6 +19,7 @@ import (
 	"github.com/reservo/reservo/config"
 	"github.com/reservo/reservo/ops"
 	"github.com/reservo/reservo/postgres"
+	"github.com/reservo/reservo/redis"
 	"github.com/reservo/reservo/workers"
 )
 
@@ -59,7 +60,20 @@ func runOps(ctx context.Context, args []string, getenv func(string) string, stdo
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s (%s) is now %s; tokens issued before keep their role until they expire\n", u.Email, u.ID, u.Role)
+		// The API checks every token against the account's state in Redis: a grant applies to
+		// the tokens already issued from their next request on, a revocation refuses them.
+		rc := redis.New(cfg.RedisAddr, cfg.RedisPassword)
+		defer func() { _ = rc.Close() }()
+		when := "at once"
+		if err := redis.NewTokenStates(rc, nil, tokenStateTTL).Put(ctx, u.ID, u.TokenState()); err != nil {
+			fmt.Fprintf(stderr, "ops: %v\n", err)
+			when = "within " + tokenStateTTL.String() + " (Redis did not answer)"
+		}
+		effect := "staff on their next request, with the tokens they have"
+		if u.Role != auth.RoleStaff {
+			effect = "a guest; every token issued before is refused"
+		}
+		fmt.Fprintf(stdout, "%s (%s) is now %s: %s, %s\n", u.Email, u.ID, u.Role, effect, when)
 		return nil
 	}
 	tc, err := client.Dial(temporalOptions(cfg, logger))

@@ -15,6 +15,7 @@ import (
 	"github.com/reservo/reservo/event"
 	"github.com/reservo/reservo/postgres"
 	"github.com/reservo/reservo/postgres/pgtest"
+	"github.com/reservo/reservo/redis"
 	"github.com/reservo/reservo/user"
 )
 
@@ -81,9 +82,14 @@ func TestOps_GrantAndRevokeStaff(t *testing.T) {
 		if k == "RESERVO_DATABASE_URL" {
 			return url
 		}
+		if k == "RESERVO_REDIS_ADDR" {
+			return envOr("RESERVO_REDIS_ADDR", "127.0.0.1:16379")
+		}
 		return ""
 	}
 	users := postgres.NewUserStore(db)
+	rc := redis.New(envOr("RESERVO_REDIS_ADDR", "127.0.0.1:16379"), "")
+	defer func() { _ = rc.Close() }()
 	for _, c := range []struct {
 		cmd  string
 		want auth.Role
@@ -95,6 +101,14 @@ func TestOps_GrantAndRevokeStaff(t *testing.T) {
 		got, err := users.ByID(ctx, u.ID)
 		if err != nil || got.Role != c.want || !strings.Contains(out.String(), "is now "+string(c.want)) {
 			t.Fatalf("%s: role %v (%v), printed %q; want %s", c.cmd, got.Role, err, out.String(), c.want)
+		}
+		// The API's check of tokens sees it at once: the account's state is in Redis.
+		noSource := func(context.Context, uuid.UUID) (auth.TokenState, error) {
+			return auth.TokenState{}, errors.New("not asked")
+		}
+		st, err := redis.NewTokenStates(rc, noSource, time.Minute).TokenState(ctx, u.ID)
+		if err != nil || st.Role != c.want || st.Seq != got.Version || st.TokenVersion != got.TokenVersion {
+			t.Fatalf("%s: cached token state %+v (%v); want role %s, seq %d, token version %d", c.cmd, st, err, c.want, got.Version, got.TokenVersion)
 		}
 	}
 	if err := run(ctx, []string{"ops", "grant-staff", "nobody@example.com"}, getenv, io.Discard, io.Discard); !errors.Is(err, user.ErrNotFound) {

@@ -23,11 +23,11 @@ import (
 	"github.com/reservo/reservo/vendors"
 )
 
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgres.DB, eng *engines, tc client.Client, provider payment.Provider, reg *prometheus.Registry) error {
-	rc := redis.New(cfg.RedisAddr, cfg.RedisPassword)
-	defer func() { _ = rc.Close() }()
-	// The booking cache has a client of its own: with RESERVO_BOOKING_CACHE_LOCAL, it keeps the
-	// bookings it read in memory too (Redis's client-side caching).
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgres.DB, eng *engines, tc client.Client, rc *redis.Client,
+	checks []api.Check, provider payment.Provider, reg *prometheus.Registry) error {
+	// The booking cache and the token states have a client of their own: with
+	// RESERVO_BOOKING_CACHE_LOCAL, it keeps what it read in memory too (Redis's client-side
+	// caching), so that the check of a request's token costs no round trip.
 	cc := rc
 	if cfg.LocalCache > 0 {
 		cc = redis.NewCaching(cfg.RedisAddr, cfg.RedisPassword, cfg.LocalCache, bookingCacheTTL)
@@ -38,8 +38,19 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgr
 	bookingStore := postgres.NewBookingStore(db)
 	engine := temporal.NewEngine(tc, temporal.Config{TaskQueue: cfg.TemporalTaskQueue, HoldTimeout: cfg.HoldTimeout, LatePaymentWindow: cfg.LatePaymentWindow,
 		AutoAvailAfter: cfg.AutoAvailAfter, RemindBefore: cfg.RemindBefore, MaxChanges: cfg.MaxChanges, ContinueAfterEvents: cfg.ContinueAfter}, bookingStore)
+	trusted, err := api.ParseTrustedProxies(cfg.TrustedProxies) // checked by config.Load
+	if err != nil {
+		return fmt.Errorf("RESERVO_TRUSTED_PROXIES: %w", err)
+	}
+	users := user.NewService(postgres.NewUserStore(db), now)
+	tokenStates := redis.NewTokenStates(cc, users.TokenState, tokenStateTTL)
+	var backoff api.LoginBackoff
+	if cfg.LoginBackoffMax > 0 {
+		// Failures are remembered for an hour after the last one (longer than any wait).
+		backoff = redis.NewBackoff(rc, cfg.LoginFree, time.Second, cfg.LoginBackoffMax, time.Hour)
+	}
 	app := api.New(api.Config{
-		Users:       user.NewService(postgres.NewUserStore(db), now),
+		Users:       users.WithTokenCache(tokenStates),
 		Vendors:     vendors.NewService(postgres.NewVendorStore(db), now).AllowPrivateWebhooks(cfg.WebhookAllowPrivate),
 		VendorPages: vendors.NewService(postgres.NewVendorStore(db).ForReads(), now),
 		Bookings: booking.NewService(postgres.NewVendorStore(db), bookingStore, engine, now).
@@ -48,21 +59,17 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgr
 			WithGuests(postgres.NewUserStore(db)).
 			WithPayments(postgres.NewPaymentStore(db)).
 			WithGuard(bookingStore, cfg.MaxHoldsPerGuest),
-		Provider:      provider,
-		Payments:      postgres.NewPaymentStore(db),
-		Feed:          notify.NewFeedService(postgres.NewNotificationStore(db), now),
-		Search:        search.NewService(eng.search, now),
-		WebhookSecret: cfg.WebhookSecret,
-		Tokens:        auth.NewTokens(cfg.JWTSecret, cfg.TokenTTL, now),
-		Limiter:       rc,
-		Checks: append([]api.Check{
-			{Name: "postgres", Ping: db.Ping},
-			{Name: "redis", Ping: rc.Ping},
-			{Name: "temporal", Ping: func(ctx context.Context) error {
-				_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
-				return err
-			}},
-		}, eng.checks()...),
+		Provider:       provider,
+		Payments:       postgres.NewPaymentStore(db),
+		Feed:           notify.NewFeedService(postgres.NewNotificationStore(db), now),
+		Search:         search.NewService(eng.search, now),
+		WebhookSecret:  cfg.WebhookSecret,
+		Tokens:         auth.NewTokens(cfg.JWTSecret, cfg.TokenTTL, now),
+		TokenStates:    tokenStates,
+		Limiter:        rc,
+		LoginBackoff:   backoff,
+		TrustedProxies: trusted,
+		Checks:         checks,
 		Logger:         log,
 		Registry:       reg,
 		BodyLimit:      cfg.BodyLimit,

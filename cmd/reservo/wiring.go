@@ -1,20 +1,65 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"log/slog"
+	"net"
+	"net/http"
 	"time"
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/reservo/reservo/api"
 	"github.com/reservo/reservo/config"
 	"github.com/reservo/reservo/notify"
 	"github.com/reservo/reservo/payment"
 	"github.com/reservo/reservo/postgres"
+	"github.com/reservo/reservo/redis"
 	"github.com/reservo/reservo/stripe"
 )
 
 // bookingCacheTTL bounds how stale a cached booking can be if an invalidation is lost.
 const bookingCacheTTL = time.Minute
+
+// tokenStateTTL bounds how long a change of an account (a new password or e-mail, a staff grant
+// or revocation) that could not reach Redis goes unseen by the check of its tokens.
+const tokenStateTTL = time.Minute
+
+// readinessChecks are the dependencies this process needs: PostgreSQL, Redis and Temporal
+// when it uses them, and the scale profile's engines.
+func readinessChecks(db *postgres.DB, rc *redis.Client, tc client.Client, eng *engines) []api.Check {
+	checks := []api.Check{{Name: "postgres", Ping: db.Ping}}
+	if rc != nil {
+		checks = append(checks, api.Check{Name: "redis", Ping: rc.Ping})
+	}
+	if tc != nil {
+		checks = append(checks, api.Check{Name: "temporal", Ping: func(ctx context.Context) error {
+			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		}})
+	}
+	return append(checks, eng.checks()...)
+}
+
+// serveOps serves the operations listener (metrics, readiness with details) at addr until the
+// returned stop is called. It is not the public port: bind it where only the monitoring
+// reaches. A port already taken is logged, not fatal: the service runs without it.
+func serveOps(addr string, h http.Handler, log *slog.Logger) (stop func()) {
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Error("operations listener (RESERVO_METRICS_ADDR)", "addr", addr, "err", err)
+		return func() {}
+	}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("operations listener", "err", err)
+		}
+	}()
+	log.Info("operations listening", "metrics", "http://"+ln.Addr().String()+"/metrics", "readyz", "http://"+ln.Addr().String()+"/readyz")
+	return func() { _ = srv.Close() }
+}
 
 // temporalOptions are the options of every Temporal client of the binary (the API's, the
 // worker's, ops' and the benchmark's): one place for what they must share.
