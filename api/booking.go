@@ -3,6 +3,9 @@ package api
 import (
 	"errors"
 	"regexp"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -17,9 +20,10 @@ import (
 // idempotencyKeyRE is an Idempotency-Key: visible ASCII, such as a UUID.
 var idempotencyKeyRE = regexp.MustCompile(`^[!-~]{1,200}$`)
 
-// maxWait bounds the long poll of GET /booking/:bookingid/status; the request's deadline
-// (RESERVO_REQUEST_TIMEOUT) bounds it too: a poll answers with the status as it is then.
-const maxWait = 30 * time.Second
+// waitRE is the wait of GET /booking/:bookingid/status: whole seconds up to 30, as the
+// OpenAPI document says. The request's deadline (RESERVO_REQUEST_TIMEOUT) bounds it too: a
+// poll answers with the status as it is then.
+var waitRE = regexp.MustCompile(`^([0-9]|[12][0-9]|30)s$`)
 
 func (a *API) createBooking(c *fiber.Ctx) error {
 	p := principal(c)
@@ -92,16 +96,21 @@ func (a *API) getBookingStatus(c *fiber.Ctx) error {
 	}
 	var wait time.Duration
 	if w := c.Query("wait"); w != "" {
-		wait, err = time.ParseDuration(w)
-		if err != nil || wait < 0 || wait > maxWait {
-			return &Problem{Status: 400, Code: "invalid_parameter", Title: "Bad Request", Detail: "wait must be a duration up to 30s, such as 10s",
-				Errors: []validate.FieldError{{Field: "wait", Message: "must be a duration up to 30s"}}}
+		secs, ok := strings.CutSuffix(w, "s")
+		n, err := strconv.Atoi(secs)
+		if !ok || err != nil || !waitRE.MatchString(w) {
+			return &Problem{Status: 400, Code: "invalid_parameter", Title: "Bad Request", Detail: "wait must be whole seconds from 0s to 30s, such as 10s",
+				Errors: []validate.FieldError{{Field: "wait", Message: "must be whole seconds from 0s to 30s, such as 10s"}}}
 		}
+		wait = time.Duration(n) * time.Second
 	}
 	// The poll answers before the request's deadline, with the status as it is then.
 	wait = min(wait, a.requestTimeout-time.Second)
 	p := principal(c)
 	since := booking.Status(c.Query("since"))
+	if since != "" && !slices.Contains(booking.Statuses, since) {
+		return validate.Errors{{Field: "since", Message: "must be a booking status such as BLOCKED"}}
+	}
 	if wait > 0 && since == "" {
 		b, err := a.bookings.Get(c.UserContext(), p, id)
 		if err != nil {
@@ -157,10 +166,15 @@ func (a *API) setBookingStatus(c *fiber.Ctx) error {
 // nothing; a payment not recorded yet, or an engine that is down, a 5xx: the provider sends it
 // again later (Stripe retries for days).
 func (a *API) paymentWebhook(c *fiber.Ctx) error {
+	if a.provider == nil || a.provider.Name() == (payment.Sandbox{}).Name() {
+		// The sandbox takes no webhooks: no signature verifies.
+		return problem(401, "invalid_signature", "the webhook signature does not verify: the payment provider in use takes no webhooks")
+	}
 	ev, ok, err := a.provider.ParseWebhook(c.Body(), c.Get("Stripe-Signature"))
 	switch {
 	case errors.Is(err, payment.ErrInvalidSignature):
-		return problem(400, "invalid_signature", "the webhook signature does not verify")
+		// The signature is the sender's authentication: without a good one, 401.
+		return problem(401, "invalid_signature", "the webhook signature does not verify")
 	case err != nil:
 		return problem(400, "invalid_webhook", "the webhook is not a payment event this endpoint understands")
 	case !ok:

@@ -304,8 +304,9 @@ func TestBooking_RejectsBadRequestsAndHoldsNothing(t *testing.T) {
 		{"zero quantity", s.bookingPath, s.userTok, s.dinner(0, nil), 400, "quantity"},
 		{"negative quantity", s.bookingPath, s.userTok, s.dinner(-2, nil), 400, "quantity"},
 		{"party too large", s.bookingPath, s.userTok, s.dinner(1, map[string]any{"party_size": 5}), 400, "party_size"},
-		{"unknown itinerary", s.bookingPath, s.userTok, s.dinner(1, map[string]any{"itinerary_id": uuid.NewString()}), 400, "itinerary_id"},
-		{"other vendor's itinerary", s.bookingPath, s.userTok, s.dinner(1, map[string]any{"itinerary_id": h.itinerary.ID}), 400, "itinerary_id"},
+		{"unknown itinerary", s.bookingPath, s.userTok, s.dinner(1, map[string]any{"itinerary_id": uuid.NewString()}), 404, ""},
+		{"other vendor's itinerary", s.bookingPath, s.userTok, s.dinner(1, map[string]any{"itinerary_id": h.itinerary.ID}), 404, ""},
+		{"payment method with a control character", s.bookingPath, s.userTok, s.dinner(1, map[string]any{"payment_method": "card\x01"}), 400, "payment_method"},
 		{"off the seating grid", s.bookingPath, s.userTok, s.dinner(1, map[string]any{"start_time": nextWeekday(7, time.Monday) + "T12:40"}), 400, "start_time"},
 		{"closed", s.bookingPath, s.userTok, s.dinner(1, map[string]any{"start_time": nextWeekday(7, time.Sunday) + "T12:30"}), 400, "start_time"},
 		{"dates at a restaurant", s.bookingPath, s.userTok, s.dinner(1, map[string]any{"check_in": "2030-01-01"}), 400, "check_in"},
@@ -451,7 +452,7 @@ func TestPaymentWebhook_StripeSignatureDecides(t *testing.T) {
 		"stale":  stripe.SignPayload(body, secret, time.Now().Add(-10*time.Minute)),
 		"none":   "",
 	} {
-		if p := e.mustStatus(post(sig), 400).problem(t); p.Code != "invalid_signature" {
+		if p := e.mustStatus(post(sig), 401).problem(t); p.Code != "invalid_signature" {
 			t.Fatalf("%s: code %q", name, p.Code)
 		}
 	}

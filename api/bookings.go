@@ -1,6 +1,7 @@
 package api
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,12 +20,10 @@ func listFilter(c *fiber.Ctx) (booking.ListFilter, error) {
 	var errs validate.Errors
 	if st := c.Query("status"); st != "" {
 		for _, s := range strings.Split(st, ",") {
-			s := booking.Status(strings.ToUpper(strings.TrimSpace(s)))
-			switch s {
-			case booking.Pending, booking.Blocked, booking.Confirmed, booking.Cancelled, booking.Availed, booking.NoShow, booking.Expired, booking.Failed:
+			if s := booking.Status(s); slices.Contains(booking.Statuses, s) {
 				f.Statuses = append(f.Statuses, s)
-			default:
-				errs.Add("status", "%q is not a booking status", s)
+			} else {
+				errs.Add("status", "%q is not a booking status (comma-separated, such as CONFIRMED,CANCELLED)", s)
 			}
 		}
 	}

@@ -96,7 +96,7 @@ func TestBookingLists_CurrentAndPastInOneListWithoutSkipsOrRepeats(t *testing.T)
 	}
 
 	var cancelled page
-	e.mustStatus(e.do("GET", userPath+"?status=cancelled", s.userTok, nil), 200).json(t, &cancelled)
+	e.mustStatus(e.do("GET", userPath+"?status=CANCELLED", s.userTok, nil), 200).json(t, &cancelled)
 	if len(cancelled.Bookings) != 2 || cancelled.Bookings[0].Status != booking.Cancelled {
 		t.Fatalf("cancelled %+v; want the 2 archived", cancelled.Bookings)
 	}
@@ -138,7 +138,7 @@ func TestBookingLists_CurrentAndPastInOneListWithoutSkipsOrRepeats(t *testing.T)
 		}
 	}
 
-	for q, field := range map[string]string{"?limit=500": "limit", "?cursor=garbage": "cursor", "?status=LOST": "status", "?from=yesterday": "from"} {
+	for q, field := range map[string]string{"?limit=500": "limit", "?cursor=garbage": "cursor", "?status=LOST": "status", "?status=cancelled": "status", "?from=yesterday": "from"} {
 		p := e.mustStatus(e.do("GET", userPath+q, s.userTok, nil), 400).problem(t)
 		if len(p.Errors) == 0 || p.Errors[0].Field != field {
 			t.Fatalf("%s: errors %+v; want %q", q, p.Errors, field)

@@ -34,9 +34,17 @@ func decode(c *fiber.Ctx, dst any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return problem(400, "malformed_json", "the body must hold exactly one JSON value")
 	}
-	if errs := checkJSONText(body); len(errs) > 0 {
+	errs, nulls := checkJSONText(body)
+	if len(errs) > 0 {
 		p := problem(400, "validation_failed", "the request has invalid fields")
 		p.Errors = errs
+		return p
+	}
+	if len(nulls) > 0 {
+		p := problem(400, "invalid_type", fmt.Sprintf("field %s must not be null: leave it out instead", nulls[0]))
+		for _, f := range nulls {
+			p.Errors = append(p.Errors, fieldError(f, "must not be null"))
+		}
 		return p
 	}
 	return nil

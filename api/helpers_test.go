@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -219,16 +218,7 @@ func (e *env) send(t testing.TB, method, path, ctype, tok, raw string) resp {
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	res, err := e.app.Test(req, -1)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp{Status: res.StatusCode, Header: res.Header, Body: b}
+	return e.exchange(t, req)
 }
 
 func (e *env) mustStatus(r resp, want int) resp {
@@ -345,16 +335,7 @@ func (e *env) reqWithHeaders(method, path, tok, body string, headers map[string]
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
-	res, err := e.app.Test(req, -1)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return resp{Status: res.StatusCode, Header: res.Header, Body: b}
+	return e.exchange(e.t, req)
 }
 
 // drain runs h over the whole event log, as its consumer would.

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -28,16 +27,14 @@ const (
 type routeTable []routeEntry
 
 type routeEntry struct {
-	re      *regexp.Regexp
+	segs    []string // the path's segments; "" for a parameter
 	methods []string
 	// literals counts the path's fixed segments: /user/create is more specific than
 	// /user/:userid, and names the resource a client means by that path.
 	literals int
 }
 
-// newRouteTable compiles the routes of app: each path template (with :params) becomes a
-// pattern that matches the paths it serves, with an optional trailing slash as Fiber routes
-// them (StrictRouting off).
+// newRouteTable reads the routes of app.
 func newRouteTable(app *fiber.App) routeTable {
 	var t routeTable
 	byPath := map[string]int{}
@@ -51,13 +48,12 @@ func newRouteTable(app *fiber.App) routeTable {
 			literals := 0
 			for j, s := range segs {
 				if strings.HasPrefix(s, ":") {
-					segs[j] = "[^/]+"
+					segs[j] = ""
 				} else {
-					segs[j] = regexp.QuoteMeta(s)
 					literals++
 				}
 			}
-			t = append(t, routeEntry{re: regexp.MustCompile("^/" + strings.Join(segs, "/") + "/?$"), literals: literals})
+			t = append(t, routeEntry{segs: segs, literals: literals})
 			i = len(t) - 1
 			byPath[r.Path] = i
 		}
@@ -68,13 +64,27 @@ func newRouteTable(app *fiber.App) routeTable {
 	return t
 }
 
-// allowed returns the methods of the resource at path ("GET, HEAD, PUT"), or "" when no route
-// serves it. Where several route templates match, the most specific ones name the resource.
-func (t routeTable) allowed(path string) string {
+// match reports whether the route serves path (a trailing slash is ignored, as Fiber routes
+// with StrictRouting off).
+func (e routeEntry) match(path string) bool {
+	path = strings.Trim(path, "/")
+	for i, seg := range e.segs {
+		part, rest, found := strings.Cut(path, "/")
+		if part == "" || (seg != "" && seg != part) || found != (i < len(e.segs)-1) {
+			return false
+		}
+		path = rest
+	}
+	return true
+}
+
+// resource returns the methods of the resource at path, sorted, or nil when no route serves
+// it. Where several route templates match, the most specific ones name the resource.
+func (t routeTable) resource(path string) []string {
 	var methods []string
 	best := -1
 	for _, e := range t {
-		if !e.re.MatchString(path) || e.literals < best {
+		if e.literals < best || !e.match(path) {
 			continue
 		}
 		if e.literals > best {
@@ -87,7 +97,22 @@ func (t routeTable) allowed(path string) string {
 		}
 	}
 	slices.Sort(methods)
-	return strings.Join(methods, ", ")
+	return methods
+}
+
+// allowed returns the methods of the resource at path ("GET, HEAD, PUT"), or "" when no route
+// serves it.
+func (t routeTable) allowed(path string) string { return strings.Join(t.resource(path), ", ") }
+
+// methodGuard answers 405 for a method the resource at the path does not take, before a less
+// specific route can take the request (PUT /user/create is not PUT /user/:userid).
+func (a *API) methodGuard(c *fiber.Ctx) error {
+	if methods := a.routes.resource(c.Path()); len(methods) > 0 && !slices.Contains(methods, c.Method()) {
+		c.Locals(keyUnmatched, true)
+		c.Set(fiber.HeaderAllow, strings.Join(methods, ", "))
+		return problem(fiber.StatusMethodNotAllowed, "method_not_allowed", "this route takes "+strings.Join(methods, ", "))
+	}
+	return c.Next()
 }
 
 // unmatched is the last handler: no route took the request. A path served under other

@@ -48,20 +48,22 @@ func checkQuery(c *fiber.Ctx) error {
 }
 
 // checkJSONText returns the field errors of the strings of body, a valid JSON text, that hold
-// a NUL (\u0000), a lone surrogate escape or bytes that are not UTF-8; keys count too. Fields
-// are named as the validators name them: city.name, opening_hours[0].open.
-func checkJSONText(body []byte) validate.Errors {
+// a NUL (\u0000), a lone surrogate escape or bytes that are not UTF-8 (keys count too), and
+// the fields whose value is null. Fields are named as the validators name them: city.name,
+// opening_hours[0].open.
+func checkJSONText(body []byte) (text validate.Errors, nulls []string) {
 	s := jsonScanner{b: body}
 	s.value("")
-	return s.errs
+	return s.errs, s.nulls
 }
 
 // jsonScanner walks a JSON text that encoding/json has already accepted, so it checks no
 // syntax of its own.
 type jsonScanner struct {
-	b    []byte
-	i    int
-	errs validate.Errors
+	b     []byte
+	i     int
+	errs  validate.Errors
+	nulls []string // fields whose value is null
 }
 
 func (s *jsonScanner) space() {
@@ -125,8 +127,18 @@ func (s *jsonScanner) value(path string) {
 			s.errs.Add(field, "%s", badText)
 		}
 	default: // a number, true, false or null
+		start := s.i
 		for s.i < len(s.b) && !strings.ContainsRune(",]} \t\n\r", rune(s.b[s.i])) {
 			s.i++
+		}
+		if string(s.b[start:s.i]) == "null" {
+			// encoding/json leaves a field alone for null, as if it were absent: no field of
+			// this API is nullable, so null is a value of the wrong type.
+			field := path
+			if field == "" {
+				field = "(body)"
+			}
+			s.nulls = append(s.nulls, field)
 		}
 	}
 }

@@ -28,7 +28,6 @@ type Problem struct {
 	Code      string                `json:"code"`
 	RequestID string                `json:"request_id,omitempty"`
 	Errors    []validate.FieldError `json:"errors,omitempty"`
-	Checks    map[string]string     `json:"checks,omitempty"`
 }
 
 // Error makes a Problem an error that handlers return; the error handler writes it.

@@ -34,6 +34,9 @@ const (
 )
 
 // Closed reports whether no more change can happen to a booking in status s.
+// Statuses are every status, in the order of a booking's life.
+var Statuses = []Status{Pending, Blocked, Confirmed, Cancelled, Availed, NoShow, Expired, Failed}
+
 func (s Status) Closed() bool {
 	switch s {
 	case Cancelled, Availed, NoShow, Expired, Failed:

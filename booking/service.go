@@ -198,7 +198,8 @@ func (s *Service) plan(ctx context.Context, vendorID uuid.UUID, r Request) (*ven
 		}
 	}
 	if it == nil {
-		return nil, nil, nil, 0, 0, validate.Errors{{Field: "itinerary_id", Message: "is not an active itinerary of this vendor"}}
+		// Like an unknown vendor: the resource the request names does not exist.
+		return nil, nil, nil, 0, 0, vendors.ErrItineraryNotFound
 	}
 	sch, err := schedule(v)
 	if err != nil {

@@ -62,6 +62,9 @@ func (s Schedule) Periods(r Request, now time.Time) ([]Period, error) {
 	var errs validate.Errors
 	errs.Range("quantity", int64(r.Quantity), 1, MaxQuantity)
 	errs.Check(r.PartySize >= 1, "party_size", "must be at least 1")
+	if r.PaymentMethod != "" {
+		errs.Text("payment_method", r.PaymentMethod, 1, 200)
+	}
 	var ps []Period
 	switch s.Kind {
 	case hotelKind:

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/reservo/reservo/validate"
 	"github.com/reservo/reservo/vendors"
@@ -14,17 +15,22 @@ import (
 // validate.Errors naming every bad parameter.
 func ParseQuery(q url.Values) (Filter, error) {
 	var e validate.Errors
+	// Values are taken as written (the OpenAPI document's enums and patterns are exact): only
+	// the city, matched as the index keeps it, ignores case and spacing.
 	f := Filter{
-		Kind:        vendors.Kind(strings.ToLower(strings.TrimSpace(q.Get("kind")))),
+		Kind:        vendors.Kind(q.Get("kind")),
 		City:        q.Get("city"),
-		CountryCode: strings.ToUpper(strings.TrimSpace(q.Get("country"))),
-		Type:        strings.TrimSpace(q.Get("type")),
-		Cuisine:     strings.ToLower(strings.TrimSpace(q.Get("cuisine"))),
-		StartTime:   strings.TrimSpace(q.Get("start_time")),
-		CheckIn:     strings.TrimSpace(q.Get("check_in")),
-		CheckOut:    strings.TrimSpace(q.Get("check_out")),
-		Sort:        Sort(strings.ToLower(strings.TrimSpace(q.Get("sort")))),
-		Cursor:      strings.TrimSpace(q.Get("cursor")),
+		CountryCode: q.Get("country"),
+		Type:        q.Get("type"),
+		Cuisine:     q.Get("cuisine"),
+		StartTime:   q.Get("start_time"),
+		CheckIn:     q.Get("check_in"),
+		CheckOut:    q.Get("check_out"),
+		Sort:        Sort(q.Get("sort")),
+		Cursor:      q.Get("cursor"),
+	}
+	if n := utf8.RuneCountInString(f.City); n > 120 {
+		e.Add("city", "must have at most 120 characters")
 	}
 	f.Lat = parseFloat(&e, q, "lat")
 	f.Lon = parseFloat(&e, q, "lon")
@@ -42,11 +48,7 @@ func ParseQuery(q url.Values) (Filter, error) {
 		f.MaxPrice = p
 	}
 	for _, v := range q["facility"] {
-		for _, fa := range strings.Split(v, ",") {
-			if fa = strings.ToLower(strings.TrimSpace(fa)); fa != "" {
-				f.Facilities = append(f.Facilities, fa)
-			}
-		}
+		f.Facilities = append(f.Facilities, strings.Split(v, ",")...)
 	}
 	for name := range q {
 		if !knownParams[name] {
@@ -80,13 +82,20 @@ func named(e validate.Errors, field string) bool {
 	return false
 }
 
+// Numbers are written in decimal, as JSON writes them: no spaces, signs, hexadecimal or
+// words that strconv would also take.
+var (
+	numberRE  = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
+	integerRE = regexp.MustCompile(`^-?[0-9]+$`)
+)
+
 func parseFloat(e *validate.Errors, q url.Values, name string) *float64 {
-	s := strings.TrimSpace(q.Get(name))
+	s := q.Get(name)
 	if s == "" {
 		return nil
 	}
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v != v || v > 1e9 || v < -1e9 { // v != v: NaN
+	if err != nil || !numberRE.MatchString(s) || v > 1e9 || v < -1e9 {
 		e.Add(name, "must be a number")
 		return nil
 	}
@@ -94,12 +103,12 @@ func parseFloat(e *validate.Errors, q url.Values, name string) *float64 {
 }
 
 func parseInt(e *validate.Errors, q url.Values, name string, minV int) int {
-	s := strings.TrimSpace(q.Get(name))
+	s := q.Get(name)
 	if s == "" {
 		return 0
 	}
 	v, err := strconv.Atoi(s)
-	if err != nil {
+	if err != nil || !integerRE.MatchString(s) {
 		e.Add(name, "must be a whole number")
 		return 0
 	}
@@ -111,12 +120,12 @@ func parseInt(e *validate.Errors, q url.Values, name string, minV int) int {
 }
 
 func parseInt64(e *validate.Errors, q url.Values, name string) *int64 {
-	s := strings.TrimSpace(q.Get(name))
+	s := q.Get(name)
 	if s == "" {
 		return nil
 	}
 	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
+	if err != nil || !integerRE.MatchString(s) {
 		e.Add(name, "must be a whole number of minor units")
 		return nil
 	}

@@ -62,6 +62,12 @@ func TestParseQuery_BadParameterIsNamed(t *testing.T) {
 		{"cuisine=thai&kind=hotel", "cuisine"},
 		{"facility=wifi,Sea%20View", "facility"},
 		{"colour=blue", "colour"},
+		// Taken as written: the document's enums and patterns are exact.
+		{"kind=Hotel", "kind"},
+		{"country=pt", "country"},
+		{"sort=%20price", "sort"},
+		{"limit=%2B5", "limit"},
+		{"lat=0x10&lon=1", "lat"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.query, func(t *testing.T) {
@@ -83,7 +89,7 @@ func TestParseQuery_BadParameterIsNamed(t *testing.T) {
 
 func TestParseQuery_ReadsEveryParameter(t *testing.T) {
 	cur := search.Cursor{Sort: search.ByPrice, Value: 12000, ID: uuid.New()}.Encode()
-	q, _ := url.ParseQuery("kind=Hotel&city=%20New%20%20York&country=us&lat=40.7&lon=-74&radius_km=12.5&type=suite" +
+	q, _ := url.ParseQuery("kind=hotel&city=%20New%20%20York&country=US&lat=40.7&lon=-74&radius_km=12.5&type=suite" +
 		"&facility=wifi,balcony&facility=sea-view&party_size=3&quantity=2&check_in=2027-03-01&check_out=2027-03-04" +
 		"&min_price=100&max_price=90000&sort=price&limit=50&cursor=" + cur)
 	f, err := search.ParseQuery(q)

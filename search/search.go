@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -183,7 +184,7 @@ func (f *Filter) Validate() validate.Errors {
 		e.Check(len(f.CountryCode) == 2 && f.CountryCode[0] >= 'A' && f.CountryCode[0] <= 'Z' &&
 			f.CountryCode[1] >= 'A' && f.CountryCode[1] <= 'Z', "country", "must be an ISO 3166-1 alpha-2 code such as PT")
 	}
-	e.Check(len(f.City) <= 120, "city", "must have at most 120 characters")
+	e.Check(utf8.RuneCountInString(f.City) <= 120, "city", "must have at most 120 characters")
 	if f.Lat != nil {
 		e.Check(*f.Lat >= -90 && *f.Lat <= 90, "lat", "must be between -90 and 90")
 	}

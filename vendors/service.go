@@ -130,7 +130,7 @@ func (s *Service) Create(ctx context.Context, n NewVendor) (*Vendor, error) {
 	now := s.now().UTC()
 	v := &Vendor{
 		ID: id, Kind: n.Kind, Name: n.Name, Description: n.Description,
-		City:     City{Name: strings.TrimSpace(n.City.Name), CountryCode: n.City.CountryCode},
+		City:     n.City,
 		Timezone: n.Timezone, Address: n.Address, Phone: n.Phone, Currency: n.Currency,
 		StarRating: n.StarRating, CheckInTime: n.CheckInTime, CheckOutTime: n.CheckOutTime,
 		Cuisines: n.Cuisines, OpeningHours: n.OpeningHours, SlotMinutes: n.SlotMinutes, TurnMinutes: n.TurnMinutes,
@@ -342,7 +342,10 @@ func (v *Vendor) validate(privateWebhooks bool) validate.Errors {
 	e.Check(v.Kind == Hotel || v.Kind == Restaurant, "kind", "must be hotel or restaurant")
 	e.Text("name", v.Name, 1, 200)
 	e.Text("description", v.Description, 0, 4000)
-	e.Text("city.name", strings.TrimSpace(v.City.Name), 1, 120)
+	e.Text("city.name", v.City.Name, 1, 120)
+	if strings.TrimSpace(v.City.Name) == "" && v.City.Name != "" {
+		e.Add("city.name", "must not be blank")
+	}
 	e.Check(len(v.City.CountryCode) == 2 && strings.ToUpper(v.City.CountryCode) == v.City.CountryCode &&
 		strings.Trim(v.City.CountryCode, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == "",
 		"city.country_code", "must be an ISO 3166-1 alpha-2 code such as PT")
@@ -392,6 +395,7 @@ func (v *Vendor) validate(privateWebhooks bool) validate.Errors {
 }
 
 func (v *Vendor) normalize() {
+	v.City.Name = strings.TrimSpace(v.City.Name)
 	if v.Cuisines != nil {
 		slices.Sort(v.Cuisines)
 		v.Cuisines = slices.Compact(v.Cuisines)
