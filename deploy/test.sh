@@ -36,6 +36,12 @@ go test -race -count=1 -timeout 10m ./kafka
 echo "== the fault suite, short version (cmd/reservo TestChaos_*; deploy/chaos.sh runs the long one)"
 go test -count=1 -timeout 20m -run '^TestChaos_' ./cmd/reservo
 
+echo "== the API contract: Schemathesis against the OpenAPI document (a guest, a manager, staff, anonymous)"
+# Without the race detector: a few minutes, most of them Schemathesis generating cases.
+RESERVO_SCHEMATHESIS=$(deploy/schemathesis.sh path)
+export RESERVO_SCHEMATHESIS
+go test -count=1 -parallel 4 -timeout 20m -run '^TestContract_SchemathesisFindsNothing$' ./api
+
 echo "== fuzz (${FUZZTIME} each)"
 go test -run '^$' -fuzz '^FuzzCreateUser$' -fuzztime "$FUZZTIME" ./api
 go test -run '^$' -fuzz '^FuzzCreateVendor$' -fuzztime "$FUZZTIME" ./api
