@@ -59,6 +59,15 @@ func TestTokens_RoundTripAndRejections(t *testing.T) {
 	if err != nil || got != manager {
 		t.Fatalf("Verify = %+v, %v; want %+v", got, err, manager)
 	}
+	// A user's token carries the account's token version.
+	user := Principal{ID: uuid.New(), Role: RoleUser, TokenVersion: 7}
+	us, _, err := tk.Issue(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := tk.Verify(us); err != nil || got != user {
+		t.Fatalf("Verify = %+v, %v; want %+v", got, err, user)
+	}
 
 	other := NewTokens(strings.Repeat("x", 32), time.Hour, clock)
 	forged, _, _ := other.Issue(manager)
