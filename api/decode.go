@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net/url"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -96,7 +97,13 @@ func jsonKind(goKind string) string {
 
 // pathID parses a path parameter that is a UUID in its canonical form.
 func pathID(c *fiber.Ctx, name string) (uuid.UUID, error) {
-	id, ok := parseUUID(c.Params(name))
+	raw := c.Params(name)
+	if s, err := url.PathUnescape(raw); err != nil || !cleanText([]byte(s)) {
+		p := problem(400, "validation_failed", "the request has invalid fields")
+		p.Errors = append(p.Errors, fieldError(name, badText))
+		return uuid.Nil, p
+	}
+	id, ok := parseUUID(raw)
 	if !ok {
 		p := problem(400, "invalid_parameter", fmt.Sprintf("path parameter %s must be a UUID", name))
 		p.Errors = append(p.Errors, fieldError(name, "must be a UUID"))

@@ -44,6 +44,8 @@ func TestInput_NULAndInvalidUTF8AreRefusedEverywhere(t *testing.T) {
 		{"nested field", "POST", "/vendor/create", "", strings.Replace(mustJSON(hotelBody("nul@example.com")), `"Lisbon"`, `"Lis\u0000bon"`, 1), "city.name"},
 		{"array element", "POST", "/vendor/create", "", strings.Replace(mustJSON(restaurantBody("nul2@example.com")), `"seafood"`, "\"sea\xfffood\"", 1), "cuisines[1]"},
 		{"profile update", "PUT", "/user/" + id, tok, `{"phone":"\u0000"}`, "phone"},
+		{"path NUL", "GET", "/user/%00", tok, "", "userid"},
+		{"path invalid UTF-8", "GET", "/booking/%FF%FE", tok, "", "bookingid"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctype := ""
