@@ -230,6 +230,7 @@ func (e PaymentStatus) Valid() bool {
 
 // Defines values for ProblemCode.
 const (
+	ProblemCodeAlreadyPaid                ProblemCode = "already_paid"
 	ProblemCodeBadRequest                 ProblemCode = "bad_request"
 	ProblemCodeBodyTooLarge               ProblemCode = "body_too_large"
 	ProblemCodeChangeClosed               ProblemCode = "change_closed"
@@ -258,6 +259,7 @@ const (
 	ProblemCodePaymentDeclined            ProblemCode = "payment_declined"
 	ProblemCodePaymentNotRecordedYet      ProblemCode = "payment_not_recorded_yet"
 	ProblemCodePaymentProviderUnavailable ProblemCode = "payment_provider_unavailable"
+	ProblemCodePaymentRejected            ProblemCode = "payment_rejected"
 	ProblemCodeRateLimited                ProblemCode = "rate_limited"
 	ProblemCodeRequestTimeout             ProblemCode = "request_timeout"
 	ProblemCodeRouteNotFound              ProblemCode = "route_not_found"
@@ -277,6 +279,8 @@ const (
 // Valid indicates whether the value is a known member of the ProblemCode enum.
 func (e ProblemCode) Valid() bool {
 	switch e {
+	case ProblemCodeAlreadyPaid:
+		return true
 	case ProblemCodeBadRequest:
 		return true
 	case ProblemCodeBodyTooLarge:
@@ -332,6 +336,8 @@ func (e ProblemCode) Valid() bool {
 	case ProblemCodePaymentNotRecordedYet:
 		return true
 	case ProblemCodePaymentProviderUnavailable:
+		return true
+	case ProblemCodePaymentRejected:
 		return true
 	case ProblemCodeRateLimited:
 		return true
@@ -4923,7 +4929,7 @@ type CreateBookingResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
-	RetryAfter         int
+	RetryAfter         *int
 }
 
 // CreateBookingResponse503Headers the declared response headers of an HTTP 503 response for CreateBooking
@@ -5102,7 +5108,7 @@ type GetBookingResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
-	RetryAfter         int
+	RetryAfter         *int
 }
 
 // GetBookingResponse503Headers the declared response headers of an HTTP 503 response for GetBooking
@@ -5251,7 +5257,7 @@ type ChangeBookingResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
-	RetryAfter         int
+	RetryAfter         *int
 }
 
 // ChangeBookingResponse503Headers the declared response headers of an HTTP 503 response for ChangeBooking
@@ -5284,6 +5290,8 @@ type ChangeBookingResponse struct {
 	ApplicationproblemJSON414 *URITooLong
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableContent
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
@@ -5357,6 +5365,11 @@ func (r ChangeBookingResponse) GetApplicationproblemJSON415() *UnsupportedMediaT
 	return r.ApplicationproblemJSON415
 }
 
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ChangeBookingResponse) GetApplicationproblemJSON422() *UnprocessableContent {
+	return r.ApplicationproblemJSON422
+}
+
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r ChangeBookingResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
@@ -5421,7 +5434,7 @@ type GetBookingStatusResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
-	RetryAfter         int
+	RetryAfter         *int
 }
 
 // GetBookingStatusResponse503Headers the declared response headers of an HTTP 503 response for GetBookingStatus
@@ -5570,7 +5583,7 @@ type SetBookingStatusResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
-	RetryAfter         int
+	RetryAfter         *int
 }
 
 // SetBookingStatusResponse503Headers the declared response headers of an HTTP 503 response for SetBookingStatus
@@ -5733,7 +5746,7 @@ type ListUserBookingsResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
-	RetryAfter         int
+	RetryAfter         *int
 }
 
 // ListUserBookingsResponse503Headers the declared response headers of an HTTP 503 response for ListUserBookings
@@ -5875,7 +5888,7 @@ type UserCalendarResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
-	RetryAfter         int
+	RetryAfter         *int
 }
 
 // UserCalendarResponse503Headers the declared response headers of an HTTP 503 response for UserCalendar
@@ -6010,7 +6023,7 @@ type ListVendorBookingsResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
-	RetryAfter         int
+	RetryAfter         *int
 }
 
 // ListVendorBookingsResponse503Headers the declared response headers of an HTTP 503 response for ListVendorBookings
@@ -6152,7 +6165,7 @@ type VendorCalendarResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
-	RetryAfter         int
+	RetryAfter         *int
 }
 
 // VendorCalendarResponse503Headers the declared response headers of an HTTP 503 response for VendorCalendar
@@ -6384,7 +6397,7 @@ type ListNotificationsResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
-	RetryAfter         int
+	RetryAfter         *int
 }
 
 // ListNotificationsResponse503Headers the declared response headers of an HTTP 503 response for ListNotifications
@@ -6526,7 +6539,7 @@ type ReadNotificationResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
-	RetryAfter         int
+	RetryAfter         *int
 }
 
 // ReadNotificationResponse503Headers the declared response headers of an HTTP 503 response for ReadNotification
@@ -6848,7 +6861,7 @@ type SandboxPayResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
-	RetryAfter         int
+	RetryAfter         *int
 }
 
 // SandboxPayResponse503Headers the declared response headers of an HTTP 503 response for SandboxPay
@@ -7226,7 +7239,7 @@ type CreateUserResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
-	RetryAfter         int
+	RetryAfter         *int
 }
 
 // CreateUserResponse503Headers the declared response headers of an HTTP 503 response for CreateUser
@@ -7368,7 +7381,7 @@ type LoginUserResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
-	RetryAfter         int
+	RetryAfter         *int
 }
 
 // LoginUserResponse503Headers the declared response headers of an HTTP 503 response for LoginUser
@@ -7510,7 +7523,7 @@ type GetUserResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
-	RetryAfter         int
+	RetryAfter         *int
 }
 
 // GetUserResponse503Headers the declared response headers of an HTTP 503 response for GetUser
@@ -7659,7 +7672,7 @@ type UpdateUserResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
-	RetryAfter         int
+	RetryAfter         *int
 }
 
 // UpdateUserResponse503Headers the declared response headers of an HTTP 503 response for UpdateUser
@@ -7822,7 +7835,7 @@ type CreateVendorResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
-	RetryAfter         int
+	RetryAfter         *int
 }
 
 // CreateVendorResponse503Headers the declared response headers of an HTTP 503 response for CreateVendor
@@ -7964,7 +7977,7 @@ type LoginVendorResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
-	RetryAfter         int
+	RetryAfter         *int
 }
 
 // LoginVendorResponse503Headers the declared response headers of an HTTP 503 response for LoginVendor
@@ -8101,7 +8114,7 @@ type GetVendorResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
-	RetryAfter         int
+	RetryAfter         *int
 }
 
 // GetVendorResponse503Headers the declared response headers of an HTTP 503 response for GetVendor
@@ -8234,7 +8247,7 @@ type UpdateVendorResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
-	RetryAfter         int
+	RetryAfter         *int
 }
 
 // UpdateVendorResponse503Headers the declared response headers of an HTTP 503 response for UpdateVendor
@@ -8402,7 +8415,7 @@ type CreateItineraryResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
-	RetryAfter         int
+	RetryAfter         *int
 }
 
 // CreateItineraryResponse503Headers the declared response headers of an HTTP 503 response for CreateItinerary
@@ -8567,7 +8580,7 @@ type UpdateItineraryResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
-	RetryAfter         int
+	RetryAfter         *int
 }
 
 // UpdateItineraryResponse503Headers the declared response headers of an HTTP 503 response for UpdateItinerary
@@ -8735,7 +8748,7 @@ type CreateItineraryAliasResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
-	RetryAfter         int
+	RetryAfter         *int
 }
 
 // CreateItineraryAliasResponse503Headers the declared response headers of an HTTP 503 response for CreateItineraryAlias
@@ -8900,7 +8913,7 @@ type UpdateItineraryAliasResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
-	RetryAfter         int
+	RetryAfter         *int
 }
 
 // UpdateItineraryAliasResponse503Headers the declared response headers of an HTTP 503 response for UpdateItineraryAlias
@@ -9063,7 +9076,7 @@ type VendorWebhookSecretResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
-	RetryAfter         int
+	RetryAfter         *int
 }
 
 // VendorWebhookSecretResponse503Headers the declared response headers of an HTTP 503 response for VendorWebhookSecret
@@ -9200,7 +9213,7 @@ type SearchVendorsResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
-	RetryAfter         int
+	RetryAfter         *int
 }
 
 // SearchVendorsResponse503Headers the declared response headers of an HTTP 503 response for SearchVendors
@@ -10140,10 +10153,10 @@ func ParseCreateBookingResponse(rsp *http.Response) (*CreateBookingResponse, err
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -10307,10 +10320,10 @@ func ParseGetBookingResponse(rsp *http.Response) (*GetBookingResponse, error) {
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -10419,6 +10432,13 @@ func ParseChangeBookingResponse(rsp *http.Response) (*ChangeBookingResponse, err
 		}
 		response.ApplicationproblemJSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableContent
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10495,10 +10515,10 @@ func ParseChangeBookingResponse(rsp *http.Response) (*ChangeBookingResponse, err
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -10662,10 +10682,10 @@ func ParseGetBookingStatusResponse(rsp *http.Response) (*GetBookingStatusRespons
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -10843,10 +10863,10 @@ func ParseSetBookingStatusResponse(rsp *http.Response) (*SetBookingStatusRespons
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -11003,10 +11023,10 @@ func ParseListUserBookingsResponse(rsp *http.Response) (*ListUserBookingsRespons
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -11156,10 +11176,10 @@ func ParseUserCalendarResponse(rsp *http.Response) (*UserCalendarResponse, error
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -11316,10 +11336,10 @@ func ParseListVendorBookingsResponse(rsp *http.Response) (*ListVendorBookingsRes
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -11476,10 +11496,10 @@ func ParseVendorCalendarResponse(rsp *http.Response) (*VendorCalendarResponse, e
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -11717,10 +11737,10 @@ func ParseListNotificationsResponse(rsp *http.Response) (*ListNotificationsRespo
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -11880,10 +11900,10 @@ func ParseReadNotificationResponse(rsp *http.Response) (*ReadNotificationRespons
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -12223,10 +12243,10 @@ func ParseSandboxPayResponse(rsp *http.Response) (*SandboxPayResponse, error) {
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -12586,10 +12606,10 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -12746,10 +12766,10 @@ func ParseLoginUserResponse(rsp *http.Response) (*LoginUserResponse, error) {
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -12913,10 +12933,10 @@ func ParseGetUserResponse(rsp *http.Response) (*GetUserResponse, error) {
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -13094,10 +13114,10 @@ func ParseUpdateUserResponse(rsp *http.Response) (*UpdateUserResponse, error) {
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -13254,10 +13274,10 @@ func ParseCreateVendorResponse(rsp *http.Response) (*CreateVendorResponse, error
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -13414,10 +13434,10 @@ func ParseLoginVendorResponse(rsp *http.Response) (*LoginVendorResponse, error) 
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -13557,10 +13577,10 @@ func ParseGetVendorResponse(rsp *http.Response) (*GetVendorResponse, error) {
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -13738,10 +13758,10 @@ func ParseUpdateVendorResponse(rsp *http.Response) (*UpdateVendorResponse, error
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -13929,10 +13949,10 @@ func ParseCreateItineraryResponse(rsp *http.Response) (*CreateItineraryResponse,
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -14110,10 +14130,10 @@ func ParseUpdateItineraryResponse(rsp *http.Response) (*UpdateItineraryResponse,
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -14301,10 +14321,10 @@ func ParseCreateItineraryAliasResponse(rsp *http.Response) (*CreateItineraryAlia
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -14482,10 +14502,10 @@ func ParseUpdateItineraryAliasResponse(rsp *http.Response) (*UpdateItineraryAlia
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -14642,10 +14662,10 @@ func ParseVendorWebhookSecretResponse(rsp *http.Response) (*VendorWebhookSecretR
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -14778,10 +14798,10 @@ func ParseSearchVendorsResponse(rsp *http.Response) (*SearchVendorsResponse, err
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
