@@ -1263,7 +1263,7 @@ type CreateBookingParams struct {
 
 // GetBookingStatusParams defines parameters for GetBookingStatus.
 type GetBookingStatusParams struct {
-	// Wait Wait up to this many whole seconds (0s to 30s) for the status to change.
+	// Wait Wait up to this many whole seconds (0s to 30s) for the status to change; the server's request deadline (RESERVO_REQUEST_TIMEOUT, 10 s by default) ends a poll sooner, with the status as it is then.
 	Wait *string `form:"wait,omitempty" json:"wait,omitempty"`
 
 	// Since The status to wait to change from; default the current one.
