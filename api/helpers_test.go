@@ -152,6 +152,9 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 		Logger:         slog.New(slog.DiscardHandler),
 		Registry:       reg,
 		BodyLimit:      16 << 10,
+		// The race detector on a machine shared with other suites slows the engines: fifty
+		// bookings at once took longer than the default 10 s deadline there.
+		RequestTimeout: 30 * time.Second,
 		RateLimit:      100000,
 		LoginRateLimit: o.loginLimit,
 	})
