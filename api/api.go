@@ -55,8 +55,8 @@ type Config struct {
 	Checks         []Check
 	Logger         *slog.Logger
 	// Registry is where the API's metrics go; the operations listener (NewOps) serves it.
-	Registry       prometheus.Registerer
-	BodyLimit      int
+	Registry  prometheus.Registerer
+	BodyLimit int
 	// RequestTimeout bounds how long a request waits on the engines (0: 10 s): past it, it
 	// answers 503 with Retry-After.
 	RequestTimeout time.Duration
