@@ -201,4 +201,3 @@ func waitSettled(t *testing.T, e *env, id uuid.UUID) {
 		}
 	}
 }
-

@@ -264,10 +264,11 @@ func (f *fixture) firstRun(t *testing.T, id uuid.UUID) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	d, err := f.c.DescribeWorkflowExecution(ctx, workflows.BookingWorkflowID(id.String()), "")
+	d, err := f.c.DescribeWorkflow(ctx, workflows.BookingWorkflowID(id.String()), "")
 	must(t, err)
-	first := d.GetWorkflowExecutionInfo().GetFirstRunId()
-	if first == "" || first == d.GetWorkflowExecutionInfo().GetExecution().GetRunId() {
+	info := d.RawResponse.GetWorkflowExecutionInfo()
+	first := info.GetFirstRunId()
+	if first == "" || first == info.GetExecution().GetRunId() {
 		t.Fatalf("booking %s: its workflow did not continue as new (first run %q)", id, first)
 	}
 	return first
