@@ -286,28 +286,32 @@ func (c *chaos) kill(cmd string) {
 	_ = p.Wait()
 }
 
-func (c *chaos) disable(name string) {
-	if err := c.proxies[name].Disable(); err != nil {
-		c.t.Fatalf("toxiproxy: disable %s: %v", name, err)
-	}
-}
+func (c *chaos) disable(name string) { c.toxiproxy("disable "+name, c.proxies[name].Disable) }
 
-func (c *chaos) enable(name string) {
-	if err := c.proxies[name].Enable(); err != nil {
-		c.t.Fatalf("toxiproxy: enable %s: %v", name, err)
-	}
-}
+func (c *chaos) enable(name string) { c.toxiproxy("enable "+name, c.proxies[name].Enable) }
 
 func (c *chaos) toxic(name, typ string, attrs map[string]any) {
-	if _, err := c.proxies[name].AddToxic(typ, typ, "downstream", 1, toxiclient.Attributes(attrs)); err != nil {
-		c.t.Fatalf("toxiproxy: %s on %s: %v", typ, name, err)
-	}
+	c.toxiproxy(typ+" on "+name, func() error {
+		_, err := c.proxies[name].AddToxic(typ, typ, "downstream", 1, toxiclient.Attributes(attrs))
+		return err
+	})
 }
 
 func (c *chaos) untoxic(name, typ string) {
-	if err := c.proxies[name].RemoveToxic(typ); err != nil {
-		c.t.Fatalf("toxiproxy: remove %s of %s: %v", typ, name, err)
+	c.toxiproxy("remove "+typ+" of "+name, func() error { return c.proxies[name].RemoveToxic(typ) })
+}
+
+// toxiproxy calls Toxiproxy's API, again when the call met a connection the server had closed
+// for idleness (a fault of a minute outlasts its keep-alive).
+func (c *chaos) toxiproxy(what string, call func() error) {
+	var err error
+	for range 3 {
+		if err = call(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
+	c.t.Fatalf("toxiproxy: %s: %v", what, err)
 }
 
 // run is one scenario: load, fault, heal, settle, check.
