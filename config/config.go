@@ -78,6 +78,10 @@ type Config struct {
 	PurgeInterval    time.Duration `env:"RESERVO_PURGE_INTERVAL" def:"1h" help:"how often reservo consume purges archived bookings"`
 	PprofAddr        string        `env:"RESERVO_PPROF_ADDR" def:"" help:"address of Go's pprof profiles (net/http/pprof), e.g. 127.0.0.1:6060 (empty: off)"`
 
+	OTelEndpoint    string  `env:"RESERVO_OTEL_ENDPOINT" def:"" help:"OTLP/gRPC receiver of traces (Jaeger), host:port or URL; the standard OTEL_EXPORTER_OTLP_* variables tune it (empty: tracing off)"`
+	OTelSampleRatio float64 `env:"RESERVO_OTEL_SAMPLE_RATIO" def:"1" help:"share of new traces recorded, 0 to 1; a request with a sampled traceparent is always recorded"`
+	OTelServiceName string  `env:"RESERVO_OTEL_SERVICE_NAME" def:"reservo" help:"service name of the spans in Jaeger"`
+
 	SMTPAddr            string        `env:"RESERVO_SMTP_ADDR" def:"" help:"SMTP relay host:port (empty: e-mails are only logged)"`
 	SMTPFrom            string        `env:"RESERVO_SMTP_FROM" def:"Reservo <no-reply@reservo.local>" help:"sender of e-mails"`
 	SMTPUsername        string        `env:"RESERVO_SMTP_USERNAME" def:"" help:"SMTP user"`
@@ -120,6 +124,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if err := checkPrefixes(cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("RESERVO_TRUSTED_PROXIES=%q: %w", cfg.TrustedProxies, err)
+	}
+	if cfg.OTelSampleRatio < 0 || cfg.OTelSampleRatio > 1 {
+		return nil, errors.New("RESERVO_OTEL_SAMPLE_RATIO: want 0 to 1")
 	}
 	if cfg.HoldTimeout < 10*time.Second {
 		return nil, errors.New("RESERVO_HOLD_TIMEOUT: must be at least 10s")
@@ -184,6 +191,12 @@ func set(f reflect.Value, raw string) error {
 			return err
 		}
 		f.SetInt(int64(d))
+	case float64:
+		x, err := strconv.ParseFloat(raw, 64)
+		if err != nil {
+			return err
+		}
+		f.SetFloat(x)
 	case int, int32:
 		n, err := strconv.ParseInt(raw, 10, 32)
 		if err != nil {

@@ -24,18 +24,21 @@ func TestLoad_DefaultsMatchTheLocalStack(t *testing.T) {
 
 func TestLoad_OverridesAndErrors(t *testing.T) {
 	c, err := Load(env(map[string]string{"RESERVO_HTTP_ADDR": ":9000", "RESERVO_TOKEN_TTL": "5m", "RESERVO_RATE_LIMIT": "0",
-		"RESERVO_JWT_SECRET": strings.Repeat("s", 32), "RESERVO_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7", "RESERVO_METRICS_ADDR": ""}))
+		"RESERVO_JWT_SECRET": strings.Repeat("s", 32), "RESERVO_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7", "RESERVO_METRICS_ADDR": "",
+		"RESERVO_OTEL_SAMPLE_RATIO": "0.05"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.HTTPAddr != ":9000" || c.TokenTTL != 5*time.Minute || c.RateLimit != 0 || c.JWTSecret != strings.Repeat("s", 32) ||
-		c.TrustedProxies != "10.0.0.0/8, 192.0.2.7" || c.MetricsAddr != "127.0.0.1:9101" {
+		c.TrustedProxies != "10.0.0.0/8, 192.0.2.7" || c.MetricsAddr != "127.0.0.1:9101" ||
+		c.OTelSampleRatio != 0.05 {
 		t.Fatalf("overrides %+v", c)
 	}
 	for k, v := range map[string]string{
 		"RESERVO_TOKEN_TTL": "soon", "RESERVO_BODY_LIMIT": "-1", "RESERVO_LOG_TEXT": "maybe",
 		"RESERVO_PROFILE": "huge", "RESERVO_JWT_SECRET": "short", "RESERVO_TRUSTED_PROXIES": "10.0.0.1,lb.internal",
 		"RESERVO_LOGIN_BACKOFF_MAX": "a while",
+		"RESERVO_OTEL_SAMPLE_RATIO": "1.5",
 	} {
 		if _, err := Load(env(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%s: err %v; want one naming the variable", k, v, err)
