@@ -89,6 +89,7 @@ type Activities struct {
 	Cache    Cache // may be nil
 	Logger   *slog.Logger
 	Now      func() time.Time
+	Metrics  Metrics // may be nil
 }
 
 // forget drops a changed booking from the cache. A cache that is down does not stop the saga:
@@ -130,7 +131,9 @@ type BlockInput struct {
 func (a *Activities) BlockSlots(ctx context.Context, in BlockInput) (*booking.Booking, error) {
 	b := in.Booking
 	b.CreatedAt, b.UpdatedAt = a.Now().UTC(), a.Now().UTC()
+	start := time.Now()
 	out, err := a.Bookings.Block(ctx, &b, in.Slots)
+	a.metrics().Hold(holdOutcome(err), time.Since(start))
 	if err != nil {
 		return nil, nonRetryable(err)
 	}
@@ -154,6 +157,7 @@ func (a *Activities) Transition(ctx context.Context, in TransitionInput) (*booki
 	if err != nil {
 		return nil, nonRetryable(err)
 	}
+	a.metrics().Transition(in.To)
 	return b, nil
 }
 
@@ -224,6 +228,9 @@ func (a *Activities) ChargeDeposit(ctx context.Context, in ChargeInput) (*Charge
 			Amount: in.Amount, Currency: in.Currency, IdempotencyKey: in.IdempotencyKey, Method: in.Method})
 	}
 	if errors.Is(err, payment.ErrDeclined) || errors.Is(err, payment.ErrRejected) {
+		if errors.Is(err, payment.ErrDeclined) {
+			a.metrics().Declined()
+		}
 		if ferr := a.Payments.FinishIntent(ctx, in.IdempotencyKey, payment.Intent{ProviderRef: intent.ProviderRef, Status: payment.Failed}); ferr != nil {
 			return nil, ferr
 		}
@@ -455,6 +462,7 @@ func (a *Activities) askRefunds(ctx context.Context, parts []refundPart) error {
 		}
 		if !found {
 			r, err = a.Provider.Refund(ctx, payment.RefundRequest{ProviderRef: parts[i].chargeRef, Amount: p.Amount, IdempotencyKey: p.IdempotencyKey})
+			a.metrics().Refund(r.Status, err)
 		}
 		if errors.Is(err, payment.ErrRejected) || errors.Is(err, payment.ErrDeclined) {
 			if ferr := a.Payments.Finish(ctx, p.IdempotencyKey, "", payment.Failed); ferr != nil {
