@@ -156,7 +156,7 @@ func New(cfg Config) *fiber.App {
 		CaseSensitive:                true,
 	})
 
-	app.Use(withRequestID, a.observe, recover.New(), a.deadline, secureHeaders, a.methodGuard, checkQuery)
+	app.Use(withRequestID, a.trace, a.observe, recover.New(), a.deadline, secureHeaders, a.methodGuard, checkQuery)
 
 	// Operations. Metrics and the details of readiness are on the operations listener
 	// (NewOps), not here.

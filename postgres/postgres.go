@@ -39,6 +39,7 @@ func Open(ctx context.Context, url string, maxConns int32) (*DB, error) {
 	// JIT compiling costs the search's wide queries far more than it saves on OLTP work.
 	cfg.ConnConfig.RuntimeParams["jit"] = "off"
 	cfg.AfterConnect = registerTypes
+	cfg.ConnConfig.Tracer = tracer()
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)

@@ -60,6 +60,7 @@ func (db *DB) AttachReplica(ctx context.Context, url string, opts ReplicaOptions
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "reservo-reads"
 	cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	cfg.ConnConfig.Tracer = tracer()
 	cfg.AfterConnect = registerTypes
 	// A read of the replica that is cancelled by replay conflicts is retried on the primary.
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)

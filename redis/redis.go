@@ -10,7 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/reservo/reservo/telemetry"
 )
 
 // Client is a connection pool to one Redis server, or to the nodes of a Redis Cluster.
@@ -25,9 +28,18 @@ type Client struct {
 // connects on first use, so that the API starts (and /readyz reports) while Redis is away.
 func New(addrs, password string) *Client {
 	if nodes, ok := cluster(addrs); ok {
-		return &Client{rdb: goredis.NewClusterClient(clusterOptions(nodes, password))}
+		return &Client{rdb: traced(goredis.NewClusterClient(clusterOptions(nodes, password)))}
 	}
-	return &Client{rdb: goredis.NewClient(options(addrs, password))}
+	return &Client{rdb: traced(goredis.NewClient(options(addrs, password)))}
+}
+
+// traced makes a span of each command run inside a recorded span (an API request, an
+// activity), named after the command, without its arguments (booking data) or caller.
+func traced(rdb goredis.UniversalClient) goredis.UniversalClient {
+	// InstrumentTracing fails only for a client type it does not know; ours are known.
+	_ = redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(telemetry.ChildSpansOnly()),
+		redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false), redisotel.WithDialFilter(true))
+	return rdb
 }
 
 // cluster splits addrs into the seed nodes of a cluster; ok is false for one address.
@@ -73,7 +85,7 @@ func NewCaching(addr, password string, entries int, maxStale time.Duration) *Cli
 		DrainInterval: time.Millisecond})
 	o := options(addr, password)
 	o.Protocol, o.ClientSideCache = 3, local
-	return &Client{local: local, rdb: goredis.NewClient(o)}
+	return &Client{local: local, rdb: traced(goredis.NewClient(o))}
 }
 
 // localPrefix is how go-redis names a key of database 0 read without a user name in its local

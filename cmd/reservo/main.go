@@ -25,6 +25,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/otel/attribute"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/sync/errgroup"
 
@@ -33,6 +34,7 @@ import (
 	"github.com/reservo/reservo/config"
 	"github.com/reservo/reservo/postgres"
 	"github.com/reservo/reservo/redis"
+	"github.com/reservo/reservo/telemetry"
 	"github.com/reservo/reservo/temporal"
 	"github.com/reservo/reservo/workers"
 )
@@ -106,6 +108,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log := newLogger(cfg, stderr)
 	fmt.Fprintf(stderr, "reservo %s, configuration:\n", cmd)
 	cfg.Print(stderr)
+	stopTracing, err := telemetry.Setup(ctx, telemetry.Config{Endpoint: cfg.OTelEndpoint, ServiceName: cfg.OTelServiceName,
+		SampleRatio: cfg.OTelSampleRatio, Attributes: []attribute.KeyValue{attribute.String("reservo.command", cmd)}})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(sctx); err != nil {
+			log.Warn("spans not flushed", "err", err)
+		}
+	}()
 
 	db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DatabaseConns)
 	if err != nil {
@@ -137,10 +151,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var tc client.Client
 	if cmd != "consume" {
+		opts := temporalOptions(cfg, log.With("component", "temporal"))
+		// The SDK's own metrics (requests, polls, task latencies) on the process's registry.
+		if opts.MetricsHandler, err = telemetry.TemporalMetrics(reg, func(err error) { log.Warn("temporal metrics", "err", err) }); err != nil {
+			return err
+		}
 		// Lazy: the API serves and /readyz reports while Temporal is away.
-		tc, err = client.NewLazyClient(temporalOptions(cfg, log.With("component", "temporal")))
+		tc, err = client.NewLazyClient(opts)
 		if err != nil {
 			return fmt.Errorf("temporal client: %w", err)
 		}
@@ -152,8 +173,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer stop()
 	}
 	provider := paymentProvider(cfg)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var rc *redis.Client
 	if cmd != "consume" {
 		rc = redis.New(cfg.RedisAddr, cfg.RedisPassword)
@@ -174,7 +193,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		acts := &activities.Activities{Bookings: postgres.NewBookingStore(db).WithMaxHolds(cfg.MaxHoldsPerGuest), Payments: postgres.NewPaymentStore(db),
-			Provider: provider, Cache: redis.NewBookingCache(rc, bookingCacheTTL), Reminder: reminder, Refunds: reminder, Logger: log, Now: time.Now}
+			Provider: provider, Cache: redis.NewBookingCache(rc, bookingCacheTTL), Reminder: reminder, Refunds: reminder, Logger: log, Now: time.Now,
+			Metrics: workers.NewSagaMetrics(reg)}
 		g.Go(func() error { return workers.RunTemporal(ctx, tc, cfg.TemporalTaskQueue, acts, log) })
 		g.Go(func() error {
 			workers.SweepStray(ctx, postgres.NewPaymentStore(db), func(ctx context.Context, bookingID uuid.UUID, chargeKey string) error {
@@ -220,5 +240,5 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	if cfg.LogText {
 		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(h).With("service", "reservo")
+	return slog.New(telemetry.LogHandler(h)).With("service", "reservo")
 }

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/workflow"
 
+	"github.com/reservo/reservo/activities"
 	"github.com/reservo/reservo/api"
 	"github.com/reservo/reservo/config"
 	"github.com/reservo/reservo/notify"
@@ -17,6 +19,7 @@ import (
 	"github.com/reservo/reservo/postgres"
 	"github.com/reservo/reservo/redis"
 	"github.com/reservo/reservo/stripe"
+	"github.com/reservo/reservo/telemetry"
 )
 
 // bookingCacheTTL bounds how stale a cached booking can be if an invalidation is lost.
@@ -64,7 +67,13 @@ func serveOps(addr string, h http.Handler, log *slog.Logger) (stop func()) {
 // temporalOptions are the options of every Temporal client of the binary (the API's, the
 // worker's, ops' and the benchmark's): one place for what they must share.
 func temporalOptions(cfg *config.Config, log *slog.Logger) client.Options {
-	return client.Options{HostPort: cfg.TemporalAddr, Namespace: cfg.TemporalNamespace, Logger: log}
+	return client.Options{HostPort: cfg.TemporalAddr, Namespace: cfg.TemporalNamespace,
+		// Tracing, and the request's id and user on the workflows' and activities' log lines;
+		// expected outcomes of activities (no free units, declined) logged at INFO, not ERROR.
+		Logger:             telemetry.TemporalLogger(log, activities.ErrTypeUnavailable, activities.ErrTypeDeclined, activities.ErrTypeInvalidState),
+		Interceptors:       telemetry.TemporalInterceptors(),
+		ContextPropagators: []workflow.ContextPropagator{telemetry.RequestPropagator()},
+	}
 }
 
 // paymentProvider is the deposit provider the configuration names.
