@@ -39,6 +39,9 @@ type Envelope struct {
 	Payload       json.RawMessage `json:"payload"`
 	// Seq is the event's position in the event log; zero until it is written.
 	Seq int64 `json:"seq,omitempty"`
+	// TraceParent is the W3C trace context of the change that wrote the event (empty when it
+	// was not traced): the relay and the consumers continue that trace.
+	TraceParent string `json:"traceparent,omitempty"`
 }
 
 // New builds an envelope with a fresh id around payload, encoded as JSON.

@@ -157,7 +157,8 @@ func message(prefix string, e event.Envelope) (kafkago.Message, error) {
 	}, nil
 }
 
-// Decode returns the event a relayed message carries.
+// Decode returns the event a relayed message carries, with the trace context of its
+// traceparent header.
 func Decode(m kafkago.Message) (event.Envelope, error) {
 	var e event.Envelope
 	if err := json.Unmarshal(m.Value, &e); err != nil {
@@ -165,6 +166,10 @@ func Decode(m kafkago.Message) (event.Envelope, error) {
 	}
 	if e.ID == uuid.Nil || e.Type == "" {
 		return event.Envelope{}, fmt.Errorf("decode %s/%d@%d: not an event envelope", m.Topic, m.Partition, m.Offset)
+	}
+	// The relay's producer span, a child of the change's: consumers go on from it.
+	if tp := traceParentHeader(m); tp != "" {
+		e.TraceParent = tp
 	}
 	return e, nil
 }

@@ -166,6 +166,7 @@ func (r *Relay) publish(ctx context.Context, evs []event.Envelope) error {
 		}
 		msgs[i] = m
 	}
+	endSpans := traceProduce(ctx, evs, msgs)
 	err := r.writer.WriteMessages(ctx, msgs...)
 	done := len(evs)
 	if err != nil {
@@ -179,6 +180,7 @@ func (r *Relay) publish(ctx context.Context, evs []event.Envelope) error {
 			err = fmt.Errorf("%d of %d messages not written: %w", werr.Count(), len(werr), werr[done])
 		}
 	}
+	endSpans(done, err)
 	if done > 0 {
 		if aerr := r.Log.Ack(ctx, RelayName, evs[done-1].Seq); aerr != nil {
 			return fmt.Errorf("kafka relay: %d events published: %w", done, aerr)

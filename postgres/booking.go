@@ -350,7 +350,7 @@ func (s *BookingStore) block(ctx context.Context, b *booking.Booking, sl booking
 	take.Queue(holdSlots, b.ID, k.itineraries, k.vendors, k.starts, sl.Quantity)
 	// The hold is news to the stores that copy availability from the events (the scale
 	// profile's search index); the notifier lets it pass silently.
-	take.Queue(eventInsert, e.ID, e.Type, e.Key, e.SchemaVersion, e.OccurredAt, e.Payload)
+	take.Queue(eventInsert, e.ID, e.Type, e.Key, e.SchemaVersion, e.OccurredAt, e.Payload, traceParent(ctx))
 	take.Queue("COMMIT")
 	if err := conn.SendBatch(ctx, take).Close(); err != nil {
 		if code, name := pgCode(err); code == codeCheckViolation && name == "bookable_itinerary_slot_capacity" {

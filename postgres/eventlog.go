@@ -30,7 +30,7 @@ func (l *EventLog) Fetch(ctx context.Context, consumer string, limit int) (evs [
 		consumer).Scan(&offset); err != nil {
 		return nil, 0, fmt.Errorf("offset of %s: %w", consumer, err)
 	}
-	rows, err := l.db.Pool.Query(ctx, `SELECT seq, id, type, key, schema_version, occurred_at, payload
+	rows, err := l.db.Pool.Query(ctx, `SELECT seq, id, type, key, schema_version, occurred_at, payload, coalesce(traceparent, '')
 		FROM event_log WHERE seq > $1 ORDER BY seq LIMIT $2`, offset, limit)
 	if err != nil {
 		return nil, 0, fmt.Errorf("fetch events: %w", err)
@@ -51,7 +51,7 @@ func (l *EventLog) Fetch(ctx context.Context, consumer string, limit int) (evs [
 
 func scanEnvelope(r pgx.CollectableRow) (event.Envelope, error) {
 	var e event.Envelope
-	err := r.Scan(&e.Seq, &e.ID, &e.Type, &e.Key, &e.SchemaVersion, &e.OccurredAt, &e.Payload)
+	err := r.Scan(&e.Seq, &e.ID, &e.Type, &e.Key, &e.SchemaVersion, &e.OccurredAt, &e.Payload, &e.TraceParent)
 	return e, err
 }
 

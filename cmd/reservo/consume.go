@@ -21,7 +21,8 @@ func handlers(cfg *config.Config, db *postgres.DB, eng *engines, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	return []workers.Handler{search.NewIndexer(eng.search), &archive.Archiver{Store: eng.archiver}, n}, nil
+	// Traced: each event's handling is a span in the trace of the change that wrote it.
+	return []workers.Handler{workers.Traced(search.NewIndexer(eng.search)), workers.Traced(&archive.Archiver{Store: eng.archiver}), workers.Traced(n)}, nil
 }
 
 // consumers run the handlers over the event log: each reads the log itself in the local
