@@ -42,6 +42,7 @@ cat <<MSG
     PostgreSQL        ${RESERVO_DATABASE_URL/:reservo@/:*****@}
     Redis             $RESERVO_REDIS_ADDR
     E-mail (SMTP)     $RESERVO_SMTP_ADDR, the local sink writes each message to $DATA/mail/
+    Jaeger UI         ${RESERVO_JAEGER_URL:-(not run)}  (traces: service reservo; OTLP in: ${RESERVO_OTEL_ENDPOINT:-off})
 $(if [ "${RESERVO_PROFILE:-local}" = scale ]; then cat <<SCALE
     Profile           scale: events through Kafka, search on Elasticsearch, archive on Cassandra
     PostgreSQL replica ${RESERVO_DATABASE_REPLICA_URL/:reservo@/:*****@}

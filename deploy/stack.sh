@@ -6,13 +6,14 @@
 #   Temporal    deploy/temporal-dev (go.temporal.io/server + Web UI), gRPC 7233, UI 8233
 #   stripe-mock Stripe's API mock (deploy/stripe-mock.sh) on 12111, for the Stripe adapter's tests
 #   mailsink    an SMTP server (deploy/mailsink) on 1025 that writes every message to .data/mail
+#   jaeger      Jaeger v2 (deploy/jaeger.sh): OTLP 4317, UI and query API 16686, traces in .data/jaeger
 #
 #   deploy/stack.sh up       start what is not running (idempotent); prints the addresses
 #   deploy/stack.sh down     stop what this script started
 #   deploy/stack.sh status   say what runs
 #   deploy/stack.sh env      print the RESERVO_* variables that point at this stack
 #
-# RESERVO_STACK_SERVICES (default "postgres redis temporal stripe-mock mailsink") names the pieces to run here; drop
+# RESERVO_STACK_SERVICES (default "postgres redis temporal stripe-mock mailsink jaeger") names the pieces to run here; drop
 # one to use a server of your own and point RESERVO_DATABASE_URL, RESERVO_REDIS_ADDR or
 # RESERVO_TEMPORAL_ADDR at it.
 set -euo pipefail
@@ -22,9 +23,9 @@ DATA=${RESERVO_DATA_DIR:-$ROOT/.data}
 PROFILE=${RESERVO_PROFILE:-local}
 SCALE_SERVICES="pg-replica redis-cluster kafka elasticsearch cassandra"
 if [ "$PROFILE" = scale ]; then
-  SERVICES=${RESERVO_STACK_SERVICES:-postgres redis temporal stripe-mock mailsink $SCALE_SERVICES}
+  SERVICES=${RESERVO_STACK_SERVICES:-postgres redis temporal stripe-mock mailsink jaeger $SCALE_SERVICES}
 else
-  SERVICES=${RESERVO_STACK_SERVICES:-postgres redis temporal stripe-mock mailsink}
+  SERVICES=${RESERVO_STACK_SERVICES:-postgres redis temporal stripe-mock mailsink jaeger}
 fi
 PG_PORT=${RESERVO_PG_PORT:-15432}
 PG_REPLICA_PORT=${RESERVO_PG_REPLICA_PORT:-15433}
@@ -357,6 +358,7 @@ print_env() {
   if has redis-cluster; then
     echo "RESERVO_REDIS_CLUSTER_ADDRS=${RESERVO_REDIS_CLUSTER_ADDRS:-$(cluster_addrs)}"
   fi
+  if has jaeger; then "$ROOT/deploy/jaeger.sh" env; fi
   if has pg-replica; then
     echo "RESERVO_DATABASE_REPLICA_URL=${RESERVO_DATABASE_REPLICA_URL:-postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_REPLICA_PORT/reservo?sslmode=disable}"
   fi
@@ -386,12 +388,14 @@ up)
   has temporal && temporal_up
   has stripe-mock && "$ROOT/deploy/stripe-mock.sh" up
   has mailsink && mailsink_up
+  has jaeger && "$ROOT/deploy/jaeger.sh" up
   scale_up
   log "up ($PROFILE): $SERVICES"
   print_env | sed 's/^/stack:   /' >&2
   ;;
 down)
   for e in cassandra elasticsearch kafka; do [ -x "$ROOT/deploy/$e.sh" ] && { "$ROOT/deploy/$e.sh" down || true; }; done
+  "$ROOT/deploy/jaeger.sh" down || true
   mailsink_down
   "$ROOT/deploy/stripe-mock.sh" down || true
   temporal_down
@@ -405,10 +409,11 @@ status)
     "stripe-mock:${RESERVO_STRIPE_MOCK_PORT:-12111}" "mailsink:$MAIL_PORT"; do
     if port_open "${p#*:}"; then echo "${p%%:*} up (${p#*:})"; else echo "${p%%:*} down (${p#*:})"; fi
   done
+  "$ROOT/deploy/jaeger.sh" status || true
   if cluster_ok; then echo "redis-cluster up ($(cluster_addrs))"; else echo "redis-cluster down ($(cluster_addrs))"; fi
   for e in kafka elasticsearch cassandra; do if [ -x "$ROOT/deploy/$e.sh" ]; then "$ROOT/deploy/$e.sh" status || true; fi; done
   ;;
 env) print_env ;;
-build) temporal_build ;;
+build) temporal_build; "$ROOT/deploy/jaeger.sh" build ;;
 *) die "usage: $0 up|down|status|env|build (RESERVO_PROFILE=scale adds $SCALE_SERVICES)" ;;
 esac
