@@ -8,6 +8,8 @@
 #   RESERVO_JAEGER_UI_PORT         UI and query API /api/traces (16686)
 #   RESERVO_JAEGER_GRPC_PORT       query API over gRPC (16685)
 #   RESERVO_JAEGER_HEALTH_PORT     health check (13133)
+#   RESERVO_JAEGER_UI_ASSETS       a jaeger-ui build to serve (docs/jaeger-ui.md); empty: the binary's
+#                                  own, a placeholder page (the module proxy's Jaeger has no UI assets)
 #
 #   deploy/jaeger.sh up|down|status|env|build
 set -euo pipefail
@@ -53,6 +55,7 @@ up() {
   log "starting: OTLP 127.0.0.1:$PORT, UI http://127.0.0.1:$UI_PORT, log $LOG"
   JAEGER_DATA="$DATA/jaeger/badger" JAEGER_OTLP_GRPC_PORT=$PORT JAEGER_OTLP_HTTP_PORT=$HTTP_PORT \
     JAEGER_UI_PORT=$UI_PORT JAEGER_QUERY_GRPC_PORT=$GRPC_PORT JAEGER_HEALTH_PORT=$HEALTH_PORT \
+    JAEGER_UI_ASSETS=${RESERVO_JAEGER_UI_ASSETS:-} \
     setsid nohup "$BIN" --config "$ROOT/deploy/jaeger/config.yaml" </dev/null >"$LOG" 2>&1 &
   echo $! >"$PIDFILE"
   local pid; pid=$(cat "$PIDFILE")

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/activity"
@@ -163,3 +164,28 @@ func TestRequestPropagator_RequestIDAndUserOnEveryWorkflowAndActivityLogLine(t *
 type headerWriter struct{ h *commonpb.Header }
 
 func (w headerWriter) Set(k string, v *commonpb.Payload) { w.h.Fields[k] = v }
+
+func TestTemporalMetrics_OnThePrometheusRegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h, err := TemporalMetrics(reg, func(err error) { t.Error(err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tagged := h.WithTags(map[string]string{"task_queue": "booking"})
+	tagged.Counter("temporal_request").Inc(2)
+	tagged.Timer("temporal_workflow_task_execution_latency").Record(30 * time.Millisecond)
+	tagged.Gauge("temporal_sticky_cache_size").Update(5)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, mf := range mfs {
+		got[mf.GetName()] = true
+	}
+	for _, name := range []string{"temporal_request_total", "temporal_workflow_task_execution_latency_seconds", "temporal_sticky_cache_size"} {
+		if !got[name] {
+			t.Errorf("no %s among %v", name, got)
+		}
+	}
+}
