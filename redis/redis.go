@@ -34,12 +34,21 @@ func New(addrs, password string) *Client {
 }
 
 // traced makes a span of each command run inside a recorded span (an API request, an
-// activity), named after the command, without its arguments (booking data) or caller.
+// activity), named after the command, without its arguments (booking data) or caller. The
+// handshake of a new connection (HELLO, CLIENT SETINFO, whose refusal by an older server
+// go-redis ignores) makes none.
 func traced(rdb goredis.UniversalClient) goredis.UniversalClient {
 	// InstrumentTracing fails only for a client type it does not know; ours are known.
 	_ = redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(telemetry.ChildSpansOnly()),
-		redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false), redisotel.WithDialFilter(true))
+		redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false), redisotel.WithDialFilter(true),
+		redisotel.WithCommandFilter(handshake),
+		redisotel.WithCommandsFilter(func(cmds []goredis.Cmder) bool { return len(cmds) > 0 && handshake(cmds[0]) }))
 	return rdb
+}
+
+func handshake(cmd goredis.Cmder) bool {
+	name := cmd.Name()
+	return name == "hello" || name == "client" || name == "auth"
 }
 
 // cluster splits addrs into the seed nodes of a cluster; ok is false for one address.
