@@ -69,8 +69,11 @@ func serveOps(addr string, h http.Handler, log *slog.Logger) (stop func()) {
 func temporalOptions(cfg *config.Config, log *slog.Logger) client.Options {
 	return client.Options{HostPort: cfg.TemporalAddr, Namespace: cfg.TemporalNamespace,
 		// Tracing, and the request's id and user on the workflows' and activities' log lines;
-		// expected outcomes of activities (no free units, declined) logged at INFO, not ERROR.
-		Logger:             telemetry.TemporalLogger(log, activities.ErrTypeUnavailable, activities.ErrTypeDeclined, activities.ErrTypeInvalidState),
+		// expected outcomes of activities (no free units, declined, a state that does not allow
+		// it, a guest at the hold limit) logged at INFO, not ERROR. A provider's rejection stays
+		// an error.
+		Logger: telemetry.TemporalLogger(log, activities.ErrTypeUnavailable, activities.ErrTypeDeclined,
+			activities.ErrTypeInvalidState, activities.ErrTypeTooManyHolds),
 		Interceptors:       telemetry.TemporalInterceptors(),
 		ContextPropagators: []workflow.ContextPropagator{telemetry.RequestPropagator()},
 	}
