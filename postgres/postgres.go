@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	pgxuuid "github.com/vgarvardt/pgx-google-uuid/v5"
 
+	"github.com/reservo/reservo/telemetry"
+
 	"github.com/reservo/reservo/validate"
 )
 
@@ -39,7 +41,9 @@ func Open(ctx context.Context, url string, maxConns int32) (*DB, error) {
 	// JIT compiling costs the search's wide queries far more than it saves on OLTP work.
 	cfg.ConnConfig.RuntimeParams["jit"] = "off"
 	cfg.AfterConnect = registerTypes
-	cfg.ConnConfig.Tracer = tracer()
+	if telemetry.Enabled() {
+		cfg.ConnConfig.Tracer = tracer()
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)

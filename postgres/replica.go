@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/reservo/reservo/telemetry"
 )
 
 // ReplicaOptions tune how reads that tolerate lag use a streaming replica.
@@ -60,7 +62,9 @@ func (db *DB) AttachReplica(ctx context.Context, url string, opts ReplicaOptions
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "reservo-reads"
 	cfg.ConnConfig.RuntimeParams["jit"] = "off"
-	cfg.ConnConfig.Tracer = tracer()
+	if telemetry.Enabled() {
+		cfg.ConnConfig.Tracer = tracer()
+	}
 	cfg.AfterConnect = registerTypes
 	// A read of the replica that is cancelled by replay conflicts is retried on the primary.
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)

@@ -38,6 +38,9 @@ func New(addrs, password string) *Client {
 // handshake of a new connection (HELLO, CLIENT SETINFO, whose refusal by an older server
 // go-redis ignores) makes none.
 func traced(rdb goredis.UniversalClient) goredis.UniversalClient {
+	if !telemetry.Enabled() {
+		return rdb // no hook: a command pays nothing for tracing that is off
+	}
 	// InstrumentTracing fails only for a client type it does not know; ours are known.
 	_ = redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(telemetry.ChildSpansOnly()),
 		redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false), redisotel.WithDialFilter(true),

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -19,6 +20,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Config is how spans leave the process.
@@ -46,6 +48,8 @@ var Propagator propagation.TextMapPropagator = propagation.NewCompositeTextMapPr
 func Setup(ctx context.Context, cfg Config) (shutdown func(context.Context) error, err error) {
 	otel.SetTextMapPropagator(Propagator)
 	if cfg.Endpoint == "" {
+		enabled.Store(false)
+		otel.SetTracerProvider(noop.NewTracerProvider())
 		return func(context.Context) error { return nil }, nil
 	}
 	if cfg.SampleRatio < 0 || cfg.SampleRatio > 1 {
@@ -70,6 +74,7 @@ func Setup(ctx context.Context, cfg Config) (shutdown func(context.Context) erro
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRatio))),
 	)
 	otel.SetTracerProvider(tp)
+	enabled.Store(true)
 	return func(ctx context.Context) error {
 		if err := tp.Shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			return fmt.Errorf("telemetry: shutdown: %w", err)
@@ -77,6 +82,13 @@ func Setup(ctx context.Context, cfg Config) (shutdown func(context.Context) erro
 		return nil
 	}, nil
 }
+
+var enabled atomic.Bool
+
+// Enabled reports whether Setup installed an exporting tracer provider. The hooks of the
+// libraries (pgx, Redis) are installed only then, so that a process without tracing pays
+// nothing per statement or command.
+func Enabled() bool { return enabled.Load() }
 
 // endpointOption reads host:port as a plaintext endpoint (the stack's Jaeger on 127.0.0.1)
 // and a URL as what it says.
