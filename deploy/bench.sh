@@ -2,7 +2,8 @@
 # make bench: the Go benchmarks, then `reservo bench` (hold, booking, read, search, mixed) on
 # the local stack (started when needed), in a database of its own (bench) seeded with
 # BENCH_VENDORS vendors (default 20000; the seed's full size is 500000, about 12 minutes to
-# generate), against a `reservo all` of its own on 127.0.0.1:18080 with rate limits off.
+# generate), against a `reservo all` of its own on 127.0.0.1:18080 with rate limits and the cap
+# of a guest's holds off (one benchmark guest holds thousands).
 # The seeded database is kept between runs while its size matches; BENCH_RESEED=1 makes it anew.
 # Figures: stdout, .data/bench/latest.json; the server's log: .data/bench/server.log; the
 # server's pprof profiles on 127.0.0.1:16060 while it runs (BENCH_PPROF_ADDR).
@@ -58,7 +59,7 @@ fi
 psql "$RESERVO_DATABASE_URL" -qc "UPDATE consumer_offset SET last_seq = (SELECT coalesce(max(seq), 0) FROM event_log), updated_at = now()"
 
 echo "== reservo all on 127.0.0.1:$PORT (rate limits off)"
-RESERVO_HTTP_ADDR=127.0.0.1:$PORT RESERVO_PUBLIC_URL=http://127.0.0.1:$PORT RESERVO_RATE_LIMIT=0 RESERVO_LOGIN_RATE_LIMIT=0 \
+RESERVO_HTTP_ADDR=127.0.0.1:$PORT RESERVO_PUBLIC_URL=http://127.0.0.1:$PORT RESERVO_RATE_LIMIT=0 RESERVO_MAX_HOLDS_PER_GUEST=0 RESERVO_LOGIN_RATE_LIMIT=0 \
   RESERVO_TEMPORAL_TASK_QUEUE=bench-booking RESERVO_METRICS_ADDR=127.0.0.1:0 RESERVO_LOG_LEVEL=warn \
   RESERVO_PPROF_ADDR=${BENCH_PPROF_ADDR:-127.0.0.1:16060} \
   "$DATA/bin/reservo" all >"$DATA/bench/server.log" 2>&1 &
