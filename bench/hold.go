@@ -150,7 +150,7 @@ func holdScript() (string, error) {
 		{id, ":user::uuid", ":vendor::uuid", ":itinerary::uuid", "'BLOCKED'", start, end, "1", "1", "10000", "2000", "'EUR'",
 			"now() + interval '10 minutes'", "1", "now()", "now()"}, // booking
 		{id, its, vs, starts, "1"}, // its slots
-		{"gen_random_uuid()", "'booking_updated'", ":vendor", "1", "now()", "'" + holdEventPayload + "'::jsonb"}, // its event
+		{"gen_random_uuid()", "'booking_updated'", ":vendor", "1", "now()", "'" + holdEventPayload + "'::jsonb", "''"}, // its event (no trace)
 	}
 	if len(params) != len(postgres.HoldStatements) {
 		return "", fmt.Errorf("hold script: %d statements, parameters for %d", len(postgres.HoldStatements), len(params))
