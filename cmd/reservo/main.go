@@ -155,7 +155,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var tc client.Client
 	if cmd != "consume" {
-		opts := temporalOptions(cfg, log.With("component", "temporal"))
+		warnClearPayloads(cfg, log)
+		opts, err := temporalOptions(cfg, log.With("component", "temporal"))
+		if err != nil {
+			return err
+		}
 		// The SDK's own metrics (requests, polls, task latencies) on the process's registry.
 		if opts.MetricsHandler, err = telemetry.TemporalMetrics(reg, func(err error) { log.Warn("temporal metrics", "err", err) }); err != nil {
 			return err
