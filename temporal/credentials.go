@@ -52,9 +52,8 @@ type Signer struct {
 	now  func() time.Time
 }
 
-// ParseSigner reads keys written as comma-separated standard base64 of PKCS#8 DER (what
-// `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -outform DER | base64 -w0`
-// prints); the first signs.
+// ParseSigner reads keys written as comma-separated standard base64 of PKCS#8 (or SEC 1) DER,
+// as deploy/stack.sh makes them with openssl; the first signs.
 func ParseSigner(spec string, now func() time.Time) (*Signer, error) {
 	s := &Signer{now: now}
 	for item := range strings.SplitSeq(spec, ",") {
@@ -66,9 +65,11 @@ func ParseSigner(spec string, now func() time.Time) (*Signer, error) {
 		if err != nil {
 			return nil, errors.New("temporal auth key: not base64")
 		}
-		k, err := x509.ParsePKCS8PrivateKey(der)
-		if err != nil {
-			return nil, fmt.Errorf("temporal auth key: %w", err)
+		var k any
+		if k, err = x509.ParsePKCS8PrivateKey(der); err != nil {
+			if k, err = x509.ParseECPrivateKey(der); err != nil { // SEC 1, as openssl ec writes
+				return nil, errors.New("temporal auth key: neither PKCS#8 nor SEC 1 DER")
+			}
 		}
 		ek, ok := k.(*ecdsa.PrivateKey)
 		if !ok || ek.Curve != elliptic.P256() {
