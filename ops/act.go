@@ -300,7 +300,7 @@ func (o *Ops) replaceRun(ctx context.Context, b *booking.Booking, reason string)
 			Namespace: o.Namespace, WorkflowExecution: execution(wid, stale)}); err != nil {
 			return history, "", fmt.Errorf("delete the stale run %s: %w", stale, err)
 		}
-		note += fmt.Sprintf("; the stale run %s is kept in the audit entry", stale)
+		note += fmt.Sprintf("; the stale run %s (listed BLOCKED until Temporal has deleted it, in seconds) is kept in the audit entry", stale)
 	}
 	return history, note, nil
 }

@@ -61,7 +61,7 @@ commands:
   seed      generate a data set: seed [-vendors 500000] [-per-vendor 20] [-booked-share 0.1] [-days 14] [-seed 1]
   bench     measure beside the engine: bench [hold] [-workers 8] [-duration 10s] [-nights 365] [-json file]
   ops       support tooling (actions need --reason and are audited; --operator names who acts):
-              ops stuck [--limit N]              what needs a person, each with the command that fixes it: holds past
+              ops stuck [--limit N] [--grace 1m] what needs a person, each with the command that fixes it: holds past
                                                  their expiry, failing activities or workflow tasks, open bookings whose
                                                  workflow is not running, payments adrift
               ops show <booking>                 the booking, its payments, its workflow and the timeline of its history
@@ -81,8 +81,8 @@ commands:
               ops parked [consumer]              events that consumers parked after retrying them
               ops unpark <consumer> <id> --reason R   handle a parked event again; unparked when it succeeds
               ops grant-staff <e-mail> --reason R     make the account support staff (revoke-staff: a guest again)
-              ops token --reason R [--read-only] [--ttl 1h]   a Temporal token of yours for the temporal CLI
-                                                 (its --api-key and, as "Bearer <token>", its --codec-auth)
+              ops token --reason R [--write] [--ttl 1h]   a Temporal token of yours for the temporal CLI, read only
+                                                 unless --write (its --api-key and, as "Bearer <token>", its --codec-auth)
               ops temporal-setup                 register the namespace and the search attributes (a cluster of one's own)
   help      this text
 

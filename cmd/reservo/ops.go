@@ -62,6 +62,7 @@ func runOps(ctx context.Context, args []string, getenv func(string) string, stdo
 	operator := fs.String("operator", "", "who acts (default: the OS user)")
 	reason := fs.String("reason", "", "why (required for every action)")
 	limit := fs.Int("limit", 0, "how many at most")
+	grace := fs.Duration("grace", time.Minute, "stuck: how long past its hold a running booking may stay BLOCKED")
 	force := fs.Bool("force", false, "retry: reset a closed workflow too")
 	event := fs.Int64("event", 0, "retry: reset to the last workflow task completed at or before this event")
 	before := fs.String("before", "", "retry: reset to the workflow task that scheduled this activity (BlockSlots: the start)")
@@ -71,7 +72,7 @@ func runOps(ctx context.Context, args []string, getenv func(string) string, stdo
 	bookingID := fs.String("booking", "", "replay, audit: the booking")
 	running := fs.Bool("running", false, "replay: every running workflow")
 	ttl := fs.Duration("ttl", time.Hour, "token: lifetime (at most 12h)")
-	readOnly := fs.Bool("read-only", false, "token: read only")
+	write := fs.Bool("write", false, "token: may also write (reset, terminate, signal through the CLI)")
 	pos, err := opsFlags(fs, args[1:])
 	if err != nil {
 		return err
@@ -112,7 +113,7 @@ func runOps(ctx context.Context, args []string, getenv func(string) string, stdo
 		return nil
 	}
 	if cmd == "token" {
-		return opsToken(ctx, cfg, oc, *reason, *ttl, *readOnly, stdout)
+		return opsToken(ctx, cfg, oc, *reason, *ttl, *write, stdout)
 	}
 
 	db, err := postgres.Open(ctx, cfg.DatabaseURL, 2)
@@ -258,7 +259,7 @@ func runOps(ctx context.Context, args []string, getenv func(string) string, stdo
 		if n <= 0 {
 			n = 1000
 		}
-		stuck, err := o.Stuck(ctx, n, time.Minute)
+		stuck, err := o.Stuck(ctx, n, *grace)
 		if err != nil {
 			return err
 		}
@@ -378,8 +379,10 @@ func runOps(ctx context.Context, args []string, getenv func(string) string, stdo
 const maxTokenTTL = 12 * time.Hour
 
 // opsToken prints a Temporal token for the official CLI (--api-key, and the codec server's
-// --codec-auth), after recording who asked for it and why.
-func opsToken(ctx context.Context, cfg *config.Config, oc ops.Config, reason string, ttl time.Duration, readOnly bool, stdout io.Writer) error {
+// --codec-auth), read only unless write, after recording who asked for it and why. What the
+// CLI then does is not audited by Reservo (Temporal records the token's subject as the
+// identity of each change): hence read only by default.
+func opsToken(ctx context.Context, cfg *config.Config, oc ops.Config, reason string, ttl time.Duration, write bool, stdout io.Writer) error {
 	signer, err := temporalConfig(cfg, nil, "", nil).Signer()
 	if err != nil {
 		return err
@@ -390,9 +393,9 @@ func opsToken(ctx context.Context, cfg *config.Config, oc ops.Config, reason str
 	if ttl <= 0 || ttl > maxTokenTTL {
 		return fmt.Errorf("ops token: --ttl %s: want up to %s", ttl, maxTokenTTL)
 	}
-	perms := append(temporal.WriterPermissions(cfg.TemporalNamespace), temporal.SystemNamespace+":read")
-	if readOnly {
-		perms = temporal.ReaderPermissions(cfg.TemporalNamespace)
+	perms := temporal.ReaderPermissions(cfg.TemporalNamespace)
+	if write {
+		perms = append(temporal.WriterPermissions(cfg.TemporalNamespace), temporal.SystemNamespace+":read")
 	}
 	subject := "staff:" + oc.Operator
 	db, err := postgres.Open(ctx, cfg.DatabaseURL, 1)
