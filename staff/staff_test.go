@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -143,7 +144,7 @@ func newEnv(t *testing.T) *env {
 	uiURL, _ := url.Parse(ui.URL)
 	pub, _ := url.Parse(e.srv.URL)
 	h, err := staff.New(staff.Config{UI: uiURL, PublicURL: pub, Namespace: "default", Users: e.users, Signer: e.signer, Codec: e.codec,
-		SessionSecret: bytes.Repeat([]byte("s"), 32), SessionTTL: time.Hour, Now: e.clock})
+		SessionSecret: bytes.Repeat([]byte("s"), 32), SessionTTL: time.Hour, Now: e.clock, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
