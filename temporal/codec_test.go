@@ -2,6 +2,9 @@ package temporal_test
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/x509"
+	"encoding/pem"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -161,5 +164,21 @@ func TestSigner_TokensVerifyAndCarryTheirPermissions(t *testing.T) {
 	}
 	if _, err := temporal.ParseSigner("bm90IGEga2V5", clock); err == nil {
 		t.Fatal("a non-key parsed")
+	}
+}
+
+// TestKeyID_AsDeployTemporalDevNamesIt: the key id in Reservo's token headers is the one
+// deploy/temporal-dev (its auth_test.go has the same vector) and a JWKS reader look up.
+func TestKeyID_AsDeployTemporalDevNamesIt(t *testing.T) {
+	block, _ := pem.Decode([]byte(`-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEoUnCLjNKJ7bKFkb02+fJF+Scp+Br
+zRboOK2R1AcbW/aXDE0MxuwVf5etZoDYS0PYWQqoWFHZ6Xmnq4q3xPIrQA==
+-----END PUBLIC KEY-----`))
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kid, err := temporal.KeyID(pub.(*ecdsa.PublicKey)); err != nil || kid != "AvuIVZROGwvv2CUR" {
+		t.Fatalf("key id %q, %v", kid, err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,8 +23,10 @@ import (
 // keys: the keys whose private halves sign Reservo's tokens (ES256). A key's id is the
 // base64url SHA-256 of its DER cut to 16 characters, as Reservo names it in the token header.
 // The file is read again when it changes, so that a key can be rotated in without a restart.
+// The keys may also be given inline (the PEM text itself, for a container's environment).
 type pemKeys struct {
-	path string
+	path   string
+	inline []byte
 
 	mu      sync.Mutex
 	keys    map[string]*ecdsa.PublicKey
@@ -33,8 +36,11 @@ type pemKeys struct {
 
 var _ authorization.TokenKeyProvider = (*pemKeys)(nil)
 
-func newPEMKeys(path string) (*pemKeys, error) {
-	p := &pemKeys{path: path}
+func newPEMKeys(spec string) (*pemKeys, error) {
+	p := &pemKeys{path: spec}
+	if strings.HasPrefix(strings.TrimSpace(spec), "-----BEGIN") {
+		p.path, p.inline = "(inline)", []byte(spec)
+	}
 	if err := p.load(); err != nil {
 		return nil, err
 	}
@@ -42,13 +48,16 @@ func newPEMKeys(path string) (*pemKeys, error) {
 }
 
 func (p *pemKeys) load() error {
-	fi, err := os.Stat(p.path)
-	if err != nil {
-		return fmt.Errorf("auth keys: %w", err)
-	}
-	raw, err := os.ReadFile(p.path)
-	if err != nil {
-		return fmt.Errorf("auth keys: %w", err)
+	raw, modTime := p.inline, time.Time{}
+	if raw == nil {
+		fi, err := os.Stat(p.path)
+		if err != nil {
+			return fmt.Errorf("auth keys: %w", err)
+		}
+		if raw, err = os.ReadFile(p.path); err != nil {
+			return fmt.Errorf("auth keys: %w", err)
+		}
+		modTime = fi.ModTime()
 	}
 	keys := map[string]*ecdsa.PublicKey{}
 	for {
@@ -71,7 +80,7 @@ func (p *pemKeys) load() error {
 	if len(keys) == 0 {
 		return fmt.Errorf("auth keys %s: no PEM public key", p.path)
 	}
-	p.keys, p.modTime, p.checked = keys, fi.ModTime(), time.Now()
+	p.keys, p.modTime, p.checked = keys, modTime, time.Now()
 	return nil
 }
 
@@ -86,7 +95,7 @@ func (p *pemKeys) EcdsaKey(alg, kid string) (*ecdsa.PublicKey, error) {
 	if k, ok := p.keys[kid]; ok {
 		return k, nil
 	}
-	if time.Since(p.checked) > time.Second {
+	if p.inline == nil && time.Since(p.checked) > time.Second {
 		p.checked = time.Now()
 		if fi, err := os.Stat(p.path); err == nil && !fi.ModTime().Equal(p.modTime) {
 			if err := p.load(); err != nil {

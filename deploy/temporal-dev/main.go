@@ -89,7 +89,7 @@ type Config struct {
 	SearchAttributes map[string]string `yaml:"searchAttributes"`
 
 	Auth struct {
-		// PublicKeys is a PEM file of the ECDSA P-256 public keys whose tokens (ES256 JWTs
+		// PublicKeys is a PEM file (or the PEM text) of the ECDSA P-256 public keys whose tokens (ES256 JWTs
 		// with a "permissions" claim, Temporal's default claim mapper) the frontend accepts;
 		// every call without a valid token is denied. Empty: no authorization (a warning).
 		PublicKeys string `yaml:"publicKeys"`
