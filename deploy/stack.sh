@@ -13,6 +13,7 @@
 #   deploy/stack.sh down     stop what this script started
 #   deploy/stack.sh status   say what runs
 #   deploy/stack.sh env      print the RESERVO_* variables that point at this stack
+#   deploy/stack.sh secrets  make the stack's keys once into .data (up does it too)
 #
 # RESERVO_STACK_SERVICES (default "postgres redis temporal stripe-mock mailsink jaeger") names the pieces to run here; drop
 # one to use a server of your own and point RESERVO_DATABASE_URL, RESERVO_REDIS_ADDR or
@@ -390,6 +391,7 @@ print_env() {
   echo "RESERVO_TEMPORAL_UI_URL=${RESERVO_TEMPORAL_UI_URL:-http://127.0.0.1:$TEMPORAL_UI_PORT}"
   if has temporal; then
     [ -s "$DATA/temporal-auth.key" ] && echo "RESERVO_TEMPORAL_AUTH_KEY=${RESERVO_TEMPORAL_AUTH_KEY:-$(cat "$DATA/temporal-auth.key")}"
+    echo "RESERVO_STAFF_PUBLIC_URL=$STAFF_URL"
     [ -s "$DATA/payload-keys" ] && echo "RESERVO_PAYLOAD_KEYS=${RESERVO_PAYLOAD_KEYS:-$(cat "$DATA/payload-keys")}"
     [ -s "$DATA/staff-session-secret" ] && echo "RESERVO_STAFF_SESSION_SECRET=${RESERVO_STAFF_SESSION_SECRET:-$(cat "$DATA/staff-session-secret")}"
   fi
@@ -453,5 +455,6 @@ status)
   ;;
 env) print_env ;;
 build) temporal_build; "$ROOT/deploy/jaeger.sh" build ;;
-*) die "usage: $0 up|down|status|env|build (RESERVO_PROFILE=scale adds $SCALE_SERVICES)" ;;
+secrets) secrets_up && log "secrets in $DATA: temporal-auth.key, temporal-auth.pub.pem, payload-keys, staff-session-secret" ;;
+*) die "usage: $0 up|down|status|env|build|secrets (RESERVO_PROFILE=scale adds $SCALE_SERVICES)" ;;
 esac

@@ -63,7 +63,8 @@ func TestCompose(t *testing.T) {
 		t.Run(file, func(t *testing.T) {
 			opts, err := cli.NewProjectOptions([]string{filepath.Join(root, "deploy", file)},
 				cli.WithEnv([]string{"RESERVO_JWT_SECRET=" + strings.Repeat("x", 32), "RESERVO_WEBHOOK_SECRET=x",
-					"RESERVO_TEMPORAL_AUTH_KEY=x", "RESERVO_PAYLOAD_KEYS=k1:x", "RESERVO_STAFF_SESSION_SECRET=" + strings.Repeat("x", 32)}),
+					"RESERVO_TEMPORAL_AUTH_KEY=x", "RESERVO_PAYLOAD_KEYS=k1:x", "RESERVO_STAFF_SESSION_SECRET=" + strings.Repeat("x", 32),
+					"TEMPORAL_DEV_AUTH_KEYS=x"}),
 				cli.WithResolvedPaths(true))
 			if err != nil {
 				t.Fatal(err)
@@ -76,6 +77,11 @@ func TestCompose(t *testing.T) {
 				t.Fatal("no services")
 			}
 			for name, s := range p.Services {
+				for _, port := range s.Ports {
+					if port.HostIP != "127.0.0.1" {
+						t.Errorf("%s service %s publishes %s on every interface: bind it to 127.0.0.1", file, name, port.Published)
+					}
+				}
 				var names []string
 				for k := range s.Environment {
 					names = append(names, k)
@@ -91,12 +97,20 @@ func TestCompose(t *testing.T) {
 			}
 			if file == "docker-compose.scale.yml" {
 				for _, want := range []string{"postgres", "postgres-replica", "redis", "temporal", "kafka", "elasticsearch",
-					"cassandra", "reservo-migrate", "reservo-api", "reservo-worker", "reservo-consumer"} {
+					"cassandra", "reservo-migrate", "reservo-api", "reservo-worker", "reservo-consumer", "reservo-staff", "temporal-setup"} {
 					if _, ok := p.Services[want]; !ok {
 						t.Errorf("the scale stack lacks %s", want)
 					}
 				}
-				for _, role := range []string{"reservo-api", "reservo-worker", "reservo-consumer"} {
+				if ui := p.Services["temporal-ui"]; len(ui.Ports) != 0 || ui.Environment["TEMPORAL_DISABLE_WRITE_ACTIONS"] == nil ||
+					*ui.Environment["TEMPORAL_DISABLE_WRITE_ACTIONS"] != "true" {
+					t.Errorf("the scale stack's Web UI: ports %v, write actions %v; want none published, write actions off", ui.Ports,
+						ui.Environment["TEMPORAL_DISABLE_WRITE_ACTIONS"])
+				}
+				if v := p.Services["temporal"].Environment["TEMPORAL_AUTH_AUTHORIZER"]; v == nil || *v != "default" {
+					t.Error("the scale stack's Temporal checks no token")
+				}
+				for _, role := range []string{"reservo-api", "reservo-worker", "reservo-consumer", "reservo-staff"} {
 					if s := p.Services[role]; s.Environment["RESERVO_PROFILE"] == nil || *s.Environment["RESERVO_PROFILE"] != "scale" {
 						t.Errorf("%s does not run the scale profile", role)
 					}

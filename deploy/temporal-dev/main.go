@@ -185,6 +185,12 @@ func run() error {
 		return err
 	}
 
+	// local is where the services reach each other: the IP they listen on, or the loopback when
+	// they listen on every interface (in a container).
+	local := cfg.IP
+	if ip := net.ParseIP(cfg.IP); ip != nil && ip.IsUnspecified() {
+		local = "127.0.0.1"
+	}
 	// Ports: frontend on cfg.Port, the other services on the next ones, like the official dev server.
 	ports := map[primitives.ServiceName]int{
 		primitives.FrontendService: cfg.Port,
@@ -196,9 +202,9 @@ func run() error {
 	hosts := map[primitives.ServiceName]static.Hosts{}
 	for name, port := range ports {
 		services[string(name)] = config.Service{RPC: config.RPC{GRPCPort: port, BindOnIP: cfg.IP}}
-		hosts[name] = static.SingleLocalHost(net.JoinHostPort(cfg.IP, strconv.Itoa(port)))
+		hosts[name] = static.SingleLocalHost(net.JoinHostPort(local, strconv.Itoa(port)))
 	}
-	frontend := net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port))
+	frontend := net.JoinHostPort(local, strconv.Itoa(cfg.Port))
 	// With authorization on, the server's own worker service calls an internal frontend that
 	// trusts its callers, and the set-up below does too.
 	setupAddr := frontend
@@ -211,7 +217,7 @@ func run() error {
 		}
 		ife := primitives.InternalFrontendService
 		services[string(ife)] = config.Service{RPC: config.RPC{GRPCPort: cfg.Auth.InternalPort, BindOnIP: cfg.IP}}
-		setupAddr = net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Auth.InternalPort))
+		setupAddr = net.JoinHostPort(local, strconv.Itoa(cfg.Auth.InternalPort))
 		hosts[ife] = static.SingleLocalHost(setupAddr)
 		serviceNames = append(append([]string{}, temporal.DefaultServices...), string(ife))
 		authOpts = []temporal.ServerOption{
@@ -226,7 +232,7 @@ func run() error {
 
 	serverCfg := &config.Config{
 		Global: config.Global{
-			Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: cfg.IP},
+			Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: local},
 		},
 		Persistence: *persistence,
 		ClusterMetadata: &cluster.Config{
