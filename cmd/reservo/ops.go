@@ -440,10 +440,20 @@ func temporalSetup(ctx context.Context, tc client.Client, namespace string, stdo
 	}
 	// A namespace just registered may take a moment to be known to every service.
 	for attempt := 0; ; attempt++ {
-		_, err = tc.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: attrs})
-		var exists *serviceerror.AlreadyExists
-		if err == nil || errors.As(err, &exists) {
-			break
+		var have *operatorservice.ListSearchAttributesResponse
+		have, err = tc.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+		if err == nil {
+			for name := range have.GetCustomAttributes() {
+				delete(attrs, name)
+			}
+			if len(attrs) == 0 {
+				break
+			}
+			_, err = tc.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: attrs})
+			var exists *serviceerror.AlreadyExists
+			if err == nil || errors.As(err, &exists) {
+				break
+			}
 		}
 		if attempt == 20 {
 			return fmt.Errorf("search attributes: %w", err)
