@@ -133,13 +133,32 @@ type Stuck struct {
 // Stuck lists what needs a person: running booking workflows BLOCKED longer than grace past
 // their hold, or whose activities or workflow tasks keep failing; open bookings (BLOCKED,
 // CONFIRMED) whose workflow no longer runs; and payments adrift. limit bounds how many
-// running workflows and how many open bookings are examined.
+// running workflows are examined, and a hundred times as many open bookings.
 func (o *Ops) Stuck(ctx context.Context, limit int, grace time.Duration) ([]Stuck, error) {
-	out, running, err := o.stuckRunning(ctx, limit, grace)
+	r, err := o.Scan(ctx, limit, grace)
 	if err != nil {
 		return nil, err
 	}
-	gone, err := o.notRunning(ctx, limit, running)
+	return r.Stuck, nil
+}
+
+// Scan is what Stuck found, and how much it looked at.
+type Scan struct {
+	Stuck   []Stuck
+	Running int  // running booking workflows examined
+	Open    int  // open bookings examined
+	More    bool // the limit stopped it before the end
+}
+
+// Scan does what Stuck does and says how far it looked.
+func (o *Ops) Scan(ctx context.Context, limit int, grace time.Duration) (*Scan, error) {
+	out, running, more, err := o.stuckRunning(ctx, limit, grace)
+	if err != nil {
+		return nil, err
+	}
+	// An open booking costs a hundredth of a query (they are checked a page at a time); a
+	// running workflow a describe of its own.
+	gone, open, moreOpen, err := o.notRunning(ctx, limit*openPage, running)
 	if err != nil {
 		return nil, err
 	}
@@ -147,12 +166,12 @@ func (o *Ops) Stuck(ctx context.Context, limit int, grace time.Duration) ([]Stuc
 	if err != nil {
 		return nil, err
 	}
-	return append(append(out, gone...), adrift...), nil
+	return &Scan{Stuck: append(append(out, gone...), adrift...), Running: len(running), Open: open, More: more || moreOpen}, nil
 }
 
 // stuckRunning judges the running booking workflows; it also returns the booking ids it saw
-// running.
-func (o *Ops) stuckRunning(ctx context.Context, limit int, grace time.Duration) ([]Stuck, map[string]bool, error) {
+// running, and whether there were more than limit.
+func (o *Ops) stuckRunning(ctx context.Context, limit int, grace time.Duration) ([]Stuck, map[string]bool, bool, error) {
 	var out []Stuck
 	var token []byte
 	seen := 0
@@ -165,7 +184,7 @@ func (o *Ops) stuckRunning(ctx context.Context, limit int, grace time.Duration) 
 			NextPageToken: token,
 		})
 		if err != nil {
-			return nil, nil, fmt.Errorf("list workflows: %w", err)
+			return nil, nil, false, fmt.Errorf("list workflows: %w", err)
 		}
 		for _, ex := range res.GetExecutions() {
 			seen++
@@ -205,10 +224,10 @@ func (o *Ops) stuckRunning(ctx context.Context, limit int, grace time.Duration) 
 		}
 		token = res.GetNextPageToken()
 		if len(token) == 0 {
-			break
+			return out, running, false, nil
 		}
 	}
-	return out, running, nil
+	return out, running, true, nil
 }
 
 // searchStatus reads a Keyword search attribute's JSON string.
@@ -233,21 +252,27 @@ func (o *Ops) lastTaskFailure(ctx context.Context, wid, runID string) string {
 // openPage is how many open bookings are checked against Temporal at a time.
 const openPage = 100
 
-// notRunning walks the open bookings and lists those whose workflow no longer runs (not in
-// running, not listed running by Temporal, and not running when described), with the fix.
-func (o *Ops) notRunning(ctx context.Context, limit int, running map[string]bool) ([]Stuck, error) {
+// notRunning walks the open bookings (up to limit) and lists those whose workflow no longer
+// runs (not in running, not listed running by Temporal, and not running when described), with
+// the fix; it also returns how many it examined and whether there are more.
+func (o *Ops) notRunning(ctx context.Context, limit int, running map[string]bool) ([]Stuck, int, bool, error) {
 	if o.Finder == nil {
-		return nil, nil
+		return nil, 0, false, nil
 	}
 	var out []Stuck
 	after := uuid.Nil
-	for examined := 0; examined < limit; {
+	examined := 0
+	for {
+		if examined >= limit {
+			page, err := o.Finder.Open(ctx, after, 1)
+			return out, examined, err == nil && len(page) > 0, err
+		}
 		page, err := o.Finder.Open(ctx, after, min(openPage, limit-examined))
 		if err != nil {
-			return nil, err
+			return nil, 0, false, err
 		}
 		if len(page) == 0 {
-			break
+			return out, examined, false, nil
 		}
 		examined += len(page)
 		after = page[len(page)-1].ID
@@ -259,7 +284,7 @@ func (o *Ops) notRunning(ctx context.Context, limit int, running map[string]bool
 		}
 		listed, err := o.runningAmong(ctx, ask)
 		if err != nil {
-			return nil, err
+			return nil, 0, false, err
 		}
 		for _, b := range page {
 			id := b.ID.String()
@@ -269,7 +294,7 @@ func (o *Ops) notRunning(ctx context.Context, limit int, running map[string]bool
 			// Visibility lags the workflow by a moment: ask the workflow itself.
 			state, err := o.workflowState(ctx, id)
 			if err != nil {
-				return nil, err
+				return nil, 0, false, err
 			}
 			if state == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 				continue
@@ -277,7 +302,6 @@ func (o *Ops) notRunning(ctx context.Context, limit int, running map[string]bool
 			out = append(out, o.orphan(b, state))
 		}
 	}
-	return out, nil
 }
 
 // orphan describes an open booking whose workflow is not running, and its fix.
@@ -299,7 +323,7 @@ func (o *Ops) orphan(b booking.Booking, state enumspb.WorkflowExecutionStatus) S
 		s.Fix = fmt.Sprintf("reservo ops release %s --reason '...'", id)
 	case state == enumspb.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED:
 		s.Reason = fmt.Sprintf("confirmed but %s (no history left to reset): changes, cancellation and billing answer 409", wf)
-		s.Fix = "no run to reset: the guest's cancellation or the billing must be done by engineering (see the README, Operating bookings)"
+		s.Fix = "no run to reset: its cancellation or billing is done by hand for now (README, Operating bookings)"
 	default:
 		s.Reason = fmt.Sprintf("confirmed but %s: changes, cancellation and billing answer 409 until it runs again", wf)
 		s.Fix = fmt.Sprintf("reservo ops retry %s --force --reason '...' (a new run from its last workflow task: it waits on, confirmed)", id)

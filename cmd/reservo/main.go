@@ -63,7 +63,8 @@ commands:
   ops       support tooling (actions need --reason and are audited; --operator names who acts):
               ops stuck [--limit N] [--grace 1m] what needs a person, each with the command that fixes it: holds past
                                                  their expiry, failing activities or workflow tasks, open bookings whose
-                                                 workflow is not running, payments adrift
+                                                 workflow is not running, payments adrift (--limit: running workflows
+                                                 described, default 1000; open bookings checked: 100 times as many)
               ops show <booking>                 the booking, its payments, its workflow and the timeline of its history
               ops find --email <e-mail> | --vendor <id or name> [--limit N]   bookings a caller knows of
               ops retry <booking> --reason R [--force] [--event N | --before <activity>]

@@ -259,14 +259,18 @@ func runOps(ctx context.Context, args []string, getenv func(string) string, stdo
 		if n <= 0 {
 			n = 1000
 		}
-		stuck, err := o.Stuck(ctx, n, *grace)
+		scan, err := o.Scan(ctx, n, *grace)
 		if err != nil {
 			return err
 		}
-		for _, s := range stuck {
+		for _, s := range scan.Stuck {
 			fmt.Fprintf(stdout, "%s\t%s\t%s\n\tfix: %s\n", s.BookingID, s.Status, s.Reason, s.Fix)
 		}
-		fmt.Fprintf(stdout, "%d stuck\n", len(stuck))
+		more := ""
+		if scan.More {
+			more = fmt.Sprintf("; there are more: raise --limit (now %d)", n)
+		}
+		fmt.Fprintf(stdout, "%d stuck (examined %d running booking workflows and %d open bookings%s)\n", len(scan.Stuck), scan.Running, scan.Open, more)
 		return nil
 	case "show":
 		if err := need(1, "show <booking>"); err != nil {
