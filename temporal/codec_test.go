@@ -2,6 +2,7 @@ package temporal_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/json"
@@ -180,5 +181,33 @@ zRboOK2R1AcbW/aXDE0MxuwVf5etZoDYS0PYWQqoWFHZ6Xmnq4q3xPIrQA==
 	}
 	if kid, err := temporal.KeyID(pub.(*ecdsa.PublicKey)); err != nil || kid != "AvuIVZROGwvv2CUR" {
 		t.Fatalf("key id %q, %v", kid, err)
+	}
+}
+
+// TestSigner_TokenSourceRenewsBeforeExpiry: a long-running worker keeps a valid token: the
+// same one while it has more than five minutes left, a new one after.
+func TestSigner_TokenSourceRenewsBeforeExpiry(t *testing.T) {
+	key, _ := temporal.NewSigningKey()
+	now := time.Now()
+	s, err := temporal.ParseSigner(key, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := s.TokenSource("reservo", temporal.WriterPermissions("default"))
+	first, err := src(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(50 * time.Minute)
+	if again, _ := src(context.Background()); again != first {
+		t.Fatal("a new token ten minutes before the expiry")
+	}
+	now = now.Add(6 * time.Minute)
+	renewed, _ := src(context.Background())
+	if renewed == first {
+		t.Fatal("the same token four minutes before its expiry")
+	}
+	if _, _, err := s.Verify(renewed); err != nil {
+		t.Fatalf("the renewed token: %v", err)
 	}
 }
