@@ -403,6 +403,8 @@ func TestOps_EncryptedHistoryReplaysThroughTheCodec(t *testing.T) {
 	}
 
 	saved, err := filepath.Glob("../workflows/testdata/*.json")
+	older, _ := filepath.Glob("../workflows/testdata/*/*.json") // the histories of builds before
+	saved = append(saved, older...)
 	if err != nil || len(saved) < 5 {
 		t.Fatalf("saved histories %v, %v", saved, err)
 	}

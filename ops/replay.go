@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
+	"runtime"
 	"strings"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -64,9 +66,21 @@ func (o *Ops) replayer() (worker.WorkflowReplayer, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.RegisterWorkflow(workflows.Booking)
-	r.RegisterWorkflow(workflows.RefundAfterBilling)
+	for _, wf := range workflows.All {
+		r.RegisterWorkflow(wf)
+	}
 	return r, nil
+}
+
+// workflowTypes are the names Temporal knows the workflows of workflows.All by (a function's
+// own name, as the SDK registers it).
+func workflowTypes() []string {
+	var names []string
+	for _, wf := range workflows.All {
+		full := runtime.FuncForPC(reflect.ValueOf(wf).Pointer()).Name()
+		names = append(names, full[strings.LastIndex(full, ".")+1:])
+	}
+	return names
 }
 
 // ReplayFile replays a saved history (JSON, as WriteHistory writes it, encoded or not) against
@@ -113,7 +127,7 @@ func (o *Ops) ReplayRunning(ctx context.Context, limit int, logger log.Logger, w
 	var token []byte
 	for rep.Replayed+len(rep.Failed) < limit {
 		res, err := o.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			Namespace: o.Namespace, Query: "ExecutionStatus = 'Running' AND WorkflowType IN ('Booking', 'RefundAfterBilling')",
+			Namespace: o.Namespace, Query: "ExecutionStatus = 'Running' AND WorkflowType IN ('" + strings.Join(workflowTypes(), "', '") + "')",
 			PageSize: int32(min(100, limit-rep.Replayed-len(rep.Failed))), NextPageToken: token})
 		if err != nil {
 			return nil, fmt.Errorf("list running workflows: %w", err)

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -51,5 +52,12 @@ func TestResetPoint(t *testing.T) {
 		if got != c.want || (c.want == 0) != errors.Is(err, ErrNoResetPoint) {
 			t.Errorf("%s: %d, %v; want %d", c.name, got, err, c.want)
 		}
+	}
+}
+
+func TestWorkflowTypes_NameEveryWorkflowAsTemporalDoes(t *testing.T) {
+	got := strings.Join(workflowTypes(), ",")
+	if !strings.HasPrefix(got, "Booking,RefundAfterBilling") || strings.Contains(got, "/") || strings.Contains(got, ".") {
+		t.Fatalf("workflow types %q", got)
 	}
 }

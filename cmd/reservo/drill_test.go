@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -107,12 +108,14 @@ func changedBooking(ctx workflow.Context, in *workflows.BookingInput) (*workflow
 // start runs a worker of this build (changed: of the changed build) on the line's queue.
 func (l *line) start(changed bool) {
 	w := worker.New(l.d.c, l.queue, worker.Options{})
-	if changed {
-		w.RegisterWorkflowWithOptions(changedBooking, workflow.RegisterOptions{Name: "Booking"})
-	} else {
-		w.RegisterWorkflow(workflows.Booking)
+	booking := reflect.ValueOf(workflows.Booking).Pointer()
+	for _, wf := range workflows.All {
+		if changed && reflect.ValueOf(wf).Pointer() == booking {
+			w.RegisterWorkflowWithOptions(changedBooking, workflow.RegisterOptions{Name: "Booking"})
+			continue
+		}
+		w.RegisterWorkflow(wf)
 	}
-	w.RegisterWorkflow(workflows.RefundAfterBilling)
 	w.RegisterActivity(&activities.Activities{Bookings: postgres.NewBookingStore(l.d.db), Payments: postgres.NewPaymentStore(l.d.db),
 		Provider: l.d.provider, Logger: slog.New(slog.DiscardHandler), Now: time.Now})
 	if err := w.Start(); err != nil {
