@@ -108,9 +108,9 @@ func changedBooking(ctx workflow.Context, in *workflows.BookingInput) (*workflow
 // start runs a worker of this build (changed: of the changed build) on the line's queue.
 func (l *line) start(changed bool) {
 	w := worker.New(l.d.c, l.queue, worker.Options{})
-	booking := reflect.ValueOf(workflows.Booking).Pointer()
+	bookingFn := reflect.ValueOf(workflows.Booking).Pointer()
 	for _, wf := range workflows.All {
-		if changed && reflect.ValueOf(wf).Pointer() == booking {
+		if changed && reflect.ValueOf(wf).Pointer() == bookingFn {
 			w.RegisterWorkflowWithOptions(changedBooking, workflow.RegisterOptions{Name: "Booking"})
 			continue
 		}
