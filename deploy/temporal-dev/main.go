@@ -128,6 +128,8 @@ func loadConfig(path string) (*Config, error) {
 	envInt(&cfg.Persistence.Postgres.Port, "TEMPORAL_DEV_PG_PORT")
 	envStr(&cfg.Persistence.Postgres.User, "TEMPORAL_DEV_PG_USER")
 	envStr(&cfg.Persistence.Postgres.Password, "TEMPORAL_DEV_PG_PASSWORD")
+	envStr(&cfg.Persistence.Postgres.Database, "TEMPORAL_DEV_PG_DATABASE")
+	envStr(&cfg.Persistence.Postgres.VisibilityDatabase, "TEMPORAL_DEV_PG_VISIBILITY_DATABASE")
 	envStr(&cfg.Auth.PublicKeys, "TEMPORAL_DEV_AUTH_KEYS")
 	envInt(&cfg.Auth.InternalPort, "TEMPORAL_DEV_INTERNAL_PORT")
 	envStr(&cfg.UI.CodecEndpoint, "TEMPORAL_DEV_CODEC_ENDPOINT")
