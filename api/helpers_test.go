@@ -27,6 +27,7 @@ import (
 	"github.com/reservo/reservo/redis"
 	"github.com/reservo/reservo/search"
 	"github.com/reservo/reservo/temporal"
+	"github.com/reservo/reservo/temporal/temporaltest"
 	"github.com/reservo/reservo/user"
 	"github.com/reservo/reservo/vendors"
 	"github.com/reservo/reservo/workers"
@@ -89,8 +90,7 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 	db := pgtest.NewDB(t)
 	rc := redis.New(o.redisAddr, "")
 	t.Cleanup(func() { _ = rc.Close() })
-	tc, err := client.NewLazyClient(client.Options{HostPort: getenv("RESERVO_TEMPORAL_ADDR", "127.0.0.1:7233"),
-		Logger: slog.New(slog.DiscardHandler)})
+	tc, err := client.NewLazyClient(temporaltest.Options(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,12 +99,7 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 
 	// A worker of this test's own on a task queue of its own, over this test's database.
 	taskQueue := "test-" + uuid.NewString()
-	wc, err := client.Dial(client.Options{HostPort: getenv("RESERVO_TEMPORAL_ADDR", "127.0.0.1:7233"),
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatalf("temporal: %v (is the stack up? `make test` starts it)", err)
-	}
-	t.Cleanup(wc.Close)
+	wc := temporaltest.Dial(t)
 	cache := redis.NewBookingCache(rc, time.Minute)
 	acts := &activities.Activities{Bookings: postgres.NewBookingStore(db).WithMaxHolds(o.maxHolds), Payments: postgres.NewPaymentStore(db),
 		Provider: o.provider, Cache: cache, Logger: slog.New(slog.DiscardHandler), Now: now}

@@ -58,7 +58,16 @@ type Config struct {
 	TemporalAddr      string `env:"RESERVO_TEMPORAL_ADDR" def:"127.0.0.1:7233" help:"Temporal frontend"`
 	TemporalNamespace string `env:"RESERVO_TEMPORAL_NAMESPACE" def:"default" help:"Temporal namespace"`
 	TemporalTaskQueue string `env:"RESERVO_TEMPORAL_TASK_QUEUE" def:"booking" help:"task queue of the booking workflows"`
-	TemporalUIURL     string `env:"RESERVO_TEMPORAL_UI_URL" def:"http://127.0.0.1:8233" help:"Temporal Web UI, printed for support staff"`
+	TemporalUIURL     string `env:"RESERVO_TEMPORAL_UI_URL" def:"http://127.0.0.1:8233" help:"the Temporal Web UI that the staff plane fronts (keep it unreachable from anywhere else)"`
+	TemporalTLS       bool   `env:"RESERVO_TEMPORAL_TLS" def:"false" help:"dial the Temporal frontend over TLS (system roots)"`
+	TemporalAuthKey   string `env:"RESERVO_TEMPORAL_AUTH_KEY" def:"" secret:"true" help:"ES256 keys that sign Reservo's tokens for the Temporal frontend: base64 PKCS#8 DER, comma-separated, the first signs (empty: no token, for a server that checks none)"`
+	PayloadKeys       string `env:"RESERVO_PAYLOAD_KEYS" def:"" secret:"true" help:"AES-256-GCM keys of Temporal payload encryption, id:base64 comma-separated, every one decrypts (empty: payloads in clear)"`
+	PayloadKeyID      string `env:"RESERVO_PAYLOAD_KEY_ID" def:"" help:"id of the payload key that encrypts (empty: the first of RESERVO_PAYLOAD_KEYS)"`
+
+	StaffAddr          string        `env:"RESERVO_STAFF_ADDR" def:"127.0.0.1:8243" help:"address of the staff plane: staff sign-in, the Temporal Web UI behind it, the codec server, the JWKS of Temporal tokens"`
+	StaffPublicURL     string        `env:"RESERVO_STAFF_PUBLIC_URL" def:"http://127.0.0.1:8243" help:"URL of the staff plane as browsers see it (https: its cookies are Secure)"`
+	StaffSessionSecret string        `env:"RESERVO_STAFF_SESSION_SECRET" def:"" secret:"true" help:"HMAC key of staff sessions, 32+ characters (random per process when empty: sessions end with it)"`
+	StaffSessionTTL    time.Duration `env:"RESERVO_STAFF_SESSION_TTL" def:"8h" help:"how long a staff sign-in lasts"`
 
 	PaymentProvider     string `env:"RESERVO_PAYMENT_PROVIDER" def:"sandbox" help:"sandbox (no money; the local default) or stripe"`
 	StripeSecretKey     string `env:"RESERVO_STRIPE_SECRET_KEY" def:"" secret:"true" help:"Stripe API key (sk_...)"`
@@ -146,6 +155,21 @@ func Load(getenv func(string) string) (*Config, error) {
 			return nil, fmt.Errorf("generate webhook secret: %w", err)
 		}
 		cfg.WebhookSecret = hex.EncodeToString(b)
+	}
+	if cfg.StaffSessionSecret == "" {
+		b := make([]byte, 32)
+		if _, err := io.ReadFull(rand.Reader, b); err != nil {
+			return nil, fmt.Errorf("generate staff session secret: %w", err)
+		}
+		cfg.StaffSessionSecret = hex.EncodeToString(b)
+	} else if len(cfg.StaffSessionSecret) < 32 {
+		return nil, errors.New("RESERVO_STAFF_SESSION_SECRET: must be at least 32 characters")
+	}
+	if u, err := url.Parse(cfg.StaffPublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("RESERVO_STAFF_PUBLIC_URL=%q: want an http(s) URL", cfg.StaffPublicURL)
+	}
+	if cfg.PayloadKeyID != "" && cfg.PayloadKeys == "" {
+		return nil, errors.New("RESERVO_PAYLOAD_KEY_ID is set but RESERVO_PAYLOAD_KEYS is empty")
 	}
 	if cfg.JWTSecret == "" {
 		b := make([]byte, 32)

@@ -37,8 +37,8 @@ func TestLoad_OverridesAndErrors(t *testing.T) {
 	for k, v := range map[string]string{
 		"RESERVO_TOKEN_TTL": "soon", "RESERVO_BODY_LIMIT": "-1", "RESERVO_LOG_TEXT": "maybe",
 		"RESERVO_PROFILE": "huge", "RESERVO_JWT_SECRET": "short", "RESERVO_TRUSTED_PROXIES": "10.0.0.1,lb.internal",
-		"RESERVO_LOGIN_BACKOFF_MAX": "a while",
-		"RESERVO_OTEL_SAMPLE_RATIO": "1.5",
+		"RESERVO_LOGIN_BACKOFF_MAX": "a while", "RESERVO_OTEL_SAMPLE_RATIO": "1.5", "RESERVO_STAFF_SESSION_SECRET": "short",
+		"RESERVO_STAFF_PUBLIC_URL": "ftp://x", "RESERVO_PAYLOAD_KEY_ID": "k2", "RESERVO_STAFF_SESSION_TTL": "long",
 	} {
 		if _, err := Load(env(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%s: err %v; want one naming the variable", k, v, err)
@@ -48,14 +48,16 @@ func TestLoad_OverridesAndErrors(t *testing.T) {
 
 func TestPrint_MasksSecrets(t *testing.T) {
 	c, err := Load(env(map[string]string{"RESERVO_JWT_SECRET": "a-very-secret-signing-key-of-32+chars",
-		"RESERVO_DATABASE_URL": "postgres://u:hunter2@db:5432/x", "RESERVO_REDIS_PASSWORD": "redispw"}))
+		"RESERVO_DATABASE_URL": "postgres://u:hunter2@db:5432/x", "RESERVO_REDIS_PASSWORD": "redispw",
+		"RESERVO_PAYLOAD_KEYS": "k1:cGF5bG9hZC1rZXktbWF0ZXJpYWwtMzItYnl0ZXMhISE=", "RESERVO_TEMPORAL_AUTH_KEY": "TUlHSEFnRUFNQk1H",
+		"RESERVO_STAFF_SESSION_SECRET": "staff-session-secret-of-32-characters"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var b strings.Builder
 	c.Print(&b)
 	out := b.String()
-	for _, secret := range []string{"a-very-secret", "hunter2", "redispw"} {
+	for _, secret := range []string{"a-very-secret", "hunter2", "redispw", "cGF5bG9hZC1rZXkt", "TUlHSEFnRUFNQk1H", "staff-session-secret"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("printed configuration shows %q:\n%s", secret, out)
 		}

@@ -37,8 +37,9 @@ cat <<MSG
     OpenAPI document  http://$addr/openapi.yaml  (JSON: /openapi.json)
     Health            http://$addr/healthz  http://$addr/readyz
     Operations        http://${RESERVO_METRICS_ADDR:-127.0.0.1:9101}/metrics  http://${RESERVO_METRICS_ADDR:-127.0.0.1:9101}/readyz (each dependency)
-    Temporal Web UI   $RESERVO_TEMPORAL_UI_URL/namespaces/default/workflows
-    Temporal gRPC     $RESERVO_TEMPORAL_ADDR
+    Staff plane       $RESERVO_STAFF_PUBLIC_URL  (support staff sign in, then the Temporal Web UI, read only;
+                      make an account staff: .data/bin/reservo ops grant-staff <e-mail> --reason '...')
+    Temporal gRPC     $RESERVO_TEMPORAL_ADDR  (tokens only: .data/bin/reservo ops, or deploy/temporal-cli.sh)
     PostgreSQL        ${RESERVO_DATABASE_URL/:reservo@/:*****@}
     Redis             $RESERVO_REDIS_ADDR
     E-mail (SMTP)     $RESERVO_SMTP_ADDR, the local sink writes each message to $DATA/mail/

@@ -3,7 +3,8 @@
 # .data/ of the checkout (git-ignored):
 #   PostgreSQL  own cluster on RESERVO_PG_PORT (15432), from Debian's packages (installed when missing)
 #   Redis       own instance on RESERVO_REDIS_PORT (16379), from Debian's packages
-#   Temporal    deploy/temporal-dev (go.temporal.io/server + Web UI), gRPC 7233, UI 8233
+#   Temporal    deploy/temporal-dev (go.temporal.io/server + Web UI), gRPC 7233 (tokens required),
+#               UI 8233 (for the staff plane only: reservo's RESERVO_STAFF_ADDR, 8243, signs staff in)
 #   stripe-mock Stripe's API mock (deploy/stripe-mock.sh) on 12111, for the Stripe adapter's tests
 #   mailsink    an SMTP server (deploy/mailsink) on 1025 that writes every message to .data/mail
 #   jaeger      Jaeger v2 (deploy/jaeger.sh): OTLP 4317, UI and query API 16686, traces in .data/jaeger
@@ -12,6 +13,7 @@
 #   deploy/stack.sh down     stop what this script started
 #   deploy/stack.sh status   say what runs
 #   deploy/stack.sh env      print the RESERVO_* variables that point at this stack
+#   deploy/stack.sh secrets  make the stack's keys once into .data (up does it too)
 #
 # RESERVO_STACK_SERVICES (default "postgres redis temporal stripe-mock mailsink jaeger") names the pieces to run here; drop
 # one to use a server of your own and point RESERVO_DATABASE_URL, RESERVO_REDIS_ADDR or
@@ -39,6 +41,8 @@ REDIS_CLUSTER_NODES=3
 TEMPORAL_PORT=${TEMPORAL_DEV_PORT:-7233}
 TEMPORAL_UI_PORT=${TEMPORAL_DEV_UI_PORT:-8233}
 MAIL_PORT=${RESERVO_MAILSINK_PORT:-1025}
+# Reservo's staff plane (reservo all / reservo staff), the only way in to the Web UI.
+STAFF_URL=${RESERVO_STAFF_PUBLIC_URL:-http://127.0.0.1:8243}
 
 log() { printf 'stack: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -270,6 +274,33 @@ redis_down() {
   rm -f "$DATA/redis/redis.pid"
 }
 
+# --- secrets of the local stack ----------------------------------------------------------------
+
+# Made once into .data (git-ignored, mode 600) and kept, so that histories, tokens and staff
+# sessions survive a restart; nothing secret is in the repository. Other places set the
+# RESERVO_* variables from their own secret store (deploy/k8s).
+#   temporal-auth.key      ES256 key that signs Reservo's tokens for the Temporal frontend
+#   temporal-auth.pub.pem  its public key, which deploy/temporal-dev checks tokens with
+#   payload-keys           the AES-256 key(s) of Temporal payload encryption, id:base64
+#   staff-session-secret   the HMAC key of staff sign-ins
+secrets_up() {
+  mkdir -p "$DATA"
+  if [ ! -s "$DATA/temporal-auth.key" ] || [ ! -s "$DATA/temporal-auth.pub.pem" ]; then
+    command -v openssl >/dev/null || apt_install openssl
+    log "generating the Temporal token signing key ($DATA/temporal-auth.key)"
+    (umask 077 && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null |
+      openssl pkcs8 -topk8 -nocrypt -outform DER | base64 -w0 >"$DATA/temporal-auth.key")
+    base64 -d "$DATA/temporal-auth.key" | openssl pkey -inform DER -pubout >"$DATA/temporal-auth.pub.pem"
+  fi
+  if [ ! -s "$DATA/payload-keys" ]; then
+    log "generating the payload encryption key ($DATA/payload-keys)"
+    (umask 077 && printf 'local1:%s' "$(head -c 32 /dev/urandom | base64 -w0)" >"$DATA/payload-keys")
+  fi
+  if [ ! -s "$DATA/staff-session-secret" ]; then
+    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DATA/staff-session-secret")
+  fi
+}
+
 # --- Temporal ---------------------------------------------------------------------------------
 
 temporal_bin="$DATA/bin/temporal-dev"
@@ -299,8 +330,11 @@ temporal_up() {
   : >"$DATA/temporal/temporal.log"
   rm -f "$DATA/temporal/temporal.pid"
   # setsid may fork: the shell it runs writes its own pid, then becomes the server (exec).
+  # Tokens signed by the stack's key are required; the Web UI decodes through the staff plane.
   TEMPORAL_DEV_SQLITE_PATH="${TEMPORAL_DEV_SQLITE_PATH:-$DATA/temporal/temporal.db}" \
     TEMPORAL_DEV_PG_PORT="${TEMPORAL_DEV_PG_PORT:-$PG_PORT}" \
+    TEMPORAL_DEV_AUTH_KEYS="${TEMPORAL_DEV_AUTH_KEYS:-$DATA/temporal-auth.pub.pem}" \
+    TEMPORAL_DEV_CODEC_ENDPOINT="${TEMPORAL_DEV_CODEC_ENDPOINT:-$STAFF_URL/codec}" \
     setsid sh -c 'cd "$1" && echo $$ >"$2" && exec "$3" -config "$4"' _ \
     "$ROOT" "$DATA/temporal/temporal.pid" "$temporal_bin" "$ROOT/temporal-dev.yaml" \
     >>"$DATA/temporal/temporal.log" 2>&1 </dev/null &
@@ -355,6 +389,12 @@ print_env() {
   echo "RESERVO_STRIPE_MOCK_URL=${RESERVO_STRIPE_MOCK_URL:-http://127.0.0.1:${RESERVO_STRIPE_MOCK_PORT:-12111}}"
   echo "RESERVO_SMTP_ADDR=${RESERVO_SMTP_ADDR:-127.0.0.1:$MAIL_PORT}"
   echo "RESERVO_TEMPORAL_UI_URL=${RESERVO_TEMPORAL_UI_URL:-http://127.0.0.1:$TEMPORAL_UI_PORT}"
+  if has temporal; then
+    [ -s "$DATA/temporal-auth.key" ] && echo "RESERVO_TEMPORAL_AUTH_KEY=${RESERVO_TEMPORAL_AUTH_KEY:-$(cat "$DATA/temporal-auth.key")}"
+    echo "RESERVO_STAFF_PUBLIC_URL=$STAFF_URL"
+    [ -s "$DATA/payload-keys" ] && echo "RESERVO_PAYLOAD_KEYS=${RESERVO_PAYLOAD_KEYS:-$(cat "$DATA/payload-keys")}"
+    [ -s "$DATA/staff-session-secret" ] && echo "RESERVO_STAFF_SESSION_SECRET=${RESERVO_STAFF_SESSION_SECRET:-$(cat "$DATA/staff-session-secret")}"
+  fi
   if has redis-cluster; then
     echo "RESERVO_REDIS_CLUSTER_ADDRS=${RESERVO_REDIS_CLUSTER_ADDRS:-$(cluster_addrs)}"
   fi
@@ -385,13 +425,13 @@ up)
   has pg-replica && replica_up
   has redis && redis_up
   has redis-cluster && redis_cluster_up
-  has temporal && temporal_up
+  has temporal && secrets_up && temporal_up
   has stripe-mock && "$ROOT/deploy/stripe-mock.sh" up
   has mailsink && mailsink_up
   has jaeger && "$ROOT/deploy/jaeger.sh" up
   scale_up
   log "up ($PROFILE): $SERVICES"
-  print_env | sed 's/^/stack:   /' >&2
+  print_env | sed -E 's/^(RESERVO_(TEMPORAL_AUTH_KEY|PAYLOAD_KEYS|STAFF_SESSION_SECRET))=.*/\1=*****/; s/^/stack:   /' >&2
   ;;
 down)
   for e in cassandra elasticsearch kafka; do [ -x "$ROOT/deploy/$e.sh" ] && { "$ROOT/deploy/$e.sh" down || true; }; done
@@ -415,5 +455,6 @@ status)
   ;;
 env) print_env ;;
 build) temporal_build; "$ROOT/deploy/jaeger.sh" build ;;
-*) die "usage: $0 up|down|status|env|build (RESERVO_PROFILE=scale adds $SCALE_SERVICES)" ;;
+secrets) secrets_up && log "secrets in $DATA: temporal-auth.key, temporal-auth.pub.pem, payload-keys, staff-session-secret" ;;
+*) die "usage: $0 up|down|status|env|build|secrets (RESERVO_PROFILE=scale adds $SCALE_SERVICES)" ;;
 esac

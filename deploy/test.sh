@@ -22,7 +22,7 @@ eval "$(deploy/stack.sh env | sed 's/^/export /')"
 
 echo "== go vet"
 go vet ./...
-(cd deploy/temporal-dev && go vet ./...)
+(cd deploy/temporal-dev && go vet ./... && go test -count=1 ./...)
 
 echo "== deploy files (compose's own loader, Kubernetes API types)"
 (cd deploy/check && go vet ./... && go test -count=1 ./...)

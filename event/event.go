@@ -1,6 +1,7 @@
 // Package event defines the envelope of Reservo's domain events and their types, which are the
 // topic names of the requirements. Events are written to the event log in the same transaction
-// as the state change they describe, and consumers are idempotent on the event id.
+// as the state change they describe, and consumers are idempotent on the event id. Follower
+// reads that log in order for one consumer (the log's own consumers and the Kafka relay).
 package event
 
 import (

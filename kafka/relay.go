@@ -10,14 +10,21 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/reservo/reservo/event"
-	"github.com/reservo/reservo/workers"
 )
 
 // RelayName is the consumer name under which the relay's offset in the event log is stored.
 const RelayName = "kafka-relay"
 
-// EventLog is the event log the relay publishes (postgres.EventLog).
-type EventLog = workers.FollowLog
+// EventLog is the event log the relay publishes (postgres.EventLog). A log that also tells a
+// rolled back seq from one still being written (event.GapLog) has its gaps passed over sooner.
+type EventLog interface {
+	// Fetch returns the gap-free events after the consumer's offset and the first missing
+	// seq after them (0: none).
+	Fetch(ctx context.Context, consumer string, limit int) ([]event.Envelope, int64, error)
+	Ack(ctx context.Context, consumer string, seq int64) error
+	Lag(ctx context.Context, consumer string) (int64, error)
+	Listen(ctx context.Context, wake chan<- struct{}) error
+}
 
 // Relay publishes the event log to Kafka: each event to the topic of its type, keyed by the
 // envelope's Key, its value the JSON envelope (with Seq), in batches. It is the event log's
@@ -26,7 +33,7 @@ type EventLog = workers.FollowLog
 // batch in hand (duplicates are harmless: consumers are idempotent). While Kafka is down it
 // retries with backoff and the events wait in the log. Like workers.LogConsumer it is woken by
 // LISTEN/NOTIFY, polls as the fallback, and passes over a seq whose transaction rolled back
-// (workers.Follower: once the log tells so, or after GapTimeout). It implements
+// (event.Follower: once the log tells so, or after GapTimeout). It implements
 // workers.Consumer.
 type Relay struct {
 	Log     EventLog
@@ -46,7 +53,7 @@ type Relay struct {
 	Now          func() time.Time // the clock; default time.Now
 
 	writer *kafkago.Writer
-	follow *workers.Follower
+	follow *event.Follower
 }
 
 // Name implements workers.Consumer.
@@ -75,7 +82,7 @@ func (r *Relay) init() error {
 		r.Now = time.Now
 	}
 	if r.follow == nil {
-		r.follow = &workers.Follower{Name: RelayName, Log: r.Log, Logger: r.Logger, Batch: r.Batch, Poll: r.Poll,
+		r.follow = &event.Follower{Name: RelayName, Log: r.Log, Logger: r.Logger, Batch: r.Batch, Poll: r.Poll,
 			GapTimeout: r.GapTimeout, Retry: r.Backoff, MaxRetry: maxBackoff, Now: func() time.Time { return r.Now() }}
 		if r.Metrics != nil {
 			r.follow.OnLag = func(lag int64) { r.Metrics.relayLag.Set(float64(lag)) }

@@ -3,6 +3,7 @@ package ops_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 	"github.com/reservo/reservo/postgres/pgtest"
 	"github.com/reservo/reservo/stripe"
 	"github.com/reservo/reservo/temporal"
+	"github.com/reservo/reservo/temporal/temporaltest"
 	"github.com/reservo/reservo/vendors"
 	"github.com/reservo/reservo/workers"
 	"github.com/reservo/reservo/workflows"
@@ -49,13 +51,6 @@ type fixture struct {
 	stopWork func()
 }
 
-func getenv(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
-}
-
 func newFixture(tb testing.TB, provider payment.Provider, hold time.Duration) *fixture {
 	return newFixtureWith(tb, provider, hold, nil)
 }
@@ -66,11 +61,7 @@ func newFixtureWith(tb testing.TB, provider payment.Provider, hold time.Duration
 	now := time.Now
 	v, table := pgtest.SeedRestaurant(tb, db, 2)
 	u := pgtest.SeedUser(tb, db)
-	c, err := client.Dial(client.Options{HostPort: getenv("RESERVO_TEMPORAL_ADDR", "127.0.0.1:7233"), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		tb.Fatalf("temporal: %v (is the stack up? `make test` starts it)", err)
-	}
-	tb.Cleanup(c.Close)
+	c := temporaltest.Dial(tb)
 	queue := "test-" + uuid.NewString()
 	acts := &activities.Activities{Bookings: postgres.NewBookingStore(db), Payments: postgres.NewPaymentStore(db), Provider: provider, Now: now}
 	wctx, stop := context.WithCancel(context.Background())
@@ -94,10 +85,22 @@ func newFixtureWith(tb testing.TB, provider payment.Provider, hold time.Duration
 	}
 	eng := temporal.NewEngine(c, cfg, store)
 	return &fixture{db: db, c: c, svc: booking.NewService(postgres.NewVendorStore(db), store, eng, now).WithPayments(postgres.NewPaymentStore(db)),
-		ops: ops.New(c, "default", store, now), vendor: v, table: table,
+		ops: newOps(tb, c, db, now), vendor: v, table: table,
 		user: auth.Principal{ID: u.ID, Role: auth.RoleUser}, manager: auth.Principal{ID: uuid.New(), Role: auth.RoleManager, VendorID: v.ID},
 		staff:    auth.Principal{ID: uuid.New(), Role: auth.RoleStaff},
 		stopWork: stopWork}
+}
+
+// newOps is the tooling as `reservo ops` wires it: the test's database, its payment records,
+// the audit, and the tests' payload codec.
+func newOps(tb testing.TB, c client.Client, db *postgres.DB, now func() time.Time) *ops.Ops {
+	tb.Helper()
+	codec, err := temporaltest.Config(tb).Codec()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ops.New(ops.Config{Client: c, Namespace: "default", Bookings: postgres.NewBookingStore(db), Finder: postgres.NewOpsStore(db),
+		Payments: postgres.NewPaymentStore(db), Audit: postgres.NewAuditStore(db), Operator: "test-operator", Codec: codec, Now: now})
 }
 
 func (f *fixture) dinner(qty int, method string) booking.Request {
@@ -134,16 +137,17 @@ func TestOps_ShowHistoryReplayAndRetry(t *testing.T) {
 	if err := f.ops.Show(ctx, id.String(), &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"status BLOCKED", "Running", "ActivityTaskCompleted", "hold expires"} {
+	for _, want := range []string{"status BLOCKED", "running", "hold expires", "payments: 1", "charge", "pending", "timeline:",
+		"BlockSlots", "ChargeDeposit", "completed in", "update hold", "status", "payloads encrypted with key"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("show lacks %q:\n%s", want, out.String())
 		}
 	}
 
 	// Reset to the last workflow task: the saga goes on from there and still takes the payment.
-	run, err := f.ops.Retry(ctx, id.String(), "test")
-	if err != nil || run == "" {
-		t.Fatalf("retry: %q, %v", run, err)
+	reset, err := f.ops.Retry(ctx, id.String(), ops.RetryOptions{Reason: "test"})
+	if err != nil || reset.RunID == "" {
+		t.Fatalf("retry: %+v, %v", reset, err)
 	}
 	if err := f.svc.Pay(ctx, id, h.ProviderRef, "succeeded"); err != nil {
 		t.Fatal(err)
@@ -163,12 +167,12 @@ func TestOps_ShowHistoryReplayAndRetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.ops.WriteHistory(ctx, id.String(), file); err != nil {
+	if err := f.ops.WriteHistory(ctx, id.String(), file, true); err != nil {
 		t.Fatal(err)
 	}
 	file.Close()
-	if err := ops.Replay(path, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatalf("replay of a fresh history: %v", err)
+	if err := f.ops.ReplayFile(path, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("replay of a fresh (encrypted) history: %v", err)
 	}
 }
 
@@ -234,8 +238,9 @@ func TestOps_ReleaseAHoldWhoseWorkflowIsGone(t *testing.T) {
 	captured := mustBook(t, f, f.dinner(1, "")).Booking
 	// The provider took the second deposit; its answer never reached the workflow.
 	must(t, pays.Finish(ctx, payment.DepositKey(captured.ID), "", payment.Succeeded))
-	if _, err := f.ops.Release(ctx, pending.ID.String(), acts); !errors.Is(err, ops.ErrWorkflowRunning) {
-		t.Fatalf("release while the workflow runs: %v; want ErrWorkflowRunning", err)
+	if _, err := f.ops.Release(ctx, pending.ID.String(), "test: guest gone", acts); !errors.Is(err, ops.ErrWorkflowRunning) ||
+		!strings.Contains(err.Error(), "its hold ends at "+pending.HoldExpiresAt.UTC().Format(time.RFC3339)) {
+		t.Fatalf("release while the workflow runs: %v; want ErrWorkflowRunning saying when the hold ends", err)
 	}
 	for _, b := range []*booking.Booking{pending, captured} {
 		must(t, f.c.TerminateWorkflow(ctx, workflows.BookingWorkflowID(b.ID.String()), "", "test: the workflow is gone"))
@@ -245,7 +250,7 @@ func TestOps_ReleaseAHoldWhoseWorkflowIsGone(t *testing.T) {
 	must(t, err)
 	named := map[string]bool{}
 	for _, s := range stuck {
-		if strings.Contains(s.Reason, "its workflow is terminated") && strings.Contains(s.Reason, "reservo ops release") {
+		if strings.Contains(s.Reason, "its workflow is terminated") && strings.Contains(s.Fix, "reservo ops release "+s.BookingID) {
 			named[s.BookingID] = true
 		}
 	}
@@ -262,7 +267,7 @@ func TestOps_ReleaseAHoldWhoseWorkflowIsGone(t *testing.T) {
 	_, _, err = pays.Begin(ctx, &payment.Record{ID: uuid.New(), BookingID: pending.ID, Kind: payment.Charge, Amount: 100,
 		Currency: "EUR", Provider: "sandbox", IdempotencyKey: unanswered})
 	must(t, err)
-	if _, err := f.ops.Release(ctx, pending.ID.String(), acts); !errors.Is(err, activities.ErrUnanswered) {
+	if _, err := f.ops.Release(ctx, pending.ID.String(), "test: guest gone", acts); !errors.Is(err, activities.ErrUnanswered) {
 		t.Fatalf("release with an unanswered charge: %v; want ErrUnanswered", err)
 	}
 	if b, err := postgres.NewBookingStore(f.db).ByID(ctx, pending.ID); err != nil || b.Status != booking.Blocked {
@@ -270,11 +275,11 @@ func TestOps_ReleaseAHoldWhoseWorkflowIsGone(t *testing.T) {
 	}
 	must(t, pays.Finish(ctx, unanswered, "", payment.Failed)) // the operator found it declined
 
-	msg, err := f.ops.Release(ctx, pending.ID.String(), acts)
+	msg, err := f.ops.Release(ctx, pending.ID.String(), "test: guest gone", acts)
 	if err != nil || !strings.Contains(msg, "EXPIRED") || !strings.Contains(msg, "no deposit was taken") {
 		t.Fatalf("release of the unpaid hold: %q, %v", msg, err)
 	}
-	msg, err = f.ops.Release(ctx, captured.ID.String(), acts)
+	msg, err = f.ops.Release(ctx, captured.ID.String(), "test: guest gone", acts)
 	if err != nil || !strings.Contains(msg, fmt.Sprintf("%d of the deposit refunded (succeeded)", captured.Deposit)) {
 		t.Fatalf("release of the paid hold: %q, %v", msg, err)
 	}
@@ -293,7 +298,7 @@ func TestOps_ReleaseAHoldWhoseWorkflowIsGone(t *testing.T) {
 			t.Fatalf("payments of %s: %v; want %v", id, got, want)
 		}
 	}
-	if _, err := f.ops.Release(ctx, pending.ID.String(), acts); !errors.Is(err, booking.ErrInvalidState) {
+	if _, err := f.ops.Release(ctx, pending.ID.String(), "test: guest gone", acts); !errors.Is(err, booking.ErrInvalidState) {
 		t.Fatalf("a second release: %v; want ErrInvalidState", err)
 	}
 }
@@ -312,7 +317,7 @@ func TestOps_StuckNamesPaymentsAdrift(t *testing.T) {
 	f := newFixture(t, payment.Sandbox{}, time.Minute)
 	ctx := context.Background()
 	pays := postgres.NewPaymentStore(f.db)
-	o := f.ops.WithPayments(pays)
+	o := f.ops
 	gone := uuid.New() // a booking purged or never written
 	live := mustBook(t, f, f.dinner(1, "")).Booking
 	rec := func(id uuid.UUID, kind payment.Kind, key string, status payment.Status, age time.Duration) {
@@ -351,5 +356,97 @@ func TestOps_StuckNamesPaymentsAdrift(t *testing.T) {
 	}
 	if len(got) != 3 {
 		t.Fatalf("payments named %v; want only the 3 adrift (not the fresh refund nor the live hold's deposit)", got)
+	}
+}
+
+// TestOps_EncryptedHistoryReplaysThroughTheCodec: Temporal holds ciphertext only (no provider
+// reference, no itinerary, no payment method in clear; search attributes are indexed, so ids
+// and status stay plain); the history replays through the codec and
+// not without it; the saved plain histories of every saga branch replay through it too.
+func TestOps_EncryptedHistoryReplaysThroughTheCodec(t *testing.T) {
+	f := newFixture(t, payment.Sandbox{}, time.Minute)
+	ctx := context.Background()
+	h := mustBook(t, f, f.dinner(1, payment.SandboxSucceed))
+	if _, err := f.svc.SetStatus(ctx, f.user, h.Booking.ID, booking.Cancelled); err != nil {
+		t.Fatal(err)
+	}
+	f.wait(t, h.Booking.ID)
+
+	var raw bytes.Buffer
+	must(t, f.ops.WriteHistory(ctx, h.Booking.ID.String(), &raw, true))
+	for _, clear := range []string{h.ProviderRef, `"itinerary_id"`, "sandbox_succeed", f.table.ID.String()} {
+		if strings.Contains(raw.String(), clear) || strings.Contains(raw.String(), base64.StdEncoding.EncodeToString([]byte(clear))[:8]) {
+			t.Errorf("the stored history shows %q", clear)
+		}
+	}
+	if !strings.Contains(raw.String(), base64.StdEncoding.EncodeToString([]byte(temporal.EncodingEncrypted))) {
+		t.Fatal("no encrypted payload in the stored history")
+	}
+	path := filepath.Join(t.TempDir(), "encrypted.json")
+	must(t, os.WriteFile(path, raw.Bytes(), 0o600))
+	logger := slog.New(slog.DiscardHandler)
+	if err := f.ops.ReplayFile(path, logger); err != nil {
+		t.Fatalf("replay through the codec: %v", err)
+	}
+	if err := ops.New(ops.Config{}).ReplayFile(path, logger); err == nil {
+		t.Fatal("an encrypted history replayed without its keys")
+	}
+	if err := f.ops.ReplayBooking(ctx, h.Booking.ID.String(), logger); err != nil {
+		t.Fatalf("replay --booking: %v", err)
+	}
+
+	// Decoded for people: the provider reference is readable again.
+	var decoded bytes.Buffer
+	must(t, f.ops.WriteHistory(ctx, h.Booking.ID.String(), &decoded, false))
+	if !strings.Contains(decoded.String(), base64.StdEncoding.EncodeToString([]byte(`{"booking"`))[:8]) {
+		t.Error("the decoded history has no plain payload")
+	}
+
+	saved, err := filepath.Glob("../workflows/testdata/*.json")
+	older, _ := filepath.Glob("../workflows/testdata/*/*.json") // the histories of builds before
+	saved = append(saved, older...)
+	if err != nil || len(saved) < 5 {
+		t.Fatalf("saved histories %v, %v", saved, err)
+	}
+	for _, p := range saved {
+		if err := f.ops.ReplayFile(p, logger); err != nil {
+			t.Errorf("%s (in clear) through the codec: %v", filepath.Base(p), err)
+		}
+	}
+}
+
+// TestOps_FindByGuestEmailAndVendor: a caller's bookings from what they know, each with the
+// state of its workflow; a name's part finds its vendor, LIKE's wildcards are plain text.
+func TestOps_FindByGuestEmailAndVendor(t *testing.T) {
+	f := newFixture(t, payment.Sandbox{}, time.Minute)
+	ctx := context.Background()
+	held := mustBook(t, f, f.dinner(1, "")).Booking
+	confirmed := mustBook(t, f, f.dinner(1, payment.SandboxSucceed)).Booking
+	if _, err := f.svc.SetStatus(ctx, f.user, confirmed.ID, booking.Cancelled); err != nil {
+		t.Fatal(err)
+	}
+	u, err := postgres.NewUserStore(f.db).ByID(ctx, f.user.ID)
+	must(t, err)
+	name := f.vendor.Name[1 : len(f.vendor.Name)-1]
+	for _, q := range []struct{ email, vendor string }{{strings.ToUpper(u.Email), ""}, {"", strings.ToLower(name)}, {"", f.vendor.ID.String()}} {
+		found, err := f.ops.Find(ctx, q.email, q.vendor, 10)
+		must(t, err)
+		got := map[uuid.UUID]string{}
+		for _, b := range found {
+			got[b.ID] = string(b.Status) + " " + b.Workflow
+		}
+		// The cancelled booking's workflow may still settle its refund in the background.
+		if len(found) != 2 || got[held.ID] != "BLOCKED running" ||
+			(got[confirmed.ID] != "CANCELLED completed" && got[confirmed.ID] != "CANCELLED running") {
+			t.Fatalf("find %+v: %v", q, got)
+		}
+	}
+	for _, vendor := range []string{"%", "_", "no such vendor"} {
+		if found, err := f.ops.Find(ctx, "", vendor, 10); err != nil || len(found) != 0 {
+			t.Fatalf("find --vendor %q: %d, %v", vendor, len(found), err)
+		}
+	}
+	if _, err := f.ops.Find(ctx, "", "", 10); err == nil {
+		t.Fatal("find without an e-mail or a vendor")
 	}
 }

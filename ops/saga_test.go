@@ -22,6 +22,7 @@ import (
 	"github.com/reservo/reservo/payment"
 	"github.com/reservo/reservo/postgres"
 	"github.com/reservo/reservo/temporal"
+	"github.com/reservo/reservo/temporal/temporaltest"
 	"github.com/reservo/reservo/workflows"
 )
 
@@ -196,6 +197,10 @@ func TestSaga_EveryBranchOnTheRealServer(t *testing.T) {
 			for _, r := range runs {
 				h := f.history(t, r.workflowID, r.runID) // whether recorded or not: the runs exist
 				if *record {
+					// Decoded: the replay tests of workflows/ read the histories without keys.
+					codec, err := temporaltest.Config(t).Codec()
+					must(t, err)
+					must(t, temporal.DecodeHistory(ctx, h, codec))
 					raw, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(h)
 					must(t, err)
 					must(t, os.WriteFile(filepath.Join("..", "workflows", "testdata", r.name+".json"), raw, 0o644))

@@ -138,6 +138,22 @@ func (l *EventLog) Parked(ctx context.Context, consumer string) ([]ParkedEvent, 
 	})
 }
 
+// ParkedEvent returns the event that consumer parked under eventID; found is false when it
+// parked none.
+func (l *EventLog) ParkedEvent(ctx context.Context, consumer string, eventID uuid.UUID) (e event.Envelope, found bool, err error) {
+	err = l.db.Pool.QueryRow(ctx, `SELECT e.seq, e.id, e.type, e.key, e.schema_version, e.occurred_at, e.payload
+		FROM parked_event p JOIN event_log e ON e.id = p.event_id
+		WHERE p.consumer = $1 AND p.event_id = $2`, consumer, eventID).
+		Scan(&e.Seq, &e.ID, &e.Type, &e.Key, &e.SchemaVersion, &e.OccurredAt, &e.Payload)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return event.Envelope{}, false, nil
+	}
+	if err != nil {
+		return event.Envelope{}, false, fmt.Errorf("parked event %s: %w", eventID, err)
+	}
+	return e, true, nil
+}
+
 // ErrNotParked is returned for an event that is not parked for the consumer.
 var ErrNotParked = errors.New("postgres: event not parked")
 

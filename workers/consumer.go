@@ -11,7 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/reservo/reservo/event"
-	"github.com/reservo/reservo/postgres"
 )
 
 // Handler handles the events of one consumer. Handle is called at least once per event, in
@@ -32,8 +31,6 @@ type Log interface {
 	Park(ctx context.Context, consumer string, e event.Envelope, attempts int, cause error) error
 	Listen(ctx context.Context, wake chan<- struct{}) error
 }
-
-var _ Log = (*postgres.EventLog)(nil)
 
 // ConsumerMetrics are the consumers' Prometheus series.
 type ConsumerMetrics struct {
@@ -72,11 +69,11 @@ type LogConsumer struct {
 	// GapTimeout is how long a missing seq may stay missing before it is taken for a rolled
 	// back transaction and passed over; default 30s. Event writers write their event last in
 	// short transactions, so a real event fills its gap in milliseconds. A seq whose
-	// transaction is known to have rolled back is passed over sooner (Follower.GapGrace).
+	// transaction is known to have rolled back is passed over sooner (event.Follower.GapGrace).
 	GapTimeout time.Duration
 	Now        func() time.Time // the clock; default time.Now
 
-	follow *Follower
+	follow *event.Follower
 }
 
 // Name implements Consumer.
@@ -108,10 +105,10 @@ func (c *LogConsumer) defaults() {
 
 // follower is the consumer's Follower, made once so that its gap state lasts from batch to
 // batch; it reads the consumer's clock and settings as they are.
-func (c *LogConsumer) follower() *Follower {
+func (c *LogConsumer) follower() *event.Follower {
 	c.defaults()
 	if c.follow == nil {
-		c.follow = &Follower{Name: c.Handler.Name(), Log: c.Log, Logger: c.Logger, Batch: c.Batch, Poll: c.Poll,
+		c.follow = &event.Follower{Name: c.Handler.Name(), Log: c.Log, Logger: c.Logger, Batch: c.Batch, Poll: c.Poll,
 			GapTimeout: c.GapTimeout, Now: func() time.Time { return c.Now() }}
 		if c.Metrics != nil {
 			name := c.Handler.Name()
@@ -205,7 +202,10 @@ func sleep(ctx context.Context, d time.Duration) {
 
 // Parked is what replaying a parked event needs of the log.
 type Parked interface {
-	Parked(ctx context.Context, consumer string) ([]postgres.ParkedEvent, error)
+	// ParkedEvent returns the event that consumer parked under eventID; found is false when
+	// it parked none.
+	ParkedEvent(ctx context.Context, consumer string, eventID uuid.UUID) (e event.Envelope, found bool, err error)
+	// Unpark removes the parked event once it has been handled.
 	Unpark(ctx context.Context, consumer string, eventID uuid.UUID) error
 }
 
@@ -214,18 +214,15 @@ var ErrNoSuchParked = errors.New("workers: no such parked event")
 
 // ReplayParked runs h once more on one of its parked events and unparks it when it succeeds.
 func ReplayParked(ctx context.Context, p Parked, h Handler, eventID uuid.UUID) error {
-	parked, err := p.Parked(ctx, h.Name())
+	e, found, err := p.ParkedEvent(ctx, h.Name(), eventID)
 	if err != nil {
 		return err
 	}
-	for _, pe := range parked {
-		if pe.Event.ID != eventID {
-			continue
-		}
-		if err := h.Handle(ctx, pe.Event); err != nil {
-			return fmt.Errorf("replay %s: %w", eventID, err)
-		}
-		return p.Unpark(ctx, h.Name(), eventID)
+	if !found {
+		return ErrNoSuchParked
 	}
-	return ErrNoSuchParked
+	if err := h.Handle(ctx, e); err != nil {
+		return fmt.Errorf("replay %s: %w", eventID, err)
+	}
+	return p.Unpark(ctx, h.Name(), eventID)
 }

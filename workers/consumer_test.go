@@ -17,6 +17,13 @@ import (
 	"github.com/reservo/reservo/workers"
 )
 
+// The PostgreSQL event log is the adapter of the consumers' ports.
+var (
+	_ workers.Log    = (*postgres.EventLog)(nil)
+	_ workers.Parked = (*postgres.EventLog)(nil)
+	_ event.GapLog   = (*postgres.EventLog)(nil)
+)
+
 // effects is a handler whose effect is a row per event (idempotent on the event id), and which
 // can fail on chosen events or stop the consumer after some events, like a crash.
 type effects struct {

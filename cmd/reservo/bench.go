@@ -110,7 +110,11 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 				}
 			}
 		case "booking":
-			tc, err := client.Dial(temporalOptions(cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+			opts, err := temporalOptions(cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+			if err != nil {
+				return err
+			}
+			tc, err := client.Dial(opts)
 			if err != nil {
 				return fmt.Errorf("temporal: %w", err)
 			}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -13,13 +12,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"go.temporal.io/sdk/client"
 
 	"github.com/reservo/reservo/auth"
 	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/postgres"
 	"github.com/reservo/reservo/postgres/pgtest"
 	"github.com/reservo/reservo/temporal"
+	"github.com/reservo/reservo/temporal/temporaltest"
 )
 
 // TestMain lets the test binary run as `reservo worker` (or the command RESERVO_TEST_RUN names)
@@ -66,13 +65,11 @@ func TestWorkerKilledMidSaga_EverySagaFinishesAndChargesOnce(t *testing.T) {
 	u := pgtest.SeedUser(t, db)
 
 	queue := "crash-" + uuid.NewString()
+	tcfg := temporaltest.Config(t)
+	// The worker process decrypts with the test's payload keys; one guest stands for ten.
 	env := []string{"RESERVO_DATABASE_URL=" + url, "RESERVO_TEMPORAL_TASK_QUEUE=" + queue, "RESERVO_PAYMENT_PROVIDER=sandbox", "RESERVO_LOG_LEVEL=warn",
-		"RESERVO_MAX_HOLDS_PER_GUEST=0"} // one guest stands for ten
-	c, err := client.Dial(client.Options{HostPort: "127.0.0.1:7233", Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+		"RESERVO_MAX_HOLDS_PER_GUEST=0", "RESERVO_PAYLOAD_KEYS=" + tcfg.PayloadKeys, "RESERVO_PAYLOAD_KEY_ID=" + tcfg.PayloadKeyID}
+	c := temporaltest.Dial(t)
 	store := postgres.NewBookingStore(db)
 	svc := booking.NewService(postgres.NewVendorStore(db), store,
 		temporal.NewEngine(c, temporal.Config{TaskQueue: queue, HoldTimeout: 5 * time.Minute, LatePaymentWindow: time.Minute, AutoAvailAfter: 72 * time.Hour}, store), now)

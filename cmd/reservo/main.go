@@ -5,6 +5,7 @@
 //	reservo serve     the API gateway only
 //	reservo worker    the Temporal worker only
 //	reservo consume   the event consumers only
+//	reservo staff     the staff plane only: sign-in, the Temporal Web UI behind it, the codec server
 //	reservo migrate   apply the database migrations and exit
 //	reservo help      list the subcommands and every configuration variable
 package main
@@ -51,23 +52,39 @@ func main() {
 const usage = `usage: reservo <command>
 
 commands:
-  all       API + Temporal worker + event consumers in one process
+  all       API + Temporal worker + event consumers + staff plane in one process
   serve     the API gateway
+  staff     the staff plane: staff sign-in, the Temporal Web UI behind it (read only), the codec server
   worker    the Temporal worker of the booking saga
   consume   the event consumers
   migrate   apply the database migrations and exit
   seed      generate a data set: seed [-vendors 500000] [-per-vendor 20] [-booked-share 0.1] [-days 14] [-seed 1]
   bench     measure beside the engine: bench [hold] [-workers 8] [-duration 10s] [-nights 365] [-json file]
-  ops       support tooling:
-              ops stuck [limit]            bookings blocked past their hold, with failing activities, or payments adrift
-              ops show <booking>           the booking, its workflow, pending activities, history summary
-              ops retry <booking> [reason] reset its workflow to the last completed workflow task
-              ops history <booking> [file] export its workflow history as JSON
-              ops replay <history.json>    replay a saved history against this build's workflow code
-              ops release <booking>        expire a BLOCKED booking whose workflow is gone: units freed, deposit cancelled or refunded
-              ops parked [consumer]        events that consumers parked after retrying them
-              ops unpark <consumer> <id>   handle a parked event again; unparked when it succeeds
-              ops grant-staff <e-mail>     make the account support staff (revoke-staff: a guest again)
+  ops       support tooling (actions need --reason and are audited; --operator names who acts):
+              ops stuck [--limit N] [--grace 1m] what needs a person, each with the command that fixes it: holds past
+                                                 their expiry, failing activities or workflow tasks, open bookings whose
+                                                 workflow is not running, payments adrift (--limit: running workflows
+                                                 described, default 1000; open bookings checked: 100 times as many)
+              ops show <booking>                 the booking, its payments, its workflow and the timeline of its history
+              ops find --email <e-mail> | --vendor <id or name> [--limit N]   bookings a caller knows of
+              ops retry <booking> --reason R [--force] [--event N | --before <activity>]
+                                                 reset its workflow (default: to its last completed workflow task);
+                                                 a closed one only with --force
+              ops release <booking> --reason R   expire a BLOCKED booking whose workflow is gone: units freed, deposit
+                                                 cancelled or refunded, Temporal's record replaced
+              ops terminate <booking> --reason R end its workflow (a BLOCKED booking then needs release)
+              ops signal <booking> payment succeeded|failed --reason R   a lost provider callback, by hand
+              ops history <booking> [file] [--encoded]   its history as JSON, decoded (--encoded: as stored)
+              ops replay <history.json> | --booking <id> | --running [--limit N]
+                                                 replay against this build: a file, a booking, or every running
+                                                 workflow (the gate before a deploy)
+              ops audit [operator] [--booking <id>] [--limit N]   what staff did, newest first
+              ops parked [consumer]              events that consumers parked after retrying them
+              ops unpark <consumer> <id> --reason R   handle a parked event again; unparked when it succeeds
+              ops grant-staff <e-mail> --reason R     make the account support staff (revoke-staff: a guest again)
+              ops token --reason R [--write] [--ttl 1h]   a Temporal token of yours for the temporal CLI, read only
+                                                 unless --write (its --api-key and, as "Bearer <token>", its --codec-auth)
+              ops temporal-setup                 register the namespace and the search attributes (a cluster of one's own)
   help      this text
 
 configuration (environment):
@@ -96,7 +113,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("%s takes no arguments", cmd)
 	}
 	switch cmd {
-	case "all", "serve", "worker", "consume", "migrate":
+	case "all", "serve", "worker", "consume", "migrate", "staff":
 	default:
 		return fmt.Errorf("unknown command %q (try reservo help)", cmd)
 	}
@@ -154,8 +171,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var tc client.Client
-	if cmd != "consume" {
-		opts := temporalOptions(cfg, log.With("component", "temporal"))
+	if cmd != "consume" && cmd != "staff" {
+		warnClearPayloads(cfg, log)
+		opts, err := temporalOptions(cfg, log.With("component", "temporal"))
+		if err != nil {
+			return err
+		}
 		// The SDK's own metrics (requests, polls, task latencies) on the process's registry.
 		if opts.MetricsHandler, err = telemetry.TemporalMetrics(reg, func(err error) { log.Warn("temporal metrics", "err", err) }); err != nil {
 			return err
@@ -205,6 +226,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if cmd == "all" || cmd == "consume" {
 		g.Go(func() error { return consume(ctx, cfg, log, db, eng, reg) })
+	}
+	if cmd == "all" || cmd == "staff" {
+		g.Go(func() error { return staffPlane(ctx, cfg, log, db) })
 	}
 	err = g.Wait()
 	log.Info("stopped", "err", err)

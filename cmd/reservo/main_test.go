@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/reservo/reservo/postgres/pgtest"
+	"github.com/reservo/reservo/temporal/temporaltest"
 )
 
 func TestRun_HelpAndUnknownCommand(t *testing.T) {
@@ -23,6 +24,19 @@ func TestRun_HelpAndUnknownCommand(t *testing.T) {
 	if err := run(context.Background(), []string{"fly"}, func(string) string { return "" }, io.Discard, io.Discard); err == nil {
 		t.Fatal("unknown command accepted")
 	}
+}
+
+// temporalVars are the settings of a reservo process of a test: the stack's Temporal with the
+// tests' token key and payload keys (temporaltest), and a staff plane on a free port.
+func temporalVars(t *testing.T, vars map[string]string) map[string]string {
+	c := temporaltest.Config(t)
+	for k, v := range map[string]string{"RESERVO_TEMPORAL_ADDR": c.Addr, "RESERVO_TEMPORAL_AUTH_KEY": c.AuthKeys,
+		"RESERVO_PAYLOAD_KEYS": c.PayloadKeys, "RESERVO_PAYLOAD_KEY_ID": c.PayloadKeyID, "RESERVO_STAFF_ADDR": freeAddr(t)} {
+		if _, set := vars[k]; !set {
+			vars[k] = v
+		}
+	}
+	return vars
 }
 
 func freeAddr(t *testing.T) string {
@@ -40,8 +54,8 @@ func freeAddr(t *testing.T) string {
 func TestRun_MigrateThenServeAndShutDownOnSignal(t *testing.T) {
 	db, url := pgtest.NewEmptyDB(t)
 	addr, opsAddr := freeAddr(t), freeAddr(t)
-	vars := map[string]string{"RESERVO_DATABASE_URL": url, "RESERVO_HTTP_ADDR": addr, "RESERVO_SHUTDOWN_TIMEOUT": "5s",
-		"RESERVO_METRICS_ADDR": opsAddr}
+	vars := temporalVars(t, map[string]string{"RESERVO_DATABASE_URL": url, "RESERVO_HTTP_ADDR": addr, "RESERVO_SHUTDOWN_TIMEOUT": "5s",
+		"RESERVO_METRICS_ADDR": opsAddr})
 	getenv := func(k string) string { return vars[k] }
 
 	var logs strings.Builder

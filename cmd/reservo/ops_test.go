@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/reservo/reservo/audit"
 	"github.com/reservo/reservo/auth"
 	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/event"
@@ -58,7 +59,10 @@ func TestOps_ParkedAndUnpark(t *testing.T) {
 		t.Fatalf("ops parked:\n%s", out.String())
 	}
 	out.Reset()
-	if err := run(ctx, []string{"ops", "unpark", "archiver", e.ID.String()}, getenv, &out, io.Discard); err != nil {
+	if err := run(ctx, []string{"ops", "unpark", "archiver", e.ID.String()}, getenv, &out, io.Discard); !errors.Is(err, audit.ErrNoReason) {
+		t.Fatalf("unpark without a reason: %v; want audit.ErrNoReason", err)
+	}
+	if err := run(ctx, []string{"ops", "unpark", "archiver", e.ID.String(), "--reason", "archive is back", "--operator", "alice"}, getenv, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	var archived int
@@ -68,8 +72,13 @@ func TestOps_ParkedAndUnpark(t *testing.T) {
 	if left, _ := log.Parked(ctx, ""); len(left) != 0 {
 		t.Fatalf("still parked: %+v", left)
 	}
-	if err := run(ctx, []string{"ops", "unpark", "nobody", e.ID.String()}, getenv, io.Discard, io.Discard); err == nil {
+	if err := run(ctx, []string{"ops", "unpark", "nobody", e.ID.String(), "--reason", "x"}, getenv, io.Discard, io.Discard); err == nil {
 		t.Fatal("unpark for an unknown consumer succeeded")
+	}
+	entries, err := postgres.NewAuditStore(db).List(ctx, audit.Filter{Operator: "alice"})
+	if err != nil || len(entries) != 1 || entries[0].Action != "unpark" || entries[0].Reason != "archive is back" ||
+		entries[0].Outcome != audit.Done || !strings.Contains(entries[0].Target, e.ID.String()) {
+		t.Fatalf("audit %+v, %v; want alice's unpark, done", entries, err)
 	}
 }
 
@@ -95,7 +104,7 @@ func TestOps_GrantAndRevokeStaff(t *testing.T) {
 		want auth.Role
 	}{{"grant-staff", auth.RoleStaff}, {"revoke-staff", auth.RoleUser}} {
 		var out strings.Builder
-		if err := run(ctx, []string{"ops", c.cmd, strings.ToUpper(u.Email)}, getenv, &out, io.Discard); err != nil {
+		if err := run(ctx, []string{"ops", c.cmd, strings.ToUpper(u.Email), "--reason", "joined support"}, getenv, &out, io.Discard); err != nil {
 			t.Fatalf("%s: %v", c.cmd, err)
 		}
 		got, err := users.ByID(ctx, u.ID)
@@ -111,7 +120,17 @@ func TestOps_GrantAndRevokeStaff(t *testing.T) {
 			t.Fatalf("%s: cached token state %+v (%v); want role %s, seq %d, token version %d", c.cmd, st, err, c.want, got.Version, got.TokenVersion)
 		}
 	}
-	if err := run(ctx, []string{"ops", "grant-staff", "nobody@example.com"}, getenv, io.Discard, io.Discard); !errors.Is(err, user.ErrNotFound) {
+	if err := run(ctx, []string{"ops", "grant-staff", "nobody@example.com", "--reason", "x"}, getenv, io.Discard, io.Discard); !errors.Is(err, user.ErrNotFound) {
 		t.Fatalf("grant-staff of an unknown e-mail: %v; want user.ErrNotFound", err)
+	}
+	// Every attempt is in the audit, the failed one too.
+	var out strings.Builder
+	if err := run(ctx, []string{"ops", "audit"}, getenv, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"grant-staff", "revoke-staff", "joined support", "failed", "3 entries"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("ops audit lacks %q:\n%s", want, out.String())
+		}
 	}
 }

@@ -58,6 +58,7 @@ func TestScaleProfile_BookSearchCancelArchive(t *testing.T) {
 		"RESERVO_CASSANDRA_HOSTS": envOr("RESERVO_CASSANDRA_HOSTS", "127.0.0.1:19042"), "RESERVO_CASSANDRA_KEYSPACE": "e2e_" + tag,
 		"RESERVO_ARCHIVE_RETENTION": "1ms", "RESERVO_PURGE_INTERVAL": "200ms",
 	}
+	vars = temporalVars(t, vars)
 	getenv := func(k string) string { return vars[k] }
 	t.Cleanup(func() { dropScale(t, vars) })
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/reservo/reservo/redis"
 	"github.com/reservo/reservo/stripe"
 	"github.com/reservo/reservo/telemetry"
+	"github.com/reservo/reservo/temporal"
 )
 
 // bookingCacheTTL bounds how stale a cached booking can be if an invalidation is lost.
@@ -64,18 +66,39 @@ func serveOps(addr string, h http.Handler, log *slog.Logger) (stop func()) {
 	return func() { _ = srv.Close() }
 }
 
-// temporalOptions are the options of every Temporal client of the binary (the API's, the
-// worker's, ops' and the benchmark's): one place for what they must share.
-func temporalOptions(cfg *config.Config, log *slog.Logger) client.Options {
-	return client.Options{HostPort: cfg.TemporalAddr, Namespace: cfg.TemporalNamespace,
-		// Tracing, and the request's id and user on the workflows' and activities' log lines;
-		// expected outcomes of activities (no free units, declined, a state that does not allow
-		// it, a guest at the hold limit) logged at INFO, not ERROR. A provider's rejection stays
-		// an error.
-		Logger: telemetry.TemporalLogger(log, activities.ErrTypeUnavailable, activities.ErrTypeDeclined,
-			activities.ErrTypeInvalidState, activities.ErrTypeTooManyHolds),
-		Interceptors:       telemetry.TemporalInterceptors(),
-		ContextPropagators: []workflow.ContextPropagator{telemetry.RequestPropagator()},
+// temporalConfig is what every Temporal client of the binary (the API's, the worker's, ops',
+// the staff plane's and the benchmark's) shares: the frontend, the token that proves who it is
+// (subject; the permissions of a writer unless perms says otherwise), and the payload codec.
+func temporalConfig(cfg *config.Config, log *slog.Logger, subject string, perms []string) temporal.ClientConfig {
+	return temporal.ClientConfig{Addr: cfg.TemporalAddr, Namespace: cfg.TemporalNamespace, TLS: cfg.TemporalTLS,
+		AuthKeys: cfg.TemporalAuthKey, Subject: subject, Permissions: perms,
+		PayloadKeys: cfg.PayloadKeys, PayloadKeyID: cfg.PayloadKeyID, Logger: log}
+}
+
+// temporalOptions are the client options of temporalConfig for one of Reservo's services, with
+// tracing, and the request's id and user on the workflows' and activities' log lines; expected
+// outcomes of activities (no free units, declined, a state that does not allow it, a guest at
+// the hold limit) logged at INFO, not ERROR. A provider's rejection stays an error.
+func temporalOptions(cfg *config.Config, log *slog.Logger) (client.Options, error) {
+	opts, err := temporal.ClientOptions(temporalConfig(cfg, log, "reservo", nil))
+	if err != nil {
+		return client.Options{}, fmt.Errorf("temporal client: %w", err)
+	}
+	opts.Logger = telemetry.TemporalLogger(log, activities.ErrTypeUnavailable, activities.ErrTypeDeclined,
+		activities.ErrTypeInvalidState, activities.ErrTypeTooManyHolds)
+	opts.Interceptors = telemetry.TemporalInterceptors()
+	opts.ContextPropagators = []workflow.ContextPropagator{telemetry.RequestPropagator()}
+	return opts, nil
+}
+
+// warnClearPayloads says, once at start, that Temporal stores this process's payloads as they
+// are: without RESERVO_PAYLOAD_KEYS, anyone who reads its database or its Web UI reads them.
+func warnClearPayloads(cfg *config.Config, log *slog.Logger) {
+	if cfg.PayloadKeys == "" {
+		log.Warn("RESERVO_PAYLOAD_KEYS is empty: Temporal stores workflow payloads in clear")
+	}
+	if cfg.TemporalAuthKey == "" {
+		log.Warn("RESERVO_TEMPORAL_AUTH_KEY is empty: no token is sent, so Temporal must be a server that checks none")
 	}
 }
 

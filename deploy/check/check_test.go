@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -60,7 +62,9 @@ func TestCompose(t *testing.T) {
 	for _, file := range []string{"docker-compose.yml", "docker-compose.scale.yml"} {
 		t.Run(file, func(t *testing.T) {
 			opts, err := cli.NewProjectOptions([]string{filepath.Join(root, "deploy", file)},
-				cli.WithEnv([]string{"RESERVO_JWT_SECRET=" + strings.Repeat("x", 32), "RESERVO_WEBHOOK_SECRET=x"}),
+				cli.WithEnv([]string{"RESERVO_JWT_SECRET=" + strings.Repeat("x", 32), "RESERVO_WEBHOOK_SECRET=x",
+					"RESERVO_TEMPORAL_AUTH_KEY=x", "RESERVO_PAYLOAD_KEYS=k1:x", "RESERVO_STAFF_SESSION_SECRET=" + strings.Repeat("x", 32),
+					"TEMPORAL_DEV_AUTH_KEYS=x"}),
 				cli.WithResolvedPaths(true))
 			if err != nil {
 				t.Fatal(err)
@@ -73,6 +77,11 @@ func TestCompose(t *testing.T) {
 				t.Fatal("no services")
 			}
 			for name, s := range p.Services {
+				for _, port := range s.Ports {
+					if port.HostIP != "127.0.0.1" {
+						t.Errorf("%s service %s publishes %s on every interface: bind it to 127.0.0.1", file, name, port.Published)
+					}
+				}
 				var names []string
 				for k := range s.Environment {
 					names = append(names, k)
@@ -88,12 +97,20 @@ func TestCompose(t *testing.T) {
 			}
 			if file == "docker-compose.scale.yml" {
 				for _, want := range []string{"postgres", "postgres-replica", "redis", "temporal", "kafka", "elasticsearch",
-					"cassandra", "reservo-migrate", "reservo-api", "reservo-worker", "reservo-consumer"} {
+					"cassandra", "reservo-migrate", "reservo-api", "reservo-worker", "reservo-consumer", "reservo-staff", "temporal-setup"} {
 					if _, ok := p.Services[want]; !ok {
 						t.Errorf("the scale stack lacks %s", want)
 					}
 				}
-				for _, role := range []string{"reservo-api", "reservo-worker", "reservo-consumer"} {
+				if ui := p.Services["temporal-ui"]; len(ui.Ports) != 0 || ui.Environment["TEMPORAL_DISABLE_WRITE_ACTIONS"] == nil ||
+					*ui.Environment["TEMPORAL_DISABLE_WRITE_ACTIONS"] != "true" {
+					t.Errorf("the scale stack's Web UI: ports %v, write actions %v; want none published, write actions off", ui.Ports,
+						ui.Environment["TEMPORAL_DISABLE_WRITE_ACTIONS"])
+				}
+				if v := p.Services["temporal"].Environment["TEMPORAL_AUTH_AUTHORIZER"]; v == nil || *v != "default" {
+					t.Error("the scale stack's Temporal checks no token")
+				}
+				for _, role := range []string{"reservo-api", "reservo-worker", "reservo-consumer", "reservo-staff"} {
 					if s := p.Services[role]; s.Environment["RESERVO_PROFILE"] == nil || *s.Environment["RESERVO_PROFILE"] != "scale" {
 						t.Errorf("%s does not run the scale profile", role)
 					}
@@ -103,20 +120,16 @@ func TestCompose(t *testing.T) {
 	}
 }
 
-func TestKubernetes(t *testing.T) {
-	known := settings(t)
+// manifests decodes every document of deploy/k8s strictly: an unknown or duplicate field is
+// an error, as kubectl's server-side validation.
+func manifests(t *testing.T) []runtime.Object {
+	t.Helper()
 	files, err := filepath.Glob(filepath.Join(root, "deploy", "k8s", "*.yaml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no manifests: %v", err)
 	}
-	// Strict: an unknown or duplicate field is an error, as kubectl's server-side validation.
 	decoder := serializer.NewCodecFactory(scheme.Scheme, serializer.EnableStrict).UniversalDeserializer()
-	config := map[string]bool{}
-	var pods []struct {
-		where string
-		spec  corev1.PodSpec
-	}
-	kinds := map[string]int{}
+	var out []runtime.Object
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
 		if err != nil {
@@ -134,37 +147,51 @@ func TestKubernetes(t *testing.T) {
 			if len(bytes.TrimSpace(doc)) == 0 {
 				continue
 			}
-			obj, gvk, err := decoder.Decode(doc, nil, nil)
+			obj, _, err := decoder.Decode(doc, nil, nil)
 			if err != nil {
 				t.Errorf("%s document %d: %v", filepath.Base(f), i, err)
 				continue
 			}
-			kinds[gvk.Kind]++
-			where := filepath.Base(f) + " " + gvk.Kind
-			switch o := obj.(type) {
-			case *corev1.ConfigMap:
-				if o.Name == "reservo" {
-					for k := range o.Data {
-						config[k] = true
-					}
+			out = append(out, obj)
+		}
+	}
+	return out
+}
+
+func TestKubernetes(t *testing.T) {
+	known := settings(t)
+	config := map[string]bool{}
+	var pods []struct {
+		where string
+		spec  corev1.PodSpec
+	}
+	kinds := map[string]int{}
+	for _, obj := range manifests(t) {
+		kind := reflect.TypeOf(obj).Elem().Name()
+		kinds[kind]++
+		where := kind
+		switch o := obj.(type) {
+		case *corev1.ConfigMap:
+			if o.Name == "reservo" {
+				for k := range o.Data {
+					config[k] = true
 				}
-			case *appsv1.Deployment:
-				pods = append(pods, struct {
-					where string
-					spec  corev1.PodSpec
-				}{where + " " + o.Name, o.Spec.Template.Spec})
-			case *appsv1.StatefulSet:
-				pods = append(pods, struct {
-					where string
-					spec  corev1.PodSpec
-				}{where + " " + o.Name, o.Spec.Template.Spec})
-			case *batchv1.Job:
-				pods = append(pods, struct {
-					where string
-					spec  corev1.PodSpec
-				}{where + " " + o.Name, o.Spec.Template.Spec})
-			case runtime.Object:
 			}
+		case *appsv1.Deployment:
+			pods = append(pods, struct {
+				where string
+				spec  corev1.PodSpec
+			}{where + " " + o.Name, o.Spec.Template.Spec})
+		case *appsv1.StatefulSet:
+			pods = append(pods, struct {
+				where string
+				spec  corev1.PodSpec
+			}{where + " " + o.Name, o.Spec.Template.Spec})
+		case *batchv1.Job:
+			pods = append(pods, struct {
+				where string
+				spec  corev1.PodSpec
+			}{where + " " + o.Name, o.Spec.Template.Spec})
 		}
 	}
 	var names []string
@@ -201,7 +228,78 @@ func TestKubernetes(t *testing.T) {
 		}
 	}
 	slices.Sort(roles)
-	if got := strings.Join(roles, " "); got != "consume migrate serve worker" {
-		t.Errorf("reservo roles %q, want consume migrate serve worker", got)
+	if got := strings.Join(roles, " "); got != "consume migrate ops serve staff worker" {
+		t.Errorf("reservo roles %q, want consume migrate ops serve staff worker", got)
+	}
+}
+
+// TestKubernetes_SupportPlaneIsForStaffOnly: the Temporal server requires tokens (Reservo's
+// JWKS), the Web UI offers no write action and decodes through the staff plane, only the staff
+// plane reaches the UI, only Reservo's pods and the UI reach the frontend, and the one Ingress
+// routes to the staff plane, never to the UI or to Temporal.
+func TestKubernetes_SupportPlaneIsForStaffOnly(t *testing.T) {
+	objs := manifests(t)
+	env := func(kind, name string) map[string]string {
+		out := map[string]string{}
+		for _, o := range objs {
+			if d, ok := o.(*appsv1.Deployment); ok && kind == "Deployment" && d.Name == name {
+				for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+					out[e.Name] = e.Value
+				}
+				return out
+			}
+		}
+		t.Fatalf("no %s %s", kind, name)
+		return nil
+	}
+	server := env("Deployment", "temporal")
+	for k, want := range map[string]string{"TEMPORAL_AUTH_AUTHORIZER": "default", "TEMPORAL_AUTH_CLAIM_MAPPER": "default",
+		"USE_INTERNAL_FRONTEND": "true", "TEMPORAL_JWT_KEY_SOURCE1": "http://reservo-staff.reservo.svc.cluster.local:8243/.well-known/jwks.json"} {
+		if server[k] != want {
+			t.Errorf("temporal %s=%q, want %q", k, server[k], want)
+		}
+	}
+	ui := env("Deployment", "temporal-ui")
+	for _, k := range []string{"TEMPORAL_DISABLE_WRITE_ACTIONS", "TEMPORAL_WORKFLOW_TERMINATE_DISABLED", "TEMPORAL_WORKFLOW_RESET_DISABLED",
+		"TEMPORAL_WORKFLOW_SIGNAL_DISABLED", "TEMPORAL_WORKFLOW_UPDATE_DISABLED", "TEMPORAL_BATCH_ACTIONS_DISABLED", "TEMPORAL_CODEC_INCLUDE_CREDENTIALS"} {
+		if ui[k] != "true" {
+			t.Errorf("temporal-ui %s=%q, want true", k, ui[k])
+		}
+	}
+	if !strings.HasSuffix(ui["TEMPORAL_CODEC_ENDPOINT"], "/codec") || !strings.HasPrefix(ui["TEMPORAL_CODEC_ENDPOINT"], "https://") {
+		t.Errorf("temporal-ui codec endpoint %q", ui["TEMPORAL_CODEC_ENDPOINT"])
+	}
+	policies := map[string]*networkingv1.NetworkPolicy{}
+	var ingresses []*networkingv1.Ingress
+	for _, o := range objs {
+		switch o := o.(type) {
+		case *networkingv1.NetworkPolicy:
+			policies[o.Spec.PodSelector.MatchLabels["app"]] = o
+		case *networkingv1.Ingress:
+			ingresses = append(ingresses, o)
+		case *corev1.Service:
+			if o.Spec.Type != "" && o.Spec.Type != corev1.ServiceTypeClusterIP {
+				t.Errorf("Service %s is %s: only the Ingress takes traffic from outside", o.Name, o.Spec.Type)
+			}
+		}
+	}
+	p := policies["temporal-ui"]
+	if p == nil || len(p.Spec.Ingress) != 1 || len(p.Spec.Ingress[0].From) != 1 || p.Spec.Ingress[0].From[0].PodSelector.MatchLabels["app"] != "reservo-staff" {
+		t.Errorf("the Web UI's network policy %+v: want ingress from reservo-staff only", p)
+	}
+	if policies["temporal"] == nil {
+		t.Error("no network policy for the Temporal server")
+	}
+	for _, in := range ingresses {
+		for _, r := range in.Spec.Rules {
+			for _, path := range r.HTTP.Paths {
+				if name := path.Backend.Service.Name; name != "reservo-staff" && name != "reservo-api" {
+					t.Errorf("Ingress %s routes to %s", in.Name, name)
+				}
+			}
+		}
+	}
+	if len(ingresses) == 0 {
+		t.Error("no Ingress for the staff plane")
 	}
 }

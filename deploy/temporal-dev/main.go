@@ -30,6 +30,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/server/common/authorization"
 	"go.temporal.io/server/common/cluster"
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/common/dynamicconfig"
@@ -86,6 +87,25 @@ type Config struct {
 	// SearchAttributes maps a custom search attribute's name to its type (Keyword, Text, Int,
 	// Double, Bool, Datetime, KeywordList).
 	SearchAttributes map[string]string `yaml:"searchAttributes"`
+
+	Auth struct {
+		// PublicKeys is a PEM file (or the PEM text) of the ECDSA P-256 public keys whose tokens (ES256 JWTs
+		// with a "permissions" claim, Temporal's default claim mapper) the frontend accepts;
+		// every call without a valid token is denied. Empty: no authorization (a warning).
+		PublicKeys string `yaml:"publicKeys"`
+		// InternalPort is the internal frontend's, which the server's own worker service
+		// uses; it trusts every caller, so it listens on the server's IP only. Default port+4.
+		InternalPort int `yaml:"internalPort"`
+	} `yaml:"auth"`
+
+	UI struct {
+		// CodecEndpoint is the codec server the Web UI decodes payloads through, as the
+		// browser reaches it (Reservo's staff plane, /codec); its cookies go with each call.
+		CodecEndpoint string `yaml:"codecEndpoint"`
+		// WriteActions offers terminate, reset, signal, update, cancel, batch and start in
+		// the UI. Off: support staff act through reservo ops, which audits them.
+		WriteActions bool `yaml:"writeActions"`
+	} `yaml:"ui"`
 }
 
 func loadConfig(path string) (*Config, error) {
@@ -108,6 +128,11 @@ func loadConfig(path string) (*Config, error) {
 	envInt(&cfg.Persistence.Postgres.Port, "TEMPORAL_DEV_PG_PORT")
 	envStr(&cfg.Persistence.Postgres.User, "TEMPORAL_DEV_PG_USER")
 	envStr(&cfg.Persistence.Postgres.Password, "TEMPORAL_DEV_PG_PASSWORD")
+	envStr(&cfg.Persistence.Postgres.Database, "TEMPORAL_DEV_PG_DATABASE")
+	envStr(&cfg.Persistence.Postgres.VisibilityDatabase, "TEMPORAL_DEV_PG_VISIBILITY_DATABASE")
+	envStr(&cfg.Auth.PublicKeys, "TEMPORAL_DEV_AUTH_KEYS")
+	envInt(&cfg.Auth.InternalPort, "TEMPORAL_DEV_INTERNAL_PORT")
+	envStr(&cfg.UI.CodecEndpoint, "TEMPORAL_DEV_CODEC_ENDPOINT")
 	if cfg.IP == "" {
 		cfg.IP = "127.0.0.1"
 	}
@@ -116,6 +141,9 @@ func loadConfig(path string) (*Config, error) {
 	}
 	if cfg.UIPort == 0 {
 		cfg.UIPort = 8233
+	}
+	if cfg.Auth.InternalPort == 0 {
+		cfg.Auth.InternalPort = cfg.Port + 4
 	}
 	if cfg.LogLvl == "" {
 		cfg.LogLvl = "warn"
@@ -159,6 +187,12 @@ func run() error {
 		return err
 	}
 
+	// local is where the services reach each other: the IP they listen on, or the loopback when
+	// they listen on every interface (in a container).
+	local := cfg.IP
+	if ip := net.ParseIP(cfg.IP); ip != nil && ip.IsUnspecified() {
+		local = "127.0.0.1"
+	}
 	// Ports: frontend on cfg.Port, the other services on the next ones, like the official dev server.
 	ports := map[primitives.ServiceName]int{
 		primitives.FrontendService: cfg.Port,
@@ -170,13 +204,37 @@ func run() error {
 	hosts := map[primitives.ServiceName]static.Hosts{}
 	for name, port := range ports {
 		services[string(name)] = config.Service{RPC: config.RPC{GRPCPort: port, BindOnIP: cfg.IP}}
-		hosts[name] = static.SingleLocalHost(net.JoinHostPort(cfg.IP, strconv.Itoa(port)))
+		hosts[name] = static.SingleLocalHost(net.JoinHostPort(local, strconv.Itoa(port)))
 	}
-	frontend := net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port))
+	frontend := net.JoinHostPort(local, strconv.Itoa(cfg.Port))
+	// With authorization on, the server's own worker service calls an internal frontend that
+	// trusts its callers, and the set-up below does too.
+	setupAddr := frontend
+	serviceNames := temporal.DefaultServices
+	var authOpts []temporal.ServerOption
+	if cfg.Auth.PublicKeys != "" {
+		keys, err := newPEMKeys(cfg.Auth.PublicKeys)
+		if err != nil {
+			return err
+		}
+		ife := primitives.InternalFrontendService
+		services[string(ife)] = config.Service{RPC: config.RPC{GRPCPort: cfg.Auth.InternalPort, BindOnIP: cfg.IP}}
+		setupAddr = net.JoinHostPort(local, strconv.Itoa(cfg.Auth.InternalPort))
+		hosts[ife] = static.SingleLocalHost(setupAddr)
+		serviceNames = append(append([]string{}, temporal.DefaultServices...), string(ife))
+		authOpts = []temporal.ServerOption{
+			temporal.WithAuthorizer(authorization.NewDefaultAuthorizer()),
+			temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper {
+				return authorization.NewDefaultJWTClaimMapper(keys, &config.Authorization{PermissionsClaimName: "permissions"}, logger)
+			}),
+		}
+	} else {
+		fmt.Fprintln(os.Stderr, "temporal-dev: WARNING: auth.publicKeys is empty: the frontend serves every caller")
+	}
 
 	serverCfg := &config.Config{
 		Global: config.Global{
-			Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: cfg.IP},
+			Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: local},
 		},
 		Persistence: *persistence,
 		ClusterMetadata: &cluster.Config{
@@ -200,7 +258,9 @@ func run() error {
 				Visibility: config.VisibilityArchivalNamespaceDefaults{State: "disabled"},
 			},
 		},
-		PublicClient: config.PublicClient{HostPort: frontend},
+	}
+	if cfg.Auth.PublicKeys == "" {
+		serverCfg.PublicClient = config.PublicClient{HostPort: frontend}
 	}
 	if cfg.Metrics != 0 {
 		serverCfg.Global.Metrics = &metrics.Config{Prometheus: &metrics.PrometheusConfig{
@@ -216,13 +276,13 @@ func run() error {
 		dynamicconfig.NamespaceCacheRefreshInterval.Key(): time.Second,
 	}
 
-	srv, err := temporal.NewServer(
+	srv, err := temporal.NewServer(append([]temporal.ServerOption{
 		temporal.WithConfig(serverCfg),
-		temporal.ForServices(temporal.DefaultServices),
+		temporal.ForServices(serviceNames),
 		temporal.WithStaticHosts(hosts),
 		temporal.WithLogger(logger),
 		temporal.WithDynamicConfigClient(dc),
-	)
+	}, authOpts...)...)
 	if err != nil {
 		return fmt.Errorf("new server: %w", err)
 	}
@@ -234,25 +294,44 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	if err := ensureNamespaces(ctx, frontend, cfg, searchAttrs); err != nil {
+	if err := ensureNamespaces(ctx, setupAddr, cfg, searchAttrs); err != nil {
 		return err
 	}
 
+	// The UI calls the public frontend with the Authorization header of each request it
+	// serves (grpc-gateway forwards it): Reservo's staff plane, in front of it, signs staff in
+	// and adds a read-only token, so the UI itself holds no credential.
+	off := !cfg.UI.WriteActions
 	ui := uiserver.NewServer(uiserveroptions.WithConfigProvider(&uiconfig.Config{
-		TemporalGRPCAddress: frontend,
-		Host:                cfg.IP,
-		Port:                cfg.UIPort,
-		EnableUI:            true,
-		DisableNewsFetch:    true,
-		HideLogs:            true,
-		DefaultNamespace:    "default",
-		CORS:                uiconfig.CORS{CookieInsecure: true},
+		TemporalGRPCAddress:       frontend,
+		Host:                      cfg.IP,
+		Port:                      cfg.UIPort,
+		EnableUI:                  true,
+		DisableNewsFetch:          true,
+		HideLogs:                  true,
+		DefaultNamespace:          "default",
+		CORS:                      uiconfig.CORS{CookieInsecure: true},
+		Codec:                     uiconfig.Codec{Endpoint: cfg.UI.CodecEndpoint, IncludeCredentials: true},
+		DisableWriteActions:       off,
+		WorkflowTerminateDisabled: off,
+		WorkflowCancelDisabled:    off,
+		WorkflowSignalDisabled:    off,
+		WorkflowUpdateDisabled:    off,
+		WorkflowResetDisabled:     off,
+		WorkflowPauseDisabled:     off,
+		BatchActionsDisabled:      off,
+		StartWorkflowDisabled:     off,
+		ActivityCommandsDisabled:  off,
 	}))
 	go func() { _ = ui.Start() }()
 	defer ui.Stop()
 
-	fmt.Printf("temporal-dev: frontend %s, web UI http://%s:%d, persistence %s\n",
-		frontend, cfg.IP, cfg.UIPort, cfg.Persistence.Driver)
+	authNote := "no authorization"
+	if cfg.Auth.PublicKeys != "" {
+		authNote = "tokens required (internal frontend " + setupAddr + ")"
+	}
+	fmt.Printf("temporal-dev: frontend %s, web UI http://%s:%d (write actions %v, codec %q), persistence %s, %s\n",
+		frontend, cfg.IP, cfg.UIPort, cfg.UI.WriteActions, cfg.UI.CodecEndpoint, cfg.Persistence.Driver, authNote)
 	<-ctx.Done()
 	fmt.Println("temporal-dev: stopping")
 	return nil

@@ -1,18 +1,16 @@
-package workers
+package event
 
 import (
 	"context"
 	"log/slog"
 	"time"
-
-	"github.com/reservo/reservo/event"
 )
 
 // FollowLog is the part of the event log a Follower reads (postgres.EventLog).
 type FollowLog interface {
 	// Fetch returns the gap-free events after the consumer's offset and the first missing
 	// seq after them (0: none).
-	Fetch(ctx context.Context, consumer string, limit int) ([]event.Envelope, int64, error)
+	Fetch(ctx context.Context, consumer string, limit int) ([]Envelope, int64, error)
 	Ack(ctx context.Context, consumer string, seq int64) error
 	Lag(ctx context.Context, consumer string) (int64, error)
 	Listen(ctx context.Context, wake chan<- struct{}) error
@@ -35,7 +33,7 @@ type GapLog interface {
 // has done; after an error the batch is fetched again. A missing seq belongs to a transaction
 // that has not committed yet or that rolled back: it is passed over once the log tells that
 // the transaction ended (GapLog), or after GapTimeout. The log's own consumers
-// (LogConsumer) and the Kafka relay both follow the log this way.
+// (workers.LogConsumer) and the Kafka relay both follow the log this way.
 type Follower struct {
 	Name   string
 	Log    FollowLog
@@ -92,7 +90,7 @@ func (f *Follower) defaults() {
 }
 
 // Run follows the log until ctx ends.
-func (f *Follower) Run(ctx context.Context, process func(context.Context, []event.Envelope) error) error {
+func (f *Follower) Run(ctx context.Context, process func(context.Context, []Envelope) error) error {
 	f.defaults()
 	wake := make(chan struct{}, 1)
 	go func() {
@@ -141,7 +139,7 @@ func (f *Follower) Run(ctx context.Context, process func(context.Context, []even
 }
 
 // Once processes one batch and returns how many events it fetched.
-func (f *Follower) Once(ctx context.Context, process func(context.Context, []event.Envelope) error) (int, error) {
+func (f *Follower) Once(ctx context.Context, process func(context.Context, []Envelope) error) (int, error) {
 	f.defaults()
 	evs, gap, err := f.Log.Fetch(ctx, f.Name, f.Batch)
 	if err != nil {
@@ -197,4 +195,13 @@ func (f *Follower) passOldGap(ctx context.Context, gap int64) error {
 	}
 	f.gapSeq = 0
 	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
