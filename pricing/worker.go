@@ -170,6 +170,17 @@ func (w *Worker) Handle(ctx context.Context, e event.Envelope) error {
 	var searches map[Key]int
 	booked := map[Key]bool{}
 	switch e.Type {
+	case event.NewVendor, event.VendorUpdated, event.PriceUpdated:
+		// A base price, a quantity or the bounds changed (or pricing was turned on): every
+		// coming period of the vendor is priced again. A price_updated of the worker's own
+		// (prices only, no settings) changes nothing.
+		if e.Type == event.PriceUpdated {
+			var p PriceEvent
+			if err := json.Unmarshal(e.Payload, &p); err != nil || p.Settings == nil {
+				return nil
+			}
+		}
+		return w.SweepVendor(ctx, vendorID)
 	case event.SearchDemand:
 		var p DemandEvent
 		if err := json.Unmarshal(e.Payload, &p); err != nil {

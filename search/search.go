@@ -98,6 +98,10 @@ type Vendor struct {
 	Cuisines    []string     `json:"cuisines,omitempty"`
 	Currency    string       `json:"currency"`
 	Itineraries []Itinerary  `json:"itineraries"`
+	// Priced is true when the vendor prices dynamically and the search was dated: Periods are
+	// then the periods whose prices the search showed (counted as demand by the Recorder).
+	Priced  bool        `json:"-"`
+	Periods []time.Time `json:"-"`
 }
 
 // Itinerary is a matching room or table type with its price for the filter.
