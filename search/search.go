@@ -132,8 +132,22 @@ type Store interface {
 
 // Service is the search service.
 type Service struct {
-	store Store
-	now   func() time.Time
+	store  Store
+	now    func() time.Time
+	demand Demand
+}
+
+// Demand counts the searches that showed the periods of vendors with dynamic pricing (the
+// pricing.Recorder): in memory, flushed as events elsewhere, never a write per search.
+type Demand interface {
+	Record(vendorID, itineraryID uuid.UUID, starts []time.Time)
+}
+
+// WithDemand makes the service count what each dated search shows of the vendors that price
+// dynamically, for their prices' demand signal.
+func (s *Service) WithDemand(d Demand) *Service {
+	s.demand = d
+	return s
 }
 
 // NewService returns the search service over store; now is the clock.
@@ -150,6 +164,16 @@ func (s *Service) Search(ctx context.Context, f Filter) (*Page, error) {
 	p, err := s.store.Search(ctx, f, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
+	}
+	if s.demand != nil {
+		for _, v := range p.Vendors {
+			if !v.Priced {
+				continue
+			}
+			for _, it := range v.Itineraries {
+				s.demand.Record(v.ID, it.ID, v.Periods)
+			}
+		}
 	}
 	return p, nil
 }
