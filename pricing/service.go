@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/reservo/reservo/auth"
+	"github.com/reservo/reservo/validate"
 )
 
 // Stored is a price as stored by the Worker, with its breakdown.
@@ -55,6 +56,9 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, vendorID uuid.UUID)
 func (s *Service) Update(ctx context.Context, p auth.Principal, vendorID uuid.UUID, u Update) (Settings, error) {
 	if p.Role != auth.RoleManager || p.VendorID != vendorID {
 		return Settings{}, ErrForbidden
+	}
+	if u.Version < 1 {
+		return Settings{}, validate.Errors{{Field: "version", Message: "is required: the version read"}}
 	}
 	return s.store.UpdateSettings(ctx, vendorID, func(st *Settings) error {
 		if u.Version != st.Version {
