@@ -827,6 +827,7 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string]keyPer
 	// cheapFree those of the search for a vendor's cheapest itinerary.
 	free, used := "NULL::int", ""
 	var itFree, cheapFree []string
+	var pa, q string // the periods by schedule key, the quantity (dated)
 	if f.Dated() {
 		starts := map[string][]string{}
 		for k, kp := range periods {
@@ -835,13 +836,13 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string]keyPer
 			}
 		}
 		pj, _ := json.Marshal(starts) // strings only: cannot fail
-		pa := b.arg(string(pj))
+		pa = b.arg(string(pj))
 		// The vendors whose schedule has periods: a key test of the object of periods rather
 		// than schedule_key = ANY(its keys), which the planner estimates key by key against
 		// the column's statistics, about a millisecond for a few hundred keys at each use.
 		vendorConds = append(vendorConds, pa+"::jsonb ? v.schedule_key")
 		startsAt := fmt.Sprintf("bis.starts_at = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb -> v.schedule_key)::timestamptz))", pa)
-		q := b.arg(f.Quantity)
+		q = b.arg(f.Quantity)
 		// Units in use per itinerary: the most held + booked in any of the vendor's periods. The
 		// page's vendors list all their free itineraries: one scan of the vendor's slots.
 		used = ` LEFT JOIN (
@@ -890,24 +891,34 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string]keyPer
 			}
 		}
 		pj, _ := json.Marshal(priced) // strings only: cannot fail
-		pricedSum := `(SELECT sum(least(greatest(coalesce(pp.price, pf.price, si.base_price),
-				(si.base_price * v.price_floor_percent + 99) / 100), si.base_price * v.price_ceiling_percent / 100))::bigint
-			FROM jsonb_array_elements(` + b.arg(string(pj)) + `::jsonb -> v.schedule_key) AS ps(e)
-			LEFT JOIN pricing_period pp ON pp.itinerary_id = si.itinerary_id AND pp.starts_at = (ps.e ->> 0)::timestamptz
-			LEFT JOIN pricing_profile pf ON pf.itinerary_id = si.itinerary_id AND pf.slot = ps.e ->> 1)`
+		pricedSum := "search_unit_price(si.itinerary_id, si.base_price, v.price_floor_percent, v.price_ceiling_percent, " +
+			b.arg(string(pj)) + "::jsonb -> v.schedule_key)"
 		n := b.arg(nights)
 		dyn = "CASE WHEN v.price_floor_percent IS NULL THEN si.base_price * " + n + "::bigint ELSE " + pricedSum + " END"
 		// The quoted price's range as a per-unit range of the dynamic price.
+		startsArr := "ARRAY(SELECT jsonb_array_elements_text(" + pa + "::jsonb -> v.schedule_key)::timestamptz)"
+		typArg, facArg, partyArg, loArg, hiArg := "NULL", "NULL", "NULL", "NULL", "NULL"
+		if f.Type != "" {
+			typArg = b.arg(f.Type)
+		}
+		if len(f.Facilities) > 0 {
+			facArg = b.arg(f.Facilities)
+		}
+		if f.PartySize > 0 {
+			partyArg = b.arg(f.PartySize)
+		}
+		if f.MinPrice != nil {
+			loArg = b.arg((*f.MinPrice + int64(f.Quantity) - 1) / int64(f.Quantity))
+		}
+		if f.MaxPrice != nil {
+			hiArg = b.arg(*f.MaxPrice / int64(f.Quantity))
+		}
 		var dynRange []string
 		if f.MinPrice != nil {
 			dynRange = append(dynRange, "d.p >= "+b.arg((*f.MinPrice+int64(f.Quantity)-1)/int64(f.Quantity)))
 		}
 		if f.MaxPrice != nil {
 			dynRange = append(dynRange, "d.p <= "+b.arg(*f.MaxPrice/int64(f.Quantity)))
-		}
-		dynWhere := ""
-		if len(dynRange) > 0 {
-			dynWhere = " WHERE " + strings.Join(dynRange, " AND ")
 		}
 		cheapest = `CROSS JOIN LATERAL (
 			(SELECT si.base_price * ` + n + `::bigint AS min_price FROM (
@@ -917,10 +928,10 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string]keyPer
 			WHERE v.price_floor_percent IS NULL AND ` + strings.Join(append(append([]string{}, itOther...), cheapFree...), " AND ") + `
 			ORDER BY si.base_price LIMIT 1)
 			UNION ALL
-			(SELECT d.p FROM (SELECT ` + pricedSum + ` AS p FROM search_itinerary si
-				WHERE v.price_floor_percent IS NOT NULL AND si.vendor_id = v.vendor_id AND ` +
-			strings.Join(append(append([]string{}, itOther...), cheapFree...), " AND ") + `) d` + dynWhere + `
-			ORDER BY d.p LIMIT 1)) m`
+			(SELECT x.p FROM (SELECT search_priced_min(v.vendor_id, v.price_floor_percent, v.price_ceiling_percent, ` +
+			b.arg(string(pj)) + `::jsonb -> v.schedule_key, ` + startsArr + `, ` + q + `::int, ` + typArg + `::text, ` +
+			facArg + `::text[], ` + partyArg + `::int, ` + loArg + `::bigint, ` + hiArg + `::bigint) AS p) x
+			WHERE v.price_floor_percent IS NOT NULL AND x.p IS NOT NULL)) m`
 		baseRange := append([]string{"v.price_floor_percent IS NULL"}, itVendor[1:]...)
 		dynItems := []string{"v.price_floor_percent IS NOT NULL"}
 		for _, c := range dynRange {
