@@ -66,20 +66,45 @@ ALTER TABLE search_vendor ADD COLUMN price_seq bigint NOT NULL DEFAULT 0;
 
 -- The price of one unit of an itinerary over periods (a JSON array of [start, slot]) of a vendor
 -- with dynamic pricing: each period's stored price, else its slot's profile, else the base
--- price, held within the floor and ceiling (percent of base), summed. A function (a SQL body
--- with FROM is never inlined) with a small declared cost, so that the planner weighs the search
--- of a vendor's price as it did before dynamic pricing: the branch it adds is taken by one
--- vendor in ten, and given the cost of the subqueries written out, the planner walked whole
+-- price, held within the floor and ceiling (percent of base), summed. Functions (PL/pgSQL: their
+-- plans are kept per connection, and they are never inlined) with a small declared cost, so
+-- that the planner weighs the search of a vendor's price as it did before dynamic pricing:
+-- given the cost of the subqueries written out in the search statement, it walked whole
 -- indexes in rating order, or the table in parallel, instead of a city's few vendors (a city
 -- search went from 4 to 12 ms).
-CREATE FUNCTION search_unit_price(itinerary uuid, base bigint, floor_pct int, ceiling_pct int, periods jsonb)
-RETURNS bigint LANGUAGE sql STABLE PARALLEL SAFE COST 5 AS $$
-    SELECT sum(least(greatest(coalesce(pp.price, pf.price, base), (base * floor_pct + 99) / 100),
-                     base * ceiling_pct / 100))::bigint
-    FROM jsonb_array_elements(periods) AS ps(e)
-    LEFT JOIN pricing_period pp ON pp.itinerary_id = itinerary AND pp.starts_at = (ps.e ->> 0)::timestamptz
-    LEFT JOIN pricing_profile pf ON pf.itinerary_id = itinerary AND pf.slot = ps.e ->> 1
-$$;
+CREATE FUNCTION search_unit_price(p_itinerary uuid, p_base bigint, p_floor int, p_ceiling int, p_periods jsonb)
+RETURNS bigint LANGUAGE plpgsql STABLE PARALLEL SAFE COST 5 SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
+    RETURN (SELECT sum(least(greatest(coalesce(pp.price, pf.price, p_base), (p_base * p_floor + 99) / 100),
+                             p_base * p_ceiling / 100))::bigint
+        FROM jsonb_array_elements(p_periods) AS ps(e)
+        LEFT JOIN pricing_period pp ON pp.itinerary_id = p_itinerary AND pp.starts_at = (ps.e ->> 0)::timestamptz
+        LEFT JOIN pricing_profile pf ON pf.itinerary_id = p_itinerary AND pf.slot = ps.e ->> 1);
+END $$;
+
+-- The cheapest price of one unit of a vendor with dynamic pricing in a dated search: over its
+-- itineraries that match (type, facilities, party) and have p_qty units free in every period
+-- of p_starts, the price over the priced periods (as search_unit_price), within [p_lo, p_hi]
+-- (NULL: unbounded); NULL when none.
+CREATE FUNCTION search_priced_min(p_vendor uuid, p_floor int, p_ceiling int, p_periods jsonb, p_starts timestamptz[],
+    p_qty int, p_type text, p_facilities text[], p_party int, p_lo bigint, p_hi bigint)
+RETURNS bigint LANGUAGE plpgsql STABLE PARALLEL SAFE COST 10 SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
+    RETURN (SELECT min(x.p) FROM (
+        SELECT (SELECT sum(least(greatest(coalesce(pp.price, pf.price, si.base_price), (si.base_price * p_floor + 99) / 100),
+                               si.base_price * p_ceiling / 100))::bigint
+                FROM jsonb_array_elements(p_periods) AS ps(e)
+                LEFT JOIN pricing_period pp ON pp.itinerary_id = si.itinerary_id AND pp.starts_at = (ps.e ->> 0)::timestamptz
+                LEFT JOIN pricing_profile pf ON pf.itinerary_id = si.itinerary_id AND pf.slot = ps.e ->> 1) AS p
+        FROM search_itinerary si
+        WHERE si.vendor_id = p_vendor AND si.active
+          AND (p_type IS NULL OR si.type = p_type)
+          AND (p_facilities IS NULL OR si.facilities @> p_facilities)
+          AND (p_party IS NULL OR si.capacity * p_qty >= p_party)
+          AND si.quantity - coalesce((SELECT max(bis.held + bis.booked) FROM bookable_itinerary_slot bis
+                WHERE bis.itinerary_id = si.itinerary_id AND bis.vendor_id = p_vendor AND bis.starts_at = ANY (p_starts)), 0) >= p_qty
+    ) x WHERE (p_lo IS NULL OR x.p >= p_lo) AND (p_hi IS NULL OR x.p <= p_hi));
+END $$;
 
 -- The search model is read by short queries only, a few dozen vendors each through an index:
 -- the workers of a parallel scan cost more to start than such a search takes, and the price
@@ -87,22 +112,3 @@ $$;
 -- scan for a city search (4 ms became 12).
 ALTER TABLE search_vendor SET (parallel_workers = 0);
 
--- The cheapest price of one unit of a vendor with dynamic pricing in a dated search: over its
--- itineraries that match (type, facilities, party) and have qty units free in every period of
--- starts, the search_unit_price over the priced periods, within [lo, hi] (NULL: unbounded);
--- NULL when none. A function for the same reason as search_unit_price: its small declared cost
--- keeps the planner's choice of how to walk the vendors what it was before dynamic pricing.
-CREATE FUNCTION search_priced_min(vendor uuid, floor_pct int, ceiling_pct int, periods jsonb, starts timestamptz[],
-    qty int, typ text, facilities text[], party int, lo bigint, hi bigint)
-RETURNS bigint LANGUAGE sql STABLE PARALLEL SAFE COST 10 AS $$
-    SELECT min(x.p) FROM (
-        SELECT search_unit_price(si.itinerary_id, si.base_price, floor_pct, ceiling_pct, periods) AS p
-        FROM search_itinerary si
-        WHERE si.vendor_id = vendor AND si.active
-          AND (typ IS NULL OR si.type = typ)
-          AND (facilities IS NULL OR si.facilities @> facilities)
-          AND (party IS NULL OR si.capacity * qty >= party)
-          AND si.quantity - coalesce((SELECT max(bis.held + bis.booked) FROM bookable_itinerary_slot bis
-                WHERE bis.itinerary_id = si.itinerary_id AND bis.vendor_id = vendor AND bis.starts_at = ANY (starts)), 0) >= qty
-    ) x WHERE (lo IS NULL OR x.p >= lo) AND (hi IS NULL OR x.p <= hi)
-$$;
