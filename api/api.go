@@ -19,6 +19,7 @@ import (
 	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/notify"
 	"github.com/reservo/reservo/payment"
+	"github.com/reservo/reservo/pricing"
 	"github.com/reservo/reservo/search"
 	"github.com/reservo/reservo/user"
 	"github.com/reservo/reservo/vendors"
@@ -36,12 +37,14 @@ type Config struct {
 	Vendors *vendors.Service
 	// VendorPages serves the public vendor pages (GET /vendor/:id), which tolerate replication
 	// lag: a service over a replica's store; default Vendors.
-	VendorPages   *vendors.Service
-	Bookings      *booking.Service
-	Provider      payment.Provider // the deposit provider (webhooks, sandbox)
-	Payments      PaymentRecords
-	Feed          *notify.FeedService
-	Search        *search.Service
+	VendorPages *vendors.Service
+	Bookings    *booking.Service
+	Provider    payment.Provider // the deposit provider (webhooks, sandbox)
+	Payments    PaymentRecords
+	Feed        *notify.FeedService
+	Search      *search.Service
+	// Pricing serves the vendors' dynamic pricing settings; nil: the routes answer 404.
+	Pricing       *pricing.Service
 	WebhookSecret string // the global key vendors' webhook signing keys derive from
 	Tokens        *auth.Tokens
 	// TokenStates tells the current token version and role of users and staff; a token of an
@@ -98,6 +101,7 @@ type API struct {
 	users          *user.Service
 	vendors        *vendors.Service
 	vendorPages    *vendors.Service
+	pricing        *pricing.Service
 	bookings       *booking.Service
 	provider       payment.Provider
 	payments       PaymentRecords
@@ -134,6 +138,7 @@ func New(cfg Config) *fiber.App {
 	if a.log == nil {
 		a.log = slog.Default()
 	}
+	a.pricing = cfg.Pricing
 	a.vendorPages = cfg.VendorPages
 	if a.vendorPages == nil {
 		a.vendorPages = cfg.Vendors
@@ -180,6 +185,8 @@ func New(cfg Config) *fiber.App {
 	app.Get("/vendor/:vendorid", limited, a.getVendor)
 	app.Put("/vendor/:vendorid", limited, a.requireAuth, a.updateVendor)
 	app.Get("/vendor/:vendorid/webhook-secret", limited, a.requireAuth, a.vendorWebhookSecret)
+	app.Get("/vendor/:vendorid/pricing", limited, a.requireAuth, a.getPricing)
+	app.Put("/vendor/:vendorid/pricing", limited, a.requireAuth, a.updatePricing)
 	for _, seg := range []string{"itenery", "itinerary"} {
 		app.Post("/vendor/:vendorid/"+seg, limited, a.requireAuth, a.createItinerary)
 		app.Put("/vendor/:vendorid/"+seg+"/:iteneryid", limited, a.requireAuth, a.updateItinerary)

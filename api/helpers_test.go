@@ -24,6 +24,7 @@ import (
 	"github.com/reservo/reservo/payment"
 	"github.com/reservo/reservo/postgres"
 	"github.com/reservo/reservo/postgres/pgtest"
+	"github.com/reservo/reservo/pricing"
 	"github.com/reservo/reservo/redis"
 	"github.com/reservo/reservo/search"
 	"github.com/reservo/reservo/temporal"
@@ -127,12 +128,14 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 		}},
 	}
 	reg := prometheus.NewRegistry()
+	prices := pricing.NewService(postgres.NewPricingStore(db), now)
 	app := api.New(api.Config{
 		Users:   users.WithTokenCache(tokenStates),
 		Vendors: vendors.NewService(postgres.NewVendorStore(db), now),
 		Bookings: booking.NewService(postgres.NewVendorStore(db), bookingStore, engine, now).WithCache(cache, slog.New(slog.DiscardHandler)).
 			WithLists(bookingStore, postgres.NewArchiveStore(db)).WithGuests(postgres.NewUserStore(db)).
-			WithPayments(postgres.NewPaymentStore(db)).WithGuard(bookingStore, o.maxHolds),
+			WithPayments(postgres.NewPaymentStore(db)).WithGuard(bookingStore, o.maxHolds).WithPricer(prices),
+		Pricing:        prices,
 		Provider:       o.provider,
 		Payments:       postgres.NewPaymentStore(db),
 		Feed:           notify.NewFeedService(postgres.NewNotificationStore(db), now),

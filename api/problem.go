@@ -13,6 +13,7 @@ import (
 
 	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/notify"
+	"github.com/reservo/reservo/pricing"
 	"github.com/reservo/reservo/user"
 	"github.com/reservo/reservo/validate"
 	"github.com/reservo/reservo/vendors"
@@ -53,6 +54,9 @@ var sentinels = []struct {
 	{vendors.ErrTypeTaken, 409, "itinerary_type_taken", "this vendor already has an itinerary of this type"},
 	{user.ErrVersionConflict, 409, "version_conflict", "the resource changed since you read it: read it again and retry"},
 	{vendors.ErrVersionConflict, 409, "version_conflict", "the resource changed since you read it: read it again and retry"},
+	{pricing.ErrVersionConflict, 409, "version_conflict", "the resource changed since you read it: read it again and retry"},
+	{pricing.ErrNotFound, 404, "not_found", "no such vendor"},
+	{pricing.ErrForbidden, 403, "forbidden", "only the vendor's manager sets its pricing"},
 	{user.ErrInvalidCredentials, 401, "invalid_credentials", "wrong e-mail or password"},
 	{vendors.ErrInvalidCredentials, 401, "invalid_credentials", "wrong e-mail or password"},
 	{validate.ErrConstraint, 400, "constraint_violation", "the input breaks a rule of the data"},

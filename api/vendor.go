@@ -6,6 +6,7 @@ import (
 
 	"github.com/reservo/reservo/auth"
 	"github.com/reservo/reservo/notify"
+	"github.com/reservo/reservo/validate"
 	"github.com/reservo/reservo/vendors"
 )
 
@@ -39,6 +40,10 @@ func (a *API) getVendor(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	dated, err := datedQuery(c)
+	if err != nil {
+		return err
+	}
 	v, err := a.vendorPages.Get(c.UserContext(), id)
 	if err != nil {
 		return err
@@ -55,7 +60,20 @@ func (a *API) getVendor(c *fiber.Ctx) error {
 		public.WebhookURL = ""
 		v = &public
 	}
-	return c.JSON(v)
+	if dated == nil {
+		return c.JSON(v)
+	}
+	if dated.StartTime != "" && v.Kind == vendors.Hotel {
+		return validate.Errors{{Field: "start_time", Message: "hotels take check_in and check_out dates"}}
+	}
+	if dated.CheckIn != "" && v.Kind == vendors.Restaurant {
+		return validate.Errors{{Field: "check_in", Message: "restaurants take a start_time"}}
+	}
+	qs, err := a.bookings.Quotes(c.UserContext(), v, *dated)
+	if err != nil {
+		return err
+	}
+	return c.JSON(vendorPage{Vendor: v, Quotes: qs})
 }
 
 // managerOf lets only the manager of the vendor in the path change it.

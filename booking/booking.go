@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/reservo/reservo/pricing"
 )
 
 // Errors of the booking service and its stores.
@@ -116,6 +118,8 @@ type Change struct {
 type Changed struct {
 	Booking
 	ExtraDeposit *ExtraDeposit `json:"extra_deposit,omitempty"`
+	// Quote is the dynamic price of the new dates (a change of dates or itinerary reprices).
+	Quote *pricing.Quote `json:"quote,omitempty"`
 }
 
 // ExtraDeposit is the charge of the difference when a change raises a booking's deposit.

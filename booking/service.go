@@ -12,6 +12,7 @@ import (
 
 	"github.com/reservo/reservo/auth"
 	"github.com/reservo/reservo/payment"
+	"github.com/reservo/reservo/pricing"
 	"github.com/reservo/reservo/validate"
 	"github.com/reservo/reservo/vendors"
 )
@@ -54,6 +55,92 @@ type Hold struct {
 	Provider     string   `json:"payment_provider,omitempty"`
 	ProviderRef  string   `json:"payment_ref,omitempty"`
 	ClientSecret string   `json:"client_secret,omitempty"`
+	// Quote is the dynamic price the booking was held at, period by period with each price's
+	// breakdown (vendors with dynamic pricing on).
+	Quote *pricing.Quote `json:"quote,omitempty"`
+}
+
+// Pricer quotes the stored dynamic prices of a vendor's itineraries (the pricing service): nil
+// when the vendor's pricing is off.
+type Pricer interface {
+	Quotes(ctx context.Context, vendorID uuid.UUID, bases map[uuid.UUID]int64, loc *time.Location, starts []time.Time) (map[uuid.UUID]*pricing.Quote, error)
+}
+
+// WithPricer makes the service price bookings at the vendors' dynamic prices when their
+// pricing is on. The price quoted here is the price the saga holds and charges.
+func (s *Service) WithPricer(p Pricer) *Service {
+	s.pricer = p
+	return s
+}
+
+// PricedStarts are the periods of a booking that carry a price: every night of a stay, the
+// first seating of a restaurant's turn (a restaurant's price is per seating booking).
+func PricedStarts(kind string, periods []Period) []time.Time {
+	n := len(periods)
+	if kind == restaurantKind {
+		n = min(n, 1)
+	}
+	out := make([]time.Time, n)
+	for i := range n {
+		out[i] = periods[i].StartsAt
+	}
+	return out
+}
+
+// ItineraryQuote is the price of an itinerary for the dates of a request, as a booking made
+// now would be priced.
+type ItineraryQuote struct {
+	ItineraryID uuid.UUID `json:"itinerary_id"`
+	Quantity    int       `json:"quantity"`
+	Price       int64     `json:"price"`
+	Currency    string    `json:"currency"`
+	// Dynamic is true when the vendor prices dynamically; Periods then has each period's price
+	// and breakdown.
+	Dynamic bool                   `json:"dynamic"`
+	Periods []pricing.QuotedPeriod `json:"periods,omitempty"`
+}
+
+// Quotes prices every active itinerary of a vendor for the dates of r (its quantity; its
+// itinerary and party are not used), as Book would now. It returns validate.Errors for dates
+// the vendor cannot sell.
+func (s *Service) Quotes(ctx context.Context, v *vendors.Vendor, r Request) ([]ItineraryQuote, error) {
+	sch, err := schedule(v)
+	if err != nil {
+		return nil, err
+	}
+	r.PartySize = max(r.PartySize, 1)
+	r.Quantity = max(r.Quantity, 1)
+	periods, err := sch.Periods(r, s.now())
+	if err != nil {
+		return nil, err
+	}
+	bases := map[uuid.UUID]int64{}
+	for _, it := range v.Itineraries {
+		if it.Active {
+			bases[it.ID] = it.BasePrice
+		}
+	}
+	var qs map[uuid.UUID]*pricing.Quote
+	if s.pricer != nil && len(bases) > 0 {
+		if qs, err = s.pricer.Quotes(ctx, v.ID, bases, sch.Location, PricedStarts(string(v.Kind), periods)); err != nil {
+			return nil, err
+		}
+	}
+	out := []ItineraryQuote{}
+	for _, it := range v.Itineraries {
+		if !it.Active {
+			continue
+		}
+		q := ItineraryQuote{ItineraryID: it.ID, Quantity: r.Quantity, Currency: it.Currency}
+		if dq := qs[it.ID]; dq != nil {
+			q.Price, _ = QuoteUnits(dq.PerUnit, r.Quantity, 0)
+			q.Dynamic, q.Periods = true, dq.Periods
+		} else {
+			q.Price, _ = Quote(string(v.Kind), it.BasePrice, len(periods), r.Quantity, 0)
+		}
+		out = append(out, q)
+	}
+	return out, nil
 }
 
 // Start is what the engine needs to start a booking's saga.
@@ -96,6 +183,7 @@ type Service struct {
 	payments Payments // nil: bookings show no payments
 	guard    Guard    // nil: no idempotency fingerprints, no cap of holds
 	maxHolds int
+	pricer   Pricer // nil: base prices
 }
 
 // NewService returns the booking service; cache may be nil.
@@ -182,8 +270,43 @@ func schedule(v *vendors.Vendor) (Schedule, error) {
 	return s, nil
 }
 
-// plan validates r against the vendor and prices it.
-func (s *Service) plan(ctx context.Context, vendorID uuid.UUID, r Request) (*vendors.Vendor, *vendors.Itinerary, []Period, int64, int64, error) {
+// planned is a request validated against its vendor and priced.
+type planned struct {
+	v              *vendors.Vendor
+	it             *vendors.Itinerary
+	periods        []Period
+	total, deposit int64
+	quote          *pricing.Quote // nil: base prices (the vendor's pricing is off)
+}
+
+// plan validates r against the vendor and prices it: at the stored dynamic prices when the
+// vendor's pricing is on, else at the base price.
+func (s *Service) plan(ctx context.Context, vendorID uuid.UUID, r Request) (*planned, error) {
+	v, it, periods, total, deposit, err := s.planBase(ctx, vendorID, r)
+	if err != nil {
+		return nil, err
+	}
+	p := &planned{v: v, it: it, periods: periods, total: total, deposit: deposit}
+	if s.pricer == nil {
+		return p, nil
+	}
+	sch, err := schedule(v)
+	if err != nil {
+		return nil, err
+	}
+	qs, err := s.pricer.Quotes(ctx, v.ID, map[uuid.UUID]int64{it.ID: it.BasePrice}, sch.Location, PricedStarts(string(v.Kind), periods))
+	if err != nil {
+		return nil, fmt.Errorf("price: %w", err)
+	}
+	if q := qs[it.ID]; q != nil {
+		p.quote = q
+		p.total, p.deposit = QuoteUnits(q.PerUnit, r.Quantity, v.DepositPercent)
+	}
+	return p, nil
+}
+
+// planBase validates r against the vendor and prices it at the base price.
+func (s *Service) planBase(ctx context.Context, vendorID uuid.UUID, r Request) (*vendors.Vendor, *vendors.Itinerary, []Period, int64, int64, error) {
 	v, err := s.vendors.ByID(ctx, vendorID)
 	if err != nil {
 		return nil, nil, nil, 0, 0, err
@@ -219,10 +342,11 @@ func (s *Service) plan(ctx context.Context, vendorID uuid.UUID, r Request) (*ven
 // Book asks for a booking for user at a vendor. A non-empty idempotencyKey makes a retried
 // request return the first answer and create nothing new.
 func (s *Service) Book(ctx context.Context, userID, vendorID uuid.UUID, r Request, idempotencyKey string) (*Hold, error) {
-	v, it, periods, total, deposit, err := s.plan(ctx, vendorID, r)
+	pl, err := s.plan(ctx, vendorID, r)
 	if err != nil {
 		return nil, err
 	}
+	v, it, periods, total, deposit := pl.v, pl.it, pl.periods, pl.total, pl.deposit
 	id, err := uuid.NewV7()
 	if err != nil {
 		return nil, err
@@ -243,6 +367,11 @@ func (s *Service) Book(ctx context.Context, userID, vendorID uuid.UUID, r Reques
 	}
 	if hold.ClientSecret == "" && hold.Booking.Status == Blocked {
 		hold.ClientSecret = s.paySecret(ctx, hold.Booking.ID, hold.ProviderRef)
+	}
+	// A request sent again (same Idempotency-Key) gets the first hold, whose price may be
+	// another quote's: the quote is shown only with the price it made.
+	if pl.quote != nil && hold.Booking != nil && hold.Booking.PriceTotal == total {
+		hold.Quote = pl.quote
 	}
 	return hold, nil
 }
@@ -346,9 +475,17 @@ func (s *Service) Change(ctx context.Context, p auth.Principal, id uuid.UUID, r 
 	if r.ItineraryID == uuid.Nil {
 		r.ItineraryID = b.ItineraryID
 	}
-	_, it, periods, total, deposit, err := s.plan(ctx, b.VendorID, r)
+	pl, err := s.plan(ctx, b.VendorID, r)
 	if err != nil {
 		return nil, err
+	}
+	it, periods, total, deposit := pl.it, pl.periods, pl.total, pl.deposit
+	if pl.quote != nil && it.ID == b.ItineraryID && periods[0].StartsAt.Equal(b.StartsAt) &&
+		periods[len(periods)-1].EndsAt.Equal(b.EndsAt) && b.Quantity > 0 {
+		// The same itinerary and periods (a new party size or quantity): a later change of the
+		// dynamic price does not alter a confirmed booking, so each unit keeps its price.
+		total, deposit = QuoteUnits(b.PriceTotal/int64(b.Quantity), r.Quantity, pl.v.DepositPercent)
+		pl.quote = nil
 	}
 	out, err := s.engine.Change(ctx, id, Change{Slots: Slots{VendorID: b.VendorID, ItineraryID: it.ID, Quantity: r.Quantity, Periods: periods},
 		PartySize: r.PartySize, PriceTotal: total, Deposit: deposit})
@@ -361,6 +498,9 @@ func (s *Service) Change(ctx context.Context, p auth.Principal, id uuid.UUID, r 
 	}
 	if err := s.withPayments(ctx, &out.Booking); err != nil {
 		s.log.WarnContext(ctx, "payments of a changed booking", "booking_id", id, "err", err)
+	}
+	if pl.quote != nil && out.PriceTotal == total {
+		out.Quote = pl.quote
 	}
 	return out, nil
 }

@@ -189,6 +189,13 @@ func Quote(kind string, basePrice int64, nights, quantity, depositPercent int) (
 	return total, deposit
 }
 
+// QuoteUnits is the price and deposit of quantity units at perUnit each (the sum of a unit's
+// dynamic prices over the priced periods), with Quote's deposit rule.
+func QuoteUnits(perUnit int64, quantity, depositPercent int) (total, deposit int64) {
+	total = perUnit * int64(quantity)
+	return total, (total*int64(depositPercent) + 99) / 100
+}
+
 // CheckParty reports a party that does not fit quantity units of capacity people.
 func CheckParty(partySize, capacity, quantity int) error {
 	if partySize > capacity*quantity {

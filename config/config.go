@@ -83,6 +83,9 @@ type Config struct {
 	RemindBefore      time.Duration `env:"RESERVO_REMIND_BEFORE" def:"24h" help:"the guest is reminded this long before the booking (0: no reminders)"`
 	AutoAvailAfter    time.Duration `env:"RESERVO_AUTO_AVAIL_AFTER" def:"72h" help:"after its end, a confirmed booking nobody closed is availed"`
 
+	PricingFlush time.Duration `env:"RESERVO_PRICING_FLUSH_INTERVAL" def:"10s" help:"how often an API process writes the searches it counted for dynamic pricing (one search_demand event per vendor, one transaction)"`
+	PricingSweep time.Duration `env:"RESERVO_PRICING_SWEEP_INTERVAL" def:"1h" help:"how often reservo consume prices again every coming period of the vendors with dynamic pricing on, as lead time passes"`
+
 	ArchiveRetention time.Duration `env:"RESERVO_ARCHIVE_RETENTION" def:"720h" help:"closed bookings stay in the live table this long after closing, then are purged (once archived)"`
 	PurgeInterval    time.Duration `env:"RESERVO_PURGE_INTERVAL" def:"1h" help:"how often reservo consume purges archived bookings"`
 	PprofAddr        string        `env:"RESERVO_PPROF_ADDR" def:"" help:"address of Go's pprof profiles (net/http/pprof), e.g. 127.0.0.1:6060 (empty: off)"`
@@ -145,6 +148,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if cfg.MaxChanges < 1 || cfg.MaxHoldsPerGuest < 0 || cfg.ContinueAfter < 0 {
 		return nil, errors.New("RESERVO_MAX_CHANGES must be at least 1; RESERVO_MAX_HOLDS_PER_GUEST and RESERVO_CONTINUE_AFTER_EVENTS at least 0")
+	}
+	if cfg.PricingFlush < time.Second || cfg.PricingSweep < time.Minute {
+		return nil, errors.New("RESERVO_PRICING_FLUSH_INTERVAL must be at least 1s and RESERVO_PRICING_SWEEP_INTERVAL at least 1m")
 	}
 	if cfg.StraySweep < time.Second {
 		return nil, errors.New("RESERVO_STRAY_SWEEP_INTERVAL: must be at least 1s")

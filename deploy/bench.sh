@@ -35,6 +35,12 @@ if [ -z "${BENCH_SKIP_GO:-}" ]; then
 fi
 
 go build -o "$DATA/bin/reservo" ./cmd/reservo
+if [ -z "${BENCH_SKIP_PRICING:-}" ]; then
+  # The market simulation of dynamic pricing: CPU only, about a minute; its table, JSON and
+  # plots go to bench/results (BENCHMARKS.md "Dynamic pricing").
+  echo "== reservo bench pricing"
+  "$DATA/bin/reservo" bench pricing -out bench/results | tee "$DATA/bench/pricing.md"
+fi
 base=${RESERVO_DATABASE_URL%/*}
 admin="${base}/postgres?sslmode=disable"
 export RESERVO_DATABASE_URL="${base}/bench?sslmode=disable"

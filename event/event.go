@@ -24,10 +24,16 @@ const (
 	BookingAvailed   Type = "booking_availed"
 	BookingCancelled Type = "booking_cancelled"
 	BookingExpired   Type = "booking_expired"
+	// SearchDemand carries how many searches showed a vendor's itinerary periods (dynamic
+	// pricing's demand signal), aggregated in each API process and flushed periodically.
+	SearchDemand Type = "search_demand"
+	// PriceUpdated carries a vendor's changed dynamic prices or pricing settings.
+	PriceUpdated Type = "price_updated"
 )
 
 // Types lists every event type, in a fixed order.
-var Types = []Type{NewVendor, VendorUpdated, NewBooking, BookingUpdated, BookingAvailed, BookingCancelled, BookingExpired}
+var Types = []Type{NewVendor, VendorUpdated, NewBooking, BookingUpdated, BookingAvailed, BookingCancelled, BookingExpired,
+	SearchDemand, PriceUpdated}
 
 // Envelope is one event. Key is the vendor id, so that one vendor's events stay in order on one
 // Kafka partition and in one consumer's stream.

@@ -195,3 +195,15 @@ func (l *EventLog) Listen(ctx context.Context, wake chan<- struct{}) error {
 		}
 	}
 }
+
+// Append writes events to the log in one transaction (the search demand's flush).
+func (l *EventLog) Append(ctx context.Context, evs []event.Envelope) error {
+	return l.db.inTx(ctx, func(tx pgx.Tx) error {
+		for _, e := range evs {
+			if err := appendEvent(ctx, tx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/reservo/reservo/pricing"
 	"github.com/reservo/reservo/search"
 	"github.com/reservo/reservo/validate"
 	"github.com/reservo/reservo/vendors"
@@ -95,14 +96,45 @@ func (s *SearchStore) UpsertVendor(ctx context.Context, v *vendors.Vendor, seq i
 			v.ID, ids, kinds, types, names, caps, qtys, prices, currencies, facilities, active); err != nil {
 			return fmt.Errorf("insert search itineraries: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE search_vendor SET min_base_price = (SELECT min(base_price)
-			FROM search_itinerary WHERE vendor_id = $1 AND active) WHERE vendor_id = $1`, v.ID); err != nil {
+		if _, err := tx.Exec(ctx, minPriceUpdate, v.ID); err != nil {
 			return fmt.Errorf("search vendor price: %w", err)
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("index vendor %s: %w", v.ID, err)
+	}
+	return nil
+}
+
+// minPriceUpdate keeps a vendor's min_base_price: its cheapest active itinerary's base price,
+// or, when it prices dynamically, that itinerary's floor (the lowest price a search can quote).
+const minPriceUpdate = `UPDATE search_vendor v SET min_base_price = (SELECT (min(si.base_price)
+	* coalesce(v.price_floor_percent, 100) + 99) / 100 FROM search_itinerary si WHERE si.vendor_id = $1 AND si.active)
+	WHERE v.vendor_id = $1`
+
+// ApplyPrices implements search.PriceIndexer: a change of a vendor's pricing settings (on or
+// off, floor, ceiling) is copied to its row, older events ignored by seq. The prices themselves
+// are read live from pricing_period and pricing_profile, as availability is.
+func (s *SearchStore) ApplyPrices(ctx context.Context, seq int64, p pricing.PriceEvent) error {
+	if p.Settings == nil {
+		return nil
+	}
+	var floor, ceil any
+	if p.Settings.Enabled {
+		floor, ceil = p.Settings.FloorPercent, p.Settings.CeilingPercent
+	}
+	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE search_vendor SET price_floor_percent = $2, price_ceiling_percent = $3,
+			price_seq = $4 WHERE vendor_id = $1 AND price_seq < $4`, p.VendorID, floor, ceil, seq)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		_, err = tx.Exec(ctx, minPriceUpdate, p.VendorID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("index prices of vendor %s: %w", p.VendorID, err)
 	}
 	return nil
 }
@@ -235,7 +267,7 @@ func (s *SearchStore) Search(ctx context.Context, f search.Filter, now time.Time
 	}
 	if dense && f.Sort == search.ByRating {
 		sql, args := searchSQL(&f, after, periods, 0, true)
-		page, w, err := s.run(ctx, &f, sql, args)
+		page, w, err := s.run(ctx, &f, periods, sql, args)
 		if err != nil || w.rows == f.Limit+1 {
 			return page, err
 		}
@@ -245,7 +277,7 @@ func (s *SearchStore) Search(ctx context.Context, f search.Filter, now time.Time
 	}
 	for i := 0; ; i++ {
 		sql, args := searchSQL(&f, after, periods, batch, dense)
-		page, w, err := s.run(ctx, &f, sql, args)
+		page, w, err := s.run(ctx, &f, periods, sql, args)
 		if err != nil || batch == 0 {
 			return page, err
 		}
@@ -324,7 +356,7 @@ type walked struct {
 }
 
 // run runs a search statement and reads the page.
-func (s *SearchStore) run(ctx context.Context, f *search.Filter, sql string, args []any) (*search.Page, walked, error) {
+func (s *SearchStore) run(ctx context.Context, f *search.Filter, periods map[string]keyPeriods, sql string, args []any) (*search.Page, walked, error) {
 	var w walked
 	rows, err := s.db.readQuery(ctx, sql, customPlan(args)...)
 	if err != nil {
@@ -339,8 +371,9 @@ func (s *SearchStore) run(ctx context.Context, f *search.Filter, sql string, arg
 		var dist *float64
 		var minPrice int64
 		var items []byte
+		var key string
 		if err := rows.Scan(&v.ID, &v.Kind, &v.Name, &v.City, &v.CountryCode, &v.Lat, &v.Lon, &v.Rating, &star,
-			&v.Cuisines, &v.Currency, &dist, &minPrice, &items, &w.scanned, &w.bound); err != nil {
+			&v.Cuisines, &v.Currency, &dist, &minPrice, &items, &w.scanned, &w.bound, &key, &v.Priced); err != nil {
 			return nil, w, fmt.Errorf("search vendors: %w", err)
 		}
 		w.rows++
@@ -371,10 +404,17 @@ func (s *SearchStore) run(ctx context.Context, f *search.Filter, sql string, arg
 		}
 		for i := range v.Itineraries {
 			it := &v.Itineraries[i]
-			it.Price = f.Quote(v.Kind, it.BasePrice)
+			// The per-unit price of the search (the dynamic sum, or base x nights) x quantity.
+			it.Price *= int64(f.Quantity)
 			if !f.Dated() {
 				it.FreeUnits = nil
+				it.Price = f.Quote(v.Kind, it.BasePrice)
 			}
+		}
+		if v.Priced && f.Dated() {
+			v.Periods = periods[key].priced
+		} else {
+			v.Priced = false
 		}
 		page.Vendors = append(page.Vendors, v)
 	}
@@ -386,12 +426,12 @@ func (s *SearchStore) run(ctx context.Context, f *search.Filter, sql string, arg
 
 // prepare reads f's cursor and, for a dated search, the periods of the schedules it asks
 // about; ok is false when no vendor can match.
-func (s *SearchStore) prepare(ctx context.Context, f *search.Filter, now time.Time) (*search.Cursor, map[string][]time.Time, bool, error) {
+func (s *SearchStore) prepare(ctx context.Context, f *search.Filter, now time.Time) (*search.Cursor, map[string]keyPeriods, bool, error) {
 	after, err := f.After()
 	if err != nil {
 		return nil, nil, false, validate.Errors{{Field: "cursor", Message: "is not a cursor of this search; start again without it"}}
 	}
-	periods := map[string][]time.Time{}
+	periods := map[string]keyPeriods{}
 	if f.Dated() {
 		if periods, err = s.periods(ctx, f, now); err != nil {
 			return nil, nil, false, err
@@ -438,7 +478,7 @@ func (s *SearchStore) Explain(ctx context.Context, f search.Filter, now time.Tim
 
 // periods returns, per schedule key of the vendors that match f, the start times of the
 // periods f asks about; schedules that cannot be booked then are left out.
-func (s *SearchStore) periods(ctx context.Context, f *search.Filter, now time.Time) (map[string][]time.Time, error) {
+func (s *SearchStore) periods(ctx context.Context, f *search.Filter, now time.Time) (map[string]keyPeriods, error) {
 	b := &sqlBuilder{}
 	// The distinct schedules of the kind (a few hundred at most: time zones, check-in times and
 	// opening hours repeat) come from a loose scan of the (kind, schedule_key) index, one probe
@@ -483,19 +523,38 @@ func (s *SearchStore) periods(ctx context.Context, f *search.Filter, now time.Ti
 			return nil, err
 		}
 	}
-	out := map[string][]time.Time{}
+	out := map[string]keyPeriods{}
 	for key, sch := range schedules {
 		ps, ok := f.Periods(sch, now)
 		if !ok {
 			continue
 		}
-		starts := make([]time.Time, len(ps))
-		for i, p := range ps {
-			starts[i] = p.StartsAt
+		loc, err := time.LoadLocation(sch.Timezone)
+		if err != nil {
+			continue
 		}
-		out[key] = starts
+		kp := keyPeriods{starts: make([]time.Time, len(ps))}
+		for i, p := range ps {
+			kp.starts[i] = p.StartsAt
+		}
+		// The periods that carry a price: every night, a restaurant's first seating.
+		kp.priced = kp.starts
+		if sch.Kind == vendors.Restaurant {
+			kp.priced = kp.starts[:1]
+		}
+		for _, t := range kp.priced {
+			kp.slots = append(kp.slots, pricing.Slot(t, loc))
+		}
+		out[key] = kp
 	}
 	return out, nil
+}
+
+// keyPeriods are the periods a search asks about at the vendors of one schedule: every start,
+// and those that carry a dynamic price with their slots (pricing.Slot).
+type keyPeriods struct {
+	starts, priced []time.Time
+	slots          []string
 }
 
 // loadSchedules reads the schedules of keys (of kinds), from one vendor of each, into into and
@@ -604,6 +663,8 @@ func parseItineraries(b []byte) ([]search.Itinerary, error) {
 			n := int(r.int())
 			it.FreeUnits = &n
 		}
+		r.want(',')
+		it.Price = r.int() // per unit, for the search's periods
 		r.want(']')
 		if r.bad != nil {
 			return nil, r.bad
@@ -730,7 +791,7 @@ func (r *jsonReader) end() error {
 // per schedule key of a dated search. batch > 0 (price order) prices only the batch of
 // candidates cheapest by min_base_price, and the statement also returns how many it took and
 // the dearest of them.
-func searchSQL(f *search.Filter, after *search.Cursor, periods map[string][]time.Time, batch int, dense bool) (string, []any) {
+func searchSQL(f *search.Filter, after *search.Cursor, periods map[string]keyPeriods, batch int, dense bool) (string, []any) {
 	b := &sqlBuilder{}
 	place, radius := placeConds(b, f), radiusConds(b, f, "v")
 	vendorConds := []string{strings.Join(append(place, radius...), " AND ")}
@@ -766,21 +827,22 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string][]time
 	// cheapFree those of the search for a vendor's cheapest itinerary.
 	free, used := "NULL::int", ""
 	var itFree, cheapFree []string
+	var pa, q string // the periods by schedule key, the quantity (dated)
 	if f.Dated() {
 		starts := map[string][]string{}
-		for k, ps := range periods {
-			for _, p := range ps {
+		for k, kp := range periods {
+			for _, p := range kp.starts {
 				starts[k] = append(starts[k], p.UTC().Format(time.RFC3339))
 			}
 		}
 		pj, _ := json.Marshal(starts) // strings only: cannot fail
-		pa := b.arg(string(pj))
+		pa = b.arg(string(pj))
 		// The vendors whose schedule has periods: a key test of the object of periods rather
 		// than schedule_key = ANY(its keys), which the planner estimates key by key against
 		// the column's statistics, about a millisecond for a few hundred keys at each use.
 		vendorConds = append(vendorConds, pa+"::jsonb ? v.schedule_key")
 		startsAt := fmt.Sprintf("bis.starts_at = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb -> v.schedule_key)::timestamptz))", pa)
-		q := b.arg(f.Quantity)
+		q = b.arg(f.Quantity)
 		// Units in use per itinerary: the most held + booked in any of the vendor's periods. The
 		// page's vendors list all their free itineraries: one scan of the vendor's slots.
 		used = ` LEFT JOIN (
@@ -803,12 +865,81 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string][]time
 	// given a type or facilities, the planner would otherwise AND its bitmap with that of the
 	// type or facilities index, which it reads whole for each vendor (BenchmarkSearch's suites
 	// in a radius by price took 43 ms a page instead of 3.4).
+	//
+	// With dates, a price is per unit over the priced periods (every night; a restaurant's
+	// seating): the base price times the nights for a vendor without dynamic pricing, else the
+	// sum of each period's stored price (its own, its slot's profile, or the base), held within
+	// the vendor's floor and ceiling. A vendor of each kind takes its own branch of the lateral
+	// (the other's one-time filter fails): one without dynamic pricing keeps the walk of its
+	// itineraries cheapest first that stops at the first free one; one with it prices each
+	// matching free itinerary (a probe of pricing_period per period) and takes the cheapest.
+	nights := int64(1)
+	dyn := "si.base_price"
+	itItems := itWhere
 	cheapest := `CROSS JOIN LATERAL (SELECT si.base_price AS min_price FROM (
 				SELECT si.itinerary_id, si.type, si.capacity, si.quantity, si.base_price, si.facilities, si.active
 				FROM search_itinerary si WHERE ` + strings.Join(itVendor, " AND ") + `
 				ORDER BY si.base_price OFFSET 0) si
 			WHERE ` + strings.Join(append(append([]string{}, itOther...), cheapFree...), " AND ") + `
 			ORDER BY si.base_price LIMIT 1) m`
+	if f.Dated() {
+		nights = int64(f.Nights())
+		priced := map[string][][2]string{}
+		for k, kp := range periods {
+			for i, t := range kp.priced {
+				priced[k] = append(priced[k], [2]string{t.UTC().Format(time.RFC3339), kp.slots[i]})
+			}
+		}
+		pj, _ := json.Marshal(priced) // strings only: cannot fail
+		pricedSum := "search_unit_price(si.itinerary_id, si.base_price, v.price_floor_percent, v.price_ceiling_percent, " +
+			b.arg(string(pj)) + "::jsonb -> v.schedule_key)"
+		n := b.arg(nights)
+		dyn = "CASE WHEN v.price_floor_percent IS NULL THEN si.base_price * " + n + "::bigint ELSE " + pricedSum + " END"
+		// The quoted price's range as a per-unit range of the dynamic price.
+		startsArr := "ARRAY(SELECT jsonb_array_elements_text(" + pa + "::jsonb -> v.schedule_key)::timestamptz)"
+		typArg, facArg, partyArg, loArg, hiArg := "NULL", "NULL", "NULL", "NULL", "NULL"
+		if f.Type != "" {
+			typArg = b.arg(f.Type)
+		}
+		if len(f.Facilities) > 0 {
+			facArg = b.arg(f.Facilities)
+		}
+		if f.PartySize > 0 {
+			partyArg = b.arg(f.PartySize)
+		}
+		if f.MinPrice != nil {
+			loArg = b.arg((*f.MinPrice + int64(f.Quantity) - 1) / int64(f.Quantity))
+		}
+		if f.MaxPrice != nil {
+			hiArg = b.arg(*f.MaxPrice / int64(f.Quantity))
+		}
+		var dynRange []string
+		if f.MinPrice != nil {
+			dynRange = append(dynRange, "d.p >= "+b.arg((*f.MinPrice+int64(f.Quantity)-1)/int64(f.Quantity)))
+		}
+		if f.MaxPrice != nil {
+			dynRange = append(dynRange, "d.p <= "+b.arg(*f.MaxPrice/int64(f.Quantity)))
+		}
+		cheapest = `CROSS JOIN LATERAL (
+			(SELECT si.base_price * ` + n + `::bigint AS min_price FROM (
+				SELECT si.itinerary_id, si.type, si.capacity, si.quantity, si.base_price, si.facilities, si.active
+				FROM search_itinerary si WHERE ` + strings.Join(itVendor, " AND ") + `
+				ORDER BY si.base_price OFFSET 0) si
+			WHERE v.price_floor_percent IS NULL AND ` + strings.Join(append(append([]string{}, itOther...), cheapFree...), " AND ") + `
+			ORDER BY si.base_price LIMIT 1)
+			UNION ALL
+			(SELECT x.p FROM (SELECT search_priced_min(v.vendor_id, v.price_floor_percent, v.price_ceiling_percent, ` +
+			b.arg(string(pj)) + `::jsonb -> v.schedule_key, ` + startsArr + `, ` + q + `::int, ` + typArg + `::text, ` +
+			facArg + `::text[], ` + partyArg + `::int, ` + loArg + `::bigint, ` + hiArg + `::bigint) AS p) x
+			WHERE v.price_floor_percent IS NOT NULL AND x.p IS NOT NULL)) m`
+		baseRange := append([]string{"v.price_floor_percent IS NULL"}, itVendor[1:]...)
+		dynItems := []string{"v.price_floor_percent IS NOT NULL"}
+		for _, c := range dynRange {
+			dynItems = append(dynItems, strings.Replace(c, "d.p", "("+dyn+")", 1))
+		}
+		itItems = append([]string{"si.vendor_id = v.vendor_id", "((" + strings.Join(baseRange, " AND ") + ") OR (" +
+			strings.Join(dynItems, " AND ") + "))"}, itOther...)
+	}
 
 	var pageConds []string // of the page: after the cursor
 	var order, outerOrder string
@@ -878,14 +1009,14 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string][]time
 			// inner limit keeps the walk in price order, and bounds it (a batch that it cuts
 			// short is not taken as all the candidates: Search then tries the next).
 			inner := append(append([]string{}, place...), vendorConds[1:]...)
-			walk = `SELECT v.vendor_id, v.min_base_price, v.lat, v.lon, v.schedule_key FROM (
-			SELECT v.vendor_id, v.min_base_price, v.lat, v.lon, v.schedule_key FROM search_vendor v
+			walk = `SELECT v.vendor_id, v.min_base_price, v.lat, v.lon, v.schedule_key, v.price_floor_percent, v.price_ceiling_percent FROM (
+			SELECT v.vendor_id, v.min_base_price, v.lat, v.lon, v.schedule_key, v.price_floor_percent, v.price_ceiling_percent FROM search_vendor v
 			WHERE ` + strings.Join(inner, " AND ") + ` AND v.min_base_price IS NOT NULL
 			ORDER BY v.min_base_price, v.vendor_id LIMIT ` + b.arg(batch*denseScan) + `) v
 		WHERE ` + strings.Join(append(latLonBounds(b, f, "v"), radius...), " AND ") + `
 		LIMIT ` + b.arg(batch)
 		} else {
-			walk = `SELECT v.vendor_id, v.min_base_price, v.lat, v.lon, v.schedule_key FROM search_vendor v
+			walk = `SELECT v.vendor_id, v.min_base_price, v.lat, v.lon, v.schedule_key, v.price_floor_percent, v.price_ceiling_percent FROM search_vendor v
 		WHERE ` + strings.Join(vendorConds, " AND ") + ` AND v.min_base_price IS NOT NULL
 		ORDER BY v.min_base_price, v.vendor_id
 		LIMIT ` + b.arg(batch)
@@ -930,18 +1061,19 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string][]time
 	}
 	walkCols := "0::bigint, 0::bigint"
 	if batch > 0 && f.Sort == search.ByPrice {
-		walkCols = "(SELECT count(*) FROM c), (SELECT coalesce(max(min_base_price), 0) FROM c)"
+		walkCols = "(SELECT count(*) FROM c), (SELECT coalesce(max(min_base_price), 0) FROM c) * " + b.arg(nights) + "::bigint"
 	}
 	sql := `WITH ` + with + `
 		SELECT v.vendor_id, v.kind, v.name, v.city_name, v.country_code, v.lat, v.lon, v.rating,
-		coalesce(v.star_rating, 0), v.cuisines, v.currency, p.dist, p.min_price, m.items, ` + walkCols + `
+		coalesce(v.star_rating, 0), v.cuisines, v.currency, p.dist, p.min_price, m.items, ` + walkCols + `,
+		v.schedule_key, v.price_floor_percent IS NOT NULL
 		FROM p JOIN search_vendor v ON v.vendor_id = p.vendor_id
 		CROSS JOIN LATERAL (
 			SELECT json_agg(json_build_array(si.itinerary_id, si.type, si.name, si.capacity, si.quantity,
-			           si.facilities, si.base_price, si.currency, ` + free + `)
-			           ORDER BY si.base_price, si.itinerary_id) AS items
-			FROM search_itinerary si` + used + `
-			WHERE ` + strings.Join(append(itWhere, itFree...), " AND ") + `
+			           si.facilities, si.base_price, si.currency, ` + free + `, si.dyn)
+			           ORDER BY si.dyn, si.base_price, si.itinerary_id) AS items
+			FROM (SELECT si.*, ` + dyn + ` AS dyn FROM search_itinerary si) si` + used + `
+			WHERE ` + strings.Join(append(itItems, itFree...), " AND ") + `
 		) m
 		ORDER BY ` + outerOrder
 	return sql, b.args

@@ -162,6 +162,18 @@ func seedSearchBench(b *testing.B, db *postgres.DB, n int, day time.Time) {
 		SELECT i.id, d.id, d.vendor_id, d.starts_at, i.quantity,
 		       CASE WHEN hashtext(i.id::text) % 2 = 0 THEN i.quantity ELSE 0 END, 0
 		FROM vendor_itinerary i JOIN vendor_datetimeslot d ON d.vendor_id = i.vendor_id`)
+	exec("min_base_price", `UPDATE search_vendor v SET min_base_price = (SELECT min(si.base_price) FROM search_itinerary si
+		WHERE si.vendor_id = v.vendor_id AND si.active)`)
+	// Dynamic pricing on for the vendors with inventory (one in ten; RESERVO_BENCH_PRICING=off:
+	// none), with a stored price for each of their rows and a profile per weekday of each hotel
+	// itinerary, as reservo seed does.
+	if os.Getenv("RESERVO_BENCH_PRICING") != "off" {
+		t := time.Now()
+		if err := postgres.SeedPricing(ctx, db, 1); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("pricing: %s", time.Since(t).Round(time.Millisecond))
+	}
 	exec("analyze", `ANALYZE`)
 	var vendorsN, itinerariesN, slotsN int
 	if err := db.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM search_vendor), (SELECT count(*) FROM search_itinerary),

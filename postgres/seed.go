@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -27,6 +28,10 @@ type SeedOptions struct {
 	Users       int     // guests who made them; default 10,000
 	Seed        uint64  // the random seed: the same options give the same data
 	Chunk       int     // vendors per transaction; default 2,000
+	// PricedShare is the share of vendors with dynamic pricing on (0: none), with a stored
+	// price for each of their inventory rows' periods and a profile per weekday of each hotel
+	// itinerary, for the search to read as it does in production.
+	PricedShare float64
 	Progress    func(vendorsDone int)
 }
 
@@ -104,10 +109,54 @@ func (db *DB) Seed(ctx context.Context, o SeedOptions) (SeedStats, error) {
 			o.Progress(done + n)
 		}
 	}
+	if o.PricedShare > 0 {
+		if err := SeedPricing(ctx, db, o.PricedShare); err != nil {
+			return stats, err
+		}
+	}
 	if _, err := db.Pool.Exec(ctx, `ANALYZE`); err != nil {
 		return stats, fmt.Errorf("seed: analyze: %w", err)
 	}
 	return stats, nil
+}
+
+// SeedPricing turns dynamic pricing on for a share of the vendors (chosen by a hash of their
+// id), floor 70% and ceiling 200%, and stores prices as the pricing worker would: for every
+// inventory row of theirs, a price between 80% and 160% of the base price, and for each hotel
+// itinerary a profile per weekday. The search model learns which vendors price, as the indexer
+// would from their price_updated events.
+func SeedPricing(ctx context.Context, db *DB, share float64) error {
+	for _, sql := range []string{
+		`INSERT INTO pricing_settings (vendor_id, enabled, floor_percent, ceiling_percent, max_daily_change_percent, version, enabled_at)
+		 SELECT id, true, 70, 200, 20, 2, now() FROM vendor WHERE abs(hashtext(id::text)) % 10000 < $1
+		 ON CONFLICT (vendor_id) DO NOTHING`,
+		`UPDATE search_vendor v SET price_floor_percent = 70, price_ceiling_percent = 200
+		 FROM pricing_settings s WHERE s.vendor_id = v.vendor_id AND s.enabled`,
+		`UPDATE search_vendor v SET min_base_price = (SELECT (min(si.base_price) * 70 + 99) / 100 FROM search_itinerary si
+		 WHERE si.vendor_id = v.vendor_id AND si.active) WHERE v.price_floor_percent IS NOT NULL`,
+		`INSERT INTO pricing_period (itinerary_id, starts_at, vendor_id, searches, bookings, price, day_price, day)
+		 SELECT b.itinerary_id, b.starts_at, b.vendor_id, '{0,0,0,0,0,0,0,0,0}', '{0,0,0,0,0,0,0,0,0}',
+		        p.price, p.price, current_date
+		 FROM bookable_itinerary_slot b JOIN pricing_settings s ON s.vendor_id = b.vendor_id AND s.enabled
+		 JOIN vendor_itinerary i ON i.id = b.itinerary_id,
+		 LATERAL (SELECT (i.base_price * (80 + abs(hashtext(b.itinerary_id::text || b.starts_at::text)) % 81) / 100)::bigint AS price) p
+		 ON CONFLICT DO NOTHING`,
+		`INSERT INTO pricing_profile (itinerary_id, slot, vendor_id, price, day_price, day)
+		 SELECT i.id, w || 'T' || to_char(v.check_in_time, 'HH24:MI'), i.vendor_id, p.price, p.price, current_date
+		 FROM vendor_itinerary i JOIN vendor v ON v.id = i.vendor_id AND v.kind = 'hotel'
+		 JOIN pricing_settings s ON s.vendor_id = v.id AND s.enabled, generate_series(1, 7) w,
+		 LATERAL (SELECT (i.base_price * (80 + abs(hashtext(i.id::text || w)) % 81) / 100)::bigint AS price) p
+		 ON CONFLICT DO NOTHING`,
+	} {
+		args := []any{}
+		if strings.Contains(sql, "$1") {
+			args = append(args, int(share*10000))
+		}
+		if _, err := db.Pool.Exec(ctx, sql, args...); err != nil {
+			return fmt.Errorf("seed pricing: %w", err)
+		}
+	}
+	return nil
 }
 
 func seedCities(ctx context.Context, db *DB) ([]int64, error) {

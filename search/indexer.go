@@ -7,6 +7,7 @@ import (
 
 	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/event"
+	"github.com/reservo/reservo/pricing"
 	"github.com/reservo/reservo/vendors"
 )
 
@@ -24,6 +25,13 @@ type Indexer struct {
 // a booking event (idempotently on the event id or sequence).
 type BookingIndexer interface {
 	ApplyBooking(ctx context.Context, e event.Envelope, p booking.EventPayload) error
+}
+
+// PriceIndexer is implemented by a Store that keeps what it needs of the vendors' dynamic
+// pricing (which vendors price dynamically, their bounds, or the prices themselves): it
+// applies a price_updated event of sequence seq, ignoring older ones.
+type PriceIndexer interface {
+	ApplyPrices(ctx context.Context, seq int64, p pricing.PriceEvent) error
 }
 
 // NewIndexer returns the indexer that writes to store.
@@ -64,6 +72,19 @@ func (ix *Indexer) Handle(ctx context.Context, e event.Envelope) error {
 			return fmt.Errorf("index %s event %s: %w", e.Type, e.ID, err)
 		}
 		if err := bi.ApplyBooking(ctx, e, p); err != nil {
+			return fmt.Errorf("index %s event %s: %w", e.Type, e.ID, err)
+		}
+		return nil
+	case event.PriceUpdated:
+		pi, ok := ix.store.(PriceIndexer)
+		if !ok {
+			return nil
+		}
+		var p pricing.PriceEvent
+		if err := json.Unmarshal(e.Payload, &p); err != nil {
+			return fmt.Errorf("index %s event %s: %w", e.Type, e.ID, err)
+		}
+		if err := pi.ApplyPrices(ctx, e.Seq, p); err != nil {
 			return fmt.Errorf("index %s event %s: %w", e.Type, e.ID, err)
 		}
 		return nil

@@ -98,6 +98,10 @@ type Vendor struct {
 	Cuisines    []string     `json:"cuisines,omitempty"`
 	Currency    string       `json:"currency"`
 	Itineraries []Itinerary  `json:"itineraries"`
+	// Priced is true when the vendor prices dynamically and the search was dated: Periods are
+	// then the periods whose prices the search showed (counted as demand by the Recorder).
+	Priced  bool        `json:"-"`
+	Periods []time.Time `json:"-"`
 }
 
 // Itinerary is a matching room or table type with its price for the filter.
@@ -128,8 +132,22 @@ type Store interface {
 
 // Service is the search service.
 type Service struct {
-	store Store
-	now   func() time.Time
+	store  Store
+	now    func() time.Time
+	demand Demand
+}
+
+// Demand counts the searches that showed the periods of vendors with dynamic pricing (the
+// pricing.Recorder): in memory, flushed as events elsewhere, never a write per search.
+type Demand interface {
+	Record(vendorID, itineraryID uuid.UUID, starts []time.Time)
+}
+
+// WithDemand makes the service count what each dated search shows of the vendors that price
+// dynamically, for their prices' demand signal.
+func (s *Service) WithDemand(d Demand) *Service {
+	s.demand = d
+	return s
 }
 
 // NewService returns the search service over store; now is the clock.
@@ -146,6 +164,16 @@ func (s *Service) Search(ctx context.Context, f Filter) (*Page, error) {
 	p, err := s.store.Search(ctx, f, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
+	}
+	if s.demand != nil {
+		for _, v := range p.Vendors {
+			if !v.Priced {
+				continue
+			}
+			for _, it := range v.Itineraries {
+				s.demand.Record(v.ID, it.ID, v.Periods)
+			}
+		}
 	}
 	return p, nil
 }

@@ -228,6 +228,27 @@ func (e PaymentStatus) Valid() bool {
 	}
 }
 
+// Defines values for PriceBreakdownBound.
+const (
+	Ceiling    PriceBreakdownBound = "ceiling"
+	DailyLimit PriceBreakdownBound = "daily_limit"
+	Floor      PriceBreakdownBound = "floor"
+)
+
+// Valid indicates whether the value is a known member of the PriceBreakdownBound enum.
+func (e PriceBreakdownBound) Valid() bool {
+	switch e {
+	case Ceiling:
+		return true
+	case DailyLimit:
+		return true
+	case Floor:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ProblemCode.
 const (
 	ProblemCodeAlreadyPaid                ProblemCode = "already_paid"
@@ -366,6 +387,27 @@ func (e ProblemCode) Valid() bool {
 	case ProblemCodeValidationFailed:
 		return true
 	case ProblemCodeVersionConflict:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for QuotedPeriodSource.
+const (
+	Base    QuotedPeriodSource = "base"
+	Period  QuotedPeriodSource = "period"
+	Profile QuotedPeriodSource = "profile"
+)
+
+// Valid indicates whether the value is a known member of the QuotedPeriodSource enum.
+func (e QuotedPeriodSource) Valid() bool {
+	switch e {
+	case Base:
+		return true
+	case Period:
+		return true
+	case Profile:
 		return true
 	default:
 		return false
@@ -580,15 +622,18 @@ type ChangedBooking struct {
 	PartySize     int                `json:"party_size"`
 
 	// Payments The booking's charges and refunds, oldest first (when the server tells them).
-	Payments   *[]BookingPayment  `json:"payments,omitempty"`
-	PriceTotal int64              `json:"price_total"`
-	Quantity   int                `json:"quantity"`
-	StartsAt   time.Time          `json:"starts_at"`
-	Status     BookingState       `json:"status"`
-	UpdatedAt  time.Time          `json:"updated_at"`
-	UserId     openapi_types.UUID `json:"user_id"`
-	VendorId   openapi_types.UUID `json:"vendor_id"`
-	Version    int                `json:"version"`
+	Payments   *[]BookingPayment `json:"payments,omitempty"`
+	PriceTotal int64             `json:"price_total"`
+	Quantity   int               `json:"quantity"`
+
+	// Quote The dynamic price of a booking: one unit's price per priced period (every night of a stay; a restaurant's seating), summed in per_unit.
+	Quote     *PriceQuote        `json:"quote,omitempty"`
+	StartsAt  time.Time          `json:"starts_at"`
+	Status    BookingState       `json:"status"`
+	UpdatedAt time.Time          `json:"updated_at"`
+	UserId    openapi_types.UUID `json:"user_id"`
+	VendorId  openapi_types.UUID `json:"vendor_id"`
+	Version   int                `json:"version"`
 }
 
 // City defines model for City.
@@ -690,6 +735,9 @@ type Hold struct {
 	ClientSecret    *string `json:"client_secret,omitempty"`
 	PaymentProvider *string `json:"payment_provider,omitempty"`
 	PaymentRef      *string `json:"payment_ref,omitempty"`
+
+	// Quote The dynamic price of a booking: one unit's price per priced period (every night of a stay; a restaurant's seating), summed in per_unit.
+	Quote *PriceQuote `json:"quote,omitempty"`
 }
 
 // Itinerary defines model for Itinerary.
@@ -713,6 +761,20 @@ type Itinerary struct {
 
 // ItineraryKind defines model for ItineraryKind.
 type ItineraryKind string
+
+// ItineraryQuote defines model for ItineraryQuote.
+type ItineraryQuote struct {
+	Currency string `json:"currency"`
+
+	// Dynamic The vendor prices dynamically: periods has each price's breakdown.
+	Dynamic     bool               `json:"dynamic"`
+	ItineraryId openapi_types.UUID `json:"itinerary_id"`
+	Periods     *[]QuotedPeriod    `json:"periods,omitempty"`
+
+	// Price Minor units, for the quantity and every night (hotels) or the seating (restaurants).
+	Price    int64 `json:"price"`
+	Quantity int   `json:"quantity"`
+}
 
 // ItineraryUpdate defines model for ItineraryUpdate.
 type ItineraryUpdate struct {
@@ -910,6 +972,57 @@ type PaymentOutcome string
 // PaymentStatus defines model for PaymentStatus.
 type PaymentStatus string
 
+// PriceBreakdown How a price was made: base x demand_factor x scarcity_factor = model_price (rounded to a minor unit, halves away from zero), then the floor, ceiling and the day's band (daily limit); bound names the one that applied.
+type PriceBreakdown struct {
+	BasePrice              int64                `json:"base_price"`
+	Bound                  *PriceBreakdownBound `json:"bound,omitempty"`
+	Ceiling                int64                `json:"ceiling"`
+	DayHigh                *int64               `json:"day_high,omitempty"`
+	DayLow                 *int64               `json:"day_low,omitempty"`
+	DemandFactor           float64              `json:"demand_factor"`
+	ExpectedGuests         float64              `json:"expected_guests"`
+	Floor                  int64                `json:"floor"`
+	FreeUnits              int                  `json:"free_units"`
+	LeadDays               float64              `json:"lead_days"`
+	MedianWillingnessToPay int64                `json:"median_willingness_to_pay"`
+	ModelPrice             int64                `json:"model_price"`
+	Price                  int64                `json:"price"`
+	ScarcityFactor         float64              `json:"scarcity_factor"`
+	Weekday                int                  `json:"weekday"`
+}
+
+// PriceBreakdownBound defines model for PriceBreakdown.Bound.
+type PriceBreakdownBound string
+
+// PriceQuote The dynamic price of a booking: one unit's price per priced period (every night of a stay; a restaurant's seating), summed in per_unit.
+type PriceQuote struct {
+	PerUnit int64          `json:"per_unit"`
+	Periods []QuotedPeriod `json:"periods"`
+}
+
+// PricingSettings defines model for PricingSettings.
+type PricingSettings struct {
+	CeilingPercent        int                `json:"ceiling_percent"`
+	Enabled               bool               `json:"enabled"`
+	EnabledAt             *time.Time         `json:"enabled_at,omitempty"`
+	FloorPercent          int                `json:"floor_percent"`
+	MaxDailyChangePercent int                `json:"max_daily_change_percent"`
+	UpdatedAt             time.Time          `json:"updated_at"`
+	VendorId              openapi_types.UUID `json:"vendor_id"`
+	Version               int                `json:"version"`
+}
+
+// PricingUpdate defines model for PricingUpdate.
+type PricingUpdate struct {
+	CeilingPercent *int  `json:"ceiling_percent,omitempty"`
+	Enabled        *bool `json:"enabled,omitempty"`
+
+	// FloorPercent Percent of each itinerary's base price.
+	FloorPercent          *int `json:"floor_percent,omitempty"`
+	MaxDailyChangePercent *int `json:"max_daily_change_percent,omitempty"`
+	Version               int  `json:"version"`
+}
+
 // Problem RFC 9457 problem details.
 type Problem struct {
 	// Code Stable machine-readable code of a problem. Codes may be added; a client treats an unknown code by its status.
@@ -929,6 +1042,20 @@ type Problem struct {
 
 // ProblemCode Stable machine-readable code of a problem. Codes may be added; a client treats an unknown code by its status.
 type ProblemCode string
+
+// QuotedPeriod defines model for QuotedPeriod.
+type QuotedPeriod struct {
+	// Breakdown How a price was made: base x demand_factor x scarcity_factor = model_price (rounded to a minor unit, halves away from zero), then the floor, ceiling and the day's band (daily limit); bound names the one that applied.
+	Breakdown *PriceBreakdown `json:"breakdown,omitempty"`
+	Price     int64           `json:"price"`
+
+	// Source period: its own price; profile: its weekday and time's (no signal of its own yet); base: nothing learned yet.
+	Source   QuotedPeriodSource `json:"source"`
+	StartsAt time.Time          `json:"starts_at"`
+}
+
+// QuotedPeriodSource period: its own price; profile: its weekday and time's (no signal of its own yet); base: nothing learned yet.
+type QuotedPeriodSource string
 
 // SandboxPayment defines model for SandboxPayment.
 type SandboxPayment struct {
@@ -1150,6 +1277,56 @@ type VendorUpdate struct {
 	WebhookUrl *WebhookURLOrEmpty `json:"webhook_url,omitempty"`
 }
 
+// VendorWithQuotes defines model for VendorWithQuotes.
+type VendorWithQuotes struct {
+	Active                  bool   `json:"active"`
+	Address                 string `json:"address"`
+	CancellationCutoffHours int    `json:"cancellation_cutoff_hours"`
+
+	// CheckInTime Hotels.
+	CheckInTime *string `json:"check_in_time,omitempty"`
+
+	// CheckOutTime Hotels.
+	CheckOutTime *string   `json:"check_out_time,omitempty"`
+	City         City      `json:"city"`
+	CreatedAt    time.Time `json:"created_at"`
+
+	// Cuisines Restaurants.
+	Cuisines       *[]string          `json:"cuisines,omitempty"`
+	Currency       string             `json:"currency"`
+	DepositPercent int                `json:"deposit_percent"`
+	Description    string             `json:"description"`
+	Id             openapi_types.UUID `json:"id"`
+	Itineraries    []Itinerary        `json:"itineraries"`
+	Kind           VendorKind         `json:"kind"`
+	Lat            float64            `json:"lat"`
+	Lon            float64            `json:"lon"`
+	Name           string             `json:"name"`
+
+	// OpeningHours Restaurants.
+	OpeningHours *[]OpeningHours `json:"opening_hours,omitempty"`
+	Phone        *string         `json:"phone,omitempty"`
+
+	// Quotes With dates: the price of each active itinerary.
+	Quotes *[]ItineraryQuote `json:"quotes,omitempty"`
+	Rating float64           `json:"rating"`
+
+	// SlotMinutes Restaurants.
+	SlotMinutes *int `json:"slot_minutes,omitempty"`
+
+	// StarRating Hotels.
+	StarRating *int   `json:"star_rating,omitempty"`
+	Timezone   string `json:"timezone"`
+
+	// TurnMinutes Restaurants.
+	TurnMinutes *int      `json:"turn_minutes,omitempty"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	Version     int       `json:"version"`
+
+	// WebhookUrl Shown to the vendor's manager and support staff only.
+	WebhookUrl *string `json:"webhook_url,omitempty"`
+}
+
 // WebhookReceipt defines model for WebhookReceipt.
 type WebhookReceipt struct {
 	Handled  bool `json:"handled"`
@@ -1321,6 +1498,19 @@ type PaymentWebhookParams struct {
 	StripeSignature string `json:"Stripe-Signature"`
 }
 
+// GetVendorParams defines parameters for GetVendor.
+type GetVendorParams struct {
+	// StartTime Restaurants: local start time.
+	StartTime *LocalDateTime `form:"start_time,omitempty" json:"start_time,omitempty"`
+
+	// CheckIn Hotels.
+	CheckIn *openapi_types.Date `form:"check_in,omitempty" json:"check_in,omitempty"`
+
+	// CheckOut Hotels.
+	CheckOut *openapi_types.Date `form:"check_out,omitempty" json:"check_out,omitempty"`
+	Quantity *int                `form:"quantity,omitempty" json:"quantity,omitempty"`
+}
+
 // SearchVendorsParams defines parameters for SearchVendors.
 type SearchVendorsParams struct {
 	Kind *VendorKind `form:"kind,omitempty" json:"kind,omitempty"`
@@ -1410,6 +1600,9 @@ type CreateItineraryAliasJSONRequestBody = NewItinerary
 
 // UpdateItineraryAliasJSONRequestBody defines body for UpdateItineraryAlias for application/json ContentType.
 type UpdateItineraryAliasJSONRequestBody = ItineraryUpdate
+
+// UpdatePricingJSONRequestBody defines body for UpdatePricing for application/json ContentType.
+type UpdatePricingJSONRequestBody = PricingUpdate
 
 // AsNewHotel returns the union data inside the NewVendor as a NewHotel
 func (t NewVendor) AsNewHotel() (NewHotel, error) {
@@ -1889,10 +2082,12 @@ type ClientInterface interface {
 	// Corresponds with POST /vendor/login (the `LoginVendor` operationId).
 	LoginVendor(ctx context.Context, body LoginVendorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetVendor A vendor with its itineraries (public; webhook_url for its manager and support staff only).
+	// GetVendor A vendor with its itineraries (public; webhook_url for its manager and support staff only); given dates, the price of each itinerary for them.
+	//
+	// With check_in and check_out (hotels) or start_time (restaurants), and quantity, `quotes` prices every active itinerary as a booking made now would be priced: at the vendor's dynamic prices when its pricing is on (each period's price with its breakdown), else at the base price.
 	//
 	// Corresponds with GET /vendor/{vendorid} (the `GetVendor` operationId).
-	GetVendor(ctx context.Context, vendorid VendorID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetVendor(ctx context.Context, vendorid VendorID, params *GetVendorParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateVendorWithBody Change a vendor (its manager only). `version` must be the version read, else 409.
 	//
@@ -1971,6 +2166,29 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /vendor/{vendorid}/itinerary/{iteneryid} (the `UpdateItineraryAlias` operationId).
 	UpdateItineraryAlias(ctx context.Context, vendorid VendorID, iteneryid ItineraryID, body UpdateItineraryAliasJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetPricing The vendor's dynamic pricing settings (its manager only); the defaults, pricing off, until it sets them.
+	//
+	// Corresponds with GET /vendor/{vendorid}/pricing (the `GetPricing` operationId).
+	GetPricing(ctx context.Context, vendorid VendorID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdatePricingWithBody Turn dynamic pricing on or off and set its bounds (its manager only). `version` must be the version read, else 409.
+	//
+	// Floor and ceiling are percentages of each itinerary's base price; max_daily_change_percent bounds how far a period's price moves within the vendor's local day. A change is recorded with its price_updated event; the pricing worker prices the vendor's periods again within moments.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /vendor/{vendorid}/pricing (the `UpdatePricing` operationId).
+	UpdatePricingWithBody(ctx context.Context, vendorid VendorID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdatePricing Turn dynamic pricing on or off and set its bounds (its manager only). `version` must be the version read, else 409.
+	//
+	// Floor and ceiling are percentages of each itinerary's base price; max_daily_change_percent bounds how far a period's price moves within the vendor's local day. A change is recorded with its price_updated event; the pricing worker prices the vendor's periods again within moments.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /vendor/{vendorid}/pricing (the `UpdatePricing` operationId).
+	UpdatePricing(ctx context.Context, vendorid VendorID, body UpdatePricingJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// VendorWebhookSecret The key that signs this vendor's webhooks (its manager only).
 	//
@@ -2557,11 +2775,13 @@ func (c *Client) LoginVendor(ctx context.Context, body LoginVendorJSONRequestBod
 	return c.Client.Do(req)
 }
 
-// GetVendor A vendor with its itineraries (public; webhook_url for its manager and support staff only).
+// GetVendor A vendor with its itineraries (public; webhook_url for its manager and support staff only); given dates, the price of each itinerary for them.
+//
+// With check_in and check_out (hotels) or start_time (restaurants), and quantity, `quotes` prices every active itinerary as a booking made now would be priced: at the vendor's dynamic prices when its pricing is on (each period's price with its breakdown), else at the base price.
 //
 // Corresponds with GET /vendor/{vendorid} (the `GetVendor` operationId).
-func (c *Client) GetVendor(ctx context.Context, vendorid VendorID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetVendorRequest(c.Server, vendorid)
+func (c *Client) GetVendor(ctx context.Context, vendorid VendorID, params *GetVendorParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetVendorRequest(c.Server, vendorid, params)
 	if err != nil {
 		return nil, err
 	}
@@ -2740,6 +2960,59 @@ func (c *Client) UpdateItineraryAliasWithBody(ctx context.Context, vendorid Vend
 // Corresponds with PUT /vendor/{vendorid}/itinerary/{iteneryid} (the `UpdateItineraryAlias` operationId).
 func (c *Client) UpdateItineraryAlias(ctx context.Context, vendorid VendorID, iteneryid ItineraryID, body UpdateItineraryAliasJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateItineraryAliasRequest(c.Server, vendorid, iteneryid, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetPricing The vendor's dynamic pricing settings (its manager only); the defaults, pricing off, until it sets them.
+//
+// Corresponds with GET /vendor/{vendorid}/pricing (the `GetPricing` operationId).
+func (c *Client) GetPricing(ctx context.Context, vendorid VendorID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetPricingRequest(c.Server, vendorid)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdatePricingWithBody Turn dynamic pricing on or off and set its bounds (its manager only). `version` must be the version read, else 409.
+//
+// Floor and ceiling are percentages of each itinerary's base price; max_daily_change_percent bounds how far a period's price moves within the vendor's local day. A change is recorded with its price_updated event; the pricing worker prices the vendor's periods again within moments.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /vendor/{vendorid}/pricing (the `UpdatePricing` operationId).
+func (c *Client) UpdatePricingWithBody(ctx context.Context, vendorid VendorID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdatePricingRequestWithBody(c.Server, vendorid, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdatePricing Turn dynamic pricing on or off and set its bounds (its manager only). `version` must be the version read, else 409.
+//
+// Floor and ceiling are percentages of each itinerary's base price; max_daily_change_percent bounds how far a period's price moves within the vendor's local day. A change is recorded with its price_updated event; the pricing worker prices the vendor's periods again within moments.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /vendor/{vendorid}/pricing (the `UpdatePricing` operationId).
+func (c *Client) UpdatePricing(ctx context.Context, vendorid VendorID, body UpdatePricingJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdatePricingRequest(c.Server, vendorid, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3909,7 +4182,7 @@ func NewLoginVendorRequestWithBody(server string, contentType string, body io.Re
 }
 
 // NewGetVendorRequest constructs an http.Request for the GetVendor method
-func NewGetVendorRequest(server string, vendorid VendorID) (*http.Request, error) {
+func NewGetVendorRequest(server string, vendorid VendorID, params *GetVendorParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -3932,6 +4205,69 @@ func NewGetVendorRequest(server string, vendorid VendorID) (*http.Request, error
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.StartTime != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "start_time", *params.StartTime, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CheckIn != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "check_in", *params.CheckIn, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CheckOut != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "check_out", *params.CheckOut, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Quantity != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "quantity", *params.Quantity, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -4172,6 +4508,87 @@ func NewUpdateItineraryAliasRequestWithBody(server string, vendorid VendorID, it
 	}
 
 	operationPath := fmt.Sprintf("/vendor/%s/itinerary/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetPricingRequest constructs an http.Request for the GetPricing method
+func NewGetPricingRequest(server string, vendorid VendorID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "vendorid", vendorid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/vendor/%s/pricing", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdatePricingRequest calls the generic UpdatePricing builder with application/json body
+func NewUpdatePricingRequest(server string, vendorid VendorID, body UpdatePricingJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdatePricingRequestWithBody(server, vendorid, "application/json", bodyReader)
+}
+
+// NewUpdatePricingRequestWithBody constructs an http.Request for the UpdatePricing method, with any body, and a specified content type
+func NewUpdatePricingRequestWithBody(server string, vendorid VendorID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "vendorid", vendorid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/vendor/%s/pricing", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -4806,12 +5223,14 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /vendor/login (the `LoginVendor` operationId).
 	LoginVendorWithResponse(ctx context.Context, body LoginVendorJSONRequestBody, reqEditors ...RequestEditorFn) (*LoginVendorResponse, error)
 
-	// GetVendorWithResponse A vendor with its itineraries (public; webhook_url for its manager and support staff only).
+	// GetVendorWithResponse A vendor with its itineraries (public; webhook_url for its manager and support staff only); given dates, the price of each itinerary for them.
+	//
+	// With check_in and check_out (hotels) or start_time (restaurants), and quantity, `quotes` prices every active itinerary as a booking made now would be priced: at the vendor's dynamic prices when its pricing is on (each period's price with its breakdown), else at the base price.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /vendor/{vendorid} (the `GetVendor` operationId).
-	GetVendorWithResponse(ctx context.Context, vendorid VendorID, reqEditors ...RequestEditorFn) (*GetVendorResponse, error)
+	GetVendorWithResponse(ctx context.Context, vendorid VendorID, params *GetVendorParams, reqEditors ...RequestEditorFn) (*GetVendorResponse, error)
 
 	// UpdateVendorWithBodyWithResponse Change a vendor (its manager only). `version` must be the version read, else 409.
 	//
@@ -4890,6 +5309,31 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /vendor/{vendorid}/itinerary/{iteneryid} (the `UpdateItineraryAlias` operationId).
 	UpdateItineraryAliasWithResponse(ctx context.Context, vendorid VendorID, iteneryid ItineraryID, body UpdateItineraryAliasJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateItineraryAliasResponse, error)
+
+	// GetPricingWithResponse The vendor's dynamic pricing settings (its manager only); the defaults, pricing off, until it sets them.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /vendor/{vendorid}/pricing (the `GetPricing` operationId).
+	GetPricingWithResponse(ctx context.Context, vendorid VendorID, reqEditors ...RequestEditorFn) (*GetPricingResponse, error)
+
+	// UpdatePricingWithBodyWithResponse Turn dynamic pricing on or off and set its bounds (its manager only). `version` must be the version read, else 409.
+	//
+	// Floor and ceiling are percentages of each itinerary's base price; max_daily_change_percent bounds how far a period's price moves within the vendor's local day. A change is recorded with its price_updated event; the pricing worker prices the vendor's periods again within moments.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /vendor/{vendorid}/pricing (the `UpdatePricing` operationId).
+	UpdatePricingWithBodyWithResponse(ctx context.Context, vendorid VendorID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdatePricingResponse, error)
+
+	// UpdatePricingWithResponse Turn dynamic pricing on or off and set its bounds (its manager only). `version` must be the version read, else 409.
+	//
+	// Floor and ceiling are percentages of each itinerary's base price; max_daily_change_percent bounds how far a period's price moves within the vendor's local day. A change is recorded with its price_updated event; the pricing worker prices the vendor's periods again within moments.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /vendor/{vendorid}/pricing (the `UpdatePricing` operationId).
+	UpdatePricingWithResponse(ctx context.Context, vendorid VendorID, body UpdatePricingJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdatePricingResponse, error)
 
 	// VendorWebhookSecretWithResponse The key that signs this vendor's webhooks (its manager only).
 	//
@@ -8126,7 +8570,7 @@ type GetVendorResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *Vendor
+	JSON200 *VendorWithQuotes
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
@@ -8154,7 +8598,7 @@ type GetVendorResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetVendorResponse) GetJSON200() *Vendor {
+func (r GetVendorResponse) GetJSON200() *VendorWithQuotes {
 	return r.JSON200
 }
 
@@ -9061,6 +9505,318 @@ func (r UpdateItineraryAliasResponse) ContentType() string {
 	return ""
 }
 
+// GetPricingResponse401Headers the declared response headers of an HTTP 401 response for GetPricing
+type GetPricingResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetPricingResponse405Headers the declared response headers of an HTTP 405 response for GetPricing
+type GetPricingResponse405Headers struct {
+	Allow string
+}
+
+// GetPricingResponse429Headers the declared response headers of an HTTP 429 response for GetPricing
+type GetPricingResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+// GetPricingResponse503Headers the declared response headers of an HTTP 503 response for GetPricing
+type GetPricingResponse503Headers struct {
+	RetryAfter *int
+}
+
+type GetPricingResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PricingSettings
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON405 the response for an HTTP 405 `application/problem+json` response
+	ApplicationproblemJSON405 *MethodNotAllowed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON414 the response for an HTTP 414 `application/problem+json` response
+	ApplicationproblemJSON414 *URITooLong
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
+	ApplicationproblemJSON431 *HeadersTooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetPricingResponse401Headers
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *GetPricingResponse405Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetPricingResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetPricingResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetPricingResponse) GetJSON200() *PricingSettings {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetPricingResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetPricingResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetPricingResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetPricingResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON405 returns the response for an HTTP 405 `application/problem+json` response
+func (r GetPricingResponse) GetApplicationproblemJSON405() *MethodNotAllowed {
+	return r.ApplicationproblemJSON405
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r GetPricingResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON414 returns the response for an HTTP 414 `application/problem+json` response
+func (r GetPricingResponse) GetApplicationproblemJSON414() *URITooLong {
+	return r.ApplicationproblemJSON414
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetPricingResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON431 returns the response for an HTTP 431 `application/problem+json` response
+func (r GetPricingResponse) GetApplicationproblemJSON431() *HeadersTooLarge {
+	return r.ApplicationproblemJSON431
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetPricingResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetPricingResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetPricingResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetPricingResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetPricingResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetPricingResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdatePricingResponse401Headers the declared response headers of an HTTP 401 response for UpdatePricing
+type UpdatePricingResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// UpdatePricingResponse405Headers the declared response headers of an HTTP 405 response for UpdatePricing
+type UpdatePricingResponse405Headers struct {
+	Allow string
+}
+
+// UpdatePricingResponse429Headers the declared response headers of an HTTP 429 response for UpdatePricing
+type UpdatePricingResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+// UpdatePricingResponse503Headers the declared response headers of an HTTP 503 response for UpdatePricing
+type UpdatePricingResponse503Headers struct {
+	RetryAfter *int
+}
+
+type UpdatePricingResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PricingSettings
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON405 the response for an HTTP 405 `application/problem+json` response
+	ApplicationproblemJSON405 *MethodNotAllowed
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON414 the response for an HTTP 414 `application/problem+json` response
+	ApplicationproblemJSON414 *URITooLong
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
+	ApplicationproblemJSON431 *HeadersTooLarge
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdatePricingResponse401Headers
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *UpdatePricingResponse405Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdatePricingResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdatePricingResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdatePricingResponse) GetJSON200() *PricingSettings {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdatePricingResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdatePricingResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdatePricingResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdatePricingResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON405 returns the response for an HTTP 405 `application/problem+json` response
+func (r UpdatePricingResponse) GetApplicationproblemJSON405() *MethodNotAllowed {
+	return r.ApplicationproblemJSON405
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UpdatePricingResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdatePricingResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON414 returns the response for an HTTP 414 `application/problem+json` response
+func (r UpdatePricingResponse) GetApplicationproblemJSON414() *URITooLong {
+	return r.ApplicationproblemJSON414
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r UpdatePricingResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UpdatePricingResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON431 returns the response for an HTTP 431 `application/problem+json` response
+func (r UpdatePricingResponse) GetApplicationproblemJSON431() *HeadersTooLarge {
+	return r.ApplicationproblemJSON431
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdatePricingResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdatePricingResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdatePricingResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdatePricingResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdatePricingResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdatePricingResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // VendorWebhookSecretResponse401Headers the declared response headers of an HTTP 401 response for VendorWebhookSecret
 type VendorWebhookSecretResponse401Headers struct {
 	WWWAuthenticate *string
@@ -9789,13 +10545,15 @@ func (c *ClientWithResponses) LoginVendorWithResponse(ctx context.Context, body 
 	return ParseLoginVendorResponse(rsp)
 }
 
-// GetVendorWithResponse A vendor with its itineraries (public; webhook_url for its manager and support staff only).
+// GetVendorWithResponse A vendor with its itineraries (public; webhook_url for its manager and support staff only); given dates, the price of each itinerary for them.
+//
+// With check_in and check_out (hotels) or start_time (restaurants), and quantity, `quotes` prices every active itinerary as a booking made now would be priced: at the vendor's dynamic prices when its pricing is on (each period's price with its breakdown), else at the base price.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /vendor/{vendorid} (the `GetVendor` operationId).
-func (c *ClientWithResponses) GetVendorWithResponse(ctx context.Context, vendorid VendorID, reqEditors ...RequestEditorFn) (*GetVendorResponse, error) {
-	rsp, err := c.GetVendor(ctx, vendorid, reqEditors...)
+func (c *ClientWithResponses) GetVendorWithResponse(ctx context.Context, vendorid VendorID, params *GetVendorParams, reqEditors ...RequestEditorFn) (*GetVendorResponse, error) {
+	rsp, err := c.GetVendor(ctx, vendorid, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -9938,6 +10696,49 @@ func (c *ClientWithResponses) UpdateItineraryAliasWithResponse(ctx context.Conte
 		return nil, err
 	}
 	return ParseUpdateItineraryAliasResponse(rsp)
+}
+
+// GetPricingWithResponse The vendor's dynamic pricing settings (its manager only); the defaults, pricing off, until it sets them.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /vendor/{vendorid}/pricing (the `GetPricing` operationId).
+func (c *ClientWithResponses) GetPricingWithResponse(ctx context.Context, vendorid VendorID, reqEditors ...RequestEditorFn) (*GetPricingResponse, error) {
+	rsp, err := c.GetPricing(ctx, vendorid, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetPricingResponse(rsp)
+}
+
+// UpdatePricingWithBodyWithResponse Turn dynamic pricing on or off and set its bounds (its manager only). `version` must be the version read, else 409.
+//
+// Floor and ceiling are percentages of each itinerary's base price; max_daily_change_percent bounds how far a period's price moves within the vendor's local day. A change is recorded with its price_updated event; the pricing worker prices the vendor's periods again within moments.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /vendor/{vendorid}/pricing (the `UpdatePricing` operationId).
+func (c *ClientWithResponses) UpdatePricingWithBodyWithResponse(ctx context.Context, vendorid VendorID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdatePricingResponse, error) {
+	rsp, err := c.UpdatePricingWithBody(ctx, vendorid, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdatePricingResponse(rsp)
+}
+
+// UpdatePricingWithResponse Turn dynamic pricing on or off and set its bounds (its manager only). `version` must be the version read, else 409.
+//
+// Floor and ceiling are percentages of each itinerary's base price; max_daily_change_percent bounds how far a period's price moves within the vendor's local day. A change is recorded with its price_updated event; the pricing worker prices the vendor's periods again within moments.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /vendor/{vendorid}/pricing (the `UpdatePricing` operationId).
+func (c *ClientWithResponses) UpdatePricingWithResponse(ctx context.Context, vendorid VendorID, body UpdatePricingJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdatePricingResponse, error) {
+	rsp, err := c.UpdatePricing(ctx, vendorid, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdatePricingResponse(rsp)
 }
 
 // VendorWebhookSecretWithResponse The key that signs this vendor's webhooks (its manager only).
@@ -13470,7 +14271,7 @@ func ParseGetVendorResponse(rsp *http.Response) (*GetVendorResponse, error) {
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest Vendor
+		var dest VendorWithQuotes
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -14510,6 +15311,354 @@ func ParseUpdateItineraryAliasResponse(rsp *http.Response) (*UpdateItineraryAlia
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpdateItineraryAliasResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetPricingResponse parses an HTTP response from a GetPricingWithResponse call
+func ParseGetPricingResponse(rsp *http.Response) (*GetPricingResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetPricingResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PricingSettings
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON405 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 414:
+		var dest URITooLong
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON414 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetPricingResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 405:
+		var headers GetPricingResponse405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = value
+		}
+		response.Headers405 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetPricingResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetPricingResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdatePricingResponse parses an HTTP response from a UpdatePricingWithResponse call
+func ParseUpdatePricingResponse(rsp *http.Response) (*UpdatePricingResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdatePricingResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PricingSettings
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON405 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 414:
+		var dest URITooLong
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON414 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers UpdatePricingResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 405:
+		var headers UpdatePricingResponse405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = value
+		}
+		response.Headers405 = &headers
+	case rsp.StatusCode == 429:
+		var headers UpdatePricingResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdatePricingResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

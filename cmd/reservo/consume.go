@@ -10,19 +10,21 @@ import (
 	"github.com/reservo/reservo/archive"
 	"github.com/reservo/reservo/config"
 	"github.com/reservo/reservo/postgres"
+	"github.com/reservo/reservo/pricing"
 	"github.com/reservo/reservo/search"
 	"github.com/reservo/reservo/workers"
 )
 
-// handlers are the event handlers of the profile: the search indexer, the archiver and the
-// notifier.
+// handlers are the event handlers of the profile: the search indexer, the archiver, the
+// notifier and the pricing worker.
 func handlers(cfg *config.Config, db *postgres.DB, eng *engines, log *slog.Logger) ([]workers.Handler, error) {
 	n, err := notifier(cfg, db, log)
 	if err != nil {
 		return nil, err
 	}
 	// Traced: each event's handling is a span in the trace of the change that wrote it.
-	return []workers.Handler{workers.Traced(search.NewIndexer(eng.search)), workers.Traced(&archive.Archiver{Store: eng.archiver}), workers.Traced(n)}, nil
+	return []workers.Handler{workers.Traced(search.NewIndexer(eng.search)), workers.Traced(&archive.Archiver{Store: eng.archiver}), workers.Traced(n),
+		workers.Traced(&pricing.Worker{Store: postgres.NewPricingStore(db)})}, nil
 }
 
 // consumers run the handlers over the event log: each reads the log itself in the local
@@ -49,9 +51,27 @@ func consume(ctx context.Context, cfg *config.Config, log *slog.Logger, db *post
 	go archive.RunPurge(ctx, eng.purger, cfg.ArchiveRetention, cfg.PurgeInterval, time.Now,
 		func(err error) { log.Error("purge archived bookings", "err", err) },
 		func(n int64) { log.Info("purged archived bookings", "rows", n) })
+	go runPricingSweep(ctx, &pricing.Worker{Store: postgres.NewPricingStore(db)}, cfg.PricingSweep, log)
 	cs, err := consumers(cfg, db, eng, log, reg)
 	if err != nil {
 		return err
 	}
 	return workers.RunConsumers(ctx, cs, log)
+}
+
+// runPricingSweep prices again, every interval, the coming periods and profiles of the vendors
+// with dynamic pricing on: lead time passes without events.
+func runPricingSweep(ctx context.Context, w *pricing.Worker, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := w.Sweep(ctx); err != nil && ctx.Err() == nil {
+				log.Error("pricing sweep", "err", err)
+			}
+		}
+	}
 }

@@ -106,6 +106,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cmd == "seed" {
 		return runSeed(ctx, args[1:], getenv, stdout, stderr)
 	}
+	if cmd == "bench" && len(args) > 1 && args[1] == "pricing" {
+		return runBenchPricing(args[2:], stdout, stderr)
+	}
 	if cmd == "bench" {
 		return runBench(ctx, args[1:], getenv, stdout, stderr)
 	}

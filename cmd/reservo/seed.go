@@ -23,6 +23,7 @@ func runSeed(ctx context.Context, args []string, getenv func(string) string, std
 	fs.IntVar(&o.Days, "days", 14, "bookings fall in the next days")
 	fs.IntVar(&o.Users, "users", 10_000, "guests who made them")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed")
+	fs.Float64Var(&o.PricedShare, "priced-share", 0.1, "share of vendors with dynamic pricing on, with stored prices (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/reservo/reservo/notify"
 	"github.com/reservo/reservo/payment"
 	"github.com/reservo/reservo/postgres"
+	"github.com/reservo/reservo/pricing"
 	"github.com/reservo/reservo/redis"
 	"github.com/reservo/reservo/search"
 	"github.com/reservo/reservo/temporal"
@@ -49,6 +50,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgr
 		// Failures are remembered for an hour after the last one (longer than any wait).
 		backoff = redis.NewBackoff(rc, cfg.LoginFree, time.Second, cfg.LoginBackoffMax, time.Hour)
 	}
+	prices := pricing.NewService(postgres.NewPricingStore(db), now)
+	demand := pricing.NewRecorder()
+	go demand.RunFlush(ctx, postgres.NewEventLog(db), cfg.PricingFlush, now, log)
 	app := api.New(api.Config{
 		Users:       users.WithTokenCache(tokenStates),
 		Vendors:     vendors.NewService(postgres.NewVendorStore(db), now).AllowPrivateWebhooks(cfg.WebhookAllowPrivate),
@@ -58,11 +62,13 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, db *postgr
 			WithLists(bookingStore, eng.archived).
 			WithGuests(postgres.NewUserStore(db)).
 			WithPayments(postgres.NewPaymentStore(db)).
-			WithGuard(bookingStore, cfg.MaxHoldsPerGuest),
+			WithGuard(bookingStore, cfg.MaxHoldsPerGuest).
+			WithPricer(prices),
+		Pricing:        prices,
 		Provider:       provider,
 		Payments:       postgres.NewPaymentStore(db),
 		Feed:           notify.NewFeedService(postgres.NewNotificationStore(db), now),
-		Search:         search.NewService(eng.search, now),
+		Search:         search.NewService(eng.search, now).WithDemand(demand),
 		WebhookSecret:  cfg.WebhookSecret,
 		Tokens:         auth.NewTokens(cfg.JWTSecret, cfg.TokenTTL, now),
 		TokenStates:    tokenStates,

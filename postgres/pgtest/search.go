@@ -11,6 +11,7 @@ import (
 	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/event"
 	"github.com/reservo/reservo/postgres"
+	"github.com/reservo/reservo/pricing"
 	"github.com/reservo/reservo/search/searchtest"
 	"github.com/reservo/reservo/vendors"
 )
@@ -155,4 +156,39 @@ func (s *SearchSeeder) Transition(t *testing.T, id uuid.UUID, to booking.Status)
 		t.Fatalf("booking to %s: %v", to, err)
 	}
 	return s.events(t, b.VendorID)
+}
+
+// Price implements searchtest.PriceSeeder: pricing on through the pricing store (its
+// price_updated event logged), and the prices stored as the pricing worker stores them.
+func (s *SearchSeeder) Price(t *testing.T, vendorID uuid.UUID, floor, ceiling int, prices map[pricing.Key]int64) []event.Envelope {
+	t.Helper()
+	ctx := context.Background()
+	st := postgres.NewPricingStore(s.db)
+	on := true
+	if _, err := st.UpdateSettings(ctx, vendorID, func(ps *pricing.Settings) error {
+		ps.Apply(pricing.Update{Enabled: &on, FloorPercent: &floor, CeilingPercent: &ceiling}, time.Now())
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(prices) > 0 {
+		var keys []pricing.Key
+		for k := range prices {
+			keys = append(keys, k)
+		}
+		b, err := st.Book(ctx, vendorID, keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ps []*pricing.Period
+		for k, p := range prices {
+			row := b.Periods[k]
+			row.Price, row.DayPrice, row.Day = p, p, time.Now().Format(time.DateOnly)
+			ps = append(ps, row)
+		}
+		if err := st.Save(ctx, b, ps, nil, nil, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s.events(t, vendorID)
 }

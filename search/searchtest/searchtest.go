@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) (search.Store, Seeder)) {
 	t.Run("PaginationWithInserts", func(t *testing.T) { testPagination(t, newStore, 0) })
 	t.Run("PaginationWithInsertsInARadius", func(t *testing.T) { testPagination(t, newStore, 60) })
 	t.Run("IndexerIdempotent", func(t *testing.T) { testIndexer(t, newStore) })
+	t.Run("DynamicPrices", func(t *testing.T) { testDynamicPrices(t, newStore) })
 }
 
 // env is a store with its seeder, service, indexer and the oracle's copy of what was seeded.
