@@ -12,7 +12,7 @@ import (
 	"github.com/reservo/reservo/pricing"
 )
 
-// PricingStore keeps dynamic pricing (schema/postgres/0013_pricing.sql): the pricing.Store of
+// PricingStore keeps dynamic pricing (schema/postgres/0014_pricing.sql): the pricing.Store of
 // the Worker, and the settings and stored prices that the pricing service reads.
 type PricingStore struct {
 	db *DB
