@@ -54,7 +54,10 @@ healthy() { http_get '/_cluster/health' | grep -Eq '"status":"(green|yellow)"'; 
 build() {
   local sum
   sum=$(cd "$SRC" && find pom.xml src -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
-  if [ -d "$BUILD/lib" ] && [ "$(cat "$BUILD/.stamp" 2>/dev/null)" = "$sum" ]; then
+  # A build is whole when its stamp matches and it has the launcher's resources (a build cut
+  # short by a kill can leave classes without them).
+  if [ -d "$BUILD/lib" ] && [ -f "$BUILD/classes/log4j2.properties" ] &&
+    [ "$(cat "$BUILD/.stamp" 2>/dev/null)" = "$sum" ]; then
     return
   fi
   command -v mvn >/dev/null || die "mvn (Maven) is needed to fetch Elasticsearch from Maven Central"
