@@ -1,7 +1,8 @@
 // Package elastic is the Elasticsearch adapter of the scale profile: the search index of the
 // vendors (search.Store) with its own copy of availability, kept from the booking events
-// (search.BookingIndexer). The indices are versioned (schema/elasticsearch) and read and written
-// through aliases, so that a new mapping can be built next to the one in use.
+// (search.BookingIndexer), and of the vendors' dynamic prices, kept from the price_updated
+// events (search.PriceIndexer). The indices are versioned (schema/elasticsearch) and read and
+// written through aliases, so that a new mapping can be built next to the one in use.
 package elastic
 
 import (
@@ -13,6 +14,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
+	"github.com/google/uuid"
 
 	esschema "github.com/reservo/reservo/schema/elasticsearch"
 	"github.com/reservo/reservo/search"
@@ -44,7 +47,7 @@ var (
 )
 
 // Store is the Elasticsearch search store: one document per vendor in the vendors index, with
-// its itineraries and their busy periods as nested documents.
+// its itineraries and their busy periods as nested documents, and its stored prices.
 type Store struct {
 	es      *elasticsearch.Client
 	prefix  string
@@ -55,6 +58,7 @@ type Store struct {
 var (
 	_ search.Store          = (*Store)(nil)
 	_ search.BookingIndexer = (*Store)(nil)
+	_ search.PriceIndexer   = (*Store)(nil)
 )
 
 // Option configures a Store.
@@ -138,26 +142,22 @@ func indexVersions(name string) ([]int, error) {
 	return vs, nil
 }
 
-// Migrate creates the newest version of the vendors index (schema/elasticsearch/vendors.vN.json)
-// when it does not exist, and points the alias at it when the alias does not exist yet. It is
-// idempotent and safe to run from several processes at once. It returns ErrReindexNeeded when
-// the alias points at another version.
+// vendorsIndex is the name of version v of the vendors index.
+func (s *Store) vendorsIndex(v int) string { return fmt.Sprintf("%s-vendors-v%d", s.prefix, v) }
+
+// Migrate makes the vendors index current. Without the alias, it creates the newest version of
+// the index (schema/elasticsearch/vendors.vN.json) when it does not exist and points the alias
+// at it. With the alias on an older version that the newest only adds fields to, it upgrades
+// that index in place (upgrade). It is idempotent and safe to run from several processes at
+// once, and beside the indexer. It returns ErrReindexNeeded when the alias points at another
+// version that cannot be upgraded in place.
 func (s *Store) Migrate(ctx context.Context) error {
 	vs, err := indexVersions("vendors")
 	if err != nil {
 		return fmt.Errorf("elastic: migrate: %w", err)
 	}
 	v := vs[len(vs)-1]
-	body, err := esschema.Indices.ReadFile(fmt.Sprintf("vendors.v%d.json", v))
-	if err != nil {
-		return fmt.Errorf("elastic: migrate: %w", err)
-	}
-	index := fmt.Sprintf("%s-vendors-v%d", s.prefix, v)
-	_, err = s.do(ctx, esapi.IndicesCreateRequest{Index: index, Body: bytes.NewReader(body)}, nil)
-	var ee *Error
-	if err != nil && !(errors.As(err, &ee) && ee.Type == "resource_already_exists_exception") {
-		return fmt.Errorf("elastic: migrate: create index %s: %w", index, err)
-	}
+	index := s.vendorsIndex(v)
 	alias := s.VendorsAlias()
 	current := map[string]json.RawMessage{}
 	status, err := s.do(ctx, esapi.IndicesGetAliasRequest{Name: []string{alias}}, &current, http.StatusNotFound)
@@ -169,8 +169,24 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return nil
 		}
 		for other := range current {
-			return fmt.Errorf("elastic: migrate: %s points at %s, not %s: %w", alias, other, index, ErrReindexNeeded)
+			old, err := strconv.Atoi(strings.TrimPrefix(other, s.prefix+"-vendors-v"))
+			if err != nil || !strings.HasPrefix(other, s.prefix+"-vendors-v") || old >= v || !upgradable(old, v) {
+				return fmt.Errorf("elastic: migrate: %s points at %s, not %s: %w", alias, other, index, ErrReindexNeeded)
+			}
+			if err := s.upgrade(ctx, other, v); err != nil {
+				return fmt.Errorf("elastic: migrate: upgrade %s to version %d: %w", other, v, err)
+			}
+			return nil
 		}
+	}
+	body, err := esschema.Indices.ReadFile(fmt.Sprintf("vendors.v%d.json", v))
+	if err != nil {
+		return fmt.Errorf("elastic: migrate: %w", err)
+	}
+	_, err = s.do(ctx, esapi.IndicesCreateRequest{Index: index, Body: bytes.NewReader(body)}, nil)
+	var ee *Error
+	if err != nil && !(errors.As(err, &ee) && ee.Type == "resource_already_exists_exception") {
+		return fmt.Errorf("elastic: migrate: create index %s: %w", index, err)
 	}
 	actions, _ := json.Marshal(map[string]any{"actions": []any{
 		map[string]any{"add": map[string]any{"index": index, "alias": alias, "is_write_index": true}},
@@ -179,6 +195,153 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return fmt.Errorf("elastic: migrate: alias %s to %s: %w", alias, index, err)
 	}
 	return nil
+}
+
+// indexFile is the definition of version v of the vendors index.
+type indexFile struct {
+	Settings map[string]any  `json:"settings"`
+	Mappings json.RawMessage `json:"mappings"`
+}
+
+func readIndexFile(v int) (indexFile, error) {
+	var f indexFile
+	b, err := esschema.Indices.ReadFile(fmt.Sprintf("vendors.v%d.json", v))
+	if err == nil {
+		err = json.Unmarshal(b, &f)
+	}
+	return f, err
+}
+
+// upgradable reports whether version to of the vendors index only adds fields to version from:
+// the same settings, and every field of from as it was.
+func upgradable(from, to int) bool {
+	a, err1 := readIndexFile(from)
+	b, err2 := readIndexFile(to)
+	if err1 != nil || err2 != nil || !reflect.DeepEqual(a.Settings, b.Settings) {
+		return false
+	}
+	var ma, mb any
+	if json.Unmarshal(a.Mappings, &ma) != nil || json.Unmarshal(b.Mappings, &mb) != nil {
+		return false
+	}
+	return adds(ma, mb, false)
+}
+
+// adds reports whether mapping b is mapping a with new fields (new keys of properties).
+func adds(a, b any, properties bool) bool {
+	ma, ok1 := a.(map[string]any)
+	mb, ok2 := b.(map[string]any)
+	if !ok1 || !ok2 {
+		return reflect.DeepEqual(a, b)
+	}
+	if !properties && len(mb) != len(ma) {
+		return false
+	}
+	for k, va := range ma {
+		vb, ok := mb[k]
+		if !ok || !adds(va, vb, k == "properties" && !properties) {
+			return false
+		}
+	}
+	return true
+}
+
+// upgradeBatch is how many documents an upgrade rewrites in one bulk request.
+const upgradeBatch = 256
+
+// upgrade applies version v's mapping to index, an older version that v only adds fields to,
+// and rewrites the documents written before it (those with an itinerary without the fields
+// derived at each write), a batch at a time, as every write does (recount), each only if
+// nobody wrote it since it was read (a document the indexer wrote meanwhile is rewritten
+// through update). Run again, it finds nothing to rewrite.
+func (s *Store) upgrade(ctx context.Context, index string, v int) error {
+	f, err := readIndexFile(v)
+	if err != nil {
+		return err
+	}
+	if _, err := s.do(ctx, esapi.IndicesPutMappingRequest{Index: []string{index}, Body: bytes.NewReader(f.Mappings)}, nil); err != nil {
+		return fmt.Errorf("put mapping: %w", err)
+	}
+	var from []any
+	for {
+		yes := true
+		req := map[string]any{
+			"size":             upgradeBatch,
+			"track_total_hits": false,
+			"query": map[string]any{"nested": map[string]any{"path": "itineraries", "query": map[string]any{
+				"bool": map[string]any{"must_not": []any{map[string]any{"exists": map[string]any{"field": "itineraries.floor_price"}}}}}}},
+			"sort": []any{map[string]any{"vendor_id": "asc"}},
+		}
+		if from != nil {
+			req["search_after"] = from
+		}
+		body, _ := json.Marshal(req)
+		var res struct {
+			Hits struct {
+				Hits []struct {
+					ID          string          `json:"_id"`
+					SeqNo       int             `json:"_seq_no"`
+					PrimaryTerm int             `json:"_primary_term"`
+					Source      json.RawMessage `json:"_source"`
+					Sort        []any           `json:"sort"`
+				} `json:"hits"`
+			} `json:"hits"`
+		}
+		if _, err := s.do(ctx, esapi.SearchRequest{Index: []string{index}, Body: bytes.NewReader(body), SeqNoPrimaryTerm: &yes}, &res); err != nil {
+			return fmt.Errorf("find documents to upgrade: %w", err)
+		}
+		hits := res.Hits.Hits
+		if len(hits) == 0 {
+			return nil
+		}
+		var bulk bytes.Buffer
+		for _, h := range hits {
+			var d vendorDoc
+			if err := json.Unmarshal(h.Source, &d); err != nil {
+				return fmt.Errorf("decode %s: %w", h.ID, err)
+			}
+			d.recount(s.now())
+			doc, err := json.Marshal(&d)
+			if err != nil {
+				return fmt.Errorf("encode %s: %w", h.ID, err)
+			}
+			meta, _ := json.Marshal(map[string]any{"index": map[string]any{"_id": h.ID, "if_seq_no": h.SeqNo, "if_primary_term": h.PrimaryTerm}})
+			bulk.Write(meta)
+			bulk.WriteByte('\n')
+			bulk.Write(doc)
+			bulk.WriteByte('\n')
+		}
+		var out struct {
+			Items []map[string]struct {
+				ID     string          `json:"_id"`
+				Status int             `json:"status"`
+				Error  json.RawMessage `json:"error"`
+			} `json:"items"`
+		}
+		if _, err := s.do(ctx, esapi.BulkRequest{Index: index, Body: &bulk, Refresh: s.refresh}, &out); err != nil {
+			return fmt.Errorf("rewrite documents: %w", err)
+		}
+		for _, item := range out.Items {
+			for _, r := range item {
+				switch {
+				case r.Status == http.StatusConflict:
+					id, err := uuid.Parse(r.ID)
+					if err != nil {
+						return fmt.Errorf("document id %q: %w", r.ID, err)
+					}
+					if err := s.update(ctx, id, func(_ *vendorDoc, found bool) bool { return found }); err != nil {
+						return fmt.Errorf("rewrite %s: %w", r.ID, err)
+					}
+				case r.Status >= 300:
+					return fmt.Errorf("rewrite %s: status %d: %s", r.ID, r.Status, r.Error)
+				}
+			}
+		}
+		if len(hits) < upgradeBatch {
+			return nil
+		}
+		from = hits[len(hits)-1].Sort
+	}
 }
 
 // Refresh makes every write done so far visible to searches (tests and demos; production

@@ -16,15 +16,23 @@ import (
 
 	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/event"
+	"github.com/reservo/reservo/pricing"
 	"github.com/reservo/reservo/search"
 	"github.com/reservo/reservo/vendors"
 )
 
-// vendorDoc is a vendor's document (schema/elasticsearch/vendors.v1.json). Besides the vendor
+// vendorDoc is a vendor's document (schema/elasticsearch/vendors.v2.json). Besides the vendor
 // it holds, unindexed, what every booking of the vendor holds as of its last event (Bookings),
 // and, indexed per itinerary, the periods in which units are in use with the units left free
 // (Busy): a dated search wants no busy period of its own with fewer free units than asked.
 // Both live in one document so that one write changes them together.
+//
+// With dynamic pricing on, it also holds the vendor's bounds (percent of base) and, unindexed,
+// the prices the pricing worker stored (Prices, Profiles), as the price_updated events carry
+// them: only the periods and slots that have a price, as Busy holds only the periods in use. A
+// search reads the prices of its own periods (source filtering) and sums them in Go; what is
+// indexed is each itinerary's lowest and highest price of one period (FloorPrice,
+// CeilingPrice), which bound any price the vendor can be quoted at.
 type vendorDoc struct {
 	VendorID string `json:"vendor_id"`
 	// Indexed is false while only booking events have arrived (the vendor's own events come
@@ -47,6 +55,17 @@ type vendorDoc struct {
 	ScheduleKey string           `json:"schedule_key,omitempty"`
 	Schedule    *search.Schedule `json:"schedule,omitempty"`
 	Itineraries []itineraryDoc   `json:"itineraries"`
+	// PriceSeq is the seq of the last price_updated event applied (older ones are ignored).
+	PriceSeq int64 `json:"price_seq,omitempty"`
+	// FloorPercent and CeilingPercent are the vendor's bounds while its dynamic pricing is on;
+	// nil while it is off.
+	FloorPercent   *int `json:"price_floor_percent,omitempty"`
+	CeilingPercent *int `json:"price_ceiling_percent,omitempty"`
+	// Prices are the stored prices of one unit per itinerary id and period start (Unix
+	// seconds); Profiles those of the periods without a price of their own, per itinerary id
+	// and slot (pricing.Slot). Both are kept while pricing is off, as PostgreSQL keeps them.
+	Prices   map[string]map[int64]int64  `json:"prices,omitempty"`
+	Profiles map[string]map[string]int64 `json:"profiles,omitempty"`
 	// Bookings by booking id.
 	Bookings map[string]bookingDoc `json:"bookings,omitempty"`
 }
@@ -57,16 +76,20 @@ type geoPoint struct {
 }
 
 type itineraryDoc struct {
-	ID         string   `json:"itinerary_id"`
-	Kind       string   `json:"kind"`
-	Type       string   `json:"type"`
-	Name       string   `json:"name"`
-	Capacity   int      `json:"capacity"`
-	Quantity   int      `json:"quantity"`
-	BasePrice  int64    `json:"base_price"`
-	Currency   string   `json:"currency"`
-	Facilities []string `json:"facilities"`
-	Active     bool     `json:"active"`
+	ID        string `json:"itinerary_id"`
+	Kind      string `json:"kind"`
+	Type      string `json:"type"`
+	Name      string `json:"name"`
+	Capacity  int    `json:"capacity"`
+	Quantity  int    `json:"quantity"`
+	BasePrice int64  `json:"base_price"`
+	// FloorPrice and CeilingPrice bound the price of one unit for one period: the base price
+	// without dynamic pricing, the vendor's floor and ceiling of it with (derived at each write).
+	FloorPrice   int64    `json:"floor_price"`
+	CeilingPrice int64    `json:"ceiling_price"`
+	Currency     string   `json:"currency"`
+	Facilities   []string `json:"facilities"`
+	Active       bool     `json:"active"`
 	// ScheduleKey is the vendor's, copied so that a nested query can pick the periods of the
 	// itinerary's own schedule.
 	ScheduleKey string    `json:"schedule_key"`
@@ -94,8 +117,8 @@ type bookingDoc struct {
 // ask about the past, and an event that old is not redelivered.
 const forgetAfter = 48 * time.Hour
 
-// recount forgets the bookings of the past and writes the busy periods of every itinerary from
-// the bookings that hold units.
+// recount forgets the bookings and prices of the past, writes the busy periods of every
+// itinerary from the bookings that hold units, and each itinerary's price bounds.
 func (d *vendorDoc) recount(now time.Time) {
 	used := map[string]map[int64]int{}
 	cutoff := now.Add(-forgetAfter).Unix()
@@ -122,6 +145,45 @@ func (d *vendorDoc) recount(now time.Time) {
 		}
 		slices.SortFunc(it.Busy, func(a, b busyDoc) int { return int(a.Start - b.Start) })
 	}
+	d.reprice(cutoff)
+}
+
+// pricing returns the vendor's bounds, ok false while its dynamic pricing is off.
+func (d *vendorDoc) pricing() (st pricing.Settings, ok bool) {
+	if d.FloorPercent == nil || d.CeilingPercent == nil {
+		return st, false
+	}
+	return pricing.Settings{FloorPercent: *d.FloorPercent, CeilingPercent: *d.CeilingPercent}, true
+}
+
+// reprice writes each itinerary's price bounds and forgets the prices of periods that started
+// before cutoff (searches never ask about them) and of itineraries the vendor no longer has.
+func (d *vendorDoc) reprice(cutoff int64) {
+	st, priced := d.pricing()
+	have := map[string]bool{}
+	for i := range d.Itineraries {
+		it := &d.Itineraries[i]
+		have[it.ID] = true
+		it.FloorPrice, it.CeilingPrice = it.BasePrice, it.BasePrice
+		if priced {
+			it.FloorPrice, it.CeilingPrice = st.Floor(it.BasePrice), st.Ceiling(it.BasePrice)
+		}
+	}
+	for id, ps := range d.Prices {
+		for start := range ps {
+			if start < cutoff {
+				delete(ps, start)
+			}
+		}
+		if len(ps) == 0 || (d.Indexed && !have[id]) {
+			delete(d.Prices, id)
+		}
+	}
+	for id := range d.Profiles {
+		if d.Indexed && !have[id] {
+			delete(d.Profiles, id)
+		}
+	}
 }
 
 // setVendor writes v's fields, as of the event with sequence seq, into d.
@@ -132,7 +194,9 @@ func (d *vendorDoc) setVendor(v *vendors.Vendor, seq int64) {
 		City: strings.ToLower(strings.Join(strings.Fields(v.City.Name), " ")), CityName: v.City.Name,
 		CountryCode: v.City.CountryCode, Location: &geoPoint{Lat: v.Lat, Lon: v.Lon}, Lat: v.Lat, Lon: v.Lon,
 		Cuisines: v.Cuisines, StarRating: v.StarRating, Rating: v.Rating, Currency: v.Currency, Active: v.Active,
-		ScheduleKey: key, Schedule: &sch, Itineraries: []itineraryDoc{}, Bookings: d.Bookings}
+		ScheduleKey: key, Schedule: &sch, Itineraries: []itineraryDoc{}, Bookings: d.Bookings,
+		PriceSeq: d.PriceSeq, FloorPercent: d.FloorPercent, CeilingPercent: d.CeilingPercent, Prices: d.Prices,
+		Profiles: d.Profiles}
 	for _, it := range v.Itineraries {
 		fac := it.Facilities
 		if fac == nil {
@@ -145,7 +209,7 @@ func (d *vendorDoc) setVendor(v *vendors.Vendor, seq int64) {
 }
 
 // UpsertVendor implements search.Store: the vendor's fields and itineraries are replaced when
-// seq is newer than the document's, keeping what the bookings hold.
+// seq is newer than the document's, keeping what the bookings hold and the vendor's pricing.
 func (s *Store) UpsertVendor(ctx context.Context, v *vendors.Vendor, seq int64) error {
 	err := s.update(ctx, v.ID, func(d *vendorDoc, found bool) bool {
 		if found && d.Indexed && d.Seq >= seq {
@@ -199,6 +263,59 @@ func (s *Store) ApplyBooking(ctx context.Context, e event.Envelope, p booking.Ev
 	})
 	if err != nil {
 		return fmt.Errorf("elastic: apply %s of booking %s: %w", e.Type, b.ID, err)
+	}
+	return nil
+}
+
+// ApplyPrices implements search.PriceIndexer: a change of the vendor's pricing settings (on or
+// off, floor, ceiling) and the prices of its periods and slots that changed are written to its
+// document, unless it holds this or a later price_updated event (by seq: a vendor's price
+// events come in order, on one partition of their topic). The prices are kept as stored, and
+// held within the bounds of the moment when a search reads them, as PostgreSQL does.
+func (s *Store) ApplyPrices(ctx context.Context, seq int64, p pricing.PriceEvent) error {
+	if seq <= 0 {
+		return fmt.Errorf("elastic: prices of vendor %s: no sequence number", p.VendorID)
+	}
+	err := s.update(ctx, p.VendorID, func(d *vendorDoc, found bool) bool {
+		if !found {
+			d.VendorID = p.VendorID.String()
+			d.Itineraries = []itineraryDoc{}
+		}
+		if d.PriceSeq >= seq {
+			return false
+		}
+		d.PriceSeq = seq
+		if st := p.Settings; st != nil {
+			d.FloorPercent, d.CeilingPercent = nil, nil
+			if st.Enabled {
+				floor, ceil := st.FloorPercent, st.CeilingPercent
+				d.FloorPercent, d.CeilingPercent = &floor, &ceil
+			}
+		}
+		for _, pp := range p.Periods {
+			id := pp.ItineraryID.String()
+			if d.Prices == nil {
+				d.Prices = map[string]map[int64]int64{}
+			}
+			if d.Prices[id] == nil {
+				d.Prices[id] = map[int64]int64{}
+			}
+			d.Prices[id][pp.StartsAt.Unix()] = pp.Price
+		}
+		for _, pr := range p.Profiles {
+			id := pr.ItineraryID.String()
+			if d.Profiles == nil {
+				d.Profiles = map[string]map[string]int64{}
+			}
+			if d.Profiles[id] == nil {
+				d.Profiles[id] = map[string]int64{}
+			}
+			d.Profiles[id][pr.Slot] = pr.Price
+		}
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("elastic: apply prices of vendor %s: %w", p.VendorID, err)
 	}
 	return nil
 }

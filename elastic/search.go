@@ -2,19 +2,23 @@ package elastic
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 	"github.com/google/uuid"
 
+	"github.com/reservo/reservo/pricing"
 	"github.com/reservo/reservo/search"
 	"github.com/reservo/reservo/validate"
+	"github.com/reservo/reservo/vendors"
 )
 
 // Radii of the two spheres: distances are reported, and radii meant, on PostgreSQL's
@@ -37,54 +41,189 @@ const maxSchedules = 10000
 // price, and for a dated search no busy period of its schedule's periods with fewer free units
 // than asked); sorted by rating, by the cheapest matching itinerary (a nested sort with the
 // same filter) or by distance, then by vendor id, and continued after the cursor with
-// search_after. The itineraries of the page's vendors are then matched again from the
-// documents, with their free units.
+// search_after. The itineraries of the hits are then matched again from the documents, with
+// their free units and their prices.
+//
+// Prices: without dates, the base price. With dates, a vendor without dynamic pricing is
+// quoted its base price x nights, and one with it the sum over the priced periods (every
+// night, a restaurant's first seating) of each period's stored price, else its slot's profile,
+// else the base price, held within the vendor's floor and ceiling, as PostgreSQL quotes them.
+// Elasticsearch has no scripting here to add up a stay, so the index holds what bounds a
+// price (each itinerary's floor and ceiling for one period: the base price for both without
+// dynamic pricing) and the search sums the stored prices of its own periods in Go (the source
+// of a hit carries only those, by source filtering). The query filters a price range by the
+// bounds, and the exact prices decide: a hit with no itinerary left in the range is passed
+// over and the walk goes on (priceWalk). Sorted by price, the query sorts by the floor, a
+// lower bound of the price that is the price itself without dynamic pricing (byPrice).
 func (s *Store) Search(ctx context.Context, f search.Filter, now time.Time) (*search.Page, error) {
 	after, err := f.After()
 	if err != nil {
 		return nil, validate.Errors{{Field: "cursor", Message: "is not a cursor of this search; start again without it"}}
 	}
-	empty := &search.Page{Vendors: []search.Vendor{}}
-	var periods map[string][]int64
+	var periods map[string]keyPeriods
 	if f.Dated() {
 		if periods, err = s.periods(ctx, &f, now); err != nil {
 			return nil, err
 		}
 		if len(periods) == 0 {
-			return empty, nil
+			return &search.Page{Vendors: []search.Vendor{}}, nil
 		}
 	}
-	body, err := json.Marshal(searchBody(&f, after, periods))
+	if f.Dated() && f.Sort == search.ByPrice {
+		return s.byPrice(ctx, &f, after, periods)
+	}
+	return s.priceWalk(ctx, &f, after, periods)
+}
+
+// Batches of a walk: the first is a page and one more; each next one is four times larger,
+// up to maxBatch hits.
+const maxBatch = 512
+
+func nextBatch(size int) int { return min(size*4, maxBatch) }
+
+// hit is one vendor of a search answer, with its sort values.
+type hit struct {
+	Source vendorDoc `json:"_source"`
+	Sort   []any     `json:"sort"`
+}
+
+// hits runs one search request.
+func (s *Store) hits(ctx context.Context, body obj) ([]hit, error) {
+	b, err := json.Marshal(body)
 	if err != nil {
 		return nil, fmt.Errorf("elastic: search: %w", err)
 	}
 	var res struct {
 		Hits struct {
-			Hits []struct {
-				Source vendorDoc `json:"_source"`
-				Sort   []any     `json:"sort"`
-			} `json:"hits"`
+			Hits []hit `json:"hits"`
 		} `json:"hits"`
 	}
-	if _, err := s.do(ctx, esapi.SearchRequest{Index: []string{s.VendorsAlias()}, Body: bytes.NewReader(body)}, &res); err != nil {
+	if _, err := s.do(ctx, esapi.SearchRequest{Index: []string{s.VendorsAlias()}, Body: bytes.NewReader(b)}, &res); err != nil {
 		return nil, fmt.Errorf("elastic: search: %w", err)
 	}
-	page := empty
-	for i, h := range res.Hits.Hits {
+	return res.Hits.Hits, nil
+}
+
+// priceWalk answers a search in the order of the query (rating, distance, or base price
+// without dates): the hits are taken in order, and those with no itinerary within the price
+// range at their exact prices are passed over (only a dated search with a price range and
+// vendors with dynamic pricing has any), batch after batch until a page and one more.
+func (s *Store) priceWalk(ctx context.Context, f *search.Filter, after *search.Cursor, periods map[string]keyPeriods) (*search.Page, error) {
+	type found struct {
+		v    search.Vendor
+		sort []any
+	}
+	var kept []found
+	var from []any
+	if after != nil {
+		var v any = after.Value
+		if f.Sort == search.ByPrice {
+			v = int64(after.Value)
+		}
+		from = []any{v, after.ID.String()}
+	}
+	for size := f.Limit + 1; ; size = nextBatch(size) {
+		hits, err := s.hits(ctx, searchBody(f, nil, periods, from, size))
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range hits {
+			v, _, err := toVendor(f, &h.Source, periods)
+			if err != nil {
+				return nil, err
+			}
+			if len(v.Itineraries) > 0 {
+				kept = append(kept, found{v, h.Sort})
+			}
+		}
+		if len(kept) > f.Limit || len(hits) < size {
+			break
+		}
+		from = hits[len(hits)-1].Sort
+	}
+	page := &search.Page{Vendors: []search.Vendor{}}
+	for i, k := range kept {
 		if i == f.Limit {
-			prev := res.Hits.Hits[i-1]
-			c, err := cursorOf(f.Sort, prev.Source.VendorID, prev.Sort)
+			prev := kept[i-1]
+			c, err := cursorOf(f.Sort, prev.v.ID.String(), prev.sort)
 			if err != nil {
 				return nil, err
 			}
 			page.NextCursor = c.Encode()
 			break
 		}
-		v, err := toVendor(&f, &h.Source, periods)
+		page.Vendors = append(page.Vendors, k.v)
+	}
+	return page, nil
+}
+
+// byPrice answers a dated search sorted by price. The query sorts by each vendor's lowest
+// floor among its matching itineraries: times the nights, a lower bound of its price, and its
+// price when it has no dynamic pricing. The hits are priced in Go, batch after batch, until the
+// page is certain: a page and one more are found, and the last hit's bound (with its vendor id,
+// for ties) is past the page's last price, so no vendor further in the query's order can come
+// before it. After a cursor, the query leaves out the vendors with a matching itinerary whose
+// ceiling is below the cursor's price (their price is below it too); the others before the
+// cursor are passed over here.
+func (s *Store) byPrice(ctx context.Context, f *search.Filter, after *search.Cursor, periods map[string]keyPeriods) (*search.Page, error) {
+	type found struct {
+		v    search.Vendor
+		unit int64 // the price of one unit over the stay: the cheapest matching itinerary's
+	}
+	before := func(a, b found) int {
+		if a.unit != b.unit {
+			return cmp.Compare(a.unit, b.unit)
+		}
+		return strings.Compare(a.v.ID.String(), b.v.ID.String())
+	}
+	nights := int64(f.Nights())
+	var cands []found
+	var from []any
+	for size := f.Limit + 1; ; size = nextBatch(size) {
+		hits, err := s.hits(ctx, searchBody(f, after, periods, from, size))
 		if err != nil {
 			return nil, err
 		}
-		page.Vendors = append(page.Vendors, v)
+		for _, h := range hits {
+			v, unit, err := toVendor(f, &h.Source, periods)
+			if err != nil {
+				return nil, err
+			}
+			if len(v.Itineraries) == 0 {
+				continue
+			}
+			c := found{v, unit}
+			if after != nil && before(c, found{search.Vendor{ID: after.ID}, int64(after.Value)}) <= 0 {
+				continue // on a page before
+			}
+			cands = append(cands, c)
+		}
+		if len(hits) < size {
+			break
+		}
+		last := hits[len(hits)-1]
+		bound, ok := last.Sort[0].(float64)
+		if !ok || len(last.Sort) != 2 {
+			return nil, fmt.Errorf("elastic: search: sort values %v of %s", last.Sort, last.Source.VendorID)
+		}
+		slices.SortFunc(cands, before)
+		if len(cands) > f.Limit {
+			p := cands[f.Limit-1]
+			if lb := int64(bound) * nights; lb > p.unit || (lb == p.unit && last.Source.VendorID >= p.v.ID.String()) {
+				break
+			}
+		}
+		from = last.Sort
+	}
+	slices.SortFunc(cands, before)
+	page := &search.Page{Vendors: []search.Vendor{}}
+	for i, c := range cands {
+		if i == f.Limit {
+			prev := cands[i-1]
+			page.NextCursor = search.Cursor{Sort: f.Sort, Value: float64(prev.unit), ID: prev.v.ID}.Encode()
+			break
+		}
+		page.Vendors = append(page.Vendors, c.v)
 	}
 	return page, nil
 }
@@ -102,11 +241,13 @@ func cursorOf(sort search.Sort, id string, sv []any) (search.Cursor, error) {
 	return search.Cursor{Sort: sort, Value: v, ID: vid}, nil
 }
 
-// toVendor turns a hit into a found vendor with its itineraries that match f.
-func toVendor(f *search.Filter, d *vendorDoc, periods map[string][]int64) (search.Vendor, error) {
+// toVendor turns a document into a found vendor with its itineraries that match f at their
+// prices, cheapest first, and the price of one unit of the cheapest (over the stay: the price
+// of the search's periods). No itinerary matches when none is free or in the price range.
+func toVendor(f *search.Filter, d *vendorDoc, periods map[string]keyPeriods) (search.Vendor, int64, error) {
 	id, err := uuid.Parse(d.VendorID)
 	if err != nil {
-		return search.Vendor{}, fmt.Errorf("elastic: search: vendor id %q: %w", d.VendorID, err)
+		return search.Vendor{}, 0, fmt.Errorf("elastic: search: vendor id %q: %w", d.VendorID, err)
 	}
 	v := search.Vendor{ID: id, Kind: d.Kind, Name: d.Name, City: d.CityName, CountryCode: d.CountryCode,
 		Lat: d.Lat, Lon: d.Lon, Rating: d.Rating, StarRating: d.StarRating, Cuisines: d.Cuisines,
@@ -118,14 +259,39 @@ func toVendor(f *search.Filter, d *vendorDoc, periods map[string][]int64) (searc
 		km := arcMetres(*f.Lat, *f.Lon, d.Lat, d.Lon, reportRadiusM) / 1000
 		v.DistanceKm = &km
 	}
+	kp := periods[d.ScheduleKey]
+	st, dynamic := d.pricing()
+	dynamic = dynamic && f.Dated()
+	// The range of the price of one unit: of the base price without dates (BasePriceRange),
+	// of the price over the stay with them.
+	q, nights := int64(f.Quantity), int64(f.Nights())
 	lo, hi := f.BasePriceRange()
-	starts := periods[d.ScheduleKey]
-	for _, it := range d.Itineraries {
+	if f.Dated() {
+		lo, hi = nil, nil
+		if f.MinPrice != nil {
+			v := (*f.MinPrice + q - 1) / q
+			lo = &v
+		}
+		if f.MaxPrice != nil {
+			v := *f.MaxPrice / q
+			hi = &v
+		}
+	}
+	cheapest := int64(-1)
+	for i := range d.Itineraries {
+		it := &d.Itineraries[i]
 		if !it.Active || (f.Type != "" && it.Type != f.Type) || it.Capacity*f.Quantity < f.PartySize ||
-			(lo != nil && it.BasePrice < *lo) || (hi != nil && it.BasePrice > *hi) {
+			!containsAll(it.Facilities, f.Facilities) {
 			continue
 		}
-		if !containsAll(it.Facilities, f.Facilities) {
+		unit := it.BasePrice
+		if f.Dated() {
+			unit *= nights
+			if dynamic {
+				unit = d.unitPrice(st, it, kp)
+			}
+		}
+		if (lo != nil && unit < *lo) || (hi != nil && unit > *hi) {
 			continue
 		}
 		out := search.Itinerary{ID: uuid.MustParse(it.ID), Type: it.Type, Name: it.Name, Capacity: it.Capacity,
@@ -134,7 +300,7 @@ func toVendor(f *search.Filter, d *vendorDoc, periods map[string][]int64) (searc
 		if f.Dated() {
 			free := it.Quantity
 			for _, b := range it.Busy {
-				if slices.Contains(starts, b.Start) {
+				if slices.Contains(kp.starts, b.Start) {
 					free = min(free, b.Free)
 				}
 			}
@@ -142,16 +308,46 @@ func toVendor(f *search.Filter, d *vendorDoc, periods map[string][]int64) (searc
 				continue
 			}
 			out.FreeUnits = &free
+			out.Price = unit * q
+		}
+		if cheapest < 0 || unit < cheapest {
+			cheapest = unit
 		}
 		v.Itineraries = append(v.Itineraries, out)
 	}
 	slices.SortFunc(v.Itineraries, func(a, b search.Itinerary) int {
+		if a.Price != b.Price {
+			return cmp.Compare(a.Price, b.Price)
+		}
 		if a.BasePrice != b.BasePrice {
-			return int(a.BasePrice - b.BasePrice)
+			return cmp.Compare(a.BasePrice, b.BasePrice)
 		}
 		return strings.Compare(a.ID.String(), b.ID.String())
 	})
-	return v, nil
+	if dynamic {
+		// The periods whose prices the search showed: the demand signal of dynamic pricing.
+		v.Priced, v.Periods = true, kp.priced
+	}
+	return v, cheapest, nil
+}
+
+// unitPrice is the price of one unit of it over the priced periods of kp, at a vendor with
+// dynamic pricing within bounds st: each period's stored price, else its slot's profile, else
+// the base price, held within the floor and ceiling of the base price (a price stored before
+// the base price or the bounds changed is held within those of now), summed.
+func (d *vendorDoc) unitPrice(st pricing.Settings, it *itineraryDoc, kp keyPeriods) int64 {
+	floor, ceiling := st.Floor(it.BasePrice), st.Ceiling(it.BasePrice)
+	var sum int64
+	for i, t := range kp.priced {
+		p, ok := d.Prices[it.ID][t.Unix()]
+		if !ok {
+			if p, ok = d.Profiles[it.ID][kp.slots[i]]; !ok {
+				p = it.BasePrice
+			}
+		}
+		sum += min(max(p, floor), ceiling)
+	}
+	return sum
 }
 
 func containsAll(have, want []string) bool {
@@ -199,9 +395,11 @@ func vendorFilters(f *search.Filter) []any {
 	return fs
 }
 
-// itineraryQuery is the condition, inside the itineraries nested documents, of an itinerary
-// that matches f; periods are the period starts per schedule key of a dated search.
-func itineraryQuery(f *search.Filter, periods map[string][]int64) obj {
+// itineraryFilters are the conditions, inside the itineraries nested documents, of an
+// itinerary that matches f; periods are those of each schedule key of a dated search. The
+// price range is one of base prices without dates; with dates, one of the price over the
+// stay, which the itinerary's floor and ceiling for one period bound.
+func itineraryFilters(f *search.Filter, periods map[string]keyPeriods) []any {
 	fs := []any{obj{"term": obj{"itineraries.active": true}}}
 	if f.Type != "" {
 		fs = append(fs, obj{"term": obj{"itineraries.type": f.Type}})
@@ -213,8 +411,9 @@ func itineraryQuery(f *search.Filter, periods map[string][]int64) obj {
 		// capacity x quantity >= party size
 		fs = append(fs, obj{"range": obj{"itineraries.capacity": obj{"gte": (f.PartySize + f.Quantity - 1) / f.Quantity}}})
 	}
+	// BasePriceRange: the range of one unit's price for one period (a night or a seating).
 	lo, hi := f.BasePriceRange()
-	if lo != nil || hi != nil {
+	if !f.Dated() && (lo != nil || hi != nil) {
 		r := obj{}
 		if lo != nil {
 			r["gte"] = *lo
@@ -225,6 +424,14 @@ func itineraryQuery(f *search.Filter, periods map[string][]int64) obj {
 		fs = append(fs, obj{"range": obj{"itineraries.base_price": r}})
 	}
 	if f.Dated() {
+		// A price within the range is possible: the ceiling reaches its low end, the floor its
+		// high end (without dynamic pricing both are the base price: the range is exact).
+		if lo != nil {
+			fs = append(fs, obj{"range": obj{"itineraries.ceiling_price": obj{"gte": *lo}}})
+		}
+		if hi != nil {
+			fs = append(fs, obj{"range": obj{"itineraries.floor_price": obj{"lte": *hi}}})
+		}
 		// Quantity units free: as many units in all, and none of the periods busier than that.
 		fs = append(fs, obj{"range": obj{"itineraries.quantity": obj{"gte": f.Quantity}}})
 		var per []any
@@ -232,17 +439,17 @@ func itineraryQuery(f *search.Filter, periods map[string][]int64) obj {
 			per = append(per, obj{"bool": obj{
 				"filter": []any{obj{"term": obj{"itineraries.schedule_key": key}}},
 				"must_not": []any{obj{"nested": obj{"path": "itineraries.busy", "query": obj{"bool": obj{"filter": []any{
-					obj{"terms": obj{"itineraries.busy.start": periods[key]}},
+					obj{"terms": obj{"itineraries.busy.start": periods[key].starts}},
 					obj{"range": obj{"itineraries.busy.free": obj{"lt": f.Quantity}}},
 				}}}}}},
 			}})
 		}
 		fs = append(fs, obj{"bool": obj{"should": per, "minimum_should_match": 1}})
 	}
-	return obj{"bool": obj{"filter": fs}}
+	return fs
 }
 
-func sortedKeys(m map[string][]int64) []string {
+func sortedKeys(m map[string]keyPeriods) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -251,45 +458,91 @@ func sortedKeys(m map[string][]int64) []string {
 	return keys
 }
 
-// searchBody is the search request of f after the cursor.
-func searchBody(f *search.Filter, after *search.Cursor, periods map[string][]int64) obj {
+// docFields are the fields of a document that a search reads, besides the prices of its
+// periods.
+var docFields = []string{"vendor_id", "kind", "name", "city_name", "country_code", "lat", "lon", "cuisines",
+	"star_rating", "rating", "currency", "schedule_key", "itineraries", "price_floor_percent", "price_ceiling_percent"}
+
+// sourceFields are the fields of the documents that a search of periods reads: docFields, and
+// of the stored prices only those of its priced periods and their slots.
+func sourceFields(periods map[string]keyPeriods) []string {
+	fields := slices.Clone(docFields)
+	seen := map[string]bool{}
+	for _, key := range sortedKeys(periods) {
+		kp := periods[key]
+		for i, t := range kp.priced {
+			for _, f := range []string{"prices.*." + strconv.FormatInt(t.Unix(), 10), "profiles.*." + kp.slots[i]} {
+				if !seen[f] {
+					seen[f] = true
+					fields = append(fields, f)
+				}
+			}
+		}
+	}
+	return fields
+}
+
+// searchBody is the search request of f from the sort values from on (search_after), of size
+// hits. A dated search sorted by price leaves out the vendors that are certainly before the
+// cursor after (byPrice); the other orders go on after it with search_after.
+func searchBody(f *search.Filter, after *search.Cursor, periods map[string]keyPeriods, from []any, size int) obj {
 	filters := vendorFilters(f)
 	if f.Dated() {
 		filters = append(filters, obj{"terms": obj{"schedule_key": sortedKeys(periods)}})
 	}
-	itq := itineraryQuery(f, periods)
+	its := itineraryFilters(f, periods)
+	itq := obj{"bool": obj{"filter": its}}
 	filters = append(filters, obj{"nested": obj{"path": "itineraries", "query": itq}})
+	query := obj{"filter": filters}
 	var first any
 	switch f.Sort {
 	case search.ByRating:
 		first = obj{"rating": obj{"order": "desc"}}
 	case search.ByPrice:
-		first = obj{"itineraries.base_price": obj{"order": "asc", "mode": "min",
-			"nested": obj{"path": "itineraries", "filter": itq}}}
+		field := "itineraries.base_price"
+		if f.Dated() {
+			field = "itineraries.floor_price"
+			if after != nil {
+				// A matching itinerary, certainly in the price range, whose price over the stay
+				// is below the cursor's whatever its periods' prices: nights x ceiling < price.
+				nights, price := int64(f.Nights()), int64(after.Value)
+				below := append(slices.Clone(its), obj{"range": obj{"itineraries.ceiling_price": obj{"lt": (price + nights - 1) / nights}}})
+				if lo, _ := f.BasePriceRange(); lo != nil {
+					below = append(below, obj{"range": obj{"itineraries.floor_price": obj{"gte": *lo}}})
+				}
+				query["must_not"] = []any{obj{"nested": obj{"path": "itineraries", "query": obj{"bool": obj{"filter": below}}}}}
+			}
+		}
+		first = obj{field: obj{"order": "asc", "mode": "min", "nested": obj{"path": "itineraries", "filter": itq}}}
 	case search.ByDistance:
 		first = obj{"_geo_distance": obj{"location": obj{"lat": *f.Lat, "lon": *f.Lon}, "order": "asc",
 			"unit": "m", "distance_type": "arc"}}
 	}
 	body := obj{
-		"size":             f.Limit + 1,
+		"size":             size,
 		"track_total_hits": false,
-		"query":            obj{"bool": obj{"filter": filters}},
+		"query":            obj{"bool": query},
 		"sort":             []any{first, obj{"vendor_id": obj{"order": "asc"}}},
-		"_source":          obj{"excludes": []string{"bookings"}},
+		"_source":          obj{"includes": sourceFields(periods)},
 	}
-	if after != nil {
-		var v any = after.Value
-		if f.Sort == search.ByPrice {
-			v = int64(after.Value)
-		}
-		body["search_after"] = []any{v, after.ID.String()}
+	if from != nil {
+		body["search_after"] = from
 	}
 	return body
 }
 
-// periods returns, per schedule key of the vendors that match f's vendor filters, the starts
-// (Unix seconds) of the periods f asks about; schedules that cannot be booked then are left out.
-func (s *Store) periods(ctx context.Context, f *search.Filter, now time.Time) (map[string][]int64, error) {
+// keyPeriods are the periods a dated search asks about at the vendors of one schedule: every
+// start (Unix seconds), and the periods that carry a price (every night, a restaurant's first
+// seating) with their slots (pricing.Slot).
+type keyPeriods struct {
+	starts []int64
+	priced []time.Time
+	slots  []string
+}
+
+// periods returns, per schedule key of the vendors that match f's vendor filters, the periods
+// f asks about; schedules that cannot be booked then are left out.
+func (s *Store) periods(ctx context.Context, f *search.Filter, now time.Time) (map[string]keyPeriods, error) {
 	body, err := json.Marshal(obj{
 		"size":  0,
 		"query": obj{"bool": obj{"filter": vendorFilters(f)}},
@@ -322,21 +575,30 @@ func (s *Store) periods(ctx context.Context, f *search.Filter, now time.Time) (m
 	if _, err := s.do(ctx, esapi.SearchRequest{Index: []string{s.VendorsAlias()}, Body: bytes.NewReader(body)}, &res); err != nil {
 		return nil, fmt.Errorf("elastic: search schedules: %w", err)
 	}
-	out := map[string][]int64{}
+	out := map[string]keyPeriods{}
 	for _, b := range res.Aggregations.Keys.Buckets {
 		hits := b.One.Hits.Hits
 		if len(hits) == 0 || hits[0].Source.Schedule == nil {
 			continue
 		}
-		ps, ok := f.Periods(*hits[0].Source.Schedule, now)
+		sch := hits[0].Source.Schedule
+		ps, ok := f.Periods(*sch, now)
 		if !ok {
 			continue
 		}
-		starts := make([]int64, len(ps))
-		for i, p := range ps {
-			starts[i] = p.StartsAt.Unix()
+		loc, err := time.LoadLocation(sch.Timezone)
+		if err != nil {
+			continue
 		}
-		out[b.Key] = starts
+		kp := keyPeriods{starts: make([]int64, len(ps))}
+		for i, p := range ps {
+			kp.starts[i] = p.StartsAt.Unix()
+			if i == 0 || sch.Kind != vendors.Restaurant {
+				kp.priced = append(kp.priced, p.StartsAt)
+				kp.slots = append(kp.slots, pricing.Slot(p.StartsAt, loc))
+			}
+		}
+		out[b.Key] = kp
 	}
 	return out, nil
 }

@@ -105,6 +105,7 @@ func TestTrace_OneBookingFromRequestToTheConsumersOfItsConfirmation(t *testing.T
 		// Only what the client asks for is traced: the test's setup requests make no traces.
 		"RESERVO_OTEL_SAMPLE_RATIO": "0",
 	}
+	vars = temporalVars(t, vars) // the stack's Temporal checks tokens; payloads are encrypted
 	getenv := func(k string) string { return vars[k] }
 	t.Cleanup(func() { dropScale(t, vars) })
 

@@ -159,7 +159,8 @@ func (s *SearchSeeder) Transition(t *testing.T, id uuid.UUID, to booking.Status)
 }
 
 // Price implements searchtest.PriceSeeder: pricing on through the pricing store (its
-// price_updated event logged), and the prices stored as the pricing worker stores them.
+// price_updated event logged), and the prices stored as the pricing worker stores them, with
+// the price_updated event that carries them (what a search index that copies prices reads).
 func (s *SearchSeeder) Price(t *testing.T, vendorID uuid.UUID, floor, ceiling int, prices map[pricing.Key]int64) []event.Envelope {
 	t.Helper()
 	ctx := context.Background()
@@ -181,12 +182,14 @@ func (s *SearchSeeder) Price(t *testing.T, vendorID uuid.UUID, floor, ceiling in
 			t.Fatal(err)
 		}
 		var ps []*pricing.Period
+		ev := &pricing.PriceEvent{VendorID: vendorID}
 		for k, p := range prices {
 			row := b.Periods[k]
 			row.Price, row.DayPrice, row.Day = p, p, time.Now().Format(time.DateOnly)
 			ps = append(ps, row)
+			ev.Periods = append(ev.Periods, pricing.PeriodPrice{ItineraryID: k.ItineraryID, StartsAt: k.StartsAt, Price: p})
 		}
-		if err := st.Save(ctx, b, ps, nil, nil, time.Now()); err != nil {
+		if err := st.Save(ctx, b, ps, nil, ev, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}

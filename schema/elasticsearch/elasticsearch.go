@@ -1,7 +1,10 @@
 // Package elasticsearch holds the Elasticsearch index definitions of the scale profile as
 // embedded files, named <index>.v<N>.json (settings and mappings of one version of an index).
-// A released version is never edited: a change of mapping is a new version, which
-// elastic.(*Store).Migrate creates next to the old one.
+// A released version is never edited: a change of mapping is a new version. When the new
+// version only adds fields to the one an alias points at (same settings, every old field as it
+// was), elastic.(*Store).Migrate applies it to that index in place and fills the new fields of
+// its documents; otherwise it creates the new version next to the old one, to be filled by
+// replaying the events.
 package elasticsearch
 
 import "embed"
