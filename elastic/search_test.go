@@ -127,8 +127,8 @@ func TestMigrate_TwiceAndConcurrently(t *testing.T) {
 	if st := getJSON(t, serverURL()+"/_alias/"+s.VendorsAlias(), &aliases); st != http.StatusOK {
 		t.Fatalf("alias %s: status %d", s.VendorsAlias(), st)
 	}
-	if _, ok := aliases[prefix+"-vendors-v1"]; !ok || len(aliases) != 1 {
-		t.Fatalf("alias %s points at %v, want only %s-vendors-v1", s.VendorsAlias(), aliases, prefix)
+	if _, ok := aliases[prefix+"-vendors-v2"]; !ok || len(aliases) != 1 {
+		t.Fatalf("alias %s points at %v, want only %s-vendors-v2", s.VendorsAlias(), aliases, prefix)
 	}
 
 	// A fresh prefix migrated from several processes at once ends up the same.
