@@ -1,6 +1,7 @@
 package elastic_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -21,6 +22,8 @@ import (
 	"github.com/reservo/reservo/elastic"
 	"github.com/reservo/reservo/event"
 	"github.com/reservo/reservo/postgres/pgtest"
+	"github.com/reservo/reservo/pricing"
+	esschema "github.com/reservo/reservo/schema/elasticsearch"
 	"github.com/reservo/reservo/search"
 	"github.com/reservo/reservo/search/searchtest"
 	"github.com/reservo/reservo/vendors"
@@ -196,6 +199,99 @@ func TestMigrate_AliasOnAnotherVersion(t *testing.T) {
 	}
 	if err := s.Migrate(ctx); !errors.Is(err, elastic.ErrReindexNeeded) {
 		t.Fatalf("migrate with the alias on %s: %v, want ErrReindexNeeded", old, err)
+	}
+}
+
+// sendJSON sends body (encoded as JSON) with method to url and fails the test on a status
+// from 300.
+func sendJSON(t *testing.T, method, url string, body any) {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(method, url, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode >= 300 {
+		out, _ := io.ReadAll(res.Body)
+		t.Fatalf("%s %s: status %d: %s", method, url, res.StatusCode, out)
+	}
+}
+
+func TestMigrate_UpgradesVersion1InPlace(t *testing.T) {
+	ctx := context.Background()
+	prefix := "test-v1-" + strings.ToLower(uuid.NewString()[:8])
+	s, err := elastic.Open(ctx, serverURL(), elastic.WithPrefix(prefix))
+	if err != nil {
+		t.Fatalf("open: %v (is Elasticsearch up? deploy/elasticsearch.sh up starts it)", err)
+	}
+	t.Cleanup(func() {
+		if err := s.DeleteIndices(context.Background()); err != nil {
+			t.Errorf("delete indices of %s: %v", prefix, err)
+		}
+	})
+	// An index made by the first version of the adapter, with a document it wrote.
+	v1, err := esschema.Indices.ReadFile("vendors.v1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := prefix + "-vendors-v1"
+	sendJSON(t, http.MethodPut, serverURL()+"/"+index, json.RawMessage(v1))
+	sendJSON(t, http.MethodPost, serverURL()+"/_aliases", map[string]any{"actions": []any{
+		map[string]any{"add": map[string]any{"index": index, "alias": s.VendorsAlias(), "is_write_index": true}}}})
+	v := testHotel(2)
+	sch := search.ScheduleOf(v)
+	it := v.Itineraries[0]
+	sendJSON(t, http.MethodPut, serverURL()+"/"+index+"/_doc/"+v.ID.String()+"?refresh=true", map[string]any{
+		"vendor_id": v.ID.String(), "indexed": true, "seq": 1, "kind": v.Kind, "name": v.Name, "city": "lisbon",
+		"city_name": "Lisbon", "country_code": "PT", "location": map[string]any{"lat": v.Lat, "lon": v.Lon},
+		"lat": v.Lat, "lon": v.Lon, "star_rating": v.StarRating, "rating": v.Rating, "currency": "EUR", "active": true,
+		"schedule_key": sch.Key(), "schedule": sch,
+		"itineraries": []any{map[string]any{"itinerary_id": it.ID.String(), "kind": "room", "type": it.Type,
+			"name": it.Name, "capacity": it.Capacity, "quantity": it.Quantity, "base_price": it.BasePrice,
+			"currency": "EUR", "facilities": it.Facilities, "active": true, "schedule_key": sch.Key()}},
+	})
+
+	for range 2 { // the second finds nothing left to do
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatalf("migrate from version 1: %v", err)
+		}
+	}
+	aliases := map[string]any{}
+	if st := getJSON(t, serverURL()+"/_alias/"+s.VendorsAlias(), &aliases); st != http.StatusOK || len(aliases) != 1 || aliases[index] == nil {
+		t.Fatalf("alias %s: status %d, %v: want it on %s still", s.VendorsAlias(), st, aliases, index)
+	}
+	var doc struct {
+		Source struct {
+			Itineraries []struct {
+				FloorPrice   *int64 `json:"floor_price"`
+				CeilingPrice *int64 `json:"ceiling_price"`
+			} `json:"itineraries"`
+		} `json:"_source"`
+	}
+	getJSON(t, serverURL()+"/"+index+"/_doc/"+v.ID.String(), &doc)
+	if its := doc.Source.Itineraries; len(its) != 1 || its[0].FloorPrice == nil || *its[0].FloorPrice != it.BasePrice ||
+		its[0].CeilingPrice == nil || *its[0].CeilingPrice != it.BasePrice {
+		t.Fatalf("the old document was not given its price bounds: %+v", its)
+	}
+	now := time.Now()
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, 10)
+	f, nights := stay(t, v, day, now, 2)
+	f.Sort, f.City = search.ByPrice, "lisbon"
+	if got := quoted(t, s, f, v, now); got != 2*it.BasePrice {
+		t.Fatalf("dated search by price after the upgrade: %d, want %d", got, 2*it.BasePrice)
+	}
+	// The index takes the new fields: pricing on, a price for the first night.
+	applyPrices(t, s, 3, pricingOn(v.ID, true, 50, 200))
+	applyPrices(t, s, 4, pricing.PriceEvent{VendorID: v.ID,
+		Periods: []pricing.PeriodPrice{{ItineraryID: it.ID, StartsAt: nights[0].StartsAt, Price: 14000}}})
+	if got := quoted(t, s, f, v, now); got != 14000+it.BasePrice {
+		t.Fatalf("dynamic price after the upgrade: %d, want %d", got, 14000+it.BasePrice)
 	}
 }
 
