@@ -14,8 +14,9 @@ import (
 // never make the next page skip or repeat one that kept its place in the order.
 type Cursor struct {
 	Sort Sort `json:"s"`
-	// Value is the last vendor's sort value: its rating, its distance in metres, or the base
-	// price of its cheapest matching itinerary. JSON keeps a float64 exactly.
+	// Value is the last vendor's sort value: its rating, its distance in metres, or the price
+	// of one unit of its cheapest matching itinerary over the search's periods (the base price
+	// without dates). JSON keeps a float64 exactly.
 	Value float64   `json:"v"`
 	ID    uuid.UUID `json:"id"`
 }
