@@ -57,22 +57,30 @@ func checkNames(t *testing.T, where string, names []string, known map[string]boo
 	}
 }
 
+// loadCompose loads deploy/<file> with compose's own loader and schema, as `docker compose
+// config` does, with bind mounts resolved to absolute paths.
+func loadCompose(t *testing.T, file string) *types.Project {
+	t.Helper()
+	opts, err := cli.NewProjectOptions([]string{filepath.Join(root, "deploy", file)},
+		cli.WithEnv([]string{"RESERVO_JWT_SECRET=" + strings.Repeat("x", 32), "RESERVO_WEBHOOK_SECRET=x",
+			"RESERVO_TEMPORAL_AUTH_KEY=x", "RESERVO_PAYLOAD_KEYS=k1:x", "RESERVO_STAFF_SESSION_SECRET=" + strings.Repeat("x", 32),
+			"TEMPORAL_DEV_AUTH_KEYS=x"}),
+		cli.WithResolvedPaths(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := opts.LoadProject(context.Background())
+	if err != nil {
+		t.Fatalf("compose config: %v", err)
+	}
+	return p
+}
+
 func TestCompose(t *testing.T) {
 	known := settings(t)
 	for _, file := range []string{"docker-compose.yml", "docker-compose.scale.yml"} {
 		t.Run(file, func(t *testing.T) {
-			opts, err := cli.NewProjectOptions([]string{filepath.Join(root, "deploy", file)},
-				cli.WithEnv([]string{"RESERVO_JWT_SECRET=" + strings.Repeat("x", 32), "RESERVO_WEBHOOK_SECRET=x",
-					"RESERVO_TEMPORAL_AUTH_KEY=x", "RESERVO_PAYLOAD_KEYS=k1:x", "RESERVO_STAFF_SESSION_SECRET=" + strings.Repeat("x", 32),
-					"TEMPORAL_DEV_AUTH_KEYS=x"}),
-				cli.WithResolvedPaths(true))
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := opts.LoadProject(context.Background())
-			if err != nil {
-				t.Fatalf("compose config: %v", err)
-			}
+			p := loadCompose(t, file)
 			if len(p.Services) == 0 {
 				t.Fatal("no services")
 			}
@@ -96,8 +104,9 @@ func TestCompose(t *testing.T) {
 				}
 			}
 			if file == "docker-compose.scale.yml" {
-				for _, want := range []string{"postgres", "postgres-replica", "redis", "temporal", "kafka", "elasticsearch",
-					"cassandra", "reservo-migrate", "reservo-api", "reservo-worker", "reservo-consumer", "reservo-staff", "temporal-setup"} {
+				for _, want := range []string{"postgres", "postgres-replica", "redis-1", "redis-6", "redis-cluster", "temporal-schema",
+					"temporal", "kafka", "elasticsearch", "cassandra", "reservo-migrate", "haproxy", "reservo-api", "reservo-worker",
+					"reservo-consumer", "reservo-staff", "temporal-setup"} {
 					if _, ok := p.Services[want]; !ok {
 						t.Errorf("the scale stack lacks %s", want)
 					}
@@ -214,7 +223,7 @@ func TestKubernetes(t *testing.T) {
 			checkNames(t, p.where, envs, known)
 		}
 	}
-	for _, want := range []string{"Deployment", "StatefulSet", "Job", "Service", "ConfigMap", "HorizontalPodAutoscaler"} {
+	for _, want := range []string{"Deployment", "StatefulSet", "Job", "Service", "ConfigMap", "HorizontalPodAutoscaler", "PodDisruptionBudget"} {
 		if kinds[want] == 0 {
 			t.Errorf("no %s in the manifests", want)
 		}
