@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"strconv"
 	"sync"
@@ -14,14 +15,18 @@ import (
 
 	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/event"
+	"github.com/reservo/reservo/pricing"
 	"github.com/reservo/reservo/search"
 	"github.com/reservo/reservo/vendors"
 )
 
 // BenchmarkSearch indexes RESERVO_BENCH_VENDORS vendors (default 3000) with 20 itineraries each
 // through UpsertVendor, in 200 cities on a one-degree grid (both kinds in each), as the
-// PostgreSQL benchmark lays them out, and for one vendor in ten bookings that fill every other
-// itinerary on the searched dates (through ApplyBooking); then times the same searches.
+// PostgreSQL benchmark lays them out, and for one vendor in five bookings that fill every other
+// itinerary on the searched dates (through ApplyBooking); one vendor in ten prices dynamically
+// (through ApplyPrices: floor 70%, ceiling 200%, a stored price for each itinerary and searched
+// period, a profile per weekday of each hotel itinerary; RESERVO_BENCH_PRICING=off: none).
+// Then it times the same searches.
 func BenchmarkSearch(b *testing.B) {
 	n := 3000
 	if s := os.Getenv("RESERVO_BENCH_VENDORS"); s != "" {
@@ -85,10 +90,7 @@ func BenchmarkSearch(b *testing.B) {
 }
 
 // seedBench writes the data set of BenchmarkSearch through the store, four writers at a time.
-func seedBench(b *testing.B, store interface {
-	search.Store
-	search.BookingIndexer
-}, n int, day, now time.Time) {
+func seedBench(b *testing.B, store benchStore, n int, day, now time.Time) {
 	b.Helper()
 	var hours []vendors.OpeningHours
 	for wd := 1; wd <= 7; wd++ {
@@ -132,10 +134,14 @@ func seedBench(b *testing.B, store interface {
 	}
 }
 
-func seedOne(store interface {
+// benchStore is what the benchmark writes through.
+type benchStore interface {
 	search.Store
 	search.BookingIndexer
-}, i int, day, now time.Time, hours []vendors.OpeningHours, types, cuisines, extra []string) error {
+	search.PriceIndexer
+}
+
+func seedOne(store benchStore, i int, day, now time.Time, hours []vendors.OpeningHours, types, cuisines, extra []string) error {
 	ctx := context.Background()
 	c := i / 2 % 200
 	jitter := func(k int) float64 { return (float64((i*7919+k*104729)%1000)/1000 - 0.5) * 0.4 }
@@ -188,6 +194,11 @@ func seedOne(store interface {
 	if !ok {
 		return fmt.Errorf("vendor %d: no periods for %+v", i, f)
 	}
+	if i%10 == 0 && os.Getenv("RESERVO_BENCH_PRICING") != "off" {
+		if err := seedPrices(store, v, int64(i), ps); err != nil {
+			return err
+		}
+	}
 	for j, it := range v.Itineraries {
 		if j%2 != 0 {
 			continue
@@ -204,4 +215,33 @@ func seedOne(store interface {
 		}
 	}
 	return nil
+}
+
+// seedPrices turns dynamic pricing on for v, with a price for each of its itineraries in each
+// period of ps and, for a hotel, a profile per weekday of each itinerary: 80% to 160% of the base
+// price, as postgres.SeedPricing stores them.
+func seedPrices(store benchStore, v *vendors.Vendor, i int64, ps []booking.Period) error {
+	ctx := context.Background()
+	st := pricing.Settings{VendorID: v.ID, Enabled: true, FloorPercent: 70, CeilingPercent: 200, MaxDailyChangePercent: 20, Version: 2}
+	if err := store.ApplyPrices(ctx, 2_000_000+i*10, pricing.PriceEvent{VendorID: v.ID, Settings: &st}); err != nil {
+		return err
+	}
+	price := func(it vendors.Itinerary, salt string) int64 {
+		h := fnv.New32a()
+		h.Write([]byte(it.ID.String() + salt))
+		return it.BasePrice * int64(80+h.Sum32()%81) / 100
+	}
+	ev := pricing.PriceEvent{VendorID: v.ID}
+	for _, it := range v.Itineraries {
+		for _, p := range ps {
+			ev.Periods = append(ev.Periods, pricing.PeriodPrice{ItineraryID: it.ID, StartsAt: p.StartsAt, Price: price(it, p.StartsAt.String())})
+		}
+		if v.Kind == vendors.Hotel {
+			for w := 1; w <= 7; w++ {
+				slot := strconv.Itoa(w) + "T" + v.CheckInTime
+				ev.Profiles = append(ev.Profiles, pricing.ProfilePrice{ItineraryID: it.ID, Slot: slot, Price: price(it, slot)})
+			}
+		}
+	}
+	return store.ApplyPrices(ctx, 2_000_000+i*10+1, ev)
 }
