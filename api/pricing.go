@@ -86,6 +86,9 @@ func datedQuery(c *fiber.Ctx) (*booking.Request, error) {
 		return nil, err
 	}
 	if !f.Dated() {
+		if !q.Has("check_in") && !q.Has("check_out") && !q.Has("start_time") {
+			return nil, nil // a quantity alone asks for no quote: the page as it is
+		}
 		return nil, validate.Errors{{Field: "check_in", Message: "give check_in and check_out (hotels) or start_time (restaurants)"}}
 	}
 	return &booking.Request{Quantity: f.Quantity, PartySize: 1, StartTime: f.StartTime, CheckIn: f.CheckIn, CheckOut: f.CheckOut}, nil

@@ -92,6 +92,13 @@ func TestPricing_ManagerTurnsItOnAndBookingsAreChargedTheQuote(t *testing.T) {
 	e.mustStatus(e.do("GET", "/vendor/"+s.vendor.ID.String()+"?check_in="+in, "", nil), 400)
 	e.mustStatus(e.do("GET", "/vendor/"+s.vendor.ID.String()+"?start_time="+in+"T19:00", "", nil), 400)
 	e.mustStatus(e.do("GET", "/vendor/"+s.vendor.ID.String()+"?city=Lisbon", "", nil), 400)
+	e.mustStatus(e.do("GET", "/vendor/"+s.vendor.ID.String()+"?quantity=0", "", nil), 400)
+	// A quantity alone asks for no quote: the page as it is.
+	page.Quotes = nil
+	e.mustStatus(e.do("GET", "/vendor/"+s.vendor.ID.String()+"?quantity=2", "", nil), 200).json(t, &page)
+	if page.Quotes != nil {
+		t.Fatalf("quotes without dates: %+v", page.Quotes)
+	}
 
 	var h struct {
 		Booking booking.Booking `json:"booking"`

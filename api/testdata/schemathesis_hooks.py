@@ -163,7 +163,24 @@ def _booking(case):
         body["check_out"] = (start + datetime.timedelta(days=2)).isoformat()
 
 
+def _quote(case):
+    """A vendor page's quote: a hotel's dates or a restaurant's start time, in the coming year."""
+    q = case.query
+    if not isinstance(q, dict):
+        return
+    today = datetime.date.today()
+    if "check_in" in q or "check_out" in q:
+        q.pop("start_time", None)
+        start = today + datetime.timedelta(days=10)
+        q["check_in"] = start.isoformat()
+        q["check_out"] = (start + datetime.timedelta(days=2)).isoformat()
+    elif "start_time" in q:
+        clock = str(_first(q["start_time"]))[11:] or "12:00"
+        q["start_time"] = (today + datetime.timedelta(days=7)).isoformat() + "T" + clock
+
+
 FIXES = {
+    ("GET", "/vendor/{vendorid}"): _quote,
     ("GET", "/vendors"): _search,
     ("POST", "/vendor/create"): _vendor,
     ("PUT", "/vendor/{vendorid}"): _vendor,
