@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
@@ -532,20 +531,6 @@ func searchBody(f *search.Filter, after *search.Cursor, periods map[string]keyPe
 	return body
 }
 
-var locations sync.Map // time zone name -> *time.Location; LoadLocation reads the zone data each call
-
-func location(name string) (*time.Location, error) {
-	if l, ok := locations.Load(name); ok {
-		return l.(*time.Location), nil
-	}
-	l, err := time.LoadLocation(name)
-	if err != nil {
-		return nil, err
-	}
-	locations.Store(name, l)
-	return l, nil
-}
-
 // keyPeriods are the periods a dated search asks about at the vendors of one schedule: every
 // start (Unix seconds), and the periods that carry a price (every night, a restaurant's first
 // seating) with their slots (pricing.Slot).
@@ -601,7 +586,7 @@ func (s *Store) periods(ctx context.Context, f *search.Filter, now time.Time) (m
 		if !ok {
 			continue
 		}
-		loc, err := location(sch.Timezone)
+		loc, err := search.Location(sch.Timezone)
 		if err != nil {
 			continue
 		}

@@ -360,7 +360,8 @@ func (s Schedule) Key() string {
 
 var locations sync.Map // time zone name -> *time.Location; LoadLocation reads tzdata each call
 
-func location(name string) (*time.Location, error) {
+// Location is time.LoadLocation, once per zone per process (it reads the zone data each call).
+func Location(name string) (*time.Location, error) {
 	if l, ok := locations.Load(name); ok {
 		return l.(*time.Location), nil
 	}
@@ -377,7 +378,7 @@ func location(name string) (*time.Location, error) {
 // as booking.Schedule.Periods computes them for a booking. ok is false when the vendor cannot
 // be booked then: closed, in the past, more than a year ahead, or of the other kind.
 func (f *Filter) Periods(s Schedule, now time.Time) (ps []booking.Period, ok bool) {
-	loc, err := location(s.Timezone)
+	loc, err := Location(s.Timezone)
 	if err != nil {
 		return nil, false
 	}
