@@ -25,8 +25,10 @@ lint: ## go vet and staticcheck (the CLI test's build tag included)
 	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -tags clitest ./cmd/reservo
 
-bench: ## the Go benchmarks and reservo bench (starts the stack when needed; a database of its own)
+bench: ## the Go benchmarks, reservo bench (a database of its own), the fault suite's long version and the high-availability suite (starts the stack when needed)
 	@deploy/bench.sh
+	@deploy/chaos.sh
+	@deploy/ha.sh
 
 generate:
 	go generate ./...

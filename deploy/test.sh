@@ -36,6 +36,10 @@ go test -race -count=1 -timeout 10m ./kafka
 echo "== the fault suite, short version (cmd/reservo TestChaos_*; deploy/chaos.sh runs the long one)"
 go test -count=1 -timeout 20m -run '^TestChaos_' ./cmd/reservo
 
+echo "== the high-availability suite (cmd/reservo TestHA_*: two of each process behind HAProxy, each kind killed in turn; deploy/ha.sh in make bench)"
+deploy/haproxy.sh path >/dev/null
+go test -count=1 -timeout 15m -run '^TestHA_' ./cmd/reservo -ha
+
 echo "== the API contract: Schemathesis against the OpenAPI document (a guest, a manager, staff, anonymous)"
 # Without the race detector: a few minutes, most of them Schemathesis generating cases.
 RESERVO_SCHEMATHESIS=$(deploy/schemathesis.sh path)

@@ -1,0 +1,339 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	mrand "math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reservo/reservo/archive"
+	"github.com/reservo/reservo/auth"
+	"github.com/reservo/reservo/event"
+	"github.com/reservo/reservo/kafka"
+	"github.com/reservo/reservo/notify"
+	"github.com/reservo/reservo/postgres/pgtest"
+	"github.com/reservo/reservo/pricing"
+	"github.com/reservo/reservo/search"
+)
+
+// The high-availability suite: the scale profile as production runs it, on this machine. Two
+// API processes behind HAProxy (Debian's, health-checking /readyz), two Temporal workers and
+// two consumer processes (each a member of every Kafka consumer group; one of them holds the
+// Kafka relay), while guests book, pay, change and cancel through the load balancer. In turn,
+// one process of each kind is killed with SIGKILL and started again 10 s later; for each kill
+// the suite reports the requests that failed in the 10 s after it and after them, how long
+// until the guests' throughput was back, and checks that no booking was lost, no room
+// oversold, no money kept or paid twice and no event lost by a consumer group.
+//
+// It runs for two minutes on the stack's scale profile: make test runs it with 8 guests,
+// deploy/ha.sh (make bench) with 16 and writes its figures to bench/results:
+//
+//	go test ./cmd/reservo -run '^TestHA_' -ha -ha.guests 16 -ha.report bench/results/ha.json -v
+var (
+	haRun    = flag.Bool("ha", false, "run the high-availability suite (deploy/ha.sh)")
+	haReport = flag.String("ha.report", "", "write the high-availability suite's figures as JSON to this file")
+	haGuests = flag.Int("ha.guests", 8, "guests booking at once during the high-availability suite")
+)
+
+// haKill is what the guests saw around one kill.
+type haKill struct {
+	Process string `json:"process"`
+	// Requests and Failed count the requests sent in the 10 s after the kill, and those of them
+	// that failed (no answer, or a 5xx: the guests' apps send those again).
+	Requests    int     `json:"requests_10s"`
+	Failed      int     `json:"failed_10s"`
+	FailedShare float64 `json:"failed_share_10s"`
+	// FailedAfter counts the requests that failed from 10 s after the kill to the end of the
+	// round (the process was started again at 10 s).
+	FailedAfter int `json:"failed_after"`
+	// Baseline is the guests' successful answers per second in the 5 s before the kill;
+	// Recovery is how long after the kill the first second with at least 60% of it began.
+	Baseline float64 `json:"baseline_per_s"`
+	Recovery float64 `json:"recovery_s"`
+}
+
+func TestHA_EachProcessKilledUnderLoad(t *testing.T) {
+	if !*haRun {
+		t.Skip("the high-availability suite runs for minutes on the scale stack: deploy/ha.sh (make bench) runs it with -ha")
+	}
+	c := newHA(t)
+	kills := []struct{ name, why string }{
+		{"serve-1", "an API process"},
+		{"worker-1", "a Temporal worker"},
+		{"consume-1", "a consumer process, the Kafka relay's holder since the start"},
+		{"consume-2", "the other consumer process, the relay's holder since consume-1 died"},
+	}
+	guests := *haGuests
+	var report []haKill
+	start := time.Now()
+	for _, k := range kills {
+		t.Run(k.name, func(t *testing.T) { report = append(report, c.haRound(t, k.name, guests)) })
+	}
+	lost := c.haLost(t)
+	by := map[string]int{}
+	for _, a := range c.answersSnapshot() {
+		k := fmt.Sprint(a.Status)
+		if a.Err != "" {
+			k = "no answer"
+		} else if a.Code != "" {
+			k += " " + a.Code
+		}
+		by[k]++
+	}
+	out := map[string]any{"kills": report, "lost": lost, "answers": by, "breaches": c.breaches, "seconds": time.Since(start).Seconds(),
+		"guests": guests, "not_covered": "a Temporal server: the stack runs one (deploy/temporal-dev)"}
+	raw, _ := json.MarshalIndent(out, "", "  ")
+	t.Logf("high-availability suite: %s", raw)
+	if *haReport != "" {
+		if err := os.WriteFile(*haReport, raw, 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// newHA starts HAProxy, two API processes, two workers and two consumer processes in the scale
+// profile, on a database, topics, indices and a keyspace of their own.
+func newHA(t *testing.T) *chaos {
+	t.Helper()
+	db, dbURL := pgtest.NewDBURL(t)
+	c := &chaos{t: t, db: db, procs: map[string]*exec.Cmd{}, tokens: auth.NewTokens(chaosJWTSecret, time.Hour, time.Now),
+		procEnv: map[string][]string{}, procAPI: map[string]string{}, scale: true}
+	mock, err := url.Parse(getenvOr("RESERVO_STRIPE_MOCK_URL", "http://127.0.0.1:12111"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.front = newStripeFront(t, mock)
+
+	v, room := pgtest.SeedHotel(t, db, 4)
+	c.vendor, c.room = v.ID, room.ID
+	for range 40 {
+		c.guests = append(c.guests, auth.Principal{ID: pgtest.SeedUser(t, db).ID, Role: auth.RoleUser, TokenVersion: 1}) // a new account's tokens are of version 1
+	}
+
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	tag := hex.EncodeToString(b)
+	scale := map[string]string{
+		"RESERVO_KAFKA_BROKERS": getenvOr("RESERVO_KAFKA_BROKERS", "127.0.0.1:19092"), "RESERVO_KAFKA_TOPIC_PREFIX": "ha-" + tag + ".",
+		"RESERVO_ELASTIC_URL": getenvOr("RESERVO_ELASTIC_URL", "http://127.0.0.1:19200"), "RESERVO_ELASTIC_PREFIX": "ha-" + tag,
+		"RESERVO_CASSANDRA_HOSTS": getenvOr("RESERVO_CASSANDRA_HOSTS", "127.0.0.1:19042"), "RESERVO_CASSANDRA_KEYSPACE": "ha_" + tag,
+	}
+	t.Cleanup(func() { dropScale(t, scale) })
+	brokers := strings.Split(scale["RESERVO_KAFKA_BROKERS"], ",")
+	for _, name := range []string{search.IndexerName, (&archive.Archiver{}).Name(), (&notify.Notifier{}).Name(), pricing.WorkerName} {
+		c.groups = append(c.groups, &kafka.GroupConsumer{Brokers: brokers, TopicPrefix: scale["RESERVO_KAFKA_TOPIC_PREFIX"],
+			Group: scale["RESERVO_KAFKA_TOPIC_PREFIX"] + name, Handler: namedHandler(name)})
+	}
+
+	lb := freeAddr(t)
+	c.api = "http://" + lb
+	c.env = []string{
+		"RESERVO_PROFILE=scale",
+		"RESERVO_DATABASE_URL=" + dbURL,
+		"RESERVO_DATABASE_MAX_CONNS=10",
+		"RESERVO_DATABASE_REPLICA_URL=",
+		"RESERVO_REDIS_ADDR=" + getenvOr("RESERVO_REDIS_CLUSTER_ADDRS", "127.0.0.1:16391,127.0.0.1:16392,127.0.0.1:16393"),
+		"RESERVO_TEMPORAL_TASK_QUEUE=ha-" + tag,
+		"RESERVO_PUBLIC_URL=" + c.api,
+		"RESERVO_TRUSTED_PROXIES=127.0.0.1",
+		"RESERVO_PAYMENT_PROVIDER=stripe",
+		"RESERVO_STRIPE_SECRET_KEY=sk_test_reservohafake",
+		"RESERVO_STRIPE_WEBHOOK_SECRET=" + chaosWebhookSecret,
+		"RESERVO_STRIPE_API_URL=http://" + c.front.addr,
+		"RESERVO_JWT_SECRET=" + chaosJWTSecret,
+		"RESERVO_HOLD_TIMEOUT=15s",
+		"RESERVO_REQUEST_TIMEOUT=" + requestTimeout.String(),
+		"RESERVO_RATE_LIMIT=0",
+		"RESERVO_LOGIN_RATE_LIMIT=0",
+		"RESERVO_SMTP_ADDR=",
+		"RESERVO_STRAY_SWEEP_INTERVAL=2s",
+		"RESERVO_LOG_LEVEL=error",
+		"RESERVO_KAFKA_PARTITIONS=4",
+		"RESERVO_SHUTDOWN_TIMEOUT=5s",
+	}
+	for k, v := range scale {
+		c.env = append(c.env, k+"="+v)
+	}
+	var backends []string
+	for _, name := range []string{"serve-1", "serve-2", "worker-1", "worker-2", "consume-1", "consume-2"} {
+		env := []string{"RESERVO_METRICS_ADDR=" + freeAddr(t)}
+		if strings.HasPrefix(name, "serve") {
+			addr := freeAddr(t)
+			env = append(env, "RESERVO_HTTP_ADDR="+addr)
+			c.procAPI[name] = "http://" + addr
+			backends = append(backends, addr)
+		}
+		c.procEnv[name] = env
+	}
+	// The first API migrates the database: it starts first, alone.
+	c.start("serve-1")
+	for _, name := range []string{"serve-2", "worker-1", "worker-2", "consume-1", "consume-2"} {
+		c.start(name)
+	}
+	startHAProxy(t, lb, backends)
+	waitFor(t, 30*time.Second, "HAProxy", func() bool {
+		r, err := http.Get(c.api + "/healthz")
+		if err == nil {
+			r.Body.Close()
+		}
+		return err == nil && r.StatusCode == 200
+	})
+	return c
+}
+
+// namedHandler is a handler of that name, to ask Kafka about its consumer group.
+type namedHandler string
+
+func (h namedHandler) Name() string { return string(h) }
+
+func (namedHandler) Handle(context.Context, event.Envelope) error { return nil }
+
+// startHAProxy runs HAProxy on addr in front of the API processes: each health-checked on
+// /readyz every half second (out after two failures, in after two successes), and a request
+// whose connection failed or that got no answer at all sent again to the other one (the
+// booking routes are idempotent: Idempotency-Key, the webhook's event, a status set).
+func startHAProxy(t *testing.T, addr string, backends []string) {
+	t.Helper()
+	out, err := exec.Command("../../deploy/haproxy.sh", "path").Output()
+	if err != nil {
+		t.Fatalf("deploy/haproxy.sh: %v", err)
+	}
+	var servers strings.Builder
+	for i, b := range backends {
+		fmt.Fprintf(&servers, "    server api%d %s check\n", i+1, b)
+	}
+	cfg := fmt.Sprintf(`global
+    maxconn 2000
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 30s
+    timeout server 30s
+    timeout queue 10s
+    retries 3
+    option redispatch
+    retry-on conn-failure empty-response
+frontend api
+    bind %s
+    default_backend reservo
+backend reservo
+    option httpchk GET /readyz
+    http-check expect status 200
+    default-server inter 500ms fastinter 250ms fall 2 rise 2 on-marked-down shutdown-sessions
+%s`, addr, servers.String())
+	path := filepath.Join(t.TempDir(), "haproxy.cfg")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := exec.Command(strings.TrimSpace(string(out)), "-f", path, "-db")
+	p.Stderr = &prefixWriter{prefix: "[haproxy] ", w: os.Stderr}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Process.Kill(); _ = p.Wait() })
+}
+
+// haRound runs the guests, kills one process 5 s in, starts it again 10 s later, lets the
+// platform run 10 s more, then settles and checks, and says what the guests saw.
+func (c *chaos) haRound(t *testing.T, name string, guests int) haKill {
+	from := len(c.answersSnapshot())
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i := range guests {
+		wg.Go(func() { c.guest(ctx, mrand.New(mrand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))) })
+	}
+	time.Sleep(5 * time.Second)
+	killed := time.Now()
+	c.kill(name)
+	time.Sleep(10 * time.Second)
+	c.start(name)
+	time.Sleep(10 * time.Second)
+	stop()
+	wg.Wait()
+	c.settle(t)
+	c.check(t, from)
+	return haFigures(name, c.answersSnapshot()[from:], killed)
+}
+
+// haFigures counts what the guests saw around the kill at killed.
+func haFigures(process string, as []answer, killed time.Time) haKill {
+	k := haKill{Process: process}
+	failed := func(a answer) bool { return a.Err != "" || a.Status >= 500 }
+	ok := map[int]int{} // successful answers by second since the kill (negative: before)
+	for _, a := range as {
+		since := a.At.Sub(killed)
+		switch {
+		case since >= 0 && since < 10*time.Second:
+			k.Requests++
+			if failed(a) {
+				k.Failed++
+			}
+		case since >= 10*time.Second && failed(a):
+			k.FailedAfter++
+		}
+		if !failed(a) {
+			s := int((a.At.Add(a.Took)).Sub(killed).Seconds()) // when it was answered
+			if a.At.Add(a.Took).Before(killed) {
+				s--
+			}
+			ok[s]++
+		}
+	}
+	if k.Requests > 0 {
+		k.FailedShare = float64(k.Failed) / float64(k.Requests)
+	}
+	for s := -5; s < 0; s++ {
+		k.Baseline += float64(ok[s]) / 5
+	}
+	k.Recovery = -1
+	for s := 0; s < 20; s++ {
+		if float64(ok[s]) >= 0.6*k.Baseline {
+			k.Recovery = float64(s)
+			break
+		}
+	}
+	return k
+}
+
+// haLost checks, once every round is over, that nothing a guest was told was lost: every
+// booking answered 201 exists, and every booking event reached the notifier's consumer group
+// (each has its notifications).
+func (c *chaos) haLost(t *testing.T) map[string]int {
+	ctx := context.Background()
+	c.mu.Lock()
+	made := slices.Clone(c.made)
+	c.mu.Unlock()
+	lost := map[string]int{}
+	var n int
+	if err := c.db.Pool.QueryRow(ctx, `SELECT count(*) FROM unnest($1::uuid[]) AS m(id) WHERE NOT EXISTS (SELECT 1 FROM booking b WHERE b.id = m.id)`,
+		made).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	lost["bookings answered 201, not in the database"] = n
+	if err := c.db.Pool.QueryRow(ctx, `SELECT count(*) FROM event_log e WHERE e.type IN ('new_booking', 'booking_cancelled', 'booking_expired')
+		AND NOT EXISTS (SELECT 1 FROM notification n WHERE n.event_id = e.id)`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	lost["booking events the notifier's group never handled"] = n
+	for what, n := range lost {
+		if n > 0 {
+			c.breach("%d %s", n, what)
+			t.Errorf("%d %s", n, what)
+		}
+	}
+	lost["bookings made"] = len(made)
+	return lost
+}
