@@ -17,6 +17,6 @@ deploy/haproxy.sh path >/dev/null
 out=${HA_REPORT:-bench/results/$(date -u +%F)-ha.json}
 mkdir -p "$(dirname "$out")"
 echo "== the high-availability suite (about 3 minutes); figures to $out"
-go test -count=1 -timeout 30m -run '^TestHA_' ./cmd/reservo -ha -ha.guests "${HA_GUESTS:-16}" -ha.report "$ROOT/$out" -v 2>&1 |
+go test -count=1 -timeout 30m -run '^TestHA_' ./cmd/reservo -ha.guests "${HA_GUESTS:-16}" -ha.report "$ROOT/$out" -v 2>&1 |
   grep -vE '^\[(serve|worker|consume)-[0-9]\]' | grep -E '^(=== RUN|--- |    |ok|FAIL|PASS)|high-availability' || true
 cat "$out"

@@ -27,10 +27,11 @@ go vet ./...
 echo "== deploy files (compose's own loader, Kubernetes API types)"
 (cd deploy/check && go vet ./... && go test -count=1 ./...)
 
-echo "== go test -race ./... (but kafka, and the fault suite)"
+echo "== go test -race ./... (but kafka, the fault suite and the high-availability suite)"
 # The kafka package's outage test stops and starts the broker: it runs alone, after the rest.
-# So does the fault suite, whose answers are timed: without the race detector, after the rest.
-go test -race -count=1 -timeout 20m -skip '^TestChaos_' $(go list ./... | grep -v '/kafka$')
+# So do the fault suite and the high-availability suite, whose answers are timed: without the
+# race detector, after the rest.
+go test -race -count=1 -timeout 20m -skip '^(TestChaos_|TestHA_)' $(go list ./... | grep -v '/kafka$')
 echo "== go test -race ./kafka"
 go test -race -count=1 -timeout 10m ./kafka
 echo "== the fault suite, short version (cmd/reservo TestChaos_*; deploy/chaos.sh runs the long one)"
@@ -38,7 +39,7 @@ go test -count=1 -timeout 20m -run '^TestChaos_' ./cmd/reservo
 
 echo "== the high-availability suite (cmd/reservo TestHA_*: two of each process behind HAProxy, each kind killed in turn; deploy/ha.sh in make bench)"
 deploy/haproxy.sh path >/dev/null
-go test -count=1 -timeout 15m -run '^TestHA_' ./cmd/reservo -ha
+go test -count=1 -timeout 15m -run '^TestHA_' ./cmd/reservo
 
 echo "== the API contract: Schemathesis against the OpenAPI document (a guest, a manager, staff, anonymous)"
 # Without the race detector: a few minutes, most of them Schemathesis generating cases.

@@ -185,13 +185,7 @@ func newChaos(t *testing.T) *chaos {
 	c.tox = toxiclient.NewClient("http://" + apiAddr)
 	waitFor(t, 10*time.Second, "toxiproxy", func() bool { _, err := c.tox.Proxies(); return err == nil })
 
-	// The provider: stripe-mock behind a front that can refuse requests as Stripe does (400),
-	// which stripe-mock never does.
-	mock, err := url.Parse(getenvOr("RESERVO_STRIPE_MOCK_URL", "http://127.0.0.1:12111"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.front = newStripeFront(t, mock)
+	c.startFront()
 
 	pg, err := url.Parse(dbURL)
 	if err != nil {
@@ -212,13 +206,7 @@ func newChaos(t *testing.T) *chaos {
 	proxied := *pg
 	proxied.Host = c.proxies["postgres"].Listen
 
-	// A hotel of four rooms, guests and the vendor's manager.
-	v, room := pgtest.SeedHotel(t, db, 4)
-	c.vendor, c.room = v.ID, room.ID
-	for range 40 {
-		c.guests = append(c.guests, auth.Principal{ID: pgtest.SeedUser(t, db).ID, Role: auth.RoleUser, TokenVersion: 1}) // a new account's tokens are of version 1
-	}
-	c.manager = auth.Principal{ID: uuid.New(), Role: auth.RoleManager, VendorID: v.ID}
+	c.seedHotel()
 
 	httpAddr := freeAddr(t)
 	c.api = "http://" + httpAddr
@@ -252,6 +240,27 @@ func newChaos(t *testing.T) *chaos {
 	c.start("worker")
 	c.start("consume")
 	return c
+}
+
+// startFront puts the provider in front of the processes: stripe-mock behind a front that can
+// refuse requests as Stripe does (400), which stripe-mock never does.
+func (c *chaos) startFront() {
+	mock, err := url.Parse(getenvOr("RESERVO_STRIPE_MOCK_URL", "http://127.0.0.1:12111"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.front = newStripeFront(c.t, mock)
+}
+
+// seedHotel makes the hotel of four rooms that the guests book, forty guests and the vendor's
+// manager.
+func (c *chaos) seedHotel() {
+	v, room := pgtest.SeedHotel(c.t, c.db, 4)
+	c.vendor, c.room = v.ID, room.ID
+	for range 40 {
+		c.guests = append(c.guests, auth.Principal{ID: pgtest.SeedUser(c.t, c.db).ID, Role: auth.RoleUser, TokenVersion: 1}) // a new account's tokens are of version 1
+	}
+	c.manager = auth.Principal{ID: uuid.New(), Role: auth.RoleManager, VendorID: v.ID}
 }
 
 // start runs one of Reservo's processes (this test binary as reservo cmd, where name is cmd

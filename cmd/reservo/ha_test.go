@@ -9,7 +9,6 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,9 +40,8 @@ import (
 // It runs for two minutes on the stack's scale profile: make test runs it with 8 guests,
 // deploy/ha.sh (make bench) with 16 and writes its figures to bench/results:
 //
-//	go test ./cmd/reservo -run '^TestHA_' -ha -ha.guests 16 -ha.report bench/results/ha.json -v
+//	go test ./cmd/reservo -run '^TestHA_' -ha.guests 16 -ha.report bench/results/ha.json -v
 var (
-	haRun    = flag.Bool("ha", false, "run the high-availability suite (deploy/ha.sh)")
 	haReport = flag.String("ha.report", "", "write the high-availability suite's figures as JSON to this file")
 	haGuests = flag.Int("ha.guests", 8, "guests booking at once during the high-availability suite")
 )
@@ -66,8 +64,8 @@ type haKill struct {
 }
 
 func TestHA_EachProcessKilledUnderLoad(t *testing.T) {
-	if !*haRun {
-		t.Skip("the high-availability suite runs for minutes on the scale stack: deploy/ha.sh (make bench) runs it with -ha")
+	if testing.Short() {
+		t.Skip("the high-availability suite runs Reservo's processes for minutes; -short leaves it out")
 	}
 	c := newHA(t)
 	kills := []struct{ name, why string }{
@@ -111,17 +109,8 @@ func newHA(t *testing.T) *chaos {
 	db, dbURL := pgtest.NewDBURL(t)
 	c := &chaos{t: t, db: db, procs: map[string]*exec.Cmd{}, tokens: auth.NewTokens(chaosJWTSecret, time.Hour, time.Now),
 		procEnv: map[string][]string{}, procAPI: map[string]string{}, scale: true}
-	mock, err := url.Parse(getenvOr("RESERVO_STRIPE_MOCK_URL", "http://127.0.0.1:12111"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.front = newStripeFront(t, mock)
-
-	v, room := pgtest.SeedHotel(t, db, 4)
-	c.vendor, c.room = v.ID, room.ID
-	for range 40 {
-		c.guests = append(c.guests, auth.Principal{ID: pgtest.SeedUser(t, db).ID, Role: auth.RoleUser, TokenVersion: 1}) // a new account's tokens are of version 1
-	}
+	c.startFront()
+	c.seedHotel()
 
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
