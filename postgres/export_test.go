@@ -1,9 +1,10 @@
 package postgres
 
-// SetPriceWalk sets the batch sizes of the price walk, and the number of vendors in a radius
-// from which it goes by the price index, for a test; it returns the restore.
-func SetPriceWalk(batches []int, dense int) (restore func()) {
-	oldB, oldD := priceBatches, denseAt
-	priceBatches, denseAt = batches, dense
-	return func() { priceBatches, denseAt = oldB, oldD }
+// SetPriceWalk sets the batch sizes of the price walk, the number of vendors in a radius from
+// which it goes by the price index, and how many candidates per row of a page it prices
+// exactly at first, for a test; it returns the restore.
+func SetPriceWalk(batches []int, dense, pricedPerRow int) (restore func()) {
+	oldB, oldD, oldP := priceBatches, denseAt, pricedPages
+	priceBatches, denseAt, pricedPages = batches, dense, pricedPerRow
+	return func() { priceBatches, denseAt, pricedPages = oldB, oldD, oldP }
 }

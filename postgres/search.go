@@ -107,30 +107,29 @@ func (s *SearchStore) UpsertVendor(ctx context.Context, v *vendors.Vendor, seq i
 	return nil
 }
 
-// minPriceUpdate keeps a vendor's min_base_price: its cheapest active itinerary's base price,
-// or, when it prices dynamically, that itinerary's floor (the lowest price a search can quote).
-const minPriceUpdate = `UPDATE search_vendor v SET min_base_price = (SELECT (min(si.base_price)
-	* coalesce(v.price_floor_percent, 100) + 99) / 100 FROM search_itinerary si WHERE si.vendor_id = $1 AND si.active)
-	WHERE v.vendor_id = $1`
+// minPriceUpdate keeps a vendor's min_base_price (a lower bound of its price for one period:
+// its cheapest active base price, or, when it prices dynamically, the least of that and its
+// stored prices) and its price_bounds (migration 0015).
+const minPriceUpdate = `SELECT search_price_refresh($1)`
 
 // ApplyPrices implements search.PriceIndexer: a change of a vendor's pricing settings (on or
-// off, floor, ceiling) is copied to its row, older events ignored by seq. The prices themselves
-// are read live from pricing_period and pricing_profile, as availability is.
+// off, floor, ceiling) is copied to its row, older events ignored by seq, and the bounds of its
+// prices are computed again from the pricing tables. The prices themselves are read live from
+// pricing_period and pricing_profile, as availability is; the bounds only order the walk of a
+// search by price.
 func (s *SearchStore) ApplyPrices(ctx context.Context, seq int64, p pricing.PriceEvent) error {
-	if p.Settings == nil {
-		return nil
-	}
-	var floor, ceil any
-	if p.Settings.Enabled {
-		floor, ceil = p.Settings.FloorPercent, p.Settings.CeilingPercent
-	}
 	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE search_vendor SET price_floor_percent = $2, price_ceiling_percent = $3,
-			price_seq = $4 WHERE vendor_id = $1 AND price_seq < $4`, p.VendorID, floor, ceil, seq)
-		if err != nil || tag.RowsAffected() == 0 {
-			return err
+		if p.Settings != nil {
+			var floor, ceil any
+			if p.Settings.Enabled {
+				floor, ceil = p.Settings.FloorPercent, p.Settings.CeilingPercent
+			}
+			if _, err := tx.Exec(ctx, `UPDATE search_vendor SET price_floor_percent = $2, price_ceiling_percent = $3,
+				price_seq = $4 WHERE vendor_id = $1 AND price_seq < $4`, p.VendorID, floor, ceil, seq); err != nil {
+				return err
+			}
 		}
-		_, err = tx.Exec(ctx, minPriceUpdate, p.VendorID)
+		_, err := tx.Exec(ctx, minPriceUpdate, p.VendorID)
 		return err
 	})
 	if err != nil {
@@ -242,11 +241,15 @@ func (s *SearchStore) Search(ctx context.Context, f search.Filter, now time.Time
 	if err != nil || !ok {
 		return &search.Page{Vendors: []search.Vendor{}}, err
 	}
-	// Sorted by price, the search walks the vendors cheapest first by their cheapest itinerary
-	// (min_base_price), a batch at a time: a vendor's price in the search (its cheapest
-	// matching, free itinerary) is never below that, so once the page's next vendor is cheaper
-	// than the batch's dearest, no vendor past the batch can come before it. Otherwise a batch
-	// eight times larger is tried, and past the last one every candidate is priced.
+	// Sorted by price, the search walks the vendors cheapest first by min_base_price (their
+	// cheapest itinerary's base price or, with dynamic pricing, the lowest price stored for
+	// any of their periods), a batch at a time: a vendor's price in the search (its cheapest
+	// matching, free itinerary) is never below that times the nights, so once the page's next
+	// vendor is cheaper than the batch's dearest, no vendor past the batch can come before
+	// it. Otherwise a larger batch is tried, and past the last one every candidate is priced.
+	// Of a batch, only the candidates with the lowest bounds of their price for the dates
+	// (bnd: the base price times the nights, or the sum of the vendor's price bounds over its
+	// periods) are priced exactly, more of them when one left unpriced might come first.
 	batch, dense := 0, false
 	switch {
 	case f.Sort == search.ByPrice:
@@ -266,7 +269,7 @@ func (s *SearchStore) Search(ctx context.Context, f search.Filter, now time.Time
 		}
 	}
 	if dense && f.Sort == search.ByRating {
-		sql, args := searchSQL(&f, after, periods, 0, true)
+		sql, args := searchSQL(&f, after, periods, priceWalk{}, true)
 		page, w, err := s.run(ctx, &f, periods, sql, args)
 		if err != nil || w.rows == f.Limit+1 {
 			return page, err
@@ -275,23 +278,42 @@ func (s *SearchStore) Search(ctx context.Context, f search.Filter, now time.Time
 		// this is the last page. Every vendor of the radius is priced instead.
 		dense = false
 	}
-	for i := 0; ; i++ {
-		sql, args := searchSQL(&f, after, periods, batch, dense)
+	pw := priceWalk{batch: batch, priced: firstPriced(f.Limit)}
+	for i := 0; ; {
+		sql, args := searchSQL(&f, after, periods, pw, dense)
 		page, w, err := s.run(ctx, &f, periods, sql, args)
-		if err != nil || batch == 0 {
+		if err != nil || pw.batch == 0 {
 			return page, err
 		}
-		// No row tells nothing of the batch (the page may lie past it): try the next. A dense
-		// walk's short batch may be cut by its scan limit, so only the price bound counts.
-		allTaken := w.scanned < int64(batch) && !(dense && f.RadiusKm > 0)
-		if w.rows > 0 && (allTaken || (w.rows == f.Limit+1 && w.lastPrice < w.bound)) {
+		// The page holds when no candidate past the walk can come before its last row, nor any
+		// candidate of the walk left unpriced (each costs at least its bound). A dense walk's
+		// short batch may be cut by its scan limit, so only the price bound counts. No row
+		// tells nothing (the page may lie past the walk): both grow.
+		allTaken := w.scanned < int64(pw.batch) && !(dense && f.RadiusKm > 0)
+		full := w.rows == f.Limit+1
+		walkHolds := w.rows > 0 && (allTaken || (full && w.lastPrice < w.bound))
+		pricedHold := w.rows > 0 && (w.next == nil || (full && w.lastPrice < *w.next))
+		if walkHolds && pricedHold {
 			return page, nil
 		}
-		batch = 0
-		if i+1 < len(priceBatches) {
-			batch = priceBatches[i+1]
+		if !pricedHold {
+			pw.priced *= 4
+		}
+		if !walkHolds {
+			i++
+			pw.batch = 0
+			if i < len(priceBatches) {
+				pw.batch = priceBatches[i]
+			}
 		}
 	}
+}
+
+// priceWalk is the part of the candidates that a search by price takes: the batch cheapest
+// by min_base_price, of which the priced with the lowest bounds of their price are priced
+// exactly. A zero batch takes and prices every candidate.
+type priceWalk struct {
+	batch, priced int
 }
 
 // dense reports whether the radius of f holds denseAt vendors that match f's place. The planner
@@ -339,21 +361,39 @@ func customPlan(args []any) []any { return append([]any{pgx.QueryExecModeExec}, 
 // first is about three pages of the default size: a page of 21 rows out of 64 candidates cheapest
 // by min_base_price mostly ends below the dearest of them, and each candidate priced costs
 // (dated) a look at its slots, so a first batch of 256 spent three quarters of the search on
-// candidates that could not be on the page.
-var priceBatches = []int{64, 256, 2048}
+// candidates that could not be on the page. The later ones serve vendors with dynamic pricing:
+// their min_base_price is the lowest price stored for any of their periods, and a page of them
+// may lie a thousand candidates down the walk (Lisbon at 500,000 vendors).
+var priceBatches = []int{64, 256, 1024, 4096}
 
 // denseAt is the number of vendors in a radius from which a price sort walks the price index;
-// the walk of a batch then looks at denseScan times its size in price order.
+// the walk of a batch then looks at denseScan times its size in price order, at most
+// denseScanMax rows: past about a fifth of a kind's vendors the planner would rather read them
+// all and sort them (1.8 s for hotels at 500,000 vendors) than walk the index.
 var denseAt = 500
 
-const denseScan = 64
+const (
+	denseScan    = 64
+	denseScanMax = 16384
+)
 
 // walked is what a price walk's batch tells: how many candidates it took, the dearest of their
-// cheapest itineraries, how many rows the page query gave and the price of its last.
+// lower bounds for one period times the nights, the lowest bound of the candidates not priced
+// (nil: all were), how many rows the page query gave and the price of its last.
 type walked struct {
 	scanned, bound, lastPrice int64
+	next                      *int64
 	rows                      int
 }
+
+// firstPriced is how many candidates of a price walk's batch are priced exactly at first: those
+// with the lowest bounds of their price (bnd, searchSQL), pricedPages times the page's rows.
+// Pricing a vendor with dynamic pricing reads its price for each itinerary and period; the
+// bounds are mostly close to the prices, so a page of the cheapest rarely needs more than
+// twice its size.
+func firstPriced(limit int) int { return max(1, pricedPages*(limit+1)) }
+
+var pricedPages = 2
 
 // run runs a search statement and reads the page.
 func (s *SearchStore) run(ctx context.Context, f *search.Filter, periods map[string]keyPeriods, sql string, args []any) (*search.Page, walked, error) {
@@ -373,7 +413,7 @@ func (s *SearchStore) run(ctx context.Context, f *search.Filter, periods map[str
 		var items []byte
 		var key string
 		if err := rows.Scan(&v.ID, &v.Kind, &v.Name, &v.City, &v.CountryCode, &v.Lat, &v.Lon, &v.Rating, &star,
-			&v.Cuisines, &v.Currency, &dist, &minPrice, &items, &w.scanned, &w.bound, &key, &v.Priced); err != nil {
+			&v.Cuisines, &v.Currency, &dist, &minPrice, &items, &w.scanned, &w.bound, &w.next, &key, &v.Priced); err != nil {
 			return nil, w, fmt.Errorf("search vendors: %w", err)
 		}
 		w.rows++
@@ -454,7 +494,7 @@ func (s *SearchStore) query(ctx context.Context, f *search.Filter, now time.Time
 	if f.Sort == search.ByPrice {
 		batch = priceBatches[0]
 	}
-	sql, args := searchSQL(f, after, periods, batch, f.Lat != nil)
+	sql, args := searchSQL(f, after, periods, priceWalk{batch: batch, priced: firstPriced(f.Limit)}, f.Lat != nil)
 	return sql, args, nil
 }
 
@@ -788,10 +828,12 @@ func (r *jsonReader) end() error {
 }
 
 // searchSQL writes the search statement of f after the cursor; periods are the period starts
-// per schedule key of a dated search. batch > 0 (price order) prices only the batch of
-// candidates cheapest by min_base_price, and the statement also returns how many it took and
-// the dearest of them.
-func searchSQL(f *search.Filter, after *search.Cursor, periods map[string]keyPeriods, batch int, dense bool) (string, []any) {
+// per schedule key of a dated search. With pw.batch > 0 (price order) it takes only the
+// candidates of pw, prices the pw.priced of them with the lowest bounds of their price (bnd),
+// and the statement also returns how many it took, a bound of the price of every candidate it
+// did not take, and the lowest bound of those it took and did not price.
+func searchSQL(f *search.Filter, after *search.Cursor, periods map[string]keyPeriods, wk priceWalk, dense bool) (string, []any) {
+	batch := wk.batch
 	b := &sqlBuilder{}
 	place, radius := placeConds(b, f), radiusConds(b, f, "v")
 	vendorConds := []string{strings.Join(append(place, radius...), " AND ")}
@@ -875,6 +917,10 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string]keyPer
 	// matching free itinerary (a probe of pricing_period per period) and takes the cheapest.
 	nights := int64(1)
 	dyn := "si.base_price"
+	// bnd is a lower bound of a candidate's price in the search, for a price walk: its cheapest
+	// base price times the nights, or for a vendor with dynamic pricing the sum of its price
+	// bounds over the periods (migration 0015).
+	bnd := "v.min_base_price"
 	itItems := itWhere
 	cheapest := `CROSS JOIN LATERAL (SELECT si.base_price AS min_price FROM (
 				SELECT si.itinerary_id, si.type, si.capacity, si.quantity, si.base_price, si.facilities, si.active
@@ -891,34 +937,41 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string]keyPer
 			}
 		}
 		pj, _ := json.Marshal(priced) // strings only: cannot fail
-		pricedSum := "search_unit_price(si.itinerary_id, si.base_price, v.price_floor_percent, v.price_ceiling_percent, " +
-			b.arg(string(pj)) + "::jsonb -> v.schedule_key)"
+		pricedArg := b.arg(string(pj))
+		most := 0
+		for _, ps := range priced {
+			most = max(most, len(ps))
+		}
+		// Each itinerary's price from its copy of the stored prices (migration 0015): a period's
+		// own price, else its slot's, else the base, held within the floor and ceiling.
+		pricedSum := sumPeriods(pricedArg, most, func(start, slot string) string {
+			return `least(greatest(coalesce((si.prices -> 'p' ->> ` + start + `)::bigint, (si.prices -> 's' ->> ` + slot + `)::bigint,
+				si.base_price), (si.base_price * v.price_floor_percent + 99) / 100), si.base_price * v.price_ceiling_percent / 100)`
+		})
 		n := b.arg(nights)
 		dyn = "CASE WHEN v.price_floor_percent IS NULL THEN si.base_price * " + n + "::bigint ELSE " + pricedSum + " END"
+		bnd = "CASE WHEN v.price_floor_percent IS NULL THEN v.min_base_price * " + n + "::bigint ELSE coalesce(" +
+			sumPeriods(pricedArg, most, func(start, slot string) string {
+				return `least(coalesce((v.price_bounds -> 'p' ->> ` + start + `)::bigint, 9223372036854775807),
+					coalesce((v.price_bounds -> 's' ->> ` + slot + `)::bigint, (v.price_bounds ->> 'd')::bigint))`
+			}) + ", v.min_base_price * " + n + "::bigint) END"
 		// The quoted price's range as a per-unit range of the dynamic price.
-		startsArr := "ARRAY(SELECT jsonb_array_elements_text(" + pa + "::jsonb -> v.schedule_key)::timestamptz)"
-		typArg, facArg, partyArg, loArg, hiArg := "NULL", "NULL", "NULL", "NULL", "NULL"
-		if f.Type != "" {
-			typArg = b.arg(f.Type)
-		}
-		if len(f.Facilities) > 0 {
-			facArg = b.arg(f.Facilities)
-		}
-		if f.PartySize > 0 {
-			partyArg = b.arg(f.PartySize)
-		}
+		var minArg, maxArg string
 		if f.MinPrice != nil {
-			loArg = b.arg((*f.MinPrice + int64(f.Quantity) - 1) / int64(f.Quantity))
+			minArg = b.arg((*f.MinPrice + int64(f.Quantity) - 1) / int64(f.Quantity))
 		}
 		if f.MaxPrice != nil {
-			hiArg = b.arg(*f.MaxPrice / int64(f.Quantity))
+			maxArg = b.arg(*f.MaxPrice / int64(f.Quantity))
 		}
-		var dynRange []string
-		if f.MinPrice != nil {
-			dynRange = append(dynRange, "d.p >= "+b.arg((*f.MinPrice+int64(f.Quantity)-1)/int64(f.Quantity)))
-		}
-		if f.MaxPrice != nil {
-			dynRange = append(dynRange, "d.p <= "+b.arg(*f.MaxPrice/int64(f.Quantity)))
+		priceRange := func(p string) []string {
+			var conds []string
+			if minArg != "" {
+				conds = append(conds, p+" >= "+minArg)
+			}
+			if maxArg != "" {
+				conds = append(conds, p+" <= "+maxArg)
+			}
+			return conds
 		}
 		cheapest = `CROSS JOIN LATERAL (
 			(SELECT si.base_price * ` + n + `::bigint AS min_price FROM (
@@ -928,15 +981,15 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string]keyPer
 			WHERE v.price_floor_percent IS NULL AND ` + strings.Join(append(append([]string{}, itOther...), cheapFree...), " AND ") + `
 			ORDER BY si.base_price LIMIT 1)
 			UNION ALL
-			(SELECT x.p FROM (SELECT search_priced_min(v.vendor_id, v.price_floor_percent, v.price_ceiling_percent, ` +
-			b.arg(string(pj)) + `::jsonb -> v.schedule_key, ` + startsArr + `, ` + q + `::int, ` + typArg + `::text, ` +
-			facArg + `::text[], ` + partyArg + `::int, ` + loArg + `::bigint, ` + hiArg + `::bigint) AS p) x
-			WHERE v.price_floor_percent IS NOT NULL AND x.p IS NOT NULL)) m`
+			(SELECT si.p FROM (
+				SELECT si.itinerary_id, si.type, si.capacity, si.quantity, si.base_price, si.facilities, si.active, ` + pricedSum + ` AS p
+				FROM search_itinerary si WHERE si.vendor_id = v.vendor_id
+				ORDER BY 8 OFFSET 0) si
+			WHERE ` + strings.Join(append(append(append([]string{"v.price_floor_percent IS NOT NULL"}, itOther...), cheapFree...),
+			priceRange("si.p")...), " AND ") + `
+			ORDER BY si.p LIMIT 1)) m`
 		baseRange := append([]string{"v.price_floor_percent IS NULL"}, itVendor[1:]...)
-		dynItems := []string{"v.price_floor_percent IS NOT NULL"}
-		for _, c := range dynRange {
-			dynItems = append(dynItems, strings.Replace(c, "d.p", "("+dyn+")", 1))
-		}
+		dynItems := append([]string{"v.price_floor_percent IS NOT NULL"}, priceRange("("+dyn+")")...)
 		itItems = append([]string{"si.vendor_id = v.vendor_id", "((" + strings.Join(baseRange, " AND ") + ") OR (" +
 			strings.Join(dynItems, " AND ") + "))"}, itOther...)
 	}
@@ -1003,20 +1056,21 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string]keyPer
 		// c carries what p reads of a vendor, so that p need not look the vendor up again: c
 		// has checked the vendor conditions already.
 		var walk string
-		if dense && len(radius) > 0 {
+		switch {
+		case dense && len(radius) > 0:
 			// Many vendors in the radius: walk the price index and check the radius per row.
 			// The planner takes a radius for a few vendors and would rather sort them all; the
 			// inner limit keeps the walk in price order, and bounds it (a batch that it cuts
 			// short is not taken as all the candidates: Search then tries the next).
 			inner := append(append([]string{}, place...), vendorConds[1:]...)
-			walk = `SELECT v.vendor_id, v.min_base_price, v.lat, v.lon, v.schedule_key, v.price_floor_percent, v.price_ceiling_percent FROM (
-			SELECT v.vendor_id, v.min_base_price, v.lat, v.lon, v.schedule_key, v.price_floor_percent, v.price_ceiling_percent FROM search_vendor v
+			walk = `SELECT v.vendor_id, v.min_base_price, v.lat, v.lon, v.schedule_key, v.price_floor_percent, v.price_ceiling_percent, ` + bnd + ` AS bnd FROM (
+			SELECT v.vendor_id, v.min_base_price, v.lat, v.lon, v.schedule_key, v.price_floor_percent, v.price_ceiling_percent, v.price_bounds FROM search_vendor v
 			WHERE ` + strings.Join(inner, " AND ") + ` AND v.min_base_price IS NOT NULL
-			ORDER BY v.min_base_price, v.vendor_id LIMIT ` + b.arg(batch*denseScan) + `) v
+			ORDER BY v.min_base_price, v.vendor_id LIMIT ` + b.arg(min(batch*denseScan, denseScanMax)) + `) v
 		WHERE ` + strings.Join(append(latLonBounds(b, f, "v"), radius...), " AND ") + `
 		LIMIT ` + b.arg(batch)
-		} else {
-			walk = `SELECT v.vendor_id, v.min_base_price, v.lat, v.lon, v.schedule_key, v.price_floor_percent, v.price_ceiling_percent FROM search_vendor v
+		default:
+			walk = `SELECT v.vendor_id, v.min_base_price, v.lat, v.lon, v.schedule_key, v.price_floor_percent, v.price_ceiling_percent, ` + bnd + ` AS bnd FROM search_vendor v
 		WHERE ` + strings.Join(vendorConds, " AND ") + ` AND v.min_base_price IS NOT NULL
 		ORDER BY v.min_base_price, v.vendor_id
 		LIMIT ` + b.arg(batch)
@@ -1030,7 +1084,7 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string]keyPer
 		` + walk + `),
 		p AS MATERIALIZED (
 		SELECT v.vendor_id, ` + dist + ` AS dist, m.min_price
-		FROM c v
+		FROM (SELECT * FROM c ORDER BY c.bnd, c.vendor_id LIMIT ` + b.arg(wk.priced) + `) v
 		` + cheapest + pw + `
 		ORDER BY ` + order + `
 		LIMIT ` + limit + `)`
@@ -1059,9 +1113,10 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string]keyPer
 		ORDER BY ` + order + `
 		LIMIT ` + limit + `)`
 	}
-	walkCols := "0::bigint, 0::bigint"
+	walkCols := "0::bigint, 0::bigint, NULL::bigint"
 	if batch > 0 && f.Sort == search.ByPrice {
-		walkCols = "(SELECT count(*) FROM c), (SELECT coalesce(max(min_base_price), 0) FROM c) * " + b.arg(nights) + "::bigint"
+		bound := "(SELECT coalesce(max(min_base_price), 0) FROM c) * " + b.arg(nights) + "::bigint"
+		walkCols = "(SELECT count(*) FROM c), " + bound + ", (SELECT bnd FROM c ORDER BY bnd, vendor_id OFFSET " + b.arg(wk.priced) + " LIMIT 1)"
 	}
 	sql := `WITH ` + with + `
 		SELECT v.vendor_id, v.kind, v.name, v.city_name, v.country_code, v.lat, v.lon, v.rating,
@@ -1077,6 +1132,27 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string]keyPer
 		) m
 		ORDER BY ` + outerOrder
 	return sql, b.args
+}
+
+// sumPeriods writes the sum of term over the priced periods of a vendor v in a dated search, at
+// most n of them: per (the argument of the JSON object of [start, slot] arrays by schedule key)
+// -> v.schedule_key; NULL when it has none. term gets the SQL of a period's start and slot.
+// Written out term by term rather than through jsonb_array_elements: a function or subquery per
+// vendor or itinerary costs tens of microseconds to start, and a search by price computes it
+// for a thousand candidates.
+func sumPeriods(per string, n int, term func(start, slot string) string) string {
+	if n == 0 {
+		return "NULL::bigint"
+	}
+	terms := make([]string, n)
+	for k := range n {
+		e := fmt.Sprintf("(%s::jsonb -> v.schedule_key -> %d)", per, k)
+		terms[k] = "coalesce(" + term("("+e+" ->> 0)", "("+e+" ->> 1)") + ", 0)"
+		if k > 0 {
+			terms[k] = "CASE WHEN " + e + " IS NULL THEN 0 ELSE " + terms[k] + " END"
+		}
+	}
+	return fmt.Sprintf("CASE WHEN (%s::jsonb -> v.schedule_key -> 0) IS NULL THEN NULL ELSE (%s)::bigint END", per, strings.Join(terms, " + "))
 }
 
 // Statement returns the query that Search sends for f (normalized and valid) at now, with the

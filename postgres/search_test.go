@@ -25,11 +25,23 @@ func TestSearchStore_Contract(t *testing.T) {
 }
 
 // With price batches of a few vendors, every search sorted by price walks batch after batch
-// (and past the last, prices every candidate), a radius counting as dense from one vendor: the
-// suite's oracle must still agree.
+// (and past the last, prices every candidate), a radius counting as dense from one vendor, and
+// one candidate of a batch priced exactly at first: the suite's oracle must still agree.
 func TestSearchStore_ContractWithTinyPriceBatches(t *testing.T) {
-	defer postgres.SetPriceWalk([]int{1, 3}, 1)()
+	defer postgres.SetPriceWalk([]int{1, 3}, 1, 0)()
 	searchtest.Run(t, func(t *testing.T) (search.Store, searchtest.Seeder) {
+		db := pgtest.NewDB(t)
+		return postgres.NewSearchStore(db), pgtest.NewSearchSeeder(t, db)
+	})
+}
+
+// A price walk of four candidates, then eight, pricing one of them exactly at first and a
+// page of three: the walk must stop only once its lower bounds of the prices (min_base_price,
+// and the price bounds over the stay) prove the page, with vendors whose stored prices are far
+// below and above their base prices, and after a stored price drops.
+func TestSearchStore_PriceWalkByBoundsOfDynamicPrices(t *testing.T) {
+	defer postgres.SetPriceWalk([]int{4, 8}, 1, 0)()
+	searchtest.RunDynamicPricesPaged(t, func(t *testing.T) (search.Store, searchtest.Seeder) {
 		db := pgtest.NewDB(t)
 		return postgres.NewSearchStore(db), pgtest.NewSearchSeeder(t, db)
 	})

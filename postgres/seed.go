@@ -123,8 +123,8 @@ func (db *DB) Seed(ctx context.Context, o SeedOptions) (SeedStats, error) {
 // SeedPricing turns dynamic pricing on for a share of the vendors (chosen by a hash of their
 // id), floor 70% and ceiling 200%, and stores prices as the pricing worker would: for every
 // inventory row of theirs, a price between 80% and 160% of the base price, and for each hotel
-// itinerary a profile per weekday. The search model learns which vendors price, as the indexer
-// would from their price_updated events.
+// itinerary a profile per weekday. The search model learns which vendors price and copies
+// their prices, as the indexer would from their price_updated events.
 func SeedPricing(ctx context.Context, db *DB, share float64) error {
 	for _, sql := range []string{
 		`INSERT INTO pricing_settings (vendor_id, enabled, floor_percent, ceiling_percent, max_daily_change_percent, version, enabled_at)
@@ -132,8 +132,6 @@ func SeedPricing(ctx context.Context, db *DB, share float64) error {
 		 ON CONFLICT (vendor_id) DO NOTHING`,
 		`UPDATE search_vendor v SET price_floor_percent = 70, price_ceiling_percent = 200
 		 FROM pricing_settings s WHERE s.vendor_id = v.vendor_id AND s.enabled`,
-		`UPDATE search_vendor v SET min_base_price = (SELECT (min(si.base_price) * 70 + 99) / 100 FROM search_itinerary si
-		 WHERE si.vendor_id = v.vendor_id AND si.active) WHERE v.price_floor_percent IS NOT NULL`,
 		`INSERT INTO pricing_period (itinerary_id, starts_at, vendor_id, searches, bookings, price, day_price, day)
 		 SELECT b.itinerary_id, b.starts_at, b.vendor_id, '{0,0,0,0,0,0,0,0,0}', '{0,0,0,0,0,0,0,0,0}',
 		        p.price, p.price, current_date
@@ -147,6 +145,8 @@ func SeedPricing(ctx context.Context, db *DB, share float64) error {
 		 JOIN pricing_settings s ON s.vendor_id = v.id AND s.enabled, generate_series(1, 7) w,
 		 LATERAL (SELECT (i.base_price * (80 + abs(hashtext(i.id::text || w)) % 81) / 100)::bigint AS price) p
 		 ON CONFLICT DO NOTHING`,
+		// The search model's copy of the prices and their bounds (migration 0015).
+		`SELECT search_price_refresh(vendor_id) FROM search_vendor WHERE price_floor_percent IS NOT NULL`,
 	} {
 		args := []any{}
 		if strings.Contains(sql, "$1") {

@@ -1,7 +1,9 @@
 package searchtest
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -101,4 +103,90 @@ func testDynamicPrices(t *testing.T, newStore func(t *testing.T) (search.Store, 
 	if len(p.Vendors) != 3 || p.Vendors[0].ID != b.ID || p.Vendors[0].Itineraries[0].Price != 9000 {
 		t.Errorf("undated: %+v", p.Vendors)
 	}
+}
+
+// RunDynamicPricesPaged runs the suite's paged search by dynamic price alone, for a store whose
+// walk a test has set to take a few candidates at a time.
+func RunDynamicPricesPaged(t *testing.T, newStore func(t *testing.T) (search.Store, Seeder)) {
+	testDynamicPricesPaged(t, newStore)
+}
+
+// testDynamicPricesPaged checks a search by price over many vendors, some pricing dynamically
+// with stored prices below and above their base, one with a cheaper room whose stored price
+// makes its dearer room the cheaper: every page, followed by cursor, agrees with the prices
+// worked out here; after a vendor's stored price drops, it moves up the order.
+func testDynamicPricesPaged(t *testing.T, newStore func(t *testing.T) (search.Store, Seeder)) {
+	e := newEnv(t, newStore)
+	ps, ok := e.seed.(PriceSeeder)
+	if _, indexes := e.store.(search.PriceIndexer); !ok || !indexes {
+		t.Skip("this store does not index dynamic prices")
+	}
+	f := search.Filter{City: "braga", CheckIn: e.day.Format(time.DateOnly), CheckOut: e.day.AddDate(0, 0, 2).Format(time.DateOnly),
+		Sort: search.ByPrice, Kind: vendors.Hotel, Quantity: 1, Limit: 3}
+	clamp := func(p, base int64, floor, ceiling int) int64 {
+		return min(max(p, (base*int64(floor)+99)/100), base*int64(ceiling)/100)
+	}
+	want := map[uuid.UUID]int64{}
+	var priced []*vendors.Vendor
+	// Twelve hotels, base 100.00 to 210.00 a night. Every third prices dynamically (floor 60%,
+	// ceiling 250%), its two nights stored at a share of its base that goes down the list.
+	shares := [][2]int64{{300, 40}, {90, 95}, {55, 120}, {160, 170}}
+	for i := range 12 {
+		base := int64(10000 + 1000*i)
+		v := e.vendor(hotel(fmt.Sprintf("Paged %02d", i), "Braga", "PT", "Europe/Lisbon", near(lisbon, float64(1+i), float64(10*i)), 3, "14:00"),
+			3, room("std", 2, 3, base), room("sup", 2, 3, base+500))
+		if i%3 != 0 {
+			want[v.ID] = 2 * base
+			continue
+		}
+		nights, ok := f.Periods(search.ScheduleOf(v), e.now)
+		if !ok || len(nights) != 2 {
+			t.Fatalf("periods of %s: %v", v.Name, nights)
+		}
+		s := shares[i/3]
+		std, sup := itineraryOf(v, "std"), itineraryOf(v, "sup")
+		prices := map[pricing.Key]int64{
+			{ItineraryID: std.ID, StartsAt: nights[0].StartsAt}: base * s[0] / 100,
+			{ItineraryID: std.ID, StartsAt: nights[1].StartsAt}: base * s[1] / 100,
+			// The superior room stays at its base the first night and 70% the second.
+			{ItineraryID: sup.ID, StartsAt: nights[1].StartsAt}: (base + 500) * 70 / 100,
+		}
+		e.feed(ps.Price(t, v.ID, 60, 250, prices))
+		p1 := clamp(base*s[0]/100, base, 60, 250) + clamp(base*s[1]/100, base, 60, 250)
+		p2 := (base + 500) + clamp((base+500)*70/100, base+500, 60, 250)
+		want[v.ID] = min(p1, p2)
+		priced = append(priced, v)
+	}
+	check := func(name string) {
+		t.Helper()
+		var got, exp []uuid.UUID
+		for _, v := range e.searchAll(f) {
+			got = append(got, v.ID)
+			if v.Itineraries[0].Price != want[v.ID] {
+				t.Errorf("%s: %s quoted %d, want %d", name, v.Name, v.Itineraries[0].Price, want[v.ID])
+			}
+		}
+		for id := range want {
+			exp = append(exp, id)
+		}
+		slices.SortFunc(exp, func(a, b uuid.UUID) int {
+			if want[a] != want[b] {
+				return int(want[a] - want[b])
+			}
+			return bytes.Compare(a[:], b[:])
+		})
+		if !slices.Equal(got, exp) {
+			t.Errorf("%s: got %v, want %v (prices %v)", name, got, exp, want)
+		}
+	}
+	check("by price")
+	// The dearest priced hotel drops both nights of its standard room to 40% (held at 60%).
+	v := priced[len(priced)-1]
+	nights, _ := f.Periods(search.ScheduleOf(v), e.now)
+	std := itineraryOf(v, "std")
+	e.feed(ps.Price(t, v.ID, 60, 250, map[pricing.Key]int64{
+		{ItineraryID: std.ID, StartsAt: nights[0].StartsAt}: std.BasePrice * 40 / 100,
+		{ItineraryID: std.ID, StartsAt: nights[1].StartsAt}: std.BasePrice * 40 / 100}))
+	want[v.ID] = 2 * clamp(std.BasePrice*40/100, std.BasePrice, 60, 250)
+	check("after a drop")
 }

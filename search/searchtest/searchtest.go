@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) (search.Store, Seeder)) {
 	t.Run("PaginationWithInsertsInARadius", func(t *testing.T) { testPagination(t, newStore, 60) })
 	t.Run("IndexerIdempotent", func(t *testing.T) { testIndexer(t, newStore) })
 	t.Run("DynamicPrices", func(t *testing.T) { testDynamicPrices(t, newStore) })
+	t.Run("DynamicPricesPaged", func(t *testing.T) { testDynamicPricesPaged(t, newStore) })
 }
 
 // env is a store with its seeder, service, indexer and the oracle's copy of what was seeded.
