@@ -42,8 +42,31 @@ func consumers(cfg *config.Config, db *postgres.DB, eng *engines, log *slog.Logg
 	for i, h := range hs {
 		out[i] = &workers.LogConsumer{Log: postgres.NewEventLog(db), Handler: h, Logger: log, Metrics: m}
 	}
-	return out, nil
+	return []workers.Consumer{exclusiveLogConsumers(db, out, logConsumersRetry, log)}, nil
 }
+
+// logConsumersRetry is how often a process waiting to run the log consumers tries to take them
+// over.
+const logConsumersRetry = 5 * time.Second
+
+// exclusiveLogConsumers runs the local profile's log consumers in one process of many at a
+// time, as the Kafka relay runs at scale: each consumer reads the log itself and keeps its own
+// offset, so two processes running them would hand every event to both (two e-mails per
+// booking). The other processes wait, and one takes over within retry of the holder's stop or
+// death, from the offsets the holder acknowledged.
+func exclusiveLogConsumers(db *postgres.DB, cs []workers.Consumer, retry time.Duration, log *slog.Logger) workers.Consumer {
+	return exclusive{db: db, Consumer: consumerSet{cs: cs, log: log}, retry: retry, log: log}
+}
+
+// consumerSet runs consumers as one.
+type consumerSet struct {
+	cs  []workers.Consumer
+	log *slog.Logger
+}
+
+func (c consumerSet) Name() string { return "log-consumers" }
+
+func (c consumerSet) Run(ctx context.Context) error { return workers.RunConsumers(ctx, c.cs, c.log) }
 
 // consume runs the event consumers and the archive purge; their metrics are on the operations
 // listener (RESERVO_METRICS_ADDR) like every command's.
