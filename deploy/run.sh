@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# make run: bring up the local stack, build and migrate, then run `reservo all` in the
-# foreground. Ctrl-C stops Reservo and the stack it started.
+# make run: bring up the local stack, build and migrate, then run Reservo in the foreground:
+# `reservo all` in the local profile; in the scale profile the highly available shape, as in
+# deploy/k8s: two `reservo serve` behind HAProxy (Debian's, deploy/haproxy.sh; /readyz checked
+# every half second), two `reservo worker`, two `reservo consume` and `reservo staff`
+# (RESERVO_RUN_SHAPE=all: one `reservo all` there too). Ctrl-C stops Reservo and the stack it
+# started.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DATA=${RESERVO_DATA_DIR:-$ROOT/.data}
@@ -30,13 +34,19 @@ go build -o "$DATA/bin/reservo" ./cmd/reservo
 "$DATA/bin/reservo" migrate 2>"$DATA/migrate.log" || { cat "$DATA/migrate.log" >&2; exit 1; }
 
 addr=${RESERVO_HTTP_ADDR:-127.0.0.1:8080}
+shape=${RESERVO_RUN_SHAPE:-}
+if [ -z "$shape" ]; then
+  if [ "${RESERVO_PROFILE:-local}" = scale ]; then shape=ha; else shape=all; fi
+fi
+ops_note=
+if [ "$shape" = ha ]; then ops_note=" (this shape: one per process, below)"; fi
 cat <<MSG
 
   Reservo is starting:
     API               http://$addr
     OpenAPI document  http://$addr/openapi.yaml  (JSON: /openapi.json)
     Health            http://$addr/healthz  http://$addr/readyz
-    Operations        http://${RESERVO_METRICS_ADDR:-127.0.0.1:9101}/metrics  http://${RESERVO_METRICS_ADDR:-127.0.0.1:9101}/readyz (each dependency)
+    Operations        http://${RESERVO_METRICS_ADDR:-127.0.0.1:9101}/metrics  http://${RESERVO_METRICS_ADDR:-127.0.0.1:9101}/readyz (each dependency)$ops_note
     Staff plane       $RESERVO_STAFF_PUBLIC_URL  (support staff sign in, then the Temporal Web UI, read only;
                       make an account staff: .data/bin/reservo ops grant-staff <e-mail> --reason '...')
     Temporal gRPC     $RESERVO_TEMPORAL_ADDR  (tokens only: .data/bin/reservo ops, or deploy/temporal-cli.sh)
@@ -57,14 +67,68 @@ fi)
 
 MSG
 
-"$DATA/bin/reservo" all &
-pid=$!
+pids=()
 stop() {
   trap - INT TERM
-  kill -TERM "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
   deploy/stack.sh down
 }
 trap stop INT TERM
-wait "$pid" || true
+
+if [ "$shape" = ha ]; then
+  # The highly available shape: each process its own operations listener, the API processes
+  # behind HAProxy on the API's address. Logs: $DATA/run/<process>.log.
+  mkdir -p "$DATA/run"
+  host=${addr%:*}
+  port=${addr##*:}
+  ops=${RESERVO_METRICS_ADDR:-127.0.0.1:9101}
+  ops_port=${ops##*:}
+  haproxy=$(deploy/haproxy.sh path)
+  cat >"$DATA/run/haproxy.cfg" <<CFG
+global
+    maxconn 2000
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 30s
+    timeout server 30s
+    timeout queue 10s
+    retries 3
+    option redispatch
+    retry-on conn-failure empty-response
+frontend api
+    bind $addr
+    default_backend reservo
+backend reservo
+    option httpchk GET /readyz
+    http-check expect status 200
+    default-server inter 500ms fastinter 250ms fall 2 rise 2 on-marked-down shutdown-sessions
+    server serve-1 $host:$((port + 1)) check
+    server serve-2 $host:$((port + 2)) check
+CFG
+  n=0
+  for proc in serve-1 serve-2 worker-1 worker-2 consume-1 consume-2 staff; do
+    n=$((n + 1))
+    api=$addr # only serve-1 and serve-2 listen on theirs
+    case $proc in serve-1) api=$host:$((port + 1)) ;; serve-2) api=$host:$((port + 2)) ;; esac
+    RESERVO_HTTP_ADDR=$api RESERVO_METRICS_ADDR=127.0.0.1:$((ops_port + n)) \
+      "$DATA/bin/reservo" "${proc%-*}" >"$DATA/run/$proc.log" 2>&1 &
+    pids+=($!)
+  done
+  "$haproxy" -f "$DATA/run/haproxy.cfg" -db >"$DATA/run/haproxy.log" 2>&1 &
+  pids+=($!)
+  cat <<MSG
+  Highly available shape: HAProxy on $addr in front of serve-1 ($host:$((port + 1))) and serve-2
+  ($host:$((port + 2))); worker-1, worker-2, consume-1, consume-2 and staff. Operations listeners
+  on 127.0.0.1:$((ops_port + 1)) to 127.0.0.1:$((ops_port + 7)), in that order. Logs: $DATA/run/.
+
+MSG
+  # Reservo runs until Ctrl-C, or until every process has stopped.
+  wait "${pids[@]}" || true
+else
+  "$DATA/bin/reservo" all &
+  pids+=($!)
+  wait "${pids[@]}" || true
+fi
 stop
