@@ -363,8 +363,10 @@ func customPlan(args []any) []any { return append([]any{pgx.QueryExecModeExec}, 
 // (dated) a look at its slots, so a first batch of 256 spent three quarters of the search on
 // candidates that could not be on the page. The later ones serve vendors with dynamic pricing:
 // their min_base_price is the lowest price stored for any of their periods, and a page of them
-// may lie a thousand candidates down the walk (Lisbon at 500,000 vendors).
-var priceBatches = []int{64, 256, 1024, 4096}
+// may lie several hundred candidates down the walk (590 for hotels within 30 km of Lisbon at
+// 500,000 vendors; 64 then 1,024 took 38-40 ms there, 64, 256 then 1,024 took 51, and 64, 512
+// then 4,096 took 100).
+var priceBatches = []int{64, 1024, 4096}
 
 // denseAt is the number of vendors in a radius from which a price sort walks the price index;
 // the walk of a batch then looks at denseScan times its size in price order, at most
