@@ -67,13 +67,16 @@ BEGIN
         WHERE vendor_id = p_vendor;
         RETURN;
     END IF;
-    UPDATE search_itinerary si SET prices = jsonb_build_object(
-        's', coalesce((SELECT jsonb_object_agg(pf.slot, pf.price) FROM pricing_profile pf
-                       WHERE pf.itinerary_id = si.itinerary_id), '{}'::jsonb),
-        'p', coalesce((SELECT jsonb_object_agg(to_char(pp.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), pp.price)
-                       FROM pricing_period pp WHERE pp.itinerary_id = si.itinerary_id
-                       AND pp.starts_at >= now() - interval '1 day'), '{}'::jsonb))
-    WHERE si.vendor_id = p_vendor;
+    -- Only the rows whose prices changed are written.
+    UPDATE search_itinerary si SET prices = n.prices
+    FROM (SELECT x.itinerary_id, jsonb_build_object(
+            's', coalesce((SELECT jsonb_object_agg(pf.slot, pf.price) FROM pricing_profile pf
+                           WHERE pf.itinerary_id = x.itinerary_id), '{}'::jsonb),
+            'p', coalesce((SELECT jsonb_object_agg(to_char(pp.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), pp.price)
+                           FROM pricing_period pp WHERE pp.itinerary_id = x.itinerary_id
+                           AND pp.starts_at >= now() - interval '1 day'), '{}'::jsonb)) AS prices
+          FROM search_itinerary x WHERE x.vendor_id = p_vendor) n
+    WHERE si.itinerary_id = n.itinerary_id AND si.prices IS DISTINCT FROM n.prices;
     WITH it AS (
         SELECT si.prices, si.base_price AS base, (si.base_price * fl + 99) / 100 AS lo, si.base_price * ce / 100 AS hi
         FROM search_itinerary si WHERE si.vendor_id = p_vendor AND si.active),
