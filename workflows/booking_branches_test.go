@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -673,6 +674,66 @@ func TestBooking_AskedAsItIsBeingConfirmed(t *testing.T) {
 			}
 			if res.Status != c.want {
 				t.Fatalf("ended %s; want %s", res.Status, c.want)
+			}
+		})
+	}
+}
+
+// TestBooking_HoldAndConfirmRunAsLocalActivities: since local-activities the hold, the
+// deposit, the payment's record and the transitions run as local activities (inside the
+// workflow task) and the start's search attributes are not upserted again; a booking started
+// before (DefaultVersion) runs them as activity tasks, as it did. Both keep the deposit's
+// idempotency key and end confirmed then availed.
+func TestBooking_HoldAndConfirmRunAsLocalActivities(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		version       workflow.Version
+		local, remote []string // activities run locally, and as activity tasks, in order, up to the confirmation
+	}{
+		{"local-activities", 1, []string{"BlockSlots", "ChargeDeposit", "RecordPayment", "Transition"}, nil},
+		{"before", workflow.DefaultVersion, nil, []string{"BlockSlots", "ChargeDeposit", "RecordPayment", "Transition"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSaga(t)
+			s.env.OnGetVersion("local-activities", workflow.DefaultVersion, 1).Return(tc.version)
+			var local, remote []string
+			s.env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
+				local = append(local, info.ActivityType.Name)
+			})
+			s.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+				remote = append(remote, info.ActivityType.Name)
+			})
+			upserts := 0
+			s.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(mock.Arguments) { upserts++ }).Return(nil).Maybe()
+			s.env.SetStartTime(start.Add(-2 * time.Hour))
+			s.pay(time.Minute, payment.Succeeded)
+			var confirmedAt []string
+			s.at(2*time.Minute, func() { confirmedAt = append(append(confirmedAt, local...), remote...) })
+			var availErr error = errors.New("not sent")
+			s.status(3*time.Hour, StatusRequest{To: booking.Availed, By: RoleManager}, &availErr)
+			res := s.run(t)
+			if s.holdErr != nil || s.hold == nil || s.hold.Booking.Status != booking.Blocked {
+				t.Fatalf("hold answered %+v, %v", s.hold, s.holdErr)
+			}
+			if availErr != nil || res.Status != booking.Availed || !equal(s.transitions, []booking.Status{booking.Confirmed, booking.Availed}) {
+				t.Fatalf("avail %v, result %+v, transitions %v", availErr, res, s.transitions)
+			}
+			want := append(append([]string{}, tc.local...), tc.remote...)
+			if fmt.Sprint(confirmedAt) != fmt.Sprint(want) {
+				t.Fatalf("ran %v (local %v, tasks %v) up to the confirmation; want %v", confirmedAt, local, remote, want)
+			}
+			if len(local) < len(tc.local) || fmt.Sprint(local[:len(tc.local)]) != fmt.Sprint(tc.local) {
+				t.Fatalf("local activities %v; want %v first", local, tc.local)
+			}
+			if tc.version == workflow.DefaultVersion && len(local) != 0 {
+				t.Fatalf("local activities %v in a booking of the build before", local)
+			}
+			if len(s.charges) != 1 || s.charges[0].IdempotencyKey != payment.DepositKey(s.in.Booking.ID) {
+				t.Fatalf("charges %+v; want one, keyed by the booking", s.charges)
+			}
+			// PENDING (before only), BLOCKED, CONFIRMED, AVAILED.
+			if want := map[workflow.Version]int{1: 3, workflow.DefaultVersion: 4}[tc.version]; upserts != want {
+				t.Fatalf("%d search attribute upserts; want %d", upserts, want)
 			}
 		})
 	}
