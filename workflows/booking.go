@@ -217,7 +217,7 @@ func Booking(ctx workflow.Context, in *BookingInput) (*BookingResult, error) {
 		r.upsertStatus(ctx)
 	}
 	var held booking.Booking
-	if err := r.execute(ctx, 10*time.Second, 30*time.Second, 2*time.Second, acts.BlockSlots, activities.BlockInput{Booking: r.b, Slots: in.Slots}).Get(ctx, &held); err != nil {
+	if err := r.execute(ctx, 10*time.Second, 30*time.Second, 2*time.Second, acts.BlockSlots, activities.BlockInput{Booking: r.b, Slots: in.Slots}, &held); err != nil {
 		switch {
 		case isType(err, activities.ErrTypeUnavailable):
 			r.failHold(ctx, temporal.NewApplicationError("no free units for the requested time", ErrTypeUnavailable))
@@ -241,7 +241,7 @@ func Booking(ctx workflow.Context, in *BookingInput) (*BookingResult, error) {
 		r.paid = true
 	} else {
 		err := r.execute(ctx, 30*time.Second, time.Minute, 10*time.Second, acts.ChargeDeposit, activities.ChargeInput{BookingID: r.b.ID,
-			Amount: r.b.Deposit, Currency: r.b.Currency, Method: in.PaymentMethod, IdempotencyKey: payment.DepositKey(r.b.ID)}).Get(ctx, &r.charge)
+			Amount: r.b.Deposit, Currency: r.b.Currency, Method: in.PaymentMethod, IdempotencyKey: payment.DepositKey(r.b.ID)}, &r.charge)
 		switch {
 		case isType(err, activities.ErrTypeDeclined):
 			r.transition(ctx, booking.Failed)
@@ -581,28 +581,41 @@ func stateCtx(ctx workflow.Context) workflow.Context {
 	return activityCtx(ctx, 10*time.Second, 0, time.Minute)
 }
 
-// execute runs activity with these timeouts and retries: as a local activity since
-// local-activities (r.local), as an activity task before. A local activity runs in the worker
-// that holds the workflow task, which waits for it (the SDK keeps the task alive past its
-// timeout), and is recorded as a marker: no activity task, no workflow task after it. Its
-// retries are local while short, then timers of the workflow, as the SDK's are.
-func (r *run) execute(ctx workflow.Context, startToClose, scheduleToClose, maxInterval time.Duration, activity any, arg any) workflow.Future {
-	if !r.local {
-		return workflow.ExecuteActivity(activityCtx(ctx, startToClose, scheduleToClose, maxInterval), activity, arg)
+// execute runs activity with these timeouts and retries and decodes its result into out. Since
+// local-activities (r.local) it first runs as a local activity: in the worker that holds the
+// workflow task, which waits for it, recorded as a marker, so no activity task and no workflow
+// task after it. A local activity that still fails after localPhase (the store or the provider
+// down) gives way to the same activity as an activity task with the full timeouts: its
+// retries are then visible (reservo ops stuck lists "activity X failing") and wait in the
+// server, not in a workflow task. Both run with the same input, so with the same idempotency
+// key; a failure that is not retryable ends it at once.
+func (r *run) execute(ctx workflow.Context, startToClose, scheduleToClose, maxInterval time.Duration, activity, arg, out any) error {
+	if r.local {
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			StartToCloseTimeout:    min(startToClose, localPhase),
+			ScheduleToCloseTimeout: localPhase,
+			RetryPolicy: &temporal.RetryPolicy{
+				InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: maxInterval,
+			},
+		})
+		err := workflow.ExecuteLocalActivity(lctx, activity, arg).Get(ctx, out)
+		var ae *temporal.ApplicationError
+		var canceled *temporal.CanceledError
+		if err == nil || (errors.As(err, &ae) && ae.NonRetryable()) || errors.As(err, &canceled) {
+			return err
+		}
+		workflow.GetLogger(ctx).Warn("local activity failing, running it as an activity task", "error", err)
 	}
-	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout:    startToClose,
-		ScheduleToCloseTimeout: scheduleToClose,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: maxInterval,
-		},
-	})
-	return workflow.ExecuteLocalActivity(lctx, activity, arg)
+	return workflow.ExecuteActivity(activityCtx(ctx, startToClose, scheduleToClose, maxInterval), activity, arg).Get(ctx, out)
 }
 
+// localPhase is how long a step runs as a local activity, retries included, before it becomes
+// an activity task.
+const localPhase = 5 * time.Second
+
 // executeState is execute with stateCtx's timeouts: retried until it succeeds.
-func (r *run) executeState(ctx workflow.Context, activity any, arg any) workflow.Future {
-	return r.execute(ctx, 10*time.Second, 0, time.Minute, activity, arg)
+func (r *run) executeState(ctx workflow.Context, activity, arg, out any) error {
+	return r.execute(ctx, 10*time.Second, 0, time.Minute, activity, arg, out)
 }
 
 // confirm confirms the held booking. While it does, the booking's row may say CONFIRMED before
@@ -628,7 +641,7 @@ func (r *run) transition(ctx workflow.Context, to booking.Status) {
 // transitionRefunding is transition whose event says what of the deposit goes back.
 func (r *run) transitionRefunding(ctx workflow.Context, to booking.Status, refund *booking.Refund) {
 	var b booking.Booking
-	err := r.executeState(ctx, acts.Transition, activities.TransitionInput{BookingID: r.b.ID, To: to, Refund: refund}).Get(ctx, &b)
+	err := r.executeState(ctx, acts.Transition, activities.TransitionInput{BookingID: r.b.ID, To: to, Refund: refund}, &b)
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("transition refused", "to", to, "error", err)
 		r.b.Status = to
@@ -646,7 +659,7 @@ func (r *run) record(ctx workflow.Context, status payment.Status) {
 	// The record is bookkeeping: the saga goes on whatever it says; the activity retries until
 	// it is written, so an error here means the workflow itself is being cancelled.
 	if err := r.executeState(ctx, acts.RecordPayment, activities.RecordPaymentInput{
-		IdempotencyKey: payment.DepositKey(r.b.ID), ProviderRef: ref, Status: status, BookingID: r.b.ID}).Get(ctx, nil); err != nil {
+		IdempotencyKey: payment.DepositKey(r.b.ID), ProviderRef: ref, Status: status, BookingID: r.b.ID}, nil); err != nil {
 		workflow.GetLogger(ctx).Warn("record payment", "status", status, "error", err)
 	}
 }

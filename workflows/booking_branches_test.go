@@ -738,3 +738,35 @@ func TestBooking_HoldAndConfirmRunAsLocalActivities(t *testing.T) {
 		})
 	}
 }
+
+// TestBooking_FailingLocalActivityBecomesAnActivityTask: a deposit request that keeps failing
+// as a local activity (the provider down) is asked again as an activity task after localPhase,
+// with the same idempotency key, where its retries are visible to reservo ops stuck; the hold
+// then answers as usual.
+func TestBooking_FailingLocalActivityBecomesAnActivityTask(t *testing.T) {
+	s := newSaga(t)
+	var local, remote int
+	s.chargeCtxFn = func(ctx context.Context, in activities.ChargeInput) (*activities.ChargeResult, error) {
+		if activity.GetInfo(ctx).IsLocalActivity {
+			local++
+			return nil, errors.New("provider down")
+		}
+		remote++
+		return s.chargeFn(in)
+	}
+	s.pay(time.Minute, payment.Succeeded)
+	var cancelErr error = errors.New("not sent")
+	s.status(2*time.Minute, StatusRequest{To: booking.Cancelled, By: RoleUser}, &cancelErr)
+	s.run(t)
+	if s.holdErr != nil || s.hold == nil || s.hold.Booking.Status != booking.Blocked || s.hold.ProviderRef != "pi_1" {
+		t.Fatalf("hold answered %+v, %v", s.hold, s.holdErr)
+	}
+	if local < 2 || remote != 1 {
+		t.Fatalf("deposit asked %d times locally, %d as an activity task; want retries locally, then one task", local, remote)
+	}
+	for _, c := range s.charges {
+		if c.IdempotencyKey != payment.DepositKey(s.in.Booking.ID) {
+			t.Fatalf("charge %+v; want the booking's deposit key every time", c)
+		}
+	}
+}
