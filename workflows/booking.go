@@ -200,6 +200,14 @@ func Booking(ctx workflow.Context, in *BookingInput) (*BookingResult, error) {
 		for {
 			var p PaymentSignal
 			payments.Receive(ctx, &p)
+			if r.local && r.charge == nil && !r.holdDone {
+				// Since local-activities the deposit is asked inside the first workflow task:
+				// a signal in that same task (a reset that runs the hold again receives the
+				// run before's signals there) waits for the deposit it is about.
+				if err := workflow.Await(ctx, func() bool { return r.charge != nil || r.holdDone }); err != nil {
+					return
+				}
+			}
 			r.onPayment(ctx, p)
 		}
 	})

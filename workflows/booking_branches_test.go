@@ -770,3 +770,22 @@ func TestBooking_FailingLocalActivityBecomesAnActivityTask(t *testing.T) {
 		}
 	}
 }
+
+// TestBooking_PaymentSignalInTheHoldsTaskWaitsForTheDeposit: a payment signal received in the
+// workflow task that asks for the deposit (a reset that runs the hold again gets the signals
+// of the run before there) is taken once the deposit is known, not dropped as another
+// payment's.
+func TestBooking_PaymentSignalInTheHoldsTaskWaitsForTheDeposit(t *testing.T) {
+	s := newSaga(t)
+	s.env.SetStartTime(start.Add(-2 * time.Hour))
+	s.pay(0, payment.Succeeded)
+	var cancelErr error = errors.New("not sent")
+	s.status(time.Minute, StatusRequest{To: booking.Cancelled, By: RoleStaff}, &cancelErr)
+	s.run(t)
+	if s.holdErr != nil || s.hold == nil {
+		t.Fatalf("hold answered %+v, %v", s.hold, s.holdErr)
+	}
+	if len(s.transitions) == 0 || s.transitions[0] != booking.Confirmed {
+		t.Fatalf("transitions %v; want the booking confirmed by the early signal", s.transitions)
+	}
+}
