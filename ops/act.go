@@ -129,22 +129,30 @@ func (o *Ops) retry(ctx context.Context, bookingID string, opt RetryOptions) (*R
 // localActivityMarker is the part of the SDK's LocalActivity marker that names the activity.
 type localActivityMarker struct {
 	ActivityType string
+	Attempt      int32
+}
+
+// localActivity reads a LocalActivity marker (through the codec); false for another marker,
+// or one that cannot be read.
+func (o *Ops) localActivity(m *historypb.MarkerRecordedEventAttributes) (localActivityMarker, bool) {
+	var la localActivityMarker
+	if m.GetMarkerName() != "LocalActivity" {
+		return la, false
+	}
+	ps := m.GetDetails()["data"].GetPayloads()
+	if len(ps) == 0 {
+		return la, false
+	}
+	if err := o.dc.FromPayload(ps[0], &la); err != nil || la.ActivityType == "" {
+		return la, false
+	}
+	return la, true
 }
 
 // localActivityType names the activity a LocalActivity marker records ("" for another marker,
 // or one that cannot be read).
 func (o *Ops) localActivityType(m *historypb.MarkerRecordedEventAttributes) string {
-	if m.GetMarkerName() != "LocalActivity" {
-		return ""
-	}
-	ps := m.GetDetails()["data"].GetPayloads()
-	if len(ps) == 0 {
-		return ""
-	}
-	var la localActivityMarker
-	if err := o.dc.FromPayload(ps[0], &la); err != nil {
-		return ""
-	}
+	la, _ := o.localActivity(m)
 	return la.ActivityType
 }
 
