@@ -276,7 +276,14 @@ func Booking(ctx workflow.Context, in *BookingInput) (*BookingResult, error) {
 
 	// 3. Wait for the deposit until the hold expires.
 	if !r.paid {
-		ok, err := workflow.AwaitWithTimeout(ctx, exp.Sub(workflow.Now(ctx)), func() bool {
+		wait := exp.Sub(workflow.Now(ctx))
+		if r.local && r.b.HoldExpiresAt != nil {
+			// The stored hold is the truth: a reset that runs the hold again (its first
+			// workflow task, since local-activities) finds the booking held until then, not
+			// until a hold timeout from the reset.
+			wait = max(r.b.HoldExpiresAt.Sub(workflow.Now(ctx)), time.Millisecond)
+		}
+		ok, err := workflow.AwaitWithTimeout(ctx, wait, func() bool {
 			return r.payment != nil || r.cancelBy != ""
 		})
 		if err != nil {
