@@ -599,19 +599,17 @@ func stateCtx(ctx workflow.Context) workflow.Context {
 // execute runs activity with these timeouts and retries and decodes its result into out. Since
 // local-activities (r.local) it first runs as a local activity: in the worker that holds the
 // workflow task, which waits for it, recorded as a marker, so no activity task and no workflow
-// task after it. A local activity that still fails after localPhase (the store or the provider
-// down) gives way to the same activity as an activity task with the full timeouts: its
-// retries are then visible (reservo ops stuck lists "activity X failing") and wait in the
-// server, not in a workflow task. Both run with the same input, so with the same idempotency
-// key; a failure that is not retryable ends it at once.
+// task after it. It is tried once (for at most localAttempt): a local activity that fails (the
+// store or the provider down) gives way at once to the same activity as an activity task with
+// the full timeouts and retries, which are then visible as before (reservo ops stuck lists
+// "activity X failing" from its second attempt) and wait in the server, not in a workflow
+// task. Both run with the same input, so with the same idempotency key; a failure that is not
+// retryable ends it at once.
 func (r *run) execute(ctx workflow.Context, startToClose, scheduleToClose, maxInterval time.Duration, activity, arg, out any) error {
 	if r.local {
 		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-			StartToCloseTimeout:    min(startToClose, localPhase),
-			ScheduleToCloseTimeout: localPhase,
-			RetryPolicy: &temporal.RetryPolicy{
-				InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: maxInterval,
-			},
+			StartToCloseTimeout: min(startToClose, localAttempt),
+			RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
 		})
 		err := workflow.ExecuteLocalActivity(lctx, activity, arg).Get(ctx, out)
 		var ae *temporal.ApplicationError
@@ -624,9 +622,8 @@ func (r *run) execute(ctx workflow.Context, startToClose, scheduleToClose, maxIn
 	return workflow.ExecuteActivity(activityCtx(ctx, startToClose, scheduleToClose, maxInterval), activity, arg).Get(ctx, out)
 }
 
-// localPhase is how long a step runs as a local activity, retries included, before it becomes
-// an activity task.
-const localPhase = 5 * time.Second
+// localAttempt bounds the one local attempt of a step, before it becomes an activity task.
+const localAttempt = 10 * time.Second
 
 // executeState is execute with stateCtx's timeouts: retried until it succeeds.
 func (r *run) executeState(ctx workflow.Context, activity, arg, out any) error {
