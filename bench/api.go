@@ -113,7 +113,7 @@ func Booking(ctx context.Context, c *Client, tc client.Client, db *postgres.DB, 
 	if err != nil {
 		return nil, err
 	}
-	limit := "the Temporal dev server (SQLite persistence, one process) and the two cores it shares with PostgreSQL and the API"
+	limit := "the Temporal dev server (PostgreSQL persistence, one process: its commits and its CPU) and the two cores it shares with PostgreSQL and the API"
 	rs := []Result{
 		{Scenario: "booking: request to BLOCKED", Product: blocked, Engine: engine, Ratio: Ratio(blocked, engine), Limit: limit},
 		{Scenario: "booking: request, deposit, CONFIRMED", Product: confirmed, Engine: engine, Ratio: Ratio(confirmed, engine), Limit: limit},

@@ -430,6 +430,13 @@ func (s *Service) GetJSON(ctx context.Context, p auth.Principal, id uuid.UUID) (
 	return raw, nil
 }
 
+// How often WaitStatus reads the booking again: first after waitStatusFirstPoll, then twice
+// as long each time, up to waitStatusMaxPoll.
+const (
+	waitStatusFirstPoll = 10 * time.Millisecond
+	waitStatusMaxPoll   = 200 * time.Millisecond
+)
+
 // WaitStatus returns the booking once its status differs from since (or at once when since is
 // empty), or as it is when wait runs out.
 func (s *Service) WaitStatus(ctx context.Context, p auth.Principal, id uuid.UUID, since Status, wait time.Duration) (*Booking, error) {
@@ -443,7 +450,10 @@ func (s *Service) WaitStatus(ctx context.Context, p auth.Principal, id uuid.UUID
 	}
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
-	tick := time.NewTicker(200 * time.Millisecond)
+	// The row is read again soon, then less and less often: a payment confirms within tens of
+	// milliseconds (one workflow task), which a fixed 200 ms poll turned into 200.
+	pause := waitStatusFirstPoll
+	tick := time.NewTimer(pause)
 	defer tick.Stop()
 	for b.Status == since {
 		select {
@@ -453,6 +463,8 @@ func (s *Service) WaitStatus(ctx context.Context, p auth.Principal, id uuid.UUID
 			return b, nil
 		case <-tick.C:
 		}
+		pause = min(2*pause, waitStatusMaxPoll)
+		tick.Reset(pause)
 		if b, err = s.store.ByID(ctx, id); err != nil {
 			return nil, err
 		}

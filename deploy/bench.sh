@@ -64,8 +64,11 @@ fi
 # the consumers to catch up (bench.Settle).
 psql "$RESERVO_DATABASE_URL" -qc "UPDATE consumer_offset SET last_seq = (SELECT coalesce(max(seq), 0) FROM event_log), updated_at = now()"
 
+# Holds nobody pays (every one of the BLOCKED scenario) wait BENCH_HOLD_TIMEOUT (default a
+# day) to expire: with the product's 10 minutes, a run's hundreds of expiries fell into the next
+# runs and their workflow tasks queued ahead of the bookings measured (seconds of stall).
 echo "== reservo all on 127.0.0.1:$PORT (rate limits off)"
-RESERVO_HTTP_ADDR=127.0.0.1:$PORT RESERVO_PUBLIC_URL=http://127.0.0.1:$PORT RESERVO_RATE_LIMIT=0 RESERVO_MAX_HOLDS_PER_GUEST=0 RESERVO_LOGIN_RATE_LIMIT=0 \
+RESERVO_HOLD_TIMEOUT=${BENCH_HOLD_TIMEOUT:-24h} RESERVO_HTTP_ADDR=127.0.0.1:$PORT RESERVO_PUBLIC_URL=http://127.0.0.1:$PORT RESERVO_RATE_LIMIT=0 RESERVO_MAX_HOLDS_PER_GUEST=0 RESERVO_LOGIN_RATE_LIMIT=0 \
   RESERVO_TEMPORAL_TASK_QUEUE=bench-booking RESERVO_METRICS_ADDR=127.0.0.1:0 RESERVO_LOG_LEVEL=warn \
   RESERVO_PPROF_ADDR=${BENCH_PPROF_ADDR:-127.0.0.1:16060} \
   "$DATA/bin/reservo" all >"$DATA/bench/server.log" 2>&1 &

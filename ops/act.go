@@ -109,7 +109,7 @@ func (o *Ops) retry(ctx context.Context, bookingID string, opt RetryOptions) (*R
 	if err != nil {
 		return nil, err
 	}
-	point, err := resetPoint(h, opt)
+	point, err := resetPoint(h, opt, o.localActivityType)
 	if err != nil {
 		return nil, fmt.Errorf("retry %s: %w", bookingID, err)
 	}
@@ -126,8 +126,39 @@ func (o *Ops) retry(ctx context.Context, bookingID string, opt RetryOptions) (*R
 	return &Reset{RunID: res.GetRunId(), EventID: point, From: workflowStateName(state)}, nil
 }
 
-// resetPoint picks the WorkflowTaskCompleted event to reset to.
-func resetPoint(h *historypb.History, opt RetryOptions) (int64, error) {
+// localActivityMarker is the part of the SDK's LocalActivity marker that names the activity.
+type localActivityMarker struct {
+	ActivityType string
+	Attempt      int32
+}
+
+// localActivity reads a LocalActivity marker (through the codec); false for another marker,
+// or one that cannot be read.
+func (o *Ops) localActivity(m *historypb.MarkerRecordedEventAttributes) (localActivityMarker, bool) {
+	var la localActivityMarker
+	if m.GetMarkerName() != "LocalActivity" {
+		return la, false
+	}
+	ps := m.GetDetails()["data"].GetPayloads()
+	if len(ps) == 0 {
+		return la, false
+	}
+	if err := o.dc.FromPayload(ps[0], &la); err != nil || la.ActivityType == "" {
+		return la, false
+	}
+	return la, true
+}
+
+// localActivityType names the activity a LocalActivity marker records ("" for another marker,
+// or one that cannot be read).
+func (o *Ops) localActivityType(m *historypb.MarkerRecordedEventAttributes) string {
+	la, _ := o.localActivity(m)
+	return la.ActivityType
+}
+
+// resetPoint picks the WorkflowTaskCompleted event to reset to. localType names the activity
+// of a local activity's marker.
+func resetPoint(h *historypb.History, opt RetryOptions, localType func(*historypb.MarkerRecordedEventAttributes) string) (int64, error) {
 	var last int64
 	for _, ev := range h.GetEvents() {
 		switch {
@@ -135,6 +166,13 @@ func resetPoint(h *historypb.History, opt RetryOptions) (int64, error) {
 			// The task that scheduled it completed just before; resetting to it redoes the
 			// task's commands, the scheduling included.
 			if id := ev.GetActivityTaskScheduledEventAttributes().GetWorkflowTaskCompletedEventId(); id > 0 {
+				return id, nil
+			}
+		case opt.BeforeActivity != "" && ev.GetEventType() == enumspb.EVENT_TYPE_MARKER_RECORDED &&
+			localType(ev.GetMarkerRecordedEventAttributes()) == opt.BeforeActivity:
+			// Since local-activities the saga's first steps run inside the workflow task that
+			// records them: resetting to that task runs them again.
+			if id := ev.GetMarkerRecordedEventAttributes().GetWorkflowTaskCompletedEventId(); id > 0 {
 				return id, nil
 			}
 		case opt.EventID > 0 && ev.GetEventId() > opt.EventID:

@@ -54,6 +54,19 @@ func (o *Ops) Timeline(h *historypb.History) []Step {
 			s.Step, s.Outcome, s.Attempt = ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName(), "scheduled", 1
 			activity[ev.GetEventId()] = len(out)
 			add()
+		case enumspb.EVENT_TYPE_MARKER_RECORDED:
+			// Since local-activities the saga's first steps run inside its workflow tasks and
+			// are recorded as markers when the task completes.
+			m := ev.GetMarkerRecordedEventAttributes()
+			la, ok := o.localActivity(m)
+			if !ok {
+				continue
+			}
+			s.Step, s.Attempt, s.Outcome = la.ActivityType, la.Attempt, "completed in its workflow task (local activity)"
+			if f := m.GetFailure(); f != nil {
+				s.Outcome, s.Failure = "failed (local activity)", o.failureMessage(f)
+			}
+			add()
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
 			a := ev.GetActivityTaskStartedEventAttributes()
 			if i, ok := activity[a.GetScheduledEventId()]; ok {

@@ -158,6 +158,9 @@ type run struct {
 	keepAll      bool // the vendor keeps the money the booking holds (no-show, late cancel)
 	inflight     int  // money steps running in the background (refunds, settling extra deposits)
 	confirming   bool // the booking is being confirmed: its row may say so before the workflow knows
+	// local: the hold, the deposit, payment records and transitions run as local activities,
+	// inside the workflow task that needs them (GetVersion local-activities).
+	local bool
 	// root is the workflow's own context, for work that outlives the handler that starts it.
 	root workflow.Context
 }
@@ -188,11 +191,23 @@ func Booking(ctx workflow.Context, in *BookingInput) (*BookingResult, error) {
 	if err := r.register(ctx); err != nil {
 		return nil, err
 	}
+	// Since local-activities, the steps that touch only PostgreSQL and the deposit's request run
+	// inside the workflow task that asks for them: the hold answers after one workflow task
+	// instead of three, with no activity task, and a payment confirms in one.
+	r.local = workflow.GetVersion(ctx, "local-activities", workflow.DefaultVersion, 1) == 1
 	payments := workflow.GetSignalChannel(ctx, SignalPayment)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
 			var p PaymentSignal
 			payments.Receive(ctx, &p)
+			if r.local && r.charge == nil && !r.holdDone {
+				// Since local-activities the deposit is asked inside the first workflow task:
+				// a signal in that same task (a reset that runs the hold again receives the
+				// run before's signals there) waits for the deposit it is about.
+				if err := workflow.Await(ctx, func() bool { return r.charge != nil || r.holdDone }); err != nil {
+					return
+				}
+			}
 			r.onPayment(ctx, p)
 		}
 	})
@@ -205,10 +220,12 @@ func Booking(ctx workflow.Context, in *BookingInput) (*BookingResult, error) {
 	// 1. Hold.
 	exp := workflow.Now(ctx).Add(in.HoldTimeout).UTC()
 	r.b.HoldExpiresAt = &exp
-	r.upsertStatus(ctx)
-	blockCtx := activityCtx(ctx, 10*time.Second, 30*time.Second, 2*time.Second)
+	if !r.local {
+		// Since local-activities the start's search attributes say PENDING: no upsert.
+		r.upsertStatus(ctx)
+	}
 	var held booking.Booking
-	if err := workflow.ExecuteActivity(blockCtx, acts.BlockSlots, activities.BlockInput{Booking: r.b, Slots: in.Slots}).Get(ctx, &held); err != nil {
+	if err := r.execute(ctx, 10*time.Second, 30*time.Second, 2*time.Second, acts.BlockSlots, activities.BlockInput{Booking: r.b, Slots: in.Slots}, &held); err != nil {
 		switch {
 		case isType(err, activities.ErrTypeUnavailable):
 			r.failHold(ctx, temporal.NewApplicationError("no free units for the requested time", ErrTypeUnavailable))
@@ -231,9 +248,8 @@ func Booking(ctx workflow.Context, in *BookingInput) (*BookingResult, error) {
 	if r.b.Deposit == 0 {
 		r.paid = true
 	} else {
-		payCtx := activityCtx(ctx, 30*time.Second, time.Minute, 10*time.Second)
-		err := workflow.ExecuteActivity(payCtx, acts.ChargeDeposit, activities.ChargeInput{BookingID: r.b.ID,
-			Amount: r.b.Deposit, Currency: r.b.Currency, Method: in.PaymentMethod, IdempotencyKey: payment.DepositKey(r.b.ID)}).Get(ctx, &r.charge)
+		err := r.execute(ctx, 30*time.Second, time.Minute, 10*time.Second, acts.ChargeDeposit, activities.ChargeInput{BookingID: r.b.ID,
+			Amount: r.b.Deposit, Currency: r.b.Currency, Method: in.PaymentMethod, IdempotencyKey: payment.DepositKey(r.b.ID)}, &r.charge)
 		switch {
 		case isType(err, activities.ErrTypeDeclined):
 			r.transition(ctx, booking.Failed)
@@ -260,7 +276,14 @@ func Booking(ctx workflow.Context, in *BookingInput) (*BookingResult, error) {
 
 	// 3. Wait for the deposit until the hold expires.
 	if !r.paid {
-		ok, err := workflow.AwaitWithTimeout(ctx, exp.Sub(workflow.Now(ctx)), func() bool {
+		wait := exp.Sub(workflow.Now(ctx))
+		if r.local && r.b.HoldExpiresAt != nil {
+			// The stored hold is the truth: a reset that runs the hold again (its first
+			// workflow task, since local-activities) finds the booking held until then, not
+			// until a hold timeout from the reset.
+			wait = max(r.b.HoldExpiresAt.Sub(workflow.Now(ctx)), time.Millisecond)
+		}
+		ok, err := workflow.AwaitWithTimeout(ctx, wait, func() bool {
 			return r.payment != nil || r.cancelBy != ""
 		})
 		if err != nil {
@@ -573,6 +596,40 @@ func stateCtx(ctx workflow.Context) workflow.Context {
 	return activityCtx(ctx, 10*time.Second, 0, time.Minute)
 }
 
+// execute runs activity with these timeouts and retries and decodes its result into out. Since
+// local-activities (r.local) it first runs as a local activity: in the worker that holds the
+// workflow task, which waits for it, recorded as a marker, so no activity task and no workflow
+// task after it. It is tried once (for at most localAttempt): a local activity that fails (the
+// store or the provider down) gives way at once to the same activity as an activity task with
+// the full timeouts and retries, which are then visible as before (reservo ops stuck lists
+// "activity X failing" from its second attempt) and wait in the server, not in a workflow
+// task. Both run with the same input, so with the same idempotency key; a failure that is not
+// retryable ends it at once.
+func (r *run) execute(ctx workflow.Context, startToClose, scheduleToClose, maxInterval time.Duration, activity, arg, out any) error {
+	if r.local {
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			StartToCloseTimeout: min(startToClose, localAttempt),
+			RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
+		})
+		err := workflow.ExecuteLocalActivity(lctx, activity, arg).Get(ctx, out)
+		var ae *temporal.ApplicationError
+		var canceled *temporal.CanceledError
+		if err == nil || (errors.As(err, &ae) && ae.NonRetryable()) || errors.As(err, &canceled) {
+			return err
+		}
+		workflow.GetLogger(ctx).Warn("local activity failing, running it as an activity task", "error", err)
+	}
+	return workflow.ExecuteActivity(activityCtx(ctx, startToClose, scheduleToClose, maxInterval), activity, arg).Get(ctx, out)
+}
+
+// localAttempt bounds the one local attempt of a step, before it becomes an activity task.
+const localAttempt = 10 * time.Second
+
+// executeState is execute with stateCtx's timeouts: retried until it succeeds.
+func (r *run) executeState(ctx workflow.Context, activity, arg, out any) error {
+	return r.execute(ctx, 10*time.Second, 0, time.Minute, activity, arg, out)
+}
+
 // confirm confirms the held booking. While it does, the booking's row may say CONFIRMED before
 // the workflow has the transition's answer: a guest (or staff) who read it and asks for a
 // change or a status at once is served once it is confirmed, not refused (confirmedSoon).
@@ -596,7 +653,7 @@ func (r *run) transition(ctx workflow.Context, to booking.Status) {
 // transitionRefunding is transition whose event says what of the deposit goes back.
 func (r *run) transitionRefunding(ctx workflow.Context, to booking.Status, refund *booking.Refund) {
 	var b booking.Booking
-	err := workflow.ExecuteActivity(stateCtx(ctx), acts.Transition, activities.TransitionInput{BookingID: r.b.ID, To: to, Refund: refund}).Get(ctx, &b)
+	err := r.executeState(ctx, acts.Transition, activities.TransitionInput{BookingID: r.b.ID, To: to, Refund: refund}, &b)
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("transition refused", "to", to, "error", err)
 		r.b.Status = to
@@ -613,8 +670,8 @@ func (r *run) record(ctx workflow.Context, status payment.Status) {
 	}
 	// The record is bookkeeping: the saga goes on whatever it says; the activity retries until
 	// it is written, so an error here means the workflow itself is being cancelled.
-	if err := workflow.ExecuteActivity(stateCtx(ctx), acts.RecordPayment, activities.RecordPaymentInput{
-		IdempotencyKey: payment.DepositKey(r.b.ID), ProviderRef: ref, Status: status, BookingID: r.b.ID}).Get(ctx, nil); err != nil {
+	if err := r.executeState(ctx, acts.RecordPayment, activities.RecordPaymentInput{
+		IdempotencyKey: payment.DepositKey(r.b.ID), ProviderRef: ref, Status: status, BookingID: r.b.ID}, nil); err != nil {
 		workflow.GetLogger(ctx).Warn("record payment", "status", status, "error", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -675,5 +676,116 @@ func TestBooking_AskedAsItIsBeingConfirmed(t *testing.T) {
 				t.Fatalf("ended %s; want %s", res.Status, c.want)
 			}
 		})
+	}
+}
+
+// TestBooking_HoldAndConfirmRunAsLocalActivities: since local-activities the hold, the
+// deposit, the payment's record and the transitions run as local activities (inside the
+// workflow task) and the start's search attributes are not upserted again; a booking started
+// before (DefaultVersion) runs them as activity tasks, as it did. Both keep the deposit's
+// idempotency key and end confirmed then availed.
+func TestBooking_HoldAndConfirmRunAsLocalActivities(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		version       workflow.Version
+		local, remote []string // activities run locally, and as activity tasks, in order, up to the confirmation
+	}{
+		{"local-activities", 1, []string{"BlockSlots", "ChargeDeposit", "RecordPayment", "Transition"}, nil},
+		{"before", workflow.DefaultVersion, nil, []string{"BlockSlots", "ChargeDeposit", "RecordPayment", "Transition"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSaga(t)
+			s.env.OnGetVersion("local-activities", workflow.DefaultVersion, 1).Return(tc.version)
+			var local, remote []string
+			s.env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
+				local = append(local, info.ActivityType.Name)
+			})
+			s.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+				remote = append(remote, info.ActivityType.Name)
+			})
+			upserts := 0
+			s.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(mock.Arguments) { upserts++ }).Return(nil).Maybe()
+			s.env.SetStartTime(start.Add(-2 * time.Hour))
+			s.pay(time.Minute, payment.Succeeded)
+			var confirmedAt []string
+			s.at(2*time.Minute, func() { confirmedAt = append(append(confirmedAt, local...), remote...) })
+			var availErr error = errors.New("not sent")
+			s.status(3*time.Hour, StatusRequest{To: booking.Availed, By: RoleManager}, &availErr)
+			res := s.run(t)
+			if s.holdErr != nil || s.hold == nil || s.hold.Booking.Status != booking.Blocked {
+				t.Fatalf("hold answered %+v, %v", s.hold, s.holdErr)
+			}
+			if availErr != nil || res.Status != booking.Availed || !equal(s.transitions, []booking.Status{booking.Confirmed, booking.Availed}) {
+				t.Fatalf("avail %v, result %+v, transitions %v", availErr, res, s.transitions)
+			}
+			want := append(append([]string{}, tc.local...), tc.remote...)
+			if fmt.Sprint(confirmedAt) != fmt.Sprint(want) {
+				t.Fatalf("ran %v (local %v, tasks %v) up to the confirmation; want %v", confirmedAt, local, remote, want)
+			}
+			if len(local) < len(tc.local) || fmt.Sprint(local[:len(tc.local)]) != fmt.Sprint(tc.local) {
+				t.Fatalf("local activities %v; want %v first", local, tc.local)
+			}
+			if tc.version == workflow.DefaultVersion && len(local) != 0 {
+				t.Fatalf("local activities %v in a booking of the build before", local)
+			}
+			if len(s.charges) != 1 || s.charges[0].IdempotencyKey != payment.DepositKey(s.in.Booking.ID) {
+				t.Fatalf("charges %+v; want one, keyed by the booking", s.charges)
+			}
+			// PENDING (before only), BLOCKED, CONFIRMED, AVAILED.
+			if want := map[workflow.Version]int{1: 3, workflow.DefaultVersion: 4}[tc.version]; upserts != want {
+				t.Fatalf("%d search attribute upserts; want %d", upserts, want)
+			}
+		})
+	}
+}
+
+// TestBooking_FailingLocalActivityBecomesAnActivityTask: a deposit request that fails as a
+// local activity (the provider down) is asked again at once as an activity task, with the same
+// idempotency key, where its retries are visible to reservo ops stuck; the hold then answers
+// as usual.
+func TestBooking_FailingLocalActivityBecomesAnActivityTask(t *testing.T) {
+	s := newSaga(t)
+	var local, remote int
+	s.chargeCtxFn = func(ctx context.Context, in activities.ChargeInput) (*activities.ChargeResult, error) {
+		if activity.GetInfo(ctx).IsLocalActivity {
+			local++
+			return nil, errors.New("provider down")
+		}
+		remote++
+		return s.chargeFn(in)
+	}
+	s.pay(time.Minute, payment.Succeeded)
+	var cancelErr error = errors.New("not sent")
+	s.status(2*time.Minute, StatusRequest{To: booking.Cancelled, By: RoleUser}, &cancelErr)
+	s.run(t)
+	if s.holdErr != nil || s.hold == nil || s.hold.Booking.Status != booking.Blocked || s.hold.ProviderRef != "pi_1" {
+		t.Fatalf("hold answered %+v, %v", s.hold, s.holdErr)
+	}
+	if local != 1 || remote != 1 {
+		t.Fatalf("deposit asked %d times locally, %d as an activity task; want once each", local, remote)
+	}
+	for _, c := range s.charges {
+		if c.IdempotencyKey != payment.DepositKey(s.in.Booking.ID) {
+			t.Fatalf("charge %+v; want the booking's deposit key every time", c)
+		}
+	}
+}
+
+// TestBooking_PaymentSignalInTheHoldsTaskWaitsForTheDeposit: a payment signal received in the
+// workflow task that asks for the deposit (a reset that runs the hold again gets the signals
+// of the run before there) is taken once the deposit is known, not dropped as another
+// payment's.
+func TestBooking_PaymentSignalInTheHoldsTaskWaitsForTheDeposit(t *testing.T) {
+	s := newSaga(t)
+	s.env.SetStartTime(start.Add(-2 * time.Hour))
+	s.pay(0, payment.Succeeded)
+	var cancelErr error = errors.New("not sent")
+	s.status(time.Minute, StatusRequest{To: booking.Cancelled, By: RoleStaff}, &cancelErr)
+	s.run(t)
+	if s.holdErr != nil || s.hold == nil {
+		t.Fatalf("hold answered %+v, %v", s.hold, s.holdErr)
+	}
+	if len(s.transitions) == 0 || s.transitions[0] != booking.Confirmed {
+		t.Fatalf("transitions %v; want the booking confirmed by the early signal", s.transitions)
 	}
 }

@@ -48,6 +48,7 @@ type saga struct {
 	// Tests replace these to make an activity fail.
 	blockFn      func(activities.BlockInput) (*booking.Booking, error)
 	chargeFn     func(activities.ChargeInput) (*activities.ChargeResult, error)
+	chargeCtxFn  func(context.Context, activities.ChargeInput) (*activities.ChargeResult, error) // chargeFn with the activity's context, when set
 	transitionFn func(activities.TransitionInput) (*booking.Booking, error)
 	refundFn     func(activities.RefundInput) (*payment.Record, error) // a refund asked of the provider
 }
@@ -79,8 +80,11 @@ func newSaga(t *testing.T) *saga {
 	s.env.OnActivity(acts.BlockSlots, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.BlockInput) (*booking.Booking, error) {
 		return s.blockFn(in)
 	}).Maybe()
-	s.env.OnActivity(acts.ChargeDeposit, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ChargeInput) (*activities.ChargeResult, error) {
+	s.env.OnActivity(acts.ChargeDeposit, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.ChargeInput) (*activities.ChargeResult, error) {
 		s.charges = append(s.charges, in)
+		if s.chargeCtxFn != nil {
+			return s.chargeCtxFn(ctx, in)
+		}
 		return s.chargeFn(in)
 	}).Maybe()
 	s.env.OnActivity(acts.Transition, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.TransitionInput) (*booking.Booking, error) {

@@ -13,7 +13,9 @@ import (
 // would break running bookings fails here. Guard such a change with workflow.GetVersion.
 // testdata/ holds the histories of this build's branches; each folder under it those of an
 // earlier build (testdata/before-settlement: before the money settled at the close, refunds
-// went to the background and confirmed bookings continued as new), which must replay as well.
+// went to the background and confirmed bookings continued as new; testdata/before-local-activities:
+// before the hold, the deposit, payment records and transitions ran as local activities), which
+// must replay as well.
 func TestReplay_SavedHistories(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
 	if err != nil {

@@ -269,12 +269,18 @@ func run() error {
 		}}
 	}
 
-	dc := dynamicconfig.StaticClient{
-		// Search attributes added at start must be visible at once, not after the cache refresh.
-		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
-		// Make a newly registered namespace usable within a second.
-		dynamicconfig.NamespaceCacheRefreshInterval.Key(): time.Second,
-	}
+	dc := dynamicconfig.NewMemoryClient()
+	// Make a newly registered namespace usable within a second.
+	dc.OverrideSetting(dynamicconfig.NamespaceCacheRefreshInterval, time.Second)
+	// Search attributes added at start must be visible at once, not after the cache refresh
+	// (60 s)... but only at start: with it on, every read of a search attribute (each start,
+	// upsert and visibility task) reads the cluster metadata from the database under one
+	// mutex of the server, about 140 reads a second under the booking benchmark
+	// (BENCHMARKS.md, "Where a booking's time goes"). It goes off a cache refresh interval
+	// after the search attributes are made sure of, when every cache read before has expired.
+	forceSARefresh := dc.OverrideSetting(dynamicconfig.ForceSearchAttributesCacheRefreshOnRead, true)
+	// Eager workflow start and eager activity dispatch are the server's defaults (on); Reservo's
+	// bookings start by Update-With-Start, which has no eager start.
 
 	srv, err := temporal.NewServer(append([]temporal.ServerOption{
 		temporal.WithConfig(serverCfg),
@@ -297,6 +303,8 @@ func run() error {
 	if err := ensureNamespaces(ctx, setupAddr, cfg, searchAttrs); err != nil {
 		return err
 	}
+	saRefreshOff := time.AfterFunc(searchAttributesCacheRefresh+5*time.Second, forceSARefresh)
+	defer saRefreshOff.Stop()
 
 	// The UI calls the public frontend with the Authorization header of each request it
 	// serves (grpc-gateway forwards it): Reservo's staff plane, in front of it, signs staff in
@@ -463,6 +471,10 @@ func setupPostgres(host string, port int, user, password, db, schemaName string)
 
 // ensureNamespaces registers missing namespaces, sets their retention and adds missing custom
 // search attributes, so that an existing database picks up what temporal-dev.yaml asks for.
+// searchAttributesCacheRefresh is how long the server's services keep the search attributes
+// they read (go.temporal.io/server/common/searchattribute: cacheRefreshInterval).
+const searchAttributesCacheRefresh = 60 * time.Second
+
 func ensureNamespaces(ctx context.Context, frontend string, cfg *Config, searchAttrs map[string]enumspb.IndexedValueType) error {
 	c, err := client.Dial(client.Options{HostPort: frontend, Logger: quietLogger{}})
 	if err != nil {
