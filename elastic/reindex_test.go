@@ -240,4 +240,54 @@ func TestReindex_SeededDataSetAnswersAsPostgreSQL(t *testing.T) {
 	}
 }
 
+// TestReindex_BesideTheIndexer: bulk copies run over and over while bookings are made and
+// their events indexed; whatever interleaving of reads and writes (a document the indexer
+// wrote between a copy's read and its write is merged again), the index ends with every hold.
+func TestReindex_BesideTheIndexer(t *testing.T) {
+	e := newReindexEnv(t)
+	day := time.Date(e.now.Year(), e.now.Month(), e.now.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, 10)
+	v, evs := e.hotel("Busy", 40)
+	e.feed(evs)
+	f, nights := e.byPrice(v, day, 1)
+	const holds = 25
+	stop := make(chan struct{})
+	done := make(chan search.ReindexStats)
+	go func() {
+		var total search.ReindexStats
+		defer func() { done <- total }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			st, err := search.Reindex(context.Background(), postgres.NewSnapshotSource(e.db), e.s, search.ReindexOptions{Batch: 10})
+			if err != nil {
+				t.Errorf("reindex: %v", err)
+				return
+			}
+			total.Vendors += st.Vendors
+			total.Written += st.Written
+			total.Retried += st.Retried
+		}
+	}()
+	for range holds {
+		_, evs := e.seed.Hold(t, v.ID, v.Itineraries[0].ID, nights, 1)
+		e.feed(evs)
+	}
+	close(stop)
+	st := <-done
+	t.Logf("reindexed %d times beside the indexer: %d documents written, %d merged again after a conflict", st.Vendors, st.Written, st.Retried)
+	if err := e.s.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.s.Search(context.Background(), f, e.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Vendors) != 1 || *p.Vendors[0].Itineraries[0].FreeUnits != 40-holds {
+		t.Fatalf("after the holds: %+v, want %d rooms free", p.Vendors, 40-holds)
+	}
+}
+
 func ptrTo[T any](v T) *T { return &v }
