@@ -93,6 +93,7 @@ func (s *Store) hits(ctx context.Context, body obj) ([]hit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("elastic: search: %w", err)
 	}
+	s.trace(ctx, b)
 	var res struct {
 		Hits struct {
 			Hits []hit `json:"hits"`
@@ -572,6 +573,7 @@ func (s *Store) periods(ctx context.Context, f *search.Filter, now time.Time) (m
 			} `json:"keys"`
 		} `json:"aggregations"`
 	}
+	s.trace(ctx, body)
 	if _, err := s.do(ctx, esapi.SearchRequest{Index: []string{s.VendorsAlias()}, Body: bytes.NewReader(body)}, &res); err != nil {
 		return nil, fmt.Errorf("elastic: search schedules: %w", err)
 	}
