@@ -62,7 +62,8 @@ commands:
   seed      generate a data set: seed [-vendors 500000] [-per-vendor 20] [-booked-share 0.1] [-days 14] [-seed 1]
   reindex   copy the vendors, their bookings and dynamic pricing from PostgreSQL into the Elasticsearch index
             (_bulk; safe beside the indexer, idempotent): reindex [-batch 500] [-writers 2]
-  bench     measure beside the engine: bench [hold] [-workers 8] [-duration 10s] [-nights 365] [-json file]
+  bench     measure beside the engine: bench [hold] [-workers 8] [-duration 10s] [-nights 365] [-json file];
+            bench search-es: the search shapes on the Elasticsearch index (RESERVO_ELASTIC_PREFIX) beside the same requests
   ops       support tooling (actions need --reason and are audited; --operator names who acts):
               ops stuck [--limit N] [--grace 1m] what needs a person, each with the command that fixes it: holds past
                                                  their expiry, failing activities or workflow tasks, open bookings whose
