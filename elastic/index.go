@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -156,18 +157,16 @@ func (d *vendorDoc) pricing() (st pricing.Settings, ok bool) {
 	return pricing.Settings{FloorPercent: *d.FloorPercent, CeilingPercent: *d.CeilingPercent}, true
 }
 
-// reprice writes each itinerary's price bounds and forgets the prices of periods that started
-// before cutoff (searches never ask about them) and of itineraries the vendor no longer has.
+// reprice forgets the prices of periods that started before cutoff (searches never ask about
+// them) and of itineraries the vendor no longer has, then writes each itinerary's price bounds
+// for one period: the base price without dynamic pricing; with it, the lowest and highest price
+// a period can be quoted at (priceRange), held within the vendor's floor and ceiling. The
+// tighter they are, the fewer vendors a search by price prices one by one.
 func (d *vendorDoc) reprice(cutoff int64) {
 	st, priced := d.pricing()
 	have := map[string]bool{}
 	for i := range d.Itineraries {
-		it := &d.Itineraries[i]
-		have[it.ID] = true
-		it.FloorPrice, it.CeilingPrice = it.BasePrice, it.BasePrice
-		if priced {
-			it.FloorPrice, it.CeilingPrice = st.Floor(it.BasePrice), st.Ceiling(it.BasePrice)
-		}
+		have[d.Itineraries[i].ID] = true
 	}
 	for id, ps := range d.Prices {
 		for start := range ps {
@@ -184,6 +183,38 @@ func (d *vendorDoc) reprice(cutoff int64) {
 			delete(d.Profiles, id)
 		}
 	}
+	for i := range d.Itineraries {
+		it := &d.Itineraries[i]
+		it.FloorPrice, it.CeilingPrice = it.BasePrice, it.BasePrice
+		if priced {
+			floor, ceiling := st.Floor(it.BasePrice), st.Ceiling(it.BasePrice)
+			lo, hi := d.priceRange(it)
+			it.FloorPrice, it.CeilingPrice = min(max(lo, floor), ceiling), min(max(hi, floor), ceiling)
+		}
+	}
+}
+
+// priceRange is the lowest and highest price, before the bounds, that a coming period of it can
+// take (unitPrice): a stored price of its own, else its slot's profile, else the base price. The
+// base price is left out only when the profiles cover every slot: a hotel's seven nights of the
+// week at its check-in time (a restaurant's slots are too many to tell).
+func (d *vendorDoc) priceRange(it *itineraryDoc) (lo, hi int64) {
+	lo, hi = math.MaxInt64, math.MinInt64
+	see := func(p int64) { lo, hi = min(lo, p), max(hi, p) }
+	for _, p := range d.Prices[it.ID] {
+		see(p)
+	}
+	covered := d.Kind == vendors.Hotel && d.Schedule != nil && d.Schedule.CheckInTime != ""
+	for w := 1; covered && w <= 7; w++ {
+		_, covered = d.Profiles[it.ID][fmt.Sprintf("%dT%s", w, d.Schedule.CheckInTime)]
+	}
+	for _, p := range d.Profiles[it.ID] {
+		see(p)
+	}
+	if !covered {
+		see(it.BasePrice)
+	}
+	return lo, hi
 }
 
 // setVendor writes v's fields, as of the event with sequence seq, into d.

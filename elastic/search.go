@@ -76,8 +76,9 @@ func (s *Store) Search(ctx context.Context, f search.Filter, now time.Time) (*se
 }
 
 // Batches of a walk: the first is a page and one more; each next one is four times larger,
-// up to maxBatch hits.
-const maxBatch = 512
+// up to maxBatch hits (each request runs the whole query again: a walk of thousands of hits
+// is cheaper in few large batches).
+const maxBatch = 2048
 
 func nextBatch(size int) int { return min(size*4, maxBatch) }
 
