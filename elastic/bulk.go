@@ -75,7 +75,8 @@ func (s *Store) IndexSnapshots(ctx context.Context, snaps []search.Snapshot) (se
 			if err := json.Unmarshal(g.Source, &d); err != nil {
 				return st, fmt.Errorf("elastic: bulk: decode %s: %w", g.ID, err)
 			}
-			d.recount(now)
+			// As stored, not counted again: a document whose derived fields this version
+			// writes differently (its price bounds) is written too.
 			before, _ = json.Marshal(&d)
 		}
 		d.applySnapshot(sn)

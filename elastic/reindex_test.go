@@ -2,6 +2,7 @@ package elastic_test
 
 import (
 	"context"
+	"net/http"
 	"testing"
 	"time"
 
@@ -167,6 +168,24 @@ func TestReindex_BackfillsPricingIdempotentlyAndKeepsNewerEvents(t *testing.T) {
 	e.reindex(500)
 	if got := quoted(t, e.s, one, v, e.now); got != 9000 {
 		t.Fatalf("after a third reindex: night one at %d, want 9000", got)
+	}
+
+	// A document whose derived fields an older version wrote otherwise (here its price bounds)
+	// is rewritten by a reindex.
+	url := serverURL() + "/" + e.s.VendorsAlias() + "/_doc/" + v.ID.String()
+	var doc struct {
+		Source map[string]any `json:"_source"`
+	}
+	getJSON(t, url, &doc)
+	its := doc.Source["itineraries"].([]any)
+	its[0].(map[string]any)["floor_price"] = 1
+	sendJSON(t, http.MethodPut, url+"?refresh=true", doc.Source)
+	if st := e.reindex(500); st.Written != 1 || st.Unchanged != 1 {
+		t.Fatalf("reindex after an older version's write: %+v, want the document written", st)
+	}
+	getJSON(t, url, &doc)
+	if got := doc.Source["itineraries"].([]any)[0].(map[string]any)["floor_price"]; got != float64(7000) {
+		t.Fatalf("floor price after the reindex: %v, want 7000 (the lowest stored price: 9000 and 7000, base 10000; floor 5000)", got)
 	}
 }
 
