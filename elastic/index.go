@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -156,18 +157,16 @@ func (d *vendorDoc) pricing() (st pricing.Settings, ok bool) {
 	return pricing.Settings{FloorPercent: *d.FloorPercent, CeilingPercent: *d.CeilingPercent}, true
 }
 
-// reprice writes each itinerary's price bounds and forgets the prices of periods that started
-// before cutoff (searches never ask about them) and of itineraries the vendor no longer has.
+// reprice forgets the prices of periods that started before cutoff (searches never ask about
+// them) and of itineraries the vendor no longer has, then writes each itinerary's price bounds
+// for one period: the base price without dynamic pricing; with it, the lowest and highest price
+// a period can be quoted at (priceRange), held within the vendor's floor and ceiling. The
+// tighter they are, the fewer vendors a search by price prices one by one.
 func (d *vendorDoc) reprice(cutoff int64) {
 	st, priced := d.pricing()
 	have := map[string]bool{}
 	for i := range d.Itineraries {
-		it := &d.Itineraries[i]
-		have[it.ID] = true
-		it.FloorPrice, it.CeilingPrice = it.BasePrice, it.BasePrice
-		if priced {
-			it.FloorPrice, it.CeilingPrice = st.Floor(it.BasePrice), st.Ceiling(it.BasePrice)
-		}
+		have[d.Itineraries[i].ID] = true
 	}
 	for id, ps := range d.Prices {
 		for start := range ps {
@@ -184,6 +183,38 @@ func (d *vendorDoc) reprice(cutoff int64) {
 			delete(d.Profiles, id)
 		}
 	}
+	for i := range d.Itineraries {
+		it := &d.Itineraries[i]
+		it.FloorPrice, it.CeilingPrice = it.BasePrice, it.BasePrice
+		if priced {
+			floor, ceiling := st.Floor(it.BasePrice), st.Ceiling(it.BasePrice)
+			lo, hi := d.priceRange(it)
+			it.FloorPrice, it.CeilingPrice = min(max(lo, floor), ceiling), min(max(hi, floor), ceiling)
+		}
+	}
+}
+
+// priceRange is the lowest and highest price, before the bounds, that a coming period of it can
+// take (unitPrice): a stored price of its own, else its slot's profile, else the base price. The
+// base price is left out only when the profiles cover every slot: a hotel's seven nights of the
+// week at its check-in time (a restaurant's slots are too many to tell).
+func (d *vendorDoc) priceRange(it *itineraryDoc) (lo, hi int64) {
+	lo, hi = math.MaxInt64, math.MinInt64
+	see := func(p int64) { lo, hi = min(lo, p), max(hi, p) }
+	for _, p := range d.Prices[it.ID] {
+		see(p)
+	}
+	covered := d.Kind == vendors.Hotel && d.Schedule != nil && d.Schedule.CheckInTime != ""
+	for w := 1; covered && w <= 7; w++ {
+		_, covered = d.Profiles[it.ID][fmt.Sprintf("%dT%s", w, d.Schedule.CheckInTime)]
+	}
+	for _, p := range d.Profiles[it.ID] {
+		see(p)
+	}
+	if !covered {
+		see(it.BasePrice)
+	}
+	return lo, hi
 }
 
 // setVendor writes v's fields, as of the event with sequence seq, into d.
@@ -208,16 +239,20 @@ func (d *vendorDoc) setVendor(v *vendors.Vendor, seq int64) {
 	}
 }
 
+// applyVendor writes v's fields as of the event of sequence seq, unless the document holds
+// those of a later event (or, unless equal, of this one), and reports whether it did.
+func (d *vendorDoc) applyVendor(v *vendors.Vendor, seq int64, equal bool) bool {
+	if d.Indexed && (d.Seq > seq || (!equal && d.Seq == seq)) {
+		return false
+	}
+	d.setVendor(v, seq)
+	return true
+}
+
 // UpsertVendor implements search.Store: the vendor's fields and itineraries are replaced when
 // seq is newer than the document's, keeping what the bookings hold and the vendor's pricing.
 func (s *Store) UpsertVendor(ctx context.Context, v *vendors.Vendor, seq int64) error {
-	err := s.update(ctx, v.ID, func(d *vendorDoc, found bool) bool {
-		if found && d.Indexed && d.Seq >= seq {
-			return false // the stored copy is as new or newer
-		}
-		d.setVendor(v, seq)
-		return true
-	})
+	err := s.update(ctx, v.ID, func(d *vendorDoc, _ bool) bool { return d.applyVendor(v, seq, false) })
 	if err != nil {
 		return fmt.Errorf("elastic: index vendor %s: %w", v.ID, err)
 	}
@@ -242,29 +277,42 @@ func (s *Store) ApplyBooking(ctx context.Context, e event.Envelope, p booking.Ev
 		return fmt.Errorf("elastic: booking event %s: no sequence number", e.ID)
 	}
 	b := p.Booking
-	entry := bookingDoc{Seq: e.Seq, Itinerary: b.ItineraryID.String(), Quantity: b.Quantity, Holds: holds(b.Status),
-		Starts: make([]int64, 0, len(p.Periods))}
-	for _, pr := range p.Periods {
-		entry.Starts = append(entry.Starts, pr.StartsAt.Unix())
-	}
+	entry := bookingEntry(e.Seq, p)
 	err := s.update(ctx, b.VendorID, func(d *vendorDoc, found bool) bool {
 		if !found {
 			d.VendorID = b.VendorID.String()
 			d.Itineraries = []itineraryDoc{}
 		}
-		if old, ok := d.Bookings[b.ID.String()]; ok && old.Seq >= e.Seq {
-			return false
-		}
-		if d.Bookings == nil {
-			d.Bookings = map[string]bookingDoc{}
-		}
-		d.Bookings[b.ID.String()] = entry
-		return true
+		return d.applyBooking(b.ID.String(), entry, false)
 	})
 	if err != nil {
 		return fmt.Errorf("elastic: apply %s of booking %s: %w", e.Type, b.ID, err)
 	}
 	return nil
+}
+
+// bookingEntry is what a booking holds as of the event of sequence seq with payload p.
+func bookingEntry(seq int64, p booking.EventPayload) bookingDoc {
+	b := p.Booking
+	entry := bookingDoc{Seq: seq, Itinerary: b.ItineraryID.String(), Quantity: b.Quantity, Holds: holds(b.Status),
+		Starts: make([]int64, 0, len(p.Periods))}
+	for _, pr := range p.Periods {
+		entry.Starts = append(entry.Starts, pr.StartsAt.Unix())
+	}
+	return entry
+}
+
+// applyBooking makes entry booking id's entry unless the one held comes from a later event
+// (or, unless equal is true, from the same one); it reports whether it did.
+func (d *vendorDoc) applyBooking(id string, entry bookingDoc, equal bool) bool {
+	if old, ok := d.Bookings[id]; ok && (old.Seq > entry.Seq || (!equal && old.Seq == entry.Seq)) {
+		return false
+	}
+	if d.Bookings == nil {
+		d.Bookings = map[string]bookingDoc{}
+	}
+	d.Bookings[id] = entry
+	return true
 }
 
 // ApplyPrices implements search.PriceIndexer: a change of the vendor's pricing settings (on or
@@ -281,43 +329,54 @@ func (s *Store) ApplyPrices(ctx context.Context, seq int64, p pricing.PriceEvent
 			d.VendorID = p.VendorID.String()
 			d.Itineraries = []itineraryDoc{}
 		}
-		if d.PriceSeq >= seq {
-			return false
-		}
-		d.PriceSeq = seq
-		if st := p.Settings; st != nil {
-			d.FloorPercent, d.CeilingPercent = nil, nil
-			if st.Enabled {
-				floor, ceil := st.FloorPercent, st.CeilingPercent
-				d.FloorPercent, d.CeilingPercent = &floor, &ceil
-			}
-		}
-		for _, pp := range p.Periods {
-			id := pp.ItineraryID.String()
-			if d.Prices == nil {
-				d.Prices = map[string]map[int64]int64{}
-			}
-			if d.Prices[id] == nil {
-				d.Prices[id] = map[int64]int64{}
-			}
-			d.Prices[id][pp.StartsAt.Unix()] = pp.Price
-		}
-		for _, pr := range p.Profiles {
-			id := pr.ItineraryID.String()
-			if d.Profiles == nil {
-				d.Profiles = map[string]map[string]int64{}
-			}
-			if d.Profiles[id] == nil {
-				d.Profiles[id] = map[string]int64{}
-			}
-			d.Profiles[id][pr.Slot] = pr.Price
-		}
-		return true
+		return d.applyPrices(seq, p, false)
 	})
 	if err != nil {
 		return fmt.Errorf("elastic: apply prices of vendor %s: %w", p.VendorID, err)
 	}
 	return nil
+}
+
+// applyPrices applies the prices p of sequence seq, unless the document holds those of a later
+// event (or, unless whole, of this one), and reports whether it did. An event's p changes what
+// it carries; a whole p (a snapshot's: the settings, nil when never set, and every stored
+// price) replaces the document's pricing.
+func (d *vendorDoc) applyPrices(seq int64, p pricing.PriceEvent, whole bool) bool {
+	if d.PriceSeq > seq || (!whole && d.PriceSeq == seq) {
+		return false
+	}
+	d.PriceSeq = seq
+	if whole {
+		d.FloorPercent, d.CeilingPercent, d.Prices, d.Profiles = nil, nil, nil, nil
+	}
+	if st := p.Settings; st != nil {
+		d.FloorPercent, d.CeilingPercent = nil, nil
+		if st.Enabled {
+			floor, ceil := st.FloorPercent, st.CeilingPercent
+			d.FloorPercent, d.CeilingPercent = &floor, &ceil
+		}
+	}
+	for _, pp := range p.Periods {
+		id := pp.ItineraryID.String()
+		if d.Prices == nil {
+			d.Prices = map[string]map[int64]int64{}
+		}
+		if d.Prices[id] == nil {
+			d.Prices[id] = map[int64]int64{}
+		}
+		d.Prices[id][pp.StartsAt.Unix()] = pp.Price
+	}
+	for _, pr := range p.Profiles {
+		id := pr.ItineraryID.String()
+		if d.Profiles == nil {
+			d.Profiles = map[string]map[string]int64{}
+		}
+		if d.Profiles[id] == nil {
+			d.Profiles[id] = map[string]int64{}
+		}
+		d.Profiles[id][pr.Slot] = pr.Price
+	}
+	return true
 }
 
 // maxAttempts bounds the read-modify-write retries of one update.

@@ -288,3 +288,69 @@ func TestSearch_DynamicPricesAgainstOracle(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyPrices_BoundsFromStoredPrices: a hotel whose profiles cover every night of the week
+// is bounded by its stored prices, not by its floor and ceiling; a price range and the order by
+// price stay exact as the stored prices move.
+func TestApplyPrices_BoundsFromStoredPrices(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	now := time.Now()
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, 10)
+	v, plain := testHotel(2), testHotel(2) // base 10000 a night
+	plain.Itineraries[0].BasePrice = 11000
+	it := v.Itineraries[0].ID
+	for i, h := range []*vendors.Vendor{v, plain} {
+		if err := s.UpsertVendor(ctx, h, int64(i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, nights := stay(t, v, day, now, 2)
+	applyPrices(t, s, 3, pricingOn(v.ID, true, 50, 200))
+	var week []pricing.ProfilePrice
+	for w := 1; w <= 7; w++ {
+		week = append(week, pricing.ProfilePrice{ItineraryID: it, Slot: fmt.Sprintf("%dT14:00", w), Price: 12000})
+	}
+	applyPrices(t, s, 4, pricing.PriceEvent{VendorID: v.ID, Profiles: week})
+	within := func(lo, hi int64) search.Filter {
+		g := f
+		g.MinPrice, g.MaxPrice = &lo, &hi
+		return g
+	}
+	if got := quoted(t, s, within(0, 23999), v, now); got != -1 {
+		t.Fatalf("24000 found under 23999 (at %d)", got)
+	}
+	if got := quoted(t, s, within(24000, 24000), v, now); got != 24000 {
+		t.Fatalf("two nights at their profile: %d, want 24000", got)
+	}
+	order := func(want ...uuid.UUID) {
+		t.Helper()
+		g := f
+		g.City, g.Sort = "Lisbon", search.ByPrice
+		g.Normalize()
+		if err := s.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		p, err := s.Search(ctx, g, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []uuid.UUID
+		for _, got := range p.Vendors {
+			if got.ID == v.ID || got.ID == plain.ID {
+				ids = append(ids, got.ID)
+			}
+		}
+		if !slices.Equal(ids, want) {
+			t.Fatalf("by price: %v, want %v", ids, want)
+		}
+	}
+	order(plain.ID, v.ID) // 22000 before 24000
+	// A night's own price below the profiles: 6000 + 12000.
+	applyPrices(t, s, 5, pricing.PriceEvent{VendorID: v.ID, Periods: []pricing.PeriodPrice{{ItineraryID: it, StartsAt: nights[0].StartsAt, Price: 6000}}})
+	if got := quoted(t, s, within(0, 18000), v, now); got != 18000 {
+		t.Fatalf("with a night at 6000: %d, want 18000", got)
+	}
+	order(v.ID, plain.ID)
+
+}

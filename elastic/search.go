@@ -76,8 +76,9 @@ func (s *Store) Search(ctx context.Context, f search.Filter, now time.Time) (*se
 }
 
 // Batches of a walk: the first is a page and one more; each next one is four times larger,
-// up to maxBatch hits.
-const maxBatch = 512
+// up to maxBatch hits (each request runs the whole query again: a walk of thousands of hits
+// is cheaper in few large batches).
+const maxBatch = 2048
 
 func nextBatch(size int) int { return min(size*4, maxBatch) }
 
@@ -93,6 +94,7 @@ func (s *Store) hits(ctx context.Context, body obj) ([]hit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("elastic: search: %w", err)
 	}
+	s.trace(ctx, b)
 	var res struct {
 		Hits struct {
 			Hits []hit `json:"hits"`
@@ -572,6 +574,7 @@ func (s *Store) periods(ctx context.Context, f *search.Filter, now time.Time) (m
 			} `json:"keys"`
 		} `json:"aggregations"`
 	}
+	s.trace(ctx, body)
 	if _, err := s.do(ctx, esapi.SearchRequest{Index: []string{s.VendorsAlias()}, Body: bytes.NewReader(body)}, &res); err != nil {
 		return nil, fmt.Errorf("elastic: search schedules: %w", err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/reservo/reservo/bench"
 	"github.com/reservo/reservo/config"
+	"github.com/reservo/reservo/elastic"
 	"github.com/reservo/reservo/postgres"
 )
 
@@ -39,10 +40,10 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		switch {
 		case args[0] == "all":
 			run = append(run, scenarios...)
-		case slices.Contains(scenarios, args[0]):
+		case slices.Contains(scenarios, args[0]) || args[0] == "search-es":
 			run = append(run, args[0])
 		default:
-			return fmt.Errorf("bench: unknown scenario %q (%s or all)", args[0], strings.Join(scenarios, ", "))
+			return fmt.Errorf("bench: unknown scenario %q (%s, search-es or all)", args[0], strings.Join(scenarios, ", "))
 		}
 		args = args[1:]
 	}
@@ -91,6 +92,15 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 	for _, sc := range run {
+		if sc == "search-es" {
+			// No server of ours runs: the adapter is measured in this process.
+			rs, err := benchSearchElastic(ctx, cfg, db, o)
+			keep(rs...)
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		// Each scenario starts once the server's event consumers have caught up with the one
 		// before; a server still behind after two minutes is measured as it is, and said so.
 		waited, behind, err := bench.Settle(ctx, db, 2*time.Minute)
@@ -170,6 +180,21 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	fmt.Fprintf(stdout, "figures written to %s\n", *out)
 	return nil
+}
+
+// benchSearchElastic measures the search shapes on the Elasticsearch index of
+// RESERVO_ELASTIC_URL and RESERVO_ELASTIC_PREFIX (loaded by reservo reindex from the same
+// database), beside the same requests sent straight to Elasticsearch.
+func benchSearchElastic(ctx context.Context, cfg *config.Config, db *postgres.DB, o bench.APIOptions) ([]bench.Result, error) {
+	es, err := elastic.Open(ctx, cfg.ElasticURL, elastic.WithPrefix(cfg.ElasticPrefix))
+	if err != nil {
+		return nil, err
+	}
+	shapes, err := benchShapes(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	return bench.SearchElastic(ctx, es, cfg.ElasticURL, shapes, o)
 }
 
 // benchShapes are the search scenario's shapes over the seeded data set: its two cities with

@@ -7,6 +7,7 @@
 //	reservo consume   the event consumers only
 //	reservo staff     the staff plane only: sign-in, the Temporal Web UI behind it, the codec server
 //	reservo migrate   apply the database migrations and exit
+//	reservo reindex   copy the vendors from PostgreSQL into the Elasticsearch index (_bulk)
 //	reservo help      list the subcommands and every configuration variable
 package main
 
@@ -59,7 +60,10 @@ commands:
   consume   the event consumers
   migrate   apply the database migrations and exit
   seed      generate a data set: seed [-vendors 500000] [-per-vendor 20] [-booked-share 0.1] [-days 14] [-seed 1]
-  bench     measure beside the engine: bench [hold] [-workers 8] [-duration 10s] [-nights 365] [-json file]
+  reindex   copy the vendors, their bookings and dynamic pricing from PostgreSQL into the Elasticsearch index
+            (_bulk; safe beside the indexer, idempotent): reindex [-batch 500] [-writers 2]
+  bench     measure beside the engine: bench [hold] [-workers 8] [-duration 10s] [-nights 365] [-json file];
+            bench search-es: the search shapes on the Elasticsearch index (RESERVO_ELASTIC_PREFIX) beside the same requests
   ops       support tooling (actions need --reason and are audited; --operator names who acts):
               ops stuck [--limit N] [--grace 1m] what needs a person, each with the command that fixes it: holds past
                                                  their expiry, failing activities or workflow tasks, open bookings whose
@@ -105,6 +109,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if cmd == "seed" {
 		return runSeed(ctx, args[1:], getenv, stdout, stderr)
+	}
+	if cmd == "reindex" {
+		return runReindex(ctx, args[1:], getenv, stdout, stderr)
 	}
 	if cmd == "bench" && len(args) > 1 && args[1] == "pricing" {
 		return runBenchPricing(args[2:], stdout, stderr)
