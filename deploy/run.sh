@@ -2,9 +2,9 @@
 # make run: bring up the local stack, build and migrate, then run Reservo in the foreground:
 # `reservo all` in the local profile; in the scale profile the highly available shape, as in
 # deploy/k8s: two `reservo serve` behind HAProxy (Debian's, deploy/haproxy.sh; /readyz checked
-# every half second), two `reservo worker`, two `reservo consume` and `reservo staff`
-# (RESERVO_RUN_SHAPE=all: one `reservo all` there too). Ctrl-C stops Reservo and the stack it
-# started.
+# every half second), two `reservo worker`, two `reservo consume` and `reservo staff`, on a
+# Temporal cluster of two servers (RESERVO_RUN_SHAPE=all: one `reservo all` there too). Ctrl-C
+# stops Reservo and the stack it started.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DATA=${RESERVO_DATA_DIR:-$ROOT/.data}
@@ -85,6 +85,22 @@ if [ "$shape" = ha ]; then
   ops=${RESERVO_METRICS_ADDR:-127.0.0.1:9101}
   ops_port=${ops##*:}
   haproxy=$(deploy/haproxy.sh path)
+  # In the scale profile Temporal is a cluster of two: the stack's server and a second node
+  # (deploy/stack.sh temporal-2), Reservo's processes reaching either through HAProxy (TCP, a
+  # connection check every half second) on the stack's Temporal port + 30.
+  temporal_front=
+  if [ "${RESERVO_PROFILE:-local}" = scale ]; then
+    t_host=${RESERVO_TEMPORAL_ADDR%:*}
+    t_port=${RESERVO_TEMPORAL_ADDR##*:}
+    temporal_front=$t_host:$((t_port + 30))
+    deploy/stack.sh temporal-2 >"$DATA/run/temporal-2.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 1 1200); do
+      grep -q '^temporal-dev: frontend' "$DATA/run/temporal-2.log" && break
+      kill -0 "${pids[-1]}" 2>/dev/null || { tail -n 20 "$DATA/run/temporal-2.log" >&2; echo "run: the second Temporal node did not start" >&2; stop; exit 1; }
+      sleep 0.1
+    done
+  fi
   cat >"$DATA/run/haproxy.cfg" <<CFG
 global
     maxconn 2000
@@ -107,6 +123,24 @@ backend reservo
     server serve-1 $host:$((port + 1)) check
     server serve-2 $host:$((port + 2)) check
 CFG
+  if [ -n "$temporal_front" ]; then
+    cat >>"$DATA/run/haproxy.cfg" <<CFG
+frontend temporal
+    mode tcp
+    bind $temporal_front
+    timeout client 5m
+    default_backend temporal
+backend temporal
+    mode tcp
+    timeout server 5m
+    default-server inter 500ms fastinter 250ms fall 2 rise 2 on-marked-down shutdown-sessions
+    server temporal-1 $RESERVO_TEMPORAL_ADDR check
+    server temporal-2 $t_host:$((t_port + 20)) check
+CFG
+    export RESERVO_TEMPORAL_ADDR=$temporal_front
+  fi
+  "$haproxy" -f "$DATA/run/haproxy.cfg" -db >"$DATA/run/haproxy.log" 2>&1 &
+  pids+=($!)
   n=0
   for proc in serve-1 serve-2 worker-1 worker-2 consume-1 consume-2 staff; do
     n=$((n + 1))
@@ -116,14 +150,18 @@ CFG
       "$DATA/bin/reservo" "${proc%-*}" >"$DATA/run/$proc.log" 2>&1 &
     pids+=($!)
   done
-  "$haproxy" -f "$DATA/run/haproxy.cfg" -db >"$DATA/run/haproxy.log" 2>&1 &
-  pids+=($!)
   cat <<MSG
   Highly available shape: HAProxy on $addr in front of serve-1 ($host:$((port + 1))) and serve-2
   ($host:$((port + 2))); worker-1, worker-2, consume-1, consume-2 and staff. Operations listeners
   on 127.0.0.1:$((ops_port + 1)) to 127.0.0.1:$((ops_port + 7)), in that order. Logs: $DATA/run/.
-
 MSG
+  if [ -n "$temporal_front" ]; then
+    cat <<MSG
+  Temporal: a cluster of two, the stack's server and temporal-2 (frontend $t_host:$((t_port + 20))),
+  behind HAProxy on $temporal_front, which Reservo's processes dial.
+MSG
+  fi
+  echo
   # Reservo runs until Ctrl-C, or until every process has stopped.
   wait "${pids[@]}" || true
 else

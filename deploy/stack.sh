@@ -14,6 +14,8 @@
 #   deploy/stack.sh status   say what runs
 #   deploy/stack.sh env      print the RESERVO_* variables that point at this stack
 #   deploy/stack.sh secrets  make the stack's keys once into .data (up does it too)
+#   deploy/stack.sh temporal-2  a second node of the scale profile's Temporal cluster, in the
+#                            foreground (make run PROFILE=scale runs it)
 #
 # RESERVO_STACK_SERVICES (default "postgres redis temporal stripe-mock mailsink jaeger") names the pieces to run here; drop
 # one to use a server of your own and point RESERVO_DATABASE_URL, RESERVO_REDIS_ADDR or
@@ -40,6 +42,14 @@ REDIS_CLUSTER_PORT=${RESERVO_REDIS_CLUSTER_PORT:-16391}
 REDIS_CLUSTER_NODES=3
 TEMPORAL_PORT=${TEMPORAL_DEV_PORT:-7233}
 TEMPORAL_UI_PORT=${TEMPORAL_DEV_UI_PORT:-8233}
+# The scale profile's Temporal is a cluster node (its services gossip on this port and the next
+# four, below 32768), so that `make run`'s highly available shape adds a second one
+# (deploy/stack.sh temporal-2); the local profile's runs alone (0).
+if [ "$PROFILE" = scale ]; then
+  TEMPORAL_MEMBERSHIP_PORT=${TEMPORAL_DEV_MEMBERSHIP_PORT:-7300}
+else
+  TEMPORAL_MEMBERSHIP_PORT=${TEMPORAL_DEV_MEMBERSHIP_PORT:-0}
+fi
 MAIL_PORT=${RESERVO_MAILSINK_PORT:-1025}
 # Reservo's staff plane (reservo all / reservo staff), the only way in to the Web UI.
 STAFF_URL=${RESERVO_STAFF_PUBLIC_URL:-http://127.0.0.1:8243}
@@ -333,6 +343,7 @@ temporal_up() {
   # Tokens signed by the stack's key are required; the Web UI decodes through the staff plane.
   TEMPORAL_DEV_SQLITE_PATH="${TEMPORAL_DEV_SQLITE_PATH:-$DATA/temporal/temporal.db}" \
     TEMPORAL_DEV_PG_PORT="${TEMPORAL_DEV_PG_PORT:-$PG_PORT}" \
+    TEMPORAL_DEV_MEMBERSHIP_PORT="$TEMPORAL_MEMBERSHIP_PORT" \
     TEMPORAL_DEV_AUTH_KEYS="${TEMPORAL_DEV_AUTH_KEYS:-$DATA/temporal-auth.pub.pem}" \
     TEMPORAL_DEV_CODEC_ENDPOINT="${TEMPORAL_DEV_CODEC_ENDPOINT:-$STAFF_URL/codec}" \
     setsid sh -c 'cd "$1" && echo $$ >"$2" && exec "$3" -config "$4"' _ \
@@ -347,6 +358,30 @@ temporal_up() {
   done
   tail -n 30 "$DATA/temporal/temporal.log" >&2
   die "temporal did not become ready"
+}
+
+# temporal_second runs, in the foreground, a second node of the stack's Temporal cluster (the
+# scale profile's): every service, on the same PostgreSQL, found by the first through the
+# membership table. Its frontend is on the stack's Temporal port + 20 (and the next four), its
+# gossip on the membership port + 10, its Web UI on the UI port + 1; no metrics listener.
+temporal_second() {
+  [ "$TEMPORAL_MEMBERSHIP_PORT" != 0 ] || die "the stack's Temporal runs alone (TEMPORAL_DEV_MEMBERSHIP_PORT=0): it takes no second node"
+  port_open "$TEMPORAL_PORT" || die "the stack's Temporal is not running (deploy/stack.sh up)"
+  # A node started alone (static addresses) writes no membership: a second node beside it would
+  # make a ring of its own and fight it for the history shards.
+  local members
+  members=$(PGPASSWORD=$PG_PASSWORD "$(pg_bin)/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d "${TEMPORAL_DEV_PG_DATABASE:-temporal}" -tAqc \
+    "SELECT count(*) FROM cluster_membership WHERE rpc_port = $TEMPORAL_MEMBERSHIP_PORT AND last_heartbeat > (now() AT TIME ZONE 'UTC') - interval '1 minute'" 2>/dev/null || echo 0)
+  [ "${members:-0}" != 0 ] || die "the stack's Temporal on $TEMPORAL_PORT is not a cluster node (started alone, or in the local profile): deploy/stack.sh down, then up with RESERVO_PROFILE=scale"
+  temporal_build
+  cd "$ROOT"
+  TEMPORAL_DEV_PORT=$((TEMPORAL_PORT + 20)) TEMPORAL_DEV_INTERNAL_PORT=$((TEMPORAL_PORT + 24)) \
+    TEMPORAL_DEV_MEMBERSHIP_PORT=$((TEMPORAL_MEMBERSHIP_PORT + 10)) TEMPORAL_DEV_UI_PORT=$((TEMPORAL_UI_PORT + 1)) \
+    TEMPORAL_DEV_METRICS_PORT=0 \
+    TEMPORAL_DEV_PG_PORT="${TEMPORAL_DEV_PG_PORT:-$PG_PORT}" \
+    TEMPORAL_DEV_AUTH_KEYS="${TEMPORAL_DEV_AUTH_KEYS:-$DATA/temporal-auth.pub.pem}" \
+    TEMPORAL_DEV_CODEC_ENDPOINT="${TEMPORAL_DEV_CODEC_ENDPOINT:-$STAFF_URL/codec}" \
+    exec "$temporal_bin" -config "$ROOT/temporal-dev.yaml"
 }
 
 temporal_down() {
@@ -455,6 +490,8 @@ status)
   ;;
 env) print_env ;;
 build) temporal_build; "$ROOT/deploy/jaeger.sh" build ;;
+temporal-path) temporal_build >&2 && echo "$temporal_bin" ;; # the HA suite runs a cluster of its own
+temporal-2) temporal_second ;;
 secrets) secrets_up && log "secrets in $DATA: temporal-auth.key, temporal-auth.pub.pem, payload-keys, staff-session-secret" ;;
-*) die "usage: $0 up|down|status|env|build|secrets (RESERVO_PROFILE=scale adds $SCALE_SERVICES)" ;;
+*) die "usage: $0 up|down|status|env|build|temporal-path|temporal-2|secrets (RESERVO_PROFILE=scale adds $SCALE_SERVICES)" ;;
 esac

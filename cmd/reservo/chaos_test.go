@@ -141,6 +141,8 @@ type chaos struct {
 	// dash), and procAPI is where a serve process itself answers (default: api).
 	procEnv map[string][]string
 	procAPI map[string]string
+	// starts runs, by name, a process that is not one of Reservo's (a Temporal server node).
+	starts map[string]func()
 	// scale: the processes run the scale profile (events through Kafka to consumer groups,
 	// the archive on Cassandra), named by groups.
 	scale  bool
@@ -266,6 +268,10 @@ func (c *chaos) seedHotel() {
 // start runs one of Reservo's processes (this test binary as reservo cmd, where name is cmd
 // or cmd-n) and waits until it is ready.
 func (c *chaos) start(name string) {
+	if start, ok := c.starts[name]; ok {
+		start()
+		return
+	}
 	t := c.t
 	cmd, _, _ := strings.Cut(name, "-")
 	p := exec.Command(os.Args[0], "-test.run=^$")

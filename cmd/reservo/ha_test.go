@@ -73,6 +73,7 @@ func TestHA_EachProcessKilledUnderLoad(t *testing.T) {
 		{"worker-1", "a Temporal worker"},
 		{"consume-1", "a consumer process, the Kafka relay's holder since the start"},
 		{"consume-2", "the other consumer process, the relay's holder since consume-1 died"},
+		{"temporal-2", "a Temporal server of the two (frontend, history, matching and worker; its history shards move to the other)"},
 	}
 	guests := *haGuests
 	var report []haKill
@@ -92,7 +93,7 @@ func TestHA_EachProcessKilledUnderLoad(t *testing.T) {
 		by[k]++
 	}
 	out := map[string]any{"kills": report, "lost": lost, "answers": by, "breaches": c.breaches, "seconds": time.Since(start).Seconds(),
-		"guests": guests, "not_covered": "a Temporal server: the stack runs one (deploy/temporal-dev)"}
+		"guests": guests, "not_covered": "the Kafka broker and PostgreSQL: the stack runs one of each"}
 	raw, _ := json.MarshalIndent(out, "", "  ")
 	t.Logf("high-availability suite: %s", raw)
 	if *haReport != "" {
@@ -102,8 +103,9 @@ func TestHA_EachProcessKilledUnderLoad(t *testing.T) {
 	}
 }
 
-// newHA starts HAProxy, two API processes, two workers and two consumer processes in the scale
-// profile, on a database, topics, indices and a keyspace of their own.
+// newHA starts a Temporal cluster of two servers, HAProxy (in front of the API processes and of
+// the Temporal frontends), two API processes, two workers and two consumer processes in the
+// scale profile, on a database, topics, indices, a keyspace and Temporal databases of their own.
 func newHA(t *testing.T) *chaos {
 	t.Helper()
 	db, dbURL := pgtest.NewDBURL(t)
@@ -127,6 +129,8 @@ func newHA(t *testing.T) *chaos {
 			Group: scale["RESERVO_KAFKA_TOPIC_PREFIX"] + name, Handler: namedHandler(name)})
 	}
 
+	tc := newTemporalCluster(t, c, tag)
+	temporalLB := freeAddr(t)
 	lb := freeAddr(t)
 	c.api = "http://" + lb
 	c.env = []string{
@@ -152,6 +156,7 @@ func newHA(t *testing.T) *chaos {
 		"RESERVO_LOG_LEVEL=error",
 		"RESERVO_KAFKA_PARTITIONS=4",
 		"RESERVO_SHUTDOWN_TIMEOUT=5s",
+		"RESERVO_TEMPORAL_ADDR=" + temporalLB,
 	}
 	for k, v := range scale {
 		c.env = append(c.env, k+"="+v)
@@ -167,12 +172,16 @@ func newHA(t *testing.T) *chaos {
 		}
 		c.procEnv[name] = env
 	}
-	// The first API migrates the database: it starts first, alone.
+	// The Temporal servers start one after the other (the first sets up the databases), then
+	// HAProxy, which takes the API processes in as they become ready; the first API migrates
+	// the database: it starts first, alone.
+	c.start("temporal-1")
+	c.start("temporal-2")
+	startHAProxy(t, lb, backends, temporalLB, tc.frontends())
 	c.start("serve-1")
 	for _, name := range []string{"serve-2", "worker-1", "worker-2", "consume-1", "consume-2"} {
 		c.start(name)
 	}
-	startHAProxy(t, lb, backends)
 	waitFor(t, 30*time.Second, "HAProxy", func() bool {
 		r, err := http.Get(c.api + "/healthz")
 		if err == nil {
@@ -193,8 +202,11 @@ func (namedHandler) Handle(context.Context, event.Envelope) error { return nil }
 // startHAProxy runs HAProxy on addr in front of the API processes: each health-checked on
 // /readyz every half second (out after two failures, in after two successes), and a request
 // whose connection failed or that got no answer at all sent again to the other one (the
-// booking routes are idempotent: Idempotency-Key, the webhook's event, a status set).
-func startHAProxy(t *testing.T, addr string, backends []string) {
+// booking routes are idempotent: Idempotency-Key, the webhook's event, a status set). On
+// temporalAddr it passes gRPC connections (TCP) to the Temporal frontends, each checked by a
+// connection every half second; a worker's long poll lasts up to a minute, hence the idle
+// timeouts of five.
+func startHAProxy(t *testing.T, addr string, backends []string, temporalAddr string, frontends []string) {
 	t.Helper()
 	out, err := exec.Command("../../deploy/haproxy.sh", "path").Output()
 	if err != nil {
@@ -203,6 +215,10 @@ func startHAProxy(t *testing.T, addr string, backends []string) {
 	var servers strings.Builder
 	for i, b := range backends {
 		fmt.Fprintf(&servers, "    server api%d %s check\n", i+1, b)
+	}
+	var temporal strings.Builder
+	for i, f := range frontends {
+		fmt.Fprintf(&temporal, "    server temporal%d %s check\n", i+1, f)
 	}
 	cfg := fmt.Sprintf(`global
     maxconn 2000
@@ -222,7 +238,16 @@ backend reservo
     option httpchk GET /readyz
     http-check expect status 200
     default-server inter 500ms fastinter 250ms fall 2 rise 2 on-marked-down shutdown-sessions
-%s`, addr, servers.String())
+%sfrontend temporal
+    mode tcp
+    bind %s
+    timeout client 5m
+    default_backend temporal
+backend temporal
+    mode tcp
+    timeout server 5m
+    default-server inter 500ms fastinter 250ms fall 2 rise 2 on-marked-down shutdown-sessions
+%s`, addr, servers.String(), temporalAddr, temporal.String())
 	path := filepath.Join(t.TempDir(), "haproxy.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"os/signal"
@@ -62,6 +63,12 @@ type Config struct {
 	UIPort  int    `yaml:"uiPort"`
 	LogLvl  string `yaml:"logLevel"`
 	Metrics int    `yaml:"metricsPort"`
+	// MembershipPort, when set, makes this process one node of a cluster: its services join the
+	// server's own membership (ringpop) on MembershipPort and the next four ports, found through
+	// the cluster_membership table of the shared PostgreSQL, and the history shards and task
+	// queues are spread over every live node. Zero: one node alone, its services addressed
+	// statically.
+	MembershipPort int `yaml:"membershipPort"`
 
 	Persistence struct {
 		Driver string `yaml:"driver"` // sqlite or postgres
@@ -122,6 +129,7 @@ func loadConfig(path string) (*Config, error) {
 	envInt(&cfg.Port, "TEMPORAL_DEV_PORT")
 	envInt(&cfg.UIPort, "TEMPORAL_DEV_UI_PORT")
 	envInt(&cfg.Metrics, "TEMPORAL_DEV_METRICS_PORT")
+	envInt(&cfg.MembershipPort, "TEMPORAL_DEV_MEMBERSHIP_PORT")
 	envStr(&cfg.Persistence.Driver, "TEMPORAL_DEV_DB_DRIVER")
 	envStr(&cfg.Persistence.SQLite.Path, "TEMPORAL_DEV_SQLITE_PATH")
 	envStr(&cfg.Persistence.Postgres.Host, "TEMPORAL_DEV_PG_HOST")
@@ -150,6 +158,13 @@ func loadConfig(path string) (*Config, error) {
 	}
 	if cfg.Persistence.Driver == "" {
 		cfg.Persistence.Driver = "sqlite"
+	}
+	if cfg.MembershipPort != 0 && cfg.Persistence.Driver != "postgres" {
+		return nil, errors.New("membershipPort: a cluster's nodes share their persistence: it needs the postgres driver")
+	}
+	if cfg.MembershipPort < 0 || cfg.MembershipPort+4 > math.MaxInt16 {
+		// The cluster_membership table keeps the port as a smallint.
+		return nil, fmt.Errorf("membershipPort %d: the five ports from it must be below 32768", cfg.MembershipPort)
 	}
 	return &cfg, nil
 }
@@ -200,10 +215,25 @@ func run() error {
 		primitives.MatchingService: cfg.Port + 2,
 		primitives.WorkerService:   cfg.Port + 3,
 	}
+	// In a cluster each service also listens for the membership's gossip, on its own port.
+	membershipPorts := map[primitives.ServiceName]int{
+		primitives.FrontendService:         cfg.MembershipPort,
+		primitives.HistoryService:          cfg.MembershipPort + 1,
+		primitives.MatchingService:         cfg.MembershipPort + 2,
+		primitives.WorkerService:           cfg.MembershipPort + 3,
+		primitives.InternalFrontendService: cfg.MembershipPort + 4,
+	}
+	rpc := func(name primitives.ServiceName, port int) config.Service {
+		r := config.RPC{GRPCPort: port, BindOnIP: cfg.IP}
+		if cfg.MembershipPort != 0 {
+			r.MembershipPort = membershipPorts[name]
+		}
+		return config.Service{RPC: r}
+	}
 	services := map[string]config.Service{}
 	hosts := map[primitives.ServiceName]static.Hosts{}
 	for name, port := range ports {
-		services[string(name)] = config.Service{RPC: config.RPC{GRPCPort: port, BindOnIP: cfg.IP}}
+		services[string(name)] = rpc(name, port)
 		hosts[name] = static.SingleLocalHost(net.JoinHostPort(local, strconv.Itoa(port)))
 	}
 	frontend := net.JoinHostPort(local, strconv.Itoa(cfg.Port))
@@ -218,7 +248,7 @@ func run() error {
 			return err
 		}
 		ife := primitives.InternalFrontendService
-		services[string(ife)] = config.Service{RPC: config.RPC{GRPCPort: cfg.Auth.InternalPort, BindOnIP: cfg.IP}}
+		services[string(ife)] = rpc(ife, cfg.Auth.InternalPort)
 		setupAddr = net.JoinHostPort(local, strconv.Itoa(cfg.Auth.InternalPort))
 		hosts[ife] = static.SingleLocalHost(setupAddr)
 		serviceNames = append(append([]string{}, temporal.DefaultServices...), string(ife))
@@ -282,13 +312,19 @@ func run() error {
 	// Eager workflow start and eager activity dispatch are the server's defaults (on); Reservo's
 	// bookings start by Update-With-Start, which has no eager start.
 
-	srv, err := temporal.NewServer(append([]temporal.ServerOption{
+	opts := []temporal.ServerOption{
 		temporal.WithConfig(serverCfg),
 		temporal.ForServices(serviceNames),
-		temporal.WithStaticHosts(hosts),
 		temporal.WithLogger(logger),
 		temporal.WithDynamicConfigClient(dc),
-	}, authOpts...)...)
+	}
+	membershipNote := "one node"
+	if cfg.MembershipPort == 0 {
+		opts = append(opts, temporal.WithStaticHosts(hosts))
+	} else {
+		membershipNote = fmt.Sprintf("a cluster node (membership on %s:%d-%d)", local, cfg.MembershipPort, cfg.MembershipPort+4)
+	}
+	srv, err := temporal.NewServer(append(opts, authOpts...)...)
 	if err != nil {
 		return fmt.Errorf("new server: %w", err)
 	}
@@ -338,8 +374,8 @@ func run() error {
 	if cfg.Auth.PublicKeys != "" {
 		authNote = "tokens required (internal frontend " + setupAddr + ")"
 	}
-	fmt.Printf("temporal-dev: frontend %s, web UI http://%s:%d (write actions %v, codec %q), persistence %s, %s\n",
-		frontend, cfg.IP, cfg.UIPort, cfg.UI.WriteActions, cfg.UI.CodecEndpoint, cfg.Persistence.Driver, authNote)
+	fmt.Printf("temporal-dev: frontend %s, web UI http://%s:%d (write actions %v, codec %q), persistence %s, %s, %s\n",
+		frontend, cfg.IP, cfg.UIPort, cfg.UI.WriteActions, cfg.UI.CodecEndpoint, cfg.Persistence.Driver, authNote, membershipNote)
 	<-ctx.Done()
 	fmt.Println("temporal-dev: stopping")
 	return nil
