@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,7 +37,17 @@ func TestSnapshots_StampsBelowAnEventNotCommittedYet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = tx.Rollback(ctx) }()
+	// The transaction commits in a goroutine; until that starts, the test's end rolls it back.
+	done := make(chan error, 1)
+	committed := sync.OnceValue(func() error { return <-done })
+	var committing bool
+	defer func() {
+		if committing {
+			_ = committed()
+		} else {
+			_ = tx.Rollback(ctx)
+		}
+	}()
 	var late, newer int64
 	if err := tx.QueryRow(ctx, insert, uuid.New(), "price_updated", v.ID.String()).Scan(&late); err != nil {
 		t.Fatal(err)
@@ -47,9 +58,10 @@ func TestSnapshots_StampsBelowAnEventNotCommittedYet(t *testing.T) {
 	if late <= first || newer <= late {
 		t.Fatalf("seqs %d, %d, %d", first, late, newer)
 	}
+	committing = true
 	go func() {
 		time.Sleep(300 * time.Millisecond)
-		_ = tx.Commit(ctx)
+		done <- tx.Commit(ctx)
 	}()
 	start := time.Now()
 	snaps, err = src.Snapshots(ctx, uuid.Nil, 10, time.Now())
@@ -64,6 +76,9 @@ func TestSnapshots_StampsBelowAnEventNotCommittedYet(t *testing.T) {
 	}
 
 	// Once it committed, a new snapshot sees both.
+	if err := committed(); err != nil {
+		t.Fatal(err)
+	}
 	snaps, err = src.Snapshots(ctx, uuid.Nil, 10, time.Now())
 	if err != nil {
 		t.Fatal(err)

@@ -1,12 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
+	"crypto"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -101,10 +100,8 @@ func (tc *temporalCluster) start(t *testing.T, c *chaos, name string) {
 	p.Dir = tc.root
 	p.Env = append(append(os.Environ(), tc.env...), tc.nodes[name]...)
 	p.Stderr = &prefixWriter{prefix: "[" + name + "] ", w: os.Stderr}
-	stdout, err := p.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ready := make(chan struct{})
+	p.Stdout = &readyWriter{w: &prefixWriter{prefix: "[" + name + "] ", w: os.Stderr}, line: "temporal-dev: frontend", ready: ready}
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -121,24 +118,38 @@ func (tc *temporalCluster) start(t *testing.T, c *chaos, name string) {
 			_ = p.Process.Kill()
 		}
 	})
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			line := sc.Text()
-			fmt.Fprintf(os.Stderr, "[%s] %s\n", name, line)
-			if strings.HasPrefix(line, "temporal-dev: frontend") {
-				close(ready)
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
 	select {
 	case <-ready:
 	case <-time.After(3 * time.Minute):
 		t.Fatalf("%s is not ready after 3 minutes", name)
 	}
+}
+
+// readyWriter passes what a process writes on and closes ready at the first line that begins
+// with line.
+type readyWriter struct {
+	w     io.Writer
+	line  string
+	ready chan struct{}
+	buf   []byte
+	done  bool
+}
+
+func (r *readyWriter) Write(b []byte) (int, error) {
+	if !r.done {
+		r.buf = append(r.buf, b...)
+		for _, l := range strings.Split(string(r.buf), "\n") {
+			if strings.HasPrefix(l, r.line) {
+				r.done = true
+				close(r.ready)
+				break
+			}
+		}
+		if i := strings.LastIndexByte(string(r.buf), '\n'); i >= 0 {
+			r.buf = r.buf[i+1:]
+		}
+	}
+	return r.w.Write(b)
 }
 
 // temporalPublicKeys writes the public half of the stack's token signing key (the first of
@@ -157,7 +168,7 @@ func temporalPublicKeys(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, ok := key.(interface{ Public() any })
+	signer, ok := key.(crypto.Signer)
 	if !ok {
 		t.Fatalf("RESERVO_TEMPORAL_AUTH_KEY: %T has no public key", key)
 	}
