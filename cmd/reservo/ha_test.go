@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	mrand "math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -58,9 +59,14 @@ type haKill struct {
 	// round (the process was started again at 10 s).
 	FailedAfter int `json:"failed_after"`
 	// Baseline is the guests' successful answers per second in the 5 s before the kill;
-	// Recovery is how long after the kill the first second with at least 60% of it began.
+	// Recovery is how long after the kill the guests' throughput was back at 60% of it or more
+	// for good (until the restart): the end of the last of two or more seconds in a row below
+	// that in the 10 s after the kill (0: never two; one second alone is the load's noise).
 	Baseline float64 `json:"baseline_per_s"`
 	Recovery float64 `json:"recovery_s"`
+	// OKBySecond is the successful answers in each second from 5 s before the kill to 20 s
+	// after it (the process started again at 10 s).
+	OKBySecond []int `json:"ok_by_second"`
 }
 
 func TestHA_EachProcessKilledUnderLoad(t *testing.T) {
@@ -130,8 +136,10 @@ func newHA(t *testing.T) *chaos {
 	}
 
 	tc := newTemporalCluster(t, c, tag)
-	temporalLB := freeAddr(t)
-	lb := freeAddr(t)
+	// Every address of the suite at once: one at a time, the kernel may give a port just freed
+	// to the next (an API and its operations listener on one port).
+	addrs := freeAddrs(t, 10)
+	temporalLB, lb := addrs[0], addrs[1]
 	c.api = "http://" + lb
 	c.env = []string{
 		"RESERVO_PROFILE=scale",
@@ -162,10 +170,12 @@ func newHA(t *testing.T) *chaos {
 		c.env = append(c.env, k+"="+v)
 	}
 	var backends []string
+	addrs = addrs[2:]
+	next := func() string { a := addrs[0]; addrs = addrs[1:]; return a }
 	for _, name := range []string{"serve-1", "serve-2", "worker-1", "worker-2", "consume-1", "consume-2"} {
-		env := []string{"RESERVO_METRICS_ADDR=" + freeAddr(t)}
+		env := []string{"RESERVO_METRICS_ADDR=" + next()}
 		if strings.HasPrefix(name, "serve") {
-			addr := freeAddr(t)
+			addr := next()
 			env = append(env, "RESERVO_HTTP_ADDR="+addr)
 			c.procAPI[name] = "http://" + addr
 			backends = append(backends, addr)
@@ -190,6 +200,21 @@ func newHA(t *testing.T) *chaos {
 		return err == nil && r.StatusCode == 200
 	})
 	return c
+}
+
+// freeAddrs finds n distinct free addresses on the loopback, holding each until all are found.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var out []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		out = append(out, ln.Addr().String())
+	}
+	return out
 }
 
 // namedHandler is a handler of that name, to ask Kafka about its consumer group.
@@ -312,11 +337,13 @@ func haFigures(process string, as []answer, killed time.Time) haKill {
 	for s := -5; s < 0; s++ {
 		k.Baseline += float64(ok[s]) / 5
 	}
-	k.Recovery = -1
-	for s := 0; s < 20; s++ {
-		if float64(ok[s]) >= 0.6*k.Baseline {
-			k.Recovery = float64(s)
-			break
+	for s := -5; s < 20; s++ {
+		k.OKBySecond = append(k.OKBySecond, ok[s])
+	}
+	low := func(s int) bool { return float64(ok[s]) < 0.6*k.Baseline }
+	for s := range 10 {
+		if low(s) && (low(s-1) || low(s+1)) {
+			k.Recovery = float64(s + 1)
 		}
 	}
 	return k
