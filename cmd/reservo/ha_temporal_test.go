@@ -67,14 +67,16 @@ func newTemporalCluster(t *testing.T, c *chaos, tag string) *temporalCluster {
 	if c.starts == nil {
 		c.starts = map[string]func(){}
 	}
+	taken := map[int]bool{} // the ports of the nodes, which must not overlap
 	for _, name := range []string{"temporal-1", "temporal-2"} {
-		// The membership table keeps a gossip port as a smallint: below 32768.
-		grpc, gossip := freePorts(t, 5, 33000, 60000), freePorts(t, 5, 20000, 32000)
+		// The membership table keeps a gossip port as a smallint (below 32768), and every port
+		// stays below the ephemeral range (32768 on), where the other node's connections are.
+		grpc, gossip := freePorts(t, taken, 5, 20000, 32700), freePorts(t, taken, 5, 20000, 32700)
 		tc.nodes[name] = []string{
 			"TEMPORAL_DEV_PORT=" + strconv.Itoa(grpc),
 			"TEMPORAL_DEV_INTERNAL_PORT=" + strconv.Itoa(grpc+4),
 			"TEMPORAL_DEV_MEMBERSHIP_PORT=" + strconv.Itoa(gossip),
-			"TEMPORAL_DEV_UI_PORT=" + strconv.Itoa(freePorts(t, 1, 33000, 60000)),
+			"TEMPORAL_DEV_UI_PORT=" + strconv.Itoa(freePorts(t, taken, 1, 20000, 32700)),
 		}
 		c.starts[name] = func() { tc.start(t, c, name) }
 	}
@@ -99,9 +101,9 @@ func (tc *temporalCluster) start(t *testing.T, c *chaos, name string) {
 	p := exec.Command(tc.bin, "-config", filepath.Join(tc.root, "temporal-dev.yaml"))
 	p.Dir = tc.root
 	p.Env = append(append(os.Environ(), tc.env...), tc.nodes[name]...)
-	p.Stderr = &prefixWriter{prefix: "[" + name + "] ", w: os.Stderr}
-	ready := make(chan struct{})
-	p.Stdout = &readyWriter{w: &prefixWriter{prefix: "[" + name + "] ", w: os.Stderr}, line: "temporal-dev: frontend", ready: ready}
+	ready, failed := make(chan struct{}), make(chan string, 1)
+	out := &readyWriter{w: &prefixWriter{prefix: "[" + name + "] ", w: os.Stderr}, ready: ready, failed: failed}
+	p.Stdout, p.Stderr = out, out // one writer: exec calls it from one goroutine at a time
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -120,33 +122,39 @@ func (tc *temporalCluster) start(t *testing.T, c *chaos, name string) {
 	})
 	select {
 	case <-ready:
+	case line := <-failed:
+		t.Fatalf("%s did not start: %s", name, line)
 	case <-time.After(3 * time.Minute):
 		t.Fatalf("%s is not ready after 3 minutes", name)
 	}
 }
 
-// readyWriter passes what a process writes on and closes ready at the first line that begins
-// with line.
+// readyWriter passes what temporal-dev writes on, closes ready at the line that says it serves,
+// and sends failed the line that says it could not (a fatal log or its own error).
 type readyWriter struct {
-	w     io.Writer
-	line  string
-	ready chan struct{}
-	buf   []byte
-	done  bool
+	w      io.Writer
+	ready  chan struct{}
+	failed chan string
+	buf    string
+	done   bool
 }
 
 func (r *readyWriter) Write(b []byte) (int, error) {
 	if !r.done {
-		r.buf = append(r.buf, b...)
-		for _, l := range strings.Split(string(r.buf), "\n") {
-			if strings.HasPrefix(l, r.line) {
-				r.done = true
+		r.buf += string(b)
+		lines := strings.Split(r.buf, "\n")
+		r.buf = lines[len(lines)-1]
+		for _, l := range lines[:len(lines)-1] {
+			switch {
+			case strings.HasPrefix(l, "temporal-dev: frontend"):
 				close(r.ready)
-				break
+			case strings.Contains(l, `"level":"fatal"`) || strings.HasPrefix(l, "temporal-dev: "):
+				r.failed <- l
+			default:
+				continue
 			}
-		}
-		if i := strings.LastIndexByte(string(r.buf), '\n'); i >= 0 {
-			r.buf = r.buf[i+1:]
+			r.done = true
+			break
 		}
 	}
 	return r.w.Write(b)
@@ -183,19 +191,25 @@ func temporalPublicKeys(t *testing.T) string {
 	return path
 }
 
-// freePorts finds n consecutive free ports in [lo, hi) on the loopback and returns the first (a
-// node's services take consecutive ports).
-func freePorts(t *testing.T, n, lo, hi int) int {
+// freePorts finds n consecutive free ports in [lo, hi) on the loopback, none of them taken, marks
+// them taken and returns the first (a node's services take consecutive ports).
+func freePorts(t *testing.T, taken map[int]bool, n, lo, hi int) int {
 	t.Helper()
 next:
 	for range 200 {
 		base := lo + rand.IntN(hi-lo-n)
 		for p := base; p < base+n; p++ {
+			if taken[p] {
+				continue next
+			}
 			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
 			if err != nil {
 				continue next
 			}
 			ln.Close()
+		}
+		for p := base; p < base+n; p++ {
+			taken[p] = true
 		}
 		return base
 	}
