@@ -68,8 +68,11 @@ fi)
 MSG
 
 pids=()
+stopped=
 stop() {
   trap - INT TERM
+  [ -z "$stopped" ] || return 0 # once: from the trap, or at the end of the script
+  stopped=1
   kill -TERM "${pids[@]}" 2>/dev/null || true
   wait "${pids[@]}" 2>/dev/null || true
   deploy/stack.sh down
@@ -101,44 +104,12 @@ if [ "$shape" = ha ]; then
       sleep 0.1
     done
   fi
-  cat >"$DATA/run/haproxy.cfg" <<CFG
-global
-    maxconn 2000
-defaults
-    mode http
-    timeout connect 1s
-    timeout client 30s
-    timeout server 30s
-    timeout queue 10s
-    retries 3
-    option redispatch
-    retry-on conn-failure empty-response
-frontend api
-    bind $addr
-    default_backend reservo
-backend reservo
-    option httpchk GET /readyz
-    http-check expect status 200
-    default-server inter 500ms fastinter 250ms fall 2 rise 2 on-marked-down shutdown-sessions
-    server serve-1 $host:$((port + 1)) check
-    server serve-2 $host:$((port + 2)) check
-CFG
+  front=("$addr" "$host:$((port + 1)),$host:$((port + 2))")
   if [ -n "$temporal_front" ]; then
-    cat >>"$DATA/run/haproxy.cfg" <<CFG
-frontend temporal
-    mode tcp
-    bind $temporal_front
-    timeout client 5m
-    default_backend temporal
-backend temporal
-    mode tcp
-    timeout server 5m
-    default-server inter 500ms fastinter 250ms fall 2 rise 2 on-marked-down shutdown-sessions
-    server temporal-1 $RESERVO_TEMPORAL_ADDR check
-    server temporal-2 $t_host:$((t_port + 20)) check
-CFG
+    front+=("$temporal_front" "$RESERVO_TEMPORAL_ADDR,$t_host:$((t_port + 20))")
     export RESERVO_TEMPORAL_ADDR=$temporal_front
   fi
+  deploy/haproxy.sh config "${front[@]}" >"$DATA/run/haproxy.cfg"
   "$haproxy" -f "$DATA/run/haproxy.cfg" -db >"$DATA/run/haproxy.log" 2>&1 &
   pids+=($!)
   n=0

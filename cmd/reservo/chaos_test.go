@@ -278,22 +278,7 @@ func (c *chaos) start(name string) {
 	env := append(slices.Clone(c.env), c.procEnv[name]...)
 	p.Env = append(os.Environ(), append(env, "RESERVO_TEST_RUN="+cmd)...)
 	p.Stderr = &prefixWriter{prefix: "[" + name + "] ", w: os.Stderr}
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c.mu.Lock()
-	c.procs[name] = p
-	c.mu.Unlock()
-	t.Cleanup(func() {
-		_ = p.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = p.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = p.Process.Kill()
-		}
-	})
+	c.startProc(name, p, 10*time.Second)
 	if cmd == "serve" {
 		api := c.api
 		if a, ok := c.procAPI[name]; ok {
@@ -310,6 +295,27 @@ func (c *chaos) start(name string) {
 }
 
 // kill sends SIGKILL to a process, as a machine that dies does.
+// startProc starts p as the process name and stops it at the end of the test: SIGTERM, then SIGKILL
+// after grace.
+func (c *chaos) startProc(name string, p *exec.Cmd, grace time.Duration) {
+	if err := p.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.procs[name] = p
+	c.mu.Unlock()
+	c.t.Cleanup(func() {
+		_ = p.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = p.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(grace):
+			_ = p.Process.Kill()
+		}
+	})
+}
+
 func (c *chaos) kill(cmd string) {
 	c.mu.Lock()
 	p := c.procs[cmd]

@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -104,22 +103,7 @@ func (tc *temporalCluster) start(t *testing.T, c *chaos, name string) {
 	ready, failed := make(chan struct{}), make(chan string, 1)
 	out := &readyWriter{w: &prefixWriter{prefix: "[" + name + "] ", w: os.Stderr}, ready: ready, failed: failed}
 	p.Stdout, p.Stderr = out, out // one writer: exec calls it from one goroutine at a time
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c.mu.Lock()
-	c.procs[name] = p
-	c.mu.Unlock()
-	t.Cleanup(func() {
-		_ = p.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = p.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = p.Process.Kill()
-		}
-	})
+	c.startProc(name, p, 15*time.Second)
 	select {
 	case <-ready:
 	case line := <-failed:

@@ -224,57 +224,25 @@ func (h namedHandler) Name() string { return string(h) }
 
 func (namedHandler) Handle(context.Context, event.Envelope) error { return nil }
 
-// startHAProxy runs HAProxy on addr in front of the API processes: each health-checked on
-// /readyz every half second (out after two failures, in after two successes), and a request
-// whose connection failed or that got no answer at all sent again to the other one (the
-// booking routes are idempotent: Idempotency-Key, the webhook's event, a status set). On
-// temporalAddr it passes gRPC connections (TCP) to the Temporal frontends, each checked by a
-// connection every half second; a worker's long poll lasts up to a minute, hence the idle
-// timeouts of five.
+// startHAProxy runs HAProxy on addr in front of the API processes and on temporalAddr in front of
+// the Temporal frontends, configured by deploy/haproxy.sh config as make run's: each API process
+// health-checked on /readyz every half second (out after two failures, in after two successes),
+// a request whose connection failed or that got no answer at all sent again to the other one
+// (the booking routes are idempotent: Idempotency-Key, the webhook's event, a status set); the
+// gRPC connections (TCP) to a Temporal frontend that answers a connection check.
 func startHAProxy(t *testing.T, addr string, backends []string, temporalAddr string, frontends []string) {
 	t.Helper()
 	out, err := exec.Command("../../deploy/haproxy.sh", "path").Output()
 	if err != nil {
-		t.Fatalf("deploy/haproxy.sh: %v", err)
+		t.Fatalf("deploy/haproxy.sh path: %v", err)
 	}
-	var servers strings.Builder
-	for i, b := range backends {
-		fmt.Fprintf(&servers, "    server api%d %s check\n", i+1, b)
+	cfg, err := exec.Command("../../deploy/haproxy.sh", "config", addr, strings.Join(backends, ","),
+		temporalAddr, strings.Join(frontends, ",")).Output()
+	if err != nil {
+		t.Fatalf("deploy/haproxy.sh config: %v", err)
 	}
-	var temporal strings.Builder
-	for i, f := range frontends {
-		fmt.Fprintf(&temporal, "    server temporal%d %s check\n", i+1, f)
-	}
-	cfg := fmt.Sprintf(`global
-    maxconn 2000
-defaults
-    mode http
-    timeout connect 1s
-    timeout client 30s
-    timeout server 30s
-    timeout queue 10s
-    retries 3
-    option redispatch
-    retry-on conn-failure empty-response
-frontend api
-    bind %s
-    default_backend reservo
-backend reservo
-    option httpchk GET /readyz
-    http-check expect status 200
-    default-server inter 500ms fastinter 250ms fall 2 rise 2 on-marked-down shutdown-sessions
-%sfrontend temporal
-    mode tcp
-    bind %s
-    timeout client 5m
-    default_backend temporal
-backend temporal
-    mode tcp
-    timeout server 5m
-    default-server inter 500ms fastinter 250ms fall 2 rise 2 on-marked-down shutdown-sessions
-%s`, addr, servers.String(), temporalAddr, temporal.String())
 	path := filepath.Join(t.TempDir(), "haproxy.cfg")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(path, cfg, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	p := exec.Command(strings.TrimSpace(string(out)), "-f", path, "-db")
