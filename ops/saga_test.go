@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -130,6 +131,15 @@ func TestSaga_EveryBranchOnTheRealServer(t *testing.T) {
 			must(t, err)
 			return h.Booking.ID
 		}, booking.Cancelled, map[string]payment.Status{"deposit": payment.Succeeded, "change:3": payment.Failed, "refund:cancel": payment.Succeeded}, true, nil, nil},
+		{"deposit_local_failed_then_activity_task", time.Minute, func(t *testing.T, f *fixture) uuid.UUID {
+			// The provider is down for the deposit's local attempt: the deposit runs again as
+			// an activity task (same key), which is paid; the guest then cancels.
+			h := mustBook(t, f, f.dinner(1, sandboxDownOnce))
+			f.waitStatus(t, h.Booking.ID, booking.Confirmed)
+			_, err := f.svc.SetStatus(ctx, f.user, h.Booking.ID, booking.Cancelled)
+			must(t, err)
+			return h.Booking.ID
+		}, booking.Cancelled, map[string]payment.Status{"deposit": payment.Succeeded, "refund:cancel": payment.Succeeded}, true, nil, nil},
 		{"no_show", time.Minute, func(t *testing.T, f *fixture) uuid.UUID {
 			h := mustBook(t, f, f.dinner(1, payment.SandboxSucceed))
 			_, err := f.svc.SetStatus(ctx, f.staff, h.Booking.ID, booking.NoShow) // before the start: staff only
@@ -152,7 +162,7 @@ func TestSaga_EveryBranchOnTheRealServer(t *testing.T) {
 		}, booking.Failed, map[string]payment.Status{"deposit": payment.Failed}, false, nil, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			f := newFixtureWith(t, payment.Sandbox{}, c.hold, c.engine)
+			f := newFixtureWith(t, &downOnce{}, c.hold, c.engine)
 			id := c.run(t, f)
 			f.wait(t, id)
 			b, err := postgres.NewBookingStore(f.db).ByID(ctx, id)
@@ -208,6 +218,26 @@ func TestSaga_EveryBranchOnTheRealServer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sandboxDownOnce is a payment method of downOnce: its first deposit request fails as an outage
+// would, the next ones are paid at once (SandboxSucceed).
+const sandboxDownOnce = "sandbox_down_once"
+
+// downOnce is the sandbox provider, down for the first deposit asked with sandboxDownOnce.
+type downOnce struct {
+	payment.Sandbox
+	failed atomic.Bool
+}
+
+func (d *downOnce) CreateDeposit(ctx context.Context, r payment.DepositRequest) (payment.Intent, error) {
+	if r.Method == sandboxDownOnce {
+		if d.failed.CompareAndSwap(false, true) {
+			return payment.Intent{}, errors.New("provider outage (saga test)")
+		}
+		r.Method = payment.SandboxSucceed
+	}
+	return d.Sandbox.CreateDeposit(ctx, r)
 }
 
 // run is one workflow run of a saga, to record under name.
