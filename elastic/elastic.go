@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
@@ -47,12 +48,16 @@ var (
 )
 
 // Store is the Elasticsearch search store: one document per vendor in the vendors index, with
-// its itineraries and their busy periods as nested documents, and its stored prices.
+// its itineraries as nested documents and its stored prices, and the units in use in small
+// documents per itinerary and period in the availability index (availability.go).
 type Store struct {
 	es      *elasticsearch.Client
 	prefix  string
 	now     func() time.Time
 	refresh string
+
+	forgetMu sync.Mutex
+	forgotAt time.Time // when forgetPast last ran
 }
 
 var (
@@ -145,13 +150,23 @@ func indexVersions(name string) ([]int, error) {
 // vendorsIndex is the name of version v of the vendors index.
 func (s *Store) vendorsIndex(v int) string { return fmt.Sprintf("%s-vendors-v%d", s.prefix, v) }
 
-// Migrate makes the vendors index current. Without the alias, it creates the newest version of
+// Migrate makes the indices current: the vendors index, then the availability index (created
+// when missing, and given the bookings that vendor documents of before kept: migrateBookings).
+// Without the vendors alias, it creates the newest version of
 // the index (schema/elasticsearch/vendors.vN.json) when it does not exist and points the alias
 // at it. With the alias on an older version that the newest only adds fields to, it upgrades
 // that index in place (upgrade). It is idempotent and safe to run from several processes at
 // once, and beside the indexer. It returns ErrReindexNeeded when the alias points at another
 // version that cannot be upgraded in place.
 func (s *Store) Migrate(ctx context.Context) error {
+	if err := s.migrateVendors(ctx); err != nil {
+		return err
+	}
+	return s.migrateAvailability(ctx)
+}
+
+// migrateVendors makes the vendors index current (Migrate).
+func (s *Store) migrateVendors(ctx context.Context) error {
 	vs, err := indexVersions("vendors")
 	if err != nil {
 		return fmt.Errorf("elastic: migrate: %w", err)
@@ -179,20 +194,30 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return nil
 		}
 	}
-	body, err := esschema.Indices.ReadFile(fmt.Sprintf("vendors.v%d.json", v))
-	if err != nil {
+	if err := s.createIndex(ctx, "vendors", v, alias); err != nil {
 		return fmt.Errorf("elastic: migrate: %w", err)
+	}
+	return nil
+}
+
+// createIndex creates version v of index name (schema/elasticsearch/<name>.v<v>.json) under
+// the store's prefix unless it exists, and points alias at it.
+func (s *Store) createIndex(ctx context.Context, name string, v int, alias string) error {
+	index := fmt.Sprintf("%s-%s-v%d", s.prefix, name, v)
+	body, err := esschema.Indices.ReadFile(fmt.Sprintf("%s.v%d.json", name, v))
+	if err != nil {
+		return err
 	}
 	_, err = s.do(ctx, esapi.IndicesCreateRequest{Index: index, Body: bytes.NewReader(body)}, nil)
 	var ee *Error
 	if err != nil && !(errors.As(err, &ee) && ee.Type == "resource_already_exists_exception") {
-		return fmt.Errorf("elastic: migrate: create index %s: %w", index, err)
+		return fmt.Errorf("create index %s: %w", index, err)
 	}
 	actions, _ := json.Marshal(map[string]any{"actions": []any{
 		map[string]any{"add": map[string]any{"index": index, "alias": alias, "is_write_index": true}},
 	}})
 	if _, err := s.do(ctx, esapi.IndicesUpdateAliasesRequest{Body: bytes.NewReader(actions)}, nil); err != nil {
-		return fmt.Errorf("elastic: migrate: alias %s to %s: %w", alias, index, err)
+		return fmt.Errorf("alias %s to %s: %w", alias, index, err)
 	}
 	return nil
 }
@@ -311,13 +336,7 @@ func (s *Store) upgrade(ctx context.Context, index string, v int) error {
 			bulk.Write(doc)
 			bulk.WriteByte('\n')
 		}
-		var out struct {
-			Items []map[string]struct {
-				ID     string          `json:"_id"`
-				Status int             `json:"status"`
-				Error  json.RawMessage `json:"error"`
-			} `json:"items"`
-		}
+		var out bulkResponse
 		if _, err := s.do(ctx, esapi.BulkRequest{Index: index, Body: &bulk, Refresh: s.refresh}, &out); err != nil {
 			return fmt.Errorf("rewrite documents: %w", err)
 		}
@@ -347,7 +366,7 @@ func (s *Store) upgrade(ctx context.Context, index string, v int) error {
 // Refresh makes every write done so far visible to searches (tests and demos; production
 // searches see writes within the refresh interval).
 func (s *Store) Refresh(ctx context.Context) error {
-	if _, err := s.do(ctx, esapi.IndicesRefreshRequest{Index: []string{s.VendorsAlias()}}, nil); err != nil {
+	if _, err := s.do(ctx, esapi.IndicesRefreshRequest{Index: []string{s.VendorsAlias(), s.AvailabilityAlias()}}, nil); err != nil {
 		return fmt.Errorf("elastic: refresh: %w", err)
 	}
 	return nil
@@ -355,13 +374,15 @@ func (s *Store) Refresh(ctx context.Context) error {
 
 // DeleteIndices deletes every version of the store's indices (and so their aliases).
 func (s *Store) DeleteIndices(ctx context.Context) error {
-	vs, err := indexVersions("vendors")
-	if err != nil {
-		return fmt.Errorf("elastic: delete indices: %w", err)
-	}
 	var names []string
-	for _, v := range vs {
-		names = append(names, fmt.Sprintf("%s-vendors-v%d", s.prefix, v))
+	for _, name := range []string{"vendors", "availability"} {
+		vs, err := indexVersions(name)
+		if err != nil {
+			return fmt.Errorf("elastic: delete indices: %w", err)
+		}
+		for _, v := range vs {
+			names = append(names, fmt.Sprintf("%s-%s-v%d", s.prefix, name, v))
+		}
 	}
 	yes := true
 	if _, err := s.do(ctx, esapi.IndicesDeleteRequest{Index: names, IgnoreUnavailable: &yes}, nil); err != nil {

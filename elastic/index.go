@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -22,18 +21,20 @@ import (
 	"github.com/reservo/reservo/vendors"
 )
 
-// vendorDoc is a vendor's document (schema/elasticsearch/vendors.v2.json). Besides the vendor
-// it holds, unindexed, what every booking of the vendor holds as of its last event (Bookings),
-// and, indexed per itinerary, the periods in which units are in use with the units left free
-// (Busy): a dated search wants no busy period of its own with fewer free units than asked.
-// Both live in one document so that one write changes them together.
+// vendorDoc is a vendor's document (schema/elasticsearch/vendors.v2.json): the vendor and its
+// itineraries. The units in use live in the availability index (availability.go), which a
+// booking event changes without touching this document; a search reads them for its hits
+// into each itinerary's Busy, which is never stored. Before, this document kept them (its
+// bookings field and each itinerary's busy periods), rewritten on every booking event of the
+// vendor: a big hotel made a big, contended document. Migrate copies what such a document
+// holds (migrateBookings), and the next write of the document drops it.
 //
 // With dynamic pricing on, it also holds the vendor's bounds (percent of base) and, unindexed,
 // the prices the pricing worker stored (Prices, Profiles), as the price_updated events carry
-// them: only the periods and slots that have a price, as Busy holds only the periods in use. A
-// search reads the prices of its own periods (source filtering) and sums them in Go; what is
-// indexed is each itinerary's lowest and highest price of one period (FloorPrice,
-// CeilingPrice), which bound any price the vendor can be quoted at.
+// them: only the periods and slots that have a price. A search reads the prices of its own
+// periods (source filtering) and sums them in Go; what is indexed is each itinerary's lowest
+// and highest price of one period (FloorPrice, CeilingPrice), which bound any price the vendor
+// can be quoted at.
 type vendorDoc struct {
 	VendorID string `json:"vendor_id"`
 	// Indexed is false while only booking events have arrived (the vendor's own events come
@@ -67,8 +68,6 @@ type vendorDoc struct {
 	// and slot (pricing.Slot). Both are kept while pricing is off, as PostgreSQL keeps them.
 	Prices   map[string]map[int64]int64  `json:"prices,omitempty"`
 	Profiles map[string]map[string]int64 `json:"profiles,omitempty"`
-	// Bookings by booking id.
-	Bookings map[string]bookingDoc `json:"bookings,omitempty"`
 }
 
 type geoPoint struct {
@@ -93,8 +92,9 @@ type itineraryDoc struct {
 	Active       bool     `json:"active"`
 	// ScheduleKey is the vendor's, copied so that a nested query can pick the periods of the
 	// itinerary's own schedule.
-	ScheduleKey string    `json:"schedule_key"`
-	Busy        []busyDoc `json:"busy,omitempty"`
+	ScheduleKey string `json:"schedule_key"`
+	// Busy are the periods of a search with units in use (searchBusy); never written.
+	Busy []busyDoc `json:"busy,omitempty"`
 }
 
 // busyDoc is a period (by its start, Unix seconds) in which some units of an itinerary are
@@ -118,35 +118,13 @@ type bookingDoc struct {
 // ask about the past, and an event that old is not redelivered.
 const forgetAfter = 48 * time.Hour
 
-// recount forgets the bookings and prices of the past, writes the busy periods of every
-// itinerary from the bookings that hold units, and each itinerary's price bounds.
+// recount forgets the prices of the past and writes each itinerary's price bounds; what an
+// older document held of the bookings is dropped (migrateBookings copied it).
 func (d *vendorDoc) recount(now time.Time) {
-	used := map[string]map[int64]int{}
-	cutoff := now.Add(-forgetAfter).Unix()
-	for id, b := range d.Bookings {
-		if len(b.Starts) == 0 || slices.Max(b.Starts) < cutoff {
-			delete(d.Bookings, id)
-			continue
-		}
-		if !b.Holds {
-			continue
-		}
-		if used[b.Itinerary] == nil {
-			used[b.Itinerary] = map[int64]int{}
-		}
-		for _, st := range b.Starts {
-			used[b.Itinerary][st] += b.Quantity
-		}
-	}
 	for i := range d.Itineraries {
-		it := &d.Itineraries[i]
-		it.Busy = nil
-		for st, u := range used[it.ID] {
-			it.Busy = append(it.Busy, busyDoc{Start: st, Free: it.Quantity - u})
-		}
-		slices.SortFunc(it.Busy, func(a, b busyDoc) int { return int(a.Start - b.Start) })
+		d.Itineraries[i].Busy = nil
 	}
-	d.reprice(cutoff)
+	d.reprice(now.Add(-forgetAfter).Unix())
 }
 
 // pricing returns the vendor's bounds, ok false while its dynamic pricing is off.
@@ -225,7 +203,7 @@ func (d *vendorDoc) setVendor(v *vendors.Vendor, seq int64) {
 		City: strings.ToLower(strings.Join(strings.Fields(v.City.Name), " ")), CityName: v.City.Name,
 		CountryCode: v.City.CountryCode, Location: &geoPoint{Lat: v.Lat, Lon: v.Lon}, Lat: v.Lat, Lon: v.Lon,
 		Cuisines: v.Cuisines, StarRating: v.StarRating, Rating: v.Rating, Currency: v.Currency, Active: v.Active,
-		ScheduleKey: key, Schedule: &sch, Itineraries: []itineraryDoc{}, Bookings: d.Bookings,
+		ScheduleKey: key, Schedule: &sch, Itineraries: []itineraryDoc{},
 		PriceSeq: d.PriceSeq, FloorPercent: d.FloorPercent, CeilingPercent: d.CeilingPercent, Prices: d.Prices,
 		Profiles: d.Profiles}
 	for _, it := range v.Itineraries {
@@ -250,7 +228,7 @@ func (d *vendorDoc) applyVendor(v *vendors.Vendor, seq int64, equal bool) bool {
 }
 
 // UpsertVendor implements search.Store: the vendor's fields and itineraries are replaced when
-// seq is newer than the document's, keeping what the bookings hold and the vendor's pricing.
+// seq is newer than the document's, keeping the vendor's pricing.
 func (s *Store) UpsertVendor(ctx context.Context, v *vendors.Vendor, seq int64) error {
 	err := s.update(ctx, v.ID, func(d *vendorDoc, _ bool) bool { return d.applyVendor(v, seq, false) })
 	if err != nil {
@@ -264,11 +242,12 @@ func holds(st booking.Status) bool {
 	return st == booking.Blocked || st == booking.Confirmed || st == booking.Availed
 }
 
-// ApplyBooking implements search.BookingIndexer: the booking's entry in its vendor's document
-// becomes what the event says it holds (its periods and quantity while BLOCKED, CONFIRMED or
-// AVAILED; nothing once released), unless the entry comes from this or a later event (by Seq),
-// and the busy periods are counted again. A change that moves a booking to other periods or
-// another itinerary moves its units with it.
+// ApplyBooking implements search.BookingIndexer: the booking's units become what the event
+// says it holds (its periods and quantity while BLOCKED, CONFIRMED or AVAILED; nothing once
+// released), unless the booking's state comes from a later event (by Seq; from this one, a
+// write that stopped half way is finished). A change that moves a booking to other periods or
+// another itinerary moves its units with it. Only the booking's own document and those of its
+// periods are written (availability.go), never the vendor's.
 func (s *Store) ApplyBooking(ctx context.Context, e event.Envelope, p booking.EventPayload) error {
 	if p.Booking == nil {
 		return fmt.Errorf("elastic: booking event %s: payload without booking", e.ID)
@@ -277,16 +256,13 @@ func (s *Store) ApplyBooking(ctx context.Context, e event.Envelope, p booking.Ev
 		return fmt.Errorf("elastic: booking event %s: no sequence number", e.ID)
 	}
 	b := p.Booking
-	entry := bookingEntry(e.Seq, p)
-	err := s.update(ctx, b.VendorID, func(d *vendorDoc, found bool) bool {
-		if !found {
-			d.VendorID = b.VendorID.String()
-			d.Itineraries = []itineraryDoc{}
-		}
-		return d.applyBooking(b.ID.String(), entry, false)
-	})
-	if err != nil {
+	w := bookingWrite{ID: b.ID.String(), Vendor: b.VendorID.String(), Entry: bookingEntry(e.Seq, p)}
+	if err := s.applyBookings(ctx, []bookingWrite{w}, false); err != nil {
 		return fmt.Errorf("elastic: apply %s of booking %s: %w", e.Type, b.ID, err)
+	}
+	// The past is deleted now and then; a failure is the next call's to try again.
+	if err := s.forgetPast(ctx, false); err != nil {
+		return fmt.Errorf("elastic: after %s of booking %s: %w", e.Type, b.ID, err)
 	}
 	return nil
 }
@@ -300,19 +276,6 @@ func bookingEntry(seq int64, p booking.EventPayload) bookingDoc {
 		entry.Starts = append(entry.Starts, pr.StartsAt.Unix())
 	}
 	return entry
-}
-
-// applyBooking makes entry booking id's entry unless the one held comes from a later event
-// (or, unless equal is true, from the same one); it reports whether it did.
-func (d *vendorDoc) applyBooking(id string, entry bookingDoc, equal bool) bool {
-	if old, ok := d.Bookings[id]; ok && (old.Seq > entry.Seq || (!equal && old.Seq == entry.Seq)) {
-		return false
-	}
-	if d.Bookings == nil {
-		d.Bookings = map[string]bookingDoc{}
-	}
-	d.Bookings[id] = entry
-	return true
 }
 
 // ApplyPrices implements search.PriceIndexer: a change of the vendor's pricing settings (on or

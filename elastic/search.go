@@ -38,11 +38,15 @@ const maxSchedules = 10000
 // filters (a terms aggregation on schedule_key with one vendor's schedule each) and turns each
 // into the periods asked about, once per schedule. The search itself is one query: the vendor
 // filters, and a nested query that wants a matching itinerary (type, facilities, capacity,
-// price, and for a dated search no busy period of its schedule's periods with fewer free units
-// than asked); sorted by rating, by the cheapest matching itinerary (a nested sort with the
-// same filter) or by distance, then by vendor id, and continued after the cursor with
-// search_after. The itineraries of the hits are then matched again from the documents, with
-// their free units and their prices.
+// price, and for a dated search as many units as asked); sorted by rating, by the cheapest
+// matching itinerary (a nested sort with the same filter) or by distance, then by vendor id,
+// and continued after the cursor with search_after. The itineraries of the hits are then
+// matched again from the documents, with their prices and, for a dated search, their free
+// units in its periods, read from the availability index by id for the hits of each batch
+// (one _mget: withBusy). A hit left without an itinerary is passed over and the walk goes on.
+// Availability is checked after the query rather than in it, so that a booking event writes
+// small documents of its own periods instead of its vendor's (availability.go); a walk is
+// longer where most vendors are full, only there.
 //
 // Prices: without dates, the base price. With dates, a vendor without dynamic pricing is
 // quoted its base price x nights, and one with it the sum over the priced periods (every
@@ -107,9 +111,9 @@ func (s *Store) hits(ctx context.Context, body obj) ([]hit, error) {
 }
 
 // priceWalk answers a search in the order of the query (rating, distance, or base price
-// without dates): the hits are taken in order, and those with no itinerary within the price
-// range at their exact prices are passed over (only a dated search with a price range and
-// vendors with dynamic pricing has any), batch after batch until a page and one more.
+// without dates): the hits are taken in order, and those with no itinerary free in the
+// search's periods or within the price range at their exact prices are passed over, batch
+// after batch until a page and one more.
 func (s *Store) priceWalk(ctx context.Context, f *search.Filter, after *search.Cursor, periods map[string]keyPeriods) (*search.Page, error) {
 	type found struct {
 		v    search.Vendor
@@ -127,6 +131,9 @@ func (s *Store) priceWalk(ctx context.Context, f *search.Filter, after *search.C
 	for size := f.Limit + 1; ; size = nextBatch(size) {
 		hits, err := s.hits(ctx, searchBody(f, nil, periods, from, size))
 		if err != nil {
+			return nil, err
+		}
+		if err := s.withBusy(ctx, f, hits, periods); err != nil {
 			return nil, err
 		}
 		for _, h := range hits {
@@ -184,6 +191,9 @@ func (s *Store) byPrice(ctx context.Context, f *search.Filter, after *search.Cur
 	for size := f.Limit + 1; ; size = nextBatch(size) {
 		hits, err := s.hits(ctx, searchBody(f, after, periods, from, size))
 		if err != nil {
+			return nil, err
+		}
+		if err := s.withBusy(ctx, f, hits, periods); err != nil {
 			return nil, err
 		}
 		for _, h := range hits {
@@ -282,8 +292,7 @@ func toVendor(f *search.Filter, d *vendorDoc, periods map[string]keyPeriods) (se
 	cheapest := int64(-1)
 	for i := range d.Itineraries {
 		it := &d.Itineraries[i]
-		if !it.Active || (f.Type != "" && it.Type != f.Type) || it.Capacity*f.Quantity < f.PartySize ||
-			!containsAll(it.Facilities, f.Facilities) {
+		if !fits(f, it) {
 			continue
 		}
 		unit := it.BasePrice
@@ -352,6 +361,25 @@ func (d *vendorDoc) unitPrice(st pricing.Settings, it *itineraryDoc, kp keyPerio
 	return sum
 }
 
+// fits reports whether it is an itinerary f can find, whatever its prices and free units.
+func fits(f *search.Filter, it *itineraryDoc) bool {
+	return it.Active && (f.Type == "" || it.Type == f.Type) && it.Capacity*f.Quantity >= f.PartySize &&
+		containsAll(it.Facilities, f.Facilities)
+}
+
+// withBusy reads the units in use of the hits' itineraries that f can find in the periods of a
+// dated search (searchBusy).
+func (s *Store) withBusy(ctx context.Context, f *search.Filter, hits []hit, periods map[string]keyPeriods) error {
+	if !f.Dated() {
+		return nil
+	}
+	docs := make([]*vendorDoc, len(hits))
+	for i := range hits {
+		docs[i] = &hits[i].Source
+	}
+	return s.searchBusy(ctx, docs, periods, func(it *itineraryDoc) bool { return fits(f, it) })
+}
+
 func containsAll(have, want []string) bool {
 	for _, w := range want {
 		if !slices.Contains(have, w) {
@@ -401,7 +429,7 @@ func vendorFilters(f *search.Filter) []any {
 // itinerary that matches f; periods are those of each schedule key of a dated search. The
 // price range is one of base prices without dates; with dates, one of the price over the
 // stay, which the itinerary's floor and ceiling for one period bound.
-func itineraryFilters(f *search.Filter, periods map[string]keyPeriods) []any {
+func itineraryFilters(f *search.Filter) []any {
 	fs := []any{obj{"term": obj{"itineraries.active": true}}}
 	if f.Type != "" {
 		fs = append(fs, obj{"term": obj{"itineraries.type": f.Type}})
@@ -434,19 +462,9 @@ func itineraryFilters(f *search.Filter, periods map[string]keyPeriods) []any {
 		if hi != nil {
 			fs = append(fs, obj{"range": obj{"itineraries.floor_price": obj{"lte": *hi}}})
 		}
-		// Quantity units free: as many units in all, and none of the periods busier than that.
+		// As many units in all; whether as many are free in every period is read for the hits
+		// from the availability index (withBusy), and those without are passed over.
 		fs = append(fs, obj{"range": obj{"itineraries.quantity": obj{"gte": f.Quantity}}})
-		var per []any
-		for _, key := range sortedKeys(periods) {
-			per = append(per, obj{"bool": obj{
-				"filter": []any{obj{"term": obj{"itineraries.schedule_key": key}}},
-				"must_not": []any{obj{"nested": obj{"path": "itineraries.busy", "query": obj{"bool": obj{"filter": []any{
-					obj{"terms": obj{"itineraries.busy.start": periods[key].starts}},
-					obj{"range": obj{"itineraries.busy.free": obj{"lt": f.Quantity}}},
-				}}}}}},
-			}})
-		}
-		fs = append(fs, obj{"bool": obj{"should": per, "minimum_should_match": 1}})
 	}
 	return fs
 }
@@ -492,7 +510,7 @@ func searchBody(f *search.Filter, after *search.Cursor, periods map[string]keyPe
 	if f.Dated() {
 		filters = append(filters, obj{"terms": obj{"schedule_key": sortedKeys(periods)}})
 	}
-	its := itineraryFilters(f, periods)
+	its := itineraryFilters(f)
 	itq := obj{"bool": obj{"filter": its}}
 	filters = append(filters, obj{"nested": obj{"path": "itineraries", "query": itq}})
 	query := obj{"filter": filters}

@@ -1,0 +1,19 @@
+package elastic
+
+import (
+	"context"
+
+	"github.com/reservo/reservo/booking"
+	"github.com/reservo/reservo/event"
+)
+
+// ForgetPast deletes the availability of the past now.
+func (s *Store) ForgetPast(ctx context.Context) error { return s.forgetPast(ctx, true) }
+
+// WriteBookingStateOnly writes the booking document of the state event e gives and stops before
+// its periods: a write that stopped half way.
+func (s *Store) WriteBookingStateOnly(ctx context.Context, e event.Envelope, p booking.EventPayload) error {
+	w := bookingWrite{ID: p.Booking.ID.String(), Vendor: p.Booking.VendorID.String(), Entry: bookingEntry(e.Seq, p)}
+	_, err := s.writeBookingStates(ctx, []bookingWrite{w}, false, map[string]*pendingPeriod{})
+	return err
+}
