@@ -67,6 +67,17 @@ type haKill struct {
 	// OKBySecond is the successful answers in each second from 5 s before the kill to 20 s
 	// after it (the process started again at 10 s).
 	OKBySecond []int `json:"ok_by_second"`
+	// Failures are the round's failed requests: which route failed how, and when, says which
+	// call to a process (or to Temporal) the kill or the restart cost.
+	Failures []haFailure `json:"failures,omitempty"`
+}
+
+// haFailure is one failed request: sent At seconds after the kill, answered after Took seconds.
+type haFailure struct {
+	At     float64 `json:"at_s"`
+	Route  string  `json:"route"`
+	Answer string  `json:"answer"` // status and problem code, or "no answer"
+	Took   float64 `json:"took_s"`
 }
 
 func TestHA_EachProcessKilledUnderLoad(t *testing.T) {
@@ -290,6 +301,14 @@ func haFigures(process string, as []answer, killed time.Time) haKill {
 			}
 		case since >= 10*time.Second && failed(a):
 			k.FailedAfter++
+		}
+		if failed(a) {
+			answer := fmt.Sprintf("%d %s", a.Status, a.Code)
+			if a.Err != "" {
+				answer = "no answer"
+			}
+			k.Failures = append(k.Failures, haFailure{At: since.Round(100 * time.Millisecond).Seconds(), Route: a.Route,
+				Answer: answer, Took: a.Took.Round(100 * time.Millisecond).Seconds()})
 		}
 		if !failed(a) {
 			s := int((a.At.Add(a.Took)).Sub(killed).Seconds()) // when it was answered

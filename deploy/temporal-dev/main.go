@@ -44,6 +44,9 @@ import (
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
 	sqltool "go.temporal.io/server/tools/sql"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"gopkg.in/yaml.v3"
 )
@@ -311,6 +314,18 @@ func run() error {
 	forceSARefresh := dc.OverrideSetting(dynamicconfig.ForceSearchAttributesCacheRefreshOnRead, true)
 	// Eager workflow start and eager activity dispatch are the server's defaults (on); Reservo's
 	// bookings start by Update-With-Start, which has no eager start.
+	if cfg.MembershipPort != 0 {
+		// A node that joins the cluster (a restart) takes its history shards and task queues at
+		// a time it announces a few seconds ahead (the next multiple of 5 s after the ring's
+		// propagation time, 3 s), when every node changes its ring at once. Unaligned, the
+		// joining node took shards before the other knew it had joined: the other's writes on
+		// them failed with no owner to send them to, the workflow tasks and updates on them
+		// waited past the guests' 10 s deadline, and the bookings stalled for 4-5 s (the HA
+		// suite, BENCHMARKS.md). A node that is stopped (SIGTERM) leaves at such a time too:
+		// its stop waits for it.
+		dc.OverrideSetting(dynamicconfig.HistoryAlignMembershipChange, 5*time.Second)
+		dc.OverrideSetting(dynamicconfig.MatchingAlignMembershipChange, 5*time.Second)
+	}
 
 	opts := []temporal.ServerOption{
 		temporal.WithConfig(serverCfg),
@@ -338,6 +353,15 @@ func run() error {
 
 	if err := ensureNamespaces(ctx, setupAddr, cfg, searchAttrs); err != nil {
 		return err
+	}
+	if cfg.MembershipPort != 0 {
+		// Ready when this node's history has taken its shards (its health check serves), not
+		// at the aligned time a few seconds on: a fresh cluster's first node has no history
+		// host at all until then.
+		history := net.JoinHostPort(local, strconv.Itoa(ports[primitives.HistoryService]))
+		if err := waitHistory(ctx, history, time.Minute); err != nil {
+			fmt.Fprintln(os.Stderr, "temporal-dev: WARNING:", err)
+		}
 	}
 	saRefreshOff := time.AfterFunc(searchAttributesCacheRefresh+5*time.Second, forceSARefresh)
 	defer saRefreshOff.Stop()
@@ -579,6 +603,34 @@ func addSearchAttributes(ctx context.Context, c client.Client, ns string, want m
 		time.Sleep(500 * time.Millisecond)
 	}
 }
+
+// waitHistory waits, for at most limit, until the history service at addr answers its health
+// check SERVING, which it does once it owns shards and they are loaded.
+func waitHistory(ctx context.Context, addr string, limit time.Duration) error {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("history health check: %w", err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	hc := healthpb.NewHealthClient(conn)
+	for {
+		r, err := hc.Check(ctx, &healthpb.HealthCheckRequest{Service: historyHealthService})
+		if err == nil && r.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("history %s does not serve after %s (%v): ready without it", addr, limit, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// historyHealthService is the name the history service reports its health under
+// (go.temporal.io/server/service/history: serviceName).
+const historyHealthService = "temporal.api.workflowservice.v1.HistoryService"
 
 // quietLogger keeps the SDK client used for set-up from repeating what the server already logs.
 type quietLogger struct{}
