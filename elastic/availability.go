@@ -606,42 +606,24 @@ func (s *Store) migrateBookings(ctx context.Context) error {
 	if got[0].Found {
 		return nil
 	}
-	var from []any
-	for {
-		req := obj{"size": migrateBatch, "track_total_hits": false, "sort": []any{obj{"vendor_id": "asc"}},
-			"_source": obj{"includes": []string{"vendor_id", "bookings"}}}
-		if from != nil {
-			req["search_after"] = from
-		}
-		body, _ := json.Marshal(req)
-		var res struct {
-			Hits struct {
-				Hits []struct {
-					Source struct {
-						VendorID string                `json:"vendor_id"`
-						Bookings map[string]bookingDoc `json:"bookings"`
-					} `json:"_source"`
-					Sort []any `json:"sort"`
-				} `json:"hits"`
-			} `json:"hits"`
-		}
-		if _, err := s.do(ctx, esapi.SearchRequest{Index: []string{s.VendorsAlias()}, Body: bytes.NewReader(body)}, &res); err != nil {
-			return fmt.Errorf("read vendors: %w", err)
-		}
-		hits := res.Hits.Hits
+	err = s.scanVendors(ctx, s.VendorsAlias(), nil, []string{"vendor_id", "bookings"}, migrateBatch, func(hits []scanHit) error {
 		var ws []bookingWrite
 		for _, h := range hits {
-			for id, b := range h.Source.Bookings {
-				ws = append(ws, bookingWrite{ID: id, Vendor: h.Source.VendorID, Entry: b})
+			var d struct {
+				VendorID string                `json:"vendor_id"`
+				Bookings map[string]bookingDoc `json:"bookings"`
+			}
+			if err := json.Unmarshal(h.Source, &d); err != nil {
+				return fmt.Errorf("decode %s: %w", h.ID, err)
+			}
+			for id, b := range d.Bookings {
+				ws = append(ws, bookingWrite{ID: id, Vendor: d.VendorID, Entry: b})
 			}
 		}
-		if err := s.applyBookings(ctx, ws, false); err != nil {
-			return err
-		}
-		if len(hits) < migrateBatch {
-			break
-		}
-		from = hits[len(hits)-1].Sort
+		return s.applyBookings(ctx, ws, false)
+	})
+	if err != nil {
+		return err
 	}
 	ops := []bulkOp{{ID: markerID, Doc: obj{"doc": docMarker}}}
 	if _, err := s.bulk(ctx, s.AvailabilityAlias(), ops); err != nil {

@@ -287,15 +287,60 @@ func (s *Store) upgrade(ctx context.Context, index string, v int) error {
 	if _, err := s.do(ctx, esapi.IndicesPutMappingRequest{Index: []string{index}, Body: bytes.NewReader(f.Mappings)}, nil); err != nil {
 		return fmt.Errorf("put mapping: %w", err)
 	}
+	query := obj{"nested": obj{"path": "itineraries", "query": obj{
+		"bool": obj{"must_not": []any{obj{"exists": obj{"field": "itineraries.floor_price"}}}}}}}
+	return s.scanVendors(ctx, index, query, nil, upgradeBatch, func(hits []scanHit) error {
+		ops := make([]bulkOp, 0, len(hits))
+		for _, h := range hits {
+			var d vendorDoc
+			if err := json.Unmarshal(h.Source, &d); err != nil {
+				return fmt.Errorf("decode %s: %w", h.ID, err)
+			}
+			d.recount(s.now())
+			ops = append(ops, bulkOp{ID: h.ID, Found: true, SeqNo: h.SeqNo, PrimaryTerm: h.PrimaryTerm, Doc: &d})
+		}
+		// Through the alias, which points at index while it is upgraded.
+		res, err := s.bulk(ctx, s.VendorsAlias(), ops)
+		if err != nil {
+			return fmt.Errorf("rewrite documents: %w", err)
+		}
+		for _, op := range ops {
+			if res[op.ID] != http.StatusConflict {
+				continue
+			}
+			id, err := uuid.Parse(op.ID)
+			if err != nil {
+				return fmt.Errorf("document id %q: %w", op.ID, err)
+			}
+			if err := s.update(ctx, id, func(_ *vendorDoc, found bool) bool { return found }); err != nil {
+				return fmt.Errorf("rewrite %s: %w", op.ID, err)
+			}
+		}
+		return nil
+	})
+}
+
+// scanHit is a document found by scanVendors.
+type scanHit struct {
+	ID          string          `json:"_id"`
+	SeqNo       int64           `json:"_seq_no"`
+	PrimaryTerm int64           `json:"_primary_term"`
+	Source      json.RawMessage `json:"_source"`
+	Sort        []any           `json:"sort"`
+}
+
+// scanVendors reads the vendor documents of index that match query (all when nil) in order of
+// vendor id, batch documents at a time (only the source fields of includes, when not nil), and
+// hands each batch to fn.
+func (s *Store) scanVendors(ctx context.Context, index string, query obj, includes []string, batch int, fn func([]scanHit) error) error {
 	var from []any
 	for {
-		yes := true
-		req := map[string]any{
-			"size":             upgradeBatch,
-			"track_total_hits": false,
-			"query": map[string]any{"nested": map[string]any{"path": "itineraries", "query": map[string]any{
-				"bool": map[string]any{"must_not": []any{map[string]any{"exists": map[string]any{"field": "itineraries.floor_price"}}}}}}},
-			"sort": []any{map[string]any{"vendor_id": "asc"}},
+		req := obj{"size": batch, "track_total_hits": false, "sort": []any{obj{"vendor_id": "asc"}}}
+		if query != nil {
+			req["query"] = query
+		}
+		if includes != nil {
+			req["_source"] = obj{"includes": includes}
 		}
 		if from != nil {
 			req["search_after"] = from
@@ -303,60 +348,20 @@ func (s *Store) upgrade(ctx context.Context, index string, v int) error {
 		body, _ := json.Marshal(req)
 		var res struct {
 			Hits struct {
-				Hits []struct {
-					ID          string          `json:"_id"`
-					SeqNo       int             `json:"_seq_no"`
-					PrimaryTerm int             `json:"_primary_term"`
-					Source      json.RawMessage `json:"_source"`
-					Sort        []any           `json:"sort"`
-				} `json:"hits"`
+				Hits []scanHit `json:"hits"`
 			} `json:"hits"`
 		}
+		yes := true
 		if _, err := s.do(ctx, esapi.SearchRequest{Index: []string{index}, Body: bytes.NewReader(body), SeqNoPrimaryTerm: &yes}, &res); err != nil {
-			return fmt.Errorf("find documents to upgrade: %w", err)
+			return fmt.Errorf("read vendors: %w", err)
 		}
 		hits := res.Hits.Hits
-		if len(hits) == 0 {
-			return nil
-		}
-		var bulk bytes.Buffer
-		for _, h := range hits {
-			var d vendorDoc
-			if err := json.Unmarshal(h.Source, &d); err != nil {
-				return fmt.Errorf("decode %s: %w", h.ID, err)
-			}
-			d.recount(s.now())
-			doc, err := json.Marshal(&d)
-			if err != nil {
-				return fmt.Errorf("encode %s: %w", h.ID, err)
-			}
-			meta, _ := json.Marshal(map[string]any{"index": map[string]any{"_id": h.ID, "if_seq_no": h.SeqNo, "if_primary_term": h.PrimaryTerm}})
-			bulk.Write(meta)
-			bulk.WriteByte('\n')
-			bulk.Write(doc)
-			bulk.WriteByte('\n')
-		}
-		var out bulkResponse
-		if _, err := s.do(ctx, esapi.BulkRequest{Index: index, Body: &bulk, Refresh: s.refresh}, &out); err != nil {
-			return fmt.Errorf("rewrite documents: %w", err)
-		}
-		for _, item := range out.Items {
-			for _, r := range item {
-				switch {
-				case r.Status == http.StatusConflict:
-					id, err := uuid.Parse(r.ID)
-					if err != nil {
-						return fmt.Errorf("document id %q: %w", r.ID, err)
-					}
-					if err := s.update(ctx, id, func(_ *vendorDoc, found bool) bool { return found }); err != nil {
-						return fmt.Errorf("rewrite %s: %w", r.ID, err)
-					}
-				case r.Status >= 300:
-					return fmt.Errorf("rewrite %s: status %d: %s", r.ID, r.Status, r.Error)
-				}
+		if len(hits) > 0 {
+			if err := fn(hits); err != nil {
+				return err
 			}
 		}
-		if len(hits) < upgradeBatch {
+		if len(hits) < batch {
 			return nil
 		}
 		from = hits[len(hits)-1].Sort

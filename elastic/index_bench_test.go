@@ -87,9 +87,8 @@ func BenchmarkApplyBooking_BusyHotel(b *testing.B) {
 		b.Fatal(err)
 	}
 	largest := docBytes(b, serverURL()+"/"+store.VendorsAlias()+"/_doc/"+v.ID.String())
-	// The largest period document, when there is an availability index.
-	if res, err := http.Get(serverURL() + "/" + store.VendorsAlias()[:len(store.VendorsAlias())-len("vendors")] +
-		"availability/_search?size=100&q=doc:period"); err == nil {
+	// The largest period document.
+	if res, err := http.Get(serverURL() + "/" + store.AvailabilityAlias() + "/_search?size=100&q=doc:period"); err == nil {
 		var out struct {
 			Hits struct {
 				Hits []struct {
