@@ -26,9 +26,12 @@ func TestSearchStore_Contract(t *testing.T) {
 
 // With price batches of a few vendors, every search sorted by price walks batch after batch
 // (and past the last, prices every candidate), a radius counting as dense from one vendor, and
-// one candidate of a batch priced exactly at first: the suite's oracle must still agree.
+// one candidate of a batch priced exactly at first: the suite's oracle must still agree. The
+// walk of a radius takes nearly a hemisphere (its cut's margin is 1): the radius must still be
+// checked exactly on every vendor of the page.
 func TestSearchStore_ContractWithTinyPriceBatches(t *testing.T) {
 	defer postgres.SetPriceWalk([]int{1, 3}, 1, 0)()
+	defer postgres.SetSphereCutMargin(1)()
 	searchtest.Run(t, func(t *testing.T) (search.Store, searchtest.Seeder) {
 		db := pgtest.NewDB(t)
 		return postgres.NewSearchStore(db), pgtest.NewSearchSeeder(t, db)

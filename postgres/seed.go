@@ -145,6 +145,8 @@ func SeedPricing(ctx context.Context, db *DB, share float64) error {
 		 JOIN pricing_settings s ON s.vendor_id = v.id AND s.enabled, generate_series(1, 7) w,
 		 LATERAL (SELECT (i.base_price * (80 + abs(hashtext(i.id::text || w)) % 81) / 100)::bigint AS price) p
 		 ON CONFLICT DO NOTHING`,
+		// Statistics of the rows just written, for the plans of search_price_refresh.
+		`ANALYZE pricing_settings, pricing_period, pricing_profile, search_vendor, search_itinerary`,
 		// The search model's copy of the prices and their bounds (migration 0015).
 		`SELECT search_price_refresh(vendor_id) FROM search_vendor WHERE price_floor_percent IS NOT NULL`,
 	} {

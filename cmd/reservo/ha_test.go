@@ -309,8 +309,7 @@ func haFigures(process string, as []answer, killed time.Time) haKill {
 			}
 			k.Failures = append(k.Failures, haFailure{At: since.Round(100 * time.Millisecond).Seconds(), Route: a.Route,
 				Answer: answer, Took: a.Took.Round(100 * time.Millisecond).Seconds()})
-		}
-		if !failed(a) {
+		} else {
 			s := int((a.At.Add(a.Took)).Sub(killed).Seconds()) // when it was answered
 			if a.At.Add(a.Took).Before(killed) {
 				s--
