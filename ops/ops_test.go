@@ -49,6 +49,8 @@ type fixture struct {
 	manager  auth.Principal
 	staff    auth.Principal // support staff: may close a booking before its start
 	stopWork func()
+	queue    string                 // the worker's task queue
+	acts     *activities.Activities // the worker's activities
 }
 
 func newFixture(tb testing.TB, provider payment.Provider, hold time.Duration) *fixture {
@@ -88,7 +90,7 @@ func newFixtureWith(tb testing.TB, provider payment.Provider, hold time.Duration
 		ops: newOps(tb, c, db, now), vendor: v, table: table,
 		user: auth.Principal{ID: u.ID, Role: auth.RoleUser}, manager: auth.Principal{ID: uuid.New(), Role: auth.RoleManager, VendorID: v.ID},
 		staff:    auth.Principal{ID: uuid.New(), Role: auth.RoleStaff},
-		stopWork: stopWork}
+		stopWork: stopWork, queue: queue, acts: acts}
 }
 
 // newOps is the tooling as `reservo ops` wires it: the test's database, its payment records,

@@ -33,7 +33,15 @@ type Config struct {
 	// ContinueAfterEvents: a confirmed booking's workflow continues as new past this many
 	// history events (0: when the server suggests it).
 	ContinueAfterEvents int
+	// UpdateTry: a hold or an update that got no answer in this long is sent again, under its
+	// own update id, while the request has time (0: DefaultUpdateTry).
+	UpdateTry time.Duration
 }
+
+// DefaultUpdateTry is how long one try of a hold or an update waits for its answer. A guest's
+// request has 10 s: a try lost with a history shard that moved (a Temporal server died or
+// joined) leaves the next tries 7 s.
+const DefaultUpdateTry = 3 * time.Second
 
 // Engine is booking.Engine on a Temporal client.
 type Engine struct {
@@ -48,6 +56,9 @@ var _ booking.Engine = (*Engine)(nil)
 func NewEngine(c client.Client, cfg Config, store booking.Store) *Engine {
 	if cfg.TaskQueue == "" {
 		cfg.TaskQueue = workflows.TaskQueue
+	}
+	if cfg.UpdateTry <= 0 {
+		cfg.UpdateTry = DefaultUpdateTry
 	}
 	return &Engine{c: c, cfg: cfg, store: store}
 }
@@ -108,13 +119,20 @@ func (e *Engine) Start(ctx context.Context, s booking.Start) (*booking.Hold, err
 	in := &workflows.BookingInput{Booking: b, Slots: s.Slots, PaymentMethod: s.PaymentMethod, HoldTimeout: e.cfg.HoldTimeout,
 		CancellationCutoff: s.CancellationCutoff, LatePaymentWindow: e.cfg.LatePaymentWindow, AutoAvailAfter: e.cfg.AutoAvailAfter,
 		RemindBefore: e.cfg.RemindBefore, MaxChanges: e.cfg.MaxChanges, ContinueAfterEvents: e.cfg.ContinueAfterEvents}
-	op := e.c.NewWithStartWorkflowOperation(opts, workflows.Booking, in)
-	h, err := e.c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: op,
-		UpdateOptions: client.UpdateWorkflowOptions{
-			// One hold update per booking: a retried request gets the first answer.
-			UpdateID: "hold", UpdateName: workflows.UpdateHold, WaitForStage: client.WorkflowUpdateStageCompleted,
-		},
+	var res workflows.HoldResult
+	err := e.tries(ctx, func(ctx context.Context) error {
+		// One hold update per booking: a request sent again, by this loop or by the guest,
+		// gets the first one's answer.
+		h, err := e.c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+			StartWorkflowOperation: e.c.NewWithStartWorkflowOperation(opts, workflows.Booking, in),
+			UpdateOptions: client.UpdateWorkflowOptions{
+				UpdateID: "hold", UpdateName: workflows.UpdateHold, WaitForStage: client.WorkflowUpdateStageCompleted,
+			},
+		})
+		if err != nil {
+			return err
+		}
+		return h.Get(ctx, &res)
 	})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
@@ -122,10 +140,6 @@ func (e *Engine) Start(ctx context.Context, s booking.Start) (*booking.Hold, err
 		return e.closedHold(ctx, b.ID)
 	}
 	if err != nil {
-		return nil, mapErr(err)
-	}
-	var res workflows.HoldResult
-	if err := h.Get(ctx, &res); err != nil {
 		return nil, mapErr(err)
 	}
 	out := res.Booking
@@ -150,17 +164,44 @@ func (e *Engine) closedHold(ctx context.Context, id uuid.UUID) (*booking.Hold, e
 
 // update runs the update name on the booking's workflow and decodes its answer into out.
 func (e *Engine) update(ctx context.Context, id uuid.UUID, name string, arg, out any) error {
-	h, err := e.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: workflows.BookingWorkflowID(id.String()), UpdateName: name, Args: []any{arg},
+	opts := client.UpdateWorkflowOptions{
+		WorkflowID: workflows.BookingWorkflowID(id.String()), UpdateID: uuid.NewString(), UpdateName: name, Args: []any{arg},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
+	}
+	err := e.tries(ctx, func(ctx context.Context) error {
+		h, err := e.c.UpdateWorkflow(ctx, opts)
+		if err != nil {
+			return err
+		}
+		// The next tries name the run that took the update: if the booking continued as new
+		// meanwhile, its closed run still answers the update by its id, and the new run
+		// never sees it.
+		opts.RunID = h.RunID()
+		return h.Get(ctx, out)
 	})
-	if err != nil {
-		return mapErr(err)
+	return mapErr(err)
+}
+
+// tries calls send with a deadline of cfg.UpdateTry at a time until it answers, fails for a
+// reason of its own, or ctx ends. A try that ran out of time is sent again: its update keeps
+// its id, so the server hands back the update it has (running or done) instead of admitting a
+// second one, and admits it anew where it was lost: an update admitted but not yet accepted
+// lives in the memory of its shard's history host, and a request waiting on a shard that moved
+// to another host (a Temporal server died or joined) could wait past the guest's deadline. With
+// no deadline on ctx, send runs once, as the SDK's own call.
+func (e *Engine) tries(ctx context.Context, send func(context.Context) error) error {
+	if _, ok := ctx.Deadline(); !ok {
+		return send(ctx)
 	}
-	if err := h.Get(ctx, out); err != nil {
-		return mapErr(err)
+	for {
+		try, cancel := context.WithTimeout(ctx, e.cfg.UpdateTry)
+		err := send(try)
+		timedOut := try.Err() != nil
+		cancel()
+		if err == nil || !timedOut || ctx.Err() != nil {
+			return err
+		}
 	}
-	return nil
 }
 
 // Change implements booking.Engine. Workflows started before the change update answered
