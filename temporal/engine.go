@@ -15,6 +15,8 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	sdktemporal "go.temporal.io/sdk/temporal"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/reservo/reservo/auth"
 	"github.com/reservo/reservo/booking"
@@ -187,21 +189,49 @@ func (e *Engine) update(ctx context.Context, id uuid.UUID, name string, arg, out
 // its id, so the server hands back the update it has (running or done) instead of admitting a
 // second one, and admits it anew where it was lost: an update admitted but not yet accepted
 // lives in the memory of its shard's history host, and a request waiting on a shard that moved
-// to another host (a Temporal server died or joined) could wait past the guest's deadline. With
+// to another host (a Temporal server died or joined) could wait past the guest's deadline. A
+// try's time is up when its context is, or when the server or the SDK says so first (a
+// deadline or a cancellation of the call: the server ends the call as its deadline comes). With
 // no deadline on ctx, send runs once, as the SDK's own call.
 func (e *Engine) tries(ctx context.Context, send func(context.Context) error) error {
 	if _, ok := ctx.Deadline(); !ok {
 		return send(ctx)
 	}
 	for {
+		started := time.Now()
 		try, cancel := context.WithTimeout(ctx, e.cfg.UpdateTry)
 		err := send(try)
-		timedOut := try.Err() != nil
+		timedOut := try.Err() != nil || timeout(err)
 		cancel()
 		if err == nil || !timedOut || ctx.Err() != nil {
 			return err
 		}
+		// A try that came back at once is not sent again at once.
+		if wait := tryPause - time.Since(started); wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return err
+			}
+		}
 	}
+}
+
+// tryPause is the least time between the starts of two tries.
+const tryPause = 100 * time.Millisecond
+
+// timeout reports whether err is the end of a call's time: the SDK's timeout of an update, or a
+// deadline or cancellation of its gRPC call.
+func timeout(err error) bool {
+	var te *client.WorkflowUpdateServiceTimeoutOrCanceledError
+	if errors.As(err, &te) {
+		return true
+	}
+	switch status.Code(err) {
+	case codes.DeadlineExceeded, codes.Canceled:
+		return true
+	}
+	return errors.Is(err, context.DeadlineExceeded)
 }
 
 // Change implements booking.Engine. Workflows started before the change update answered
