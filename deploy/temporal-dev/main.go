@@ -493,10 +493,15 @@ func persistenceConfig(cfg *Config, searchAttrs map[string]enumspb.IndexedValueT
 				return nil, err
 			}
 		}
+		// Sixteen history shards: the shards are spread over the nodes by their hash ring, and a
+		// node that owns none never reports its history ready (the server's readiness wants at
+		// least one shard). With four, the second node of two got none about one start in
+		// sixteen, and the high-availability suite starts it twice. The count is fixed at a
+		// cluster's creation: the suite creates its cluster's databases for each run.
 		return &config.Persistence{
 			DefaultStore:     "pg-default",
 			VisibilityStore:  "pg-visibility",
-			NumHistoryShards: 4,
+			NumHistoryShards: 16,
 			DataStores: map[string]config.DataStore{
 				"pg-default":    {SQL: mk(pg.Database)},
 				"pg-visibility": {SQL: mk(pg.VisibilityDatabase)},
