@@ -69,3 +69,41 @@ func TestSearch_FindsIndexedVendorsWithFreeUnits(t *testing.T) {
 		}
 	}
 }
+
+// TestSearch_SubnormalNumbersAreNoServerError: numbers at the edge of float64 answer a 4xx or a
+// page, never a 500. PostgreSQL's earthdistance failed with an underflow on a radius of 5e-324
+// km (Schemathesis found it) and on a coordinate of 5e-324, the search's or a vendor's stored
+// one: coordinates are rounded to 1e-9 degree on the way in, a radius is at least a metre.
+func TestSearch_SubnormalNumbersAreNoServerError(t *testing.T) {
+	e := newEnv(t)
+	body := hotelBody("subnormal@example.com")
+	body["lat"], body["lon"] = 5e-324, -5e-324
+	v, tok := e.onboard(body)
+	e.mustStatus(e.do("POST", "/vendor/"+v.ID.String()+"/itenery", tok, map[string]any{
+		"type": "double", "name": "Double", "capacity": 2, "quantity": 1, "base_price": 10000}), 201)
+	if n := e.count("SELECT count(*) FROM vendor WHERE id = '" + v.ID.String() + "' AND lat = 0 AND lon = 0"); n != 1 {
+		t.Fatal("the vendor's subnormal coordinates were not stored as 0")
+	}
+	e.index()
+	for _, q := range []string{
+		"?kind=hotel&lat=5e-324&lon=0&radius_km=5",
+		"?kind=hotel&lat=0&lon=5e-324&sort=distance",
+		"?kind=hotel&lat=-5e-324&lon=-5e-324&radius_km=0.001&sort=price",
+		"?city=000000000&kind=hotel&lat=0.0&lon=0.0&max_price=0&quantity=1&radius_km=1&sort=price",
+	} {
+		var page found
+		e.mustStatus(e.do("GET", "/vendors"+q, "", nil), 200).json(t, &page)
+		if q == "?kind=hotel&lat=5e-324&lon=0&radius_km=5" && len(page.Vendors) != 1 {
+			t.Fatalf("%s: %+v; want the hotel at (0, 0)", q, page)
+		}
+	}
+	for _, q := range []string{
+		"?city=000000000&kind=hotel&lat=0.0&lon=0.0&max_price=0&quantity=1&radius_km=5e-324&sort=price",
+		"?lat=0&lon=0&radius_km=0.0009",
+	} {
+		p := e.mustStatus(e.do("GET", "/vendors"+q, "", nil), 400).problem(t)
+		if len(p.Errors) != 1 || p.Errors[0].Field != "radius_km" {
+			t.Fatalf("%s: errors %+v; want radius_km", q, p.Errors)
+		}
+	}
+}

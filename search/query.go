@@ -1,6 +1,7 @@
 package search
 
 import (
+	"fmt"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -36,7 +37,7 @@ func ParseQuery(q url.Values) (Filter, error) {
 	f.Lon = parseFloat(&e, q, "lon")
 	if r := parseFloat(&e, q, "radius_km"); r != nil {
 		f.RadiusKm = *r
-		e.Check(*r > 0, "radius_km", "must be above 0")
+		e.Check(*r >= MinRadiusKm && *r <= MaxRadiusKm, "radius_km", fmt.Sprintf("must be at least %g (a metre) and at most %d", MinRadiusKm, MaxRadiusKm))
 	}
 	f.PartySize = parseInt(&e, q, "party_size", 1)
 	f.Quantity = parseInt(&e, q, "quantity", 1)

@@ -24,6 +24,8 @@ func TestParseQuery_BadParameterIsNamed(t *testing.T) {
 		{"lat=38.7&lon=-9.1&radius_km=0", "radius_km"},
 		{"lat=38.7&lon=-9.1&radius_km=-3", "radius_km"},
 		{"lat=38.7&lon=-9.1&radius_km=30000", "radius_km"},
+		{"lat=38.7&lon=-9.1&radius_km=5e-324", "radius_km"},
+		{"lat=38.7&lon=-9.1&radius_km=0.0009", "radius_km"},
 		{"lat=91&lon=0", "lat"},
 		{"lat=-90.5&lon=0", "lat"},
 		{"lat=0&lon=180.01", "lon"},

@@ -42,6 +42,9 @@ const (
 	MaxLimit     = 100
 	MaxRadiusKm  = 20_000
 	MaxPartySize = 10_000
+	// MinRadiusKm is a metre. Below it, PostgreSQL's earthdistance divides the radius by the
+	// earth's into an underflow (a radius of 5e-324 km failed the search with a 500).
+	MinRadiusKm = 0.001
 )
 
 // EarthRadiusM is the radius, in meters, of the sphere on which distances are reported and
@@ -202,6 +205,10 @@ func (f *Filter) Normalize() {
 		}
 	}
 	f.City = normCity(f.City)
+	if f.Lat != nil && f.Lon != nil {
+		lat, lon := vendors.RoundCoordinate(*f.Lat), vendors.RoundCoordinate(*f.Lon)
+		f.Lat, f.Lon = &lat, &lon
+	}
 }
 
 // Validate reports every problem of a normalized filter, named by its query parameter.
@@ -222,7 +229,7 @@ func (f *Filter) Validate() validate.Errors {
 	e.Check((f.Lat == nil) == (f.Lon == nil), "lat", "lat and lon go together")
 	if f.RadiusKm != 0 {
 		e.Check(f.Lat != nil && f.Lon != nil, "radius_km", "needs lat and lon")
-		e.Check(f.RadiusKm > 0 && f.RadiusKm <= MaxRadiusKm, "radius_km", fmt.Sprintf("must be above 0 and at most %d", MaxRadiusKm))
+		e.Check(f.RadiusKm >= MinRadiusKm && f.RadiusKm <= MaxRadiusKm, "radius_km", fmt.Sprintf("must be at least %g (a metre) and at most %d", MinRadiusKm, MaxRadiusKm))
 	}
 	if f.Type != "" {
 		e.Slug("type", f.Type)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -145,6 +146,7 @@ func (s *Service) Create(ctx context.Context, n NewVendor) (*Vendor, error) {
 	}
 	set(&v.Lat, n.Lat)
 	set(&v.Lon, n.Lon)
+	v.Lat, v.Lon = RoundCoordinate(v.Lat), RoundCoordinate(v.Lon)
 	errs := v.validate(s.privateWebhooks)
 	errs.Check(n.Lat != nil, "lat", "is required")
 	errs.Check(n.Lon != nil, "lon", "is required")
@@ -236,6 +238,7 @@ func (up Update) apply(v *Vendor) {
 	set(&v.Address, up.Address)
 	set(&v.Lat, up.Lat)
 	set(&v.Lon, up.Lon)
+	v.Lat, v.Lon = RoundCoordinate(v.Lat), RoundCoordinate(v.Lon)
 	set(&v.Phone, up.Phone)
 	set(&v.StarRating, up.StarRating)
 	set(&v.CheckInTime, up.CheckInTime)
@@ -248,6 +251,14 @@ func (up Update) apply(v *Vendor) {
 	set(&v.CancellationCutoffHours, up.CancellationCutoffHours)
 	set(&v.WebhookURL, up.WebhookURL)
 	set(&v.Active, up.Active)
+}
+
+// RoundCoordinate rounds a latitude or longitude to 1e-9 degree (a tenth of a millimetre). A
+// coordinate closer to 0 than that becomes 0: PostgreSQL's radians() of a subnormal number such
+// as 5e-324 fails with an underflow, and a vendor stored so would fail every search by distance
+// that reads its row.
+func RoundCoordinate(x float64) float64 {
+	return math.Round(x*1e9) / 1e9
 }
 
 func set[T any](dst *T, src *T) {

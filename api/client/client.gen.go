@@ -1523,7 +1523,7 @@ type SearchVendorsParams struct {
 	Lat     *float64 `form:"lat,omitempty" json:"lat,omitempty"`
 	Lon     *float64 `form:"lon,omitempty" json:"lon,omitempty"`
 
-	// RadiusKm Needs lat and lon.
+	// RadiusKm Needs lat and lon; at least a metre (0.001).
 	RadiusKm *float64 `form:"radius_km,omitempty" json:"radius_km,omitempty"`
 
 	// Type Room type (hotels).
