@@ -1,7 +1,6 @@
 package search
 
 import (
-	"fmt"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -37,7 +36,7 @@ func ParseQuery(q url.Values) (Filter, error) {
 	f.Lon = parseFloat(&e, q, "lon")
 	if r := parseFloat(&e, q, "radius_km"); r != nil {
 		f.RadiusKm = *r
-		e.Check(*r >= MinRadiusKm && *r <= MaxRadiusKm, "radius_km", fmt.Sprintf("must be at least %g (a metre) and at most %d", MinRadiusKm, MaxRadiusKm))
+		checkRadius(&e, *r)
 	}
 	f.PartySize = parseInt(&e, q, "party_size", 1)
 	f.Quantity = parseInt(&e, q, "quantity", 1)

@@ -211,6 +211,12 @@ func (f *Filter) Normalize() {
 	}
 }
 
+// checkRadius reports a radius out of [MinRadiusKm, MaxRadiusKm]: ParseQuery for any radius
+// given (0 too, which Validate takes for none), Validate for a filter built in code.
+func checkRadius(e *validate.Errors, r float64) {
+	e.Check(r >= MinRadiusKm && r <= MaxRadiusKm, "radius_km", fmt.Sprintf("must be at least %g (a metre) and at most %d", MinRadiusKm, MaxRadiusKm))
+}
+
 // Validate reports every problem of a normalized filter, named by its query parameter.
 func (f *Filter) Validate() validate.Errors {
 	var e validate.Errors
@@ -229,7 +235,7 @@ func (f *Filter) Validate() validate.Errors {
 	e.Check((f.Lat == nil) == (f.Lon == nil), "lat", "lat and lon go together")
 	if f.RadiusKm != 0 {
 		e.Check(f.Lat != nil && f.Lon != nil, "radius_km", "needs lat and lon")
-		e.Check(f.RadiusKm >= MinRadiusKm && f.RadiusKm <= MaxRadiusKm, "radius_km", fmt.Sprintf("must be at least %g (a metre) and at most %d", MinRadiusKm, MaxRadiusKm))
+		checkRadius(&e, f.RadiusKm)
 	}
 	if f.Type != "" {
 		e.Slug("type", f.Type)

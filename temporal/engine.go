@@ -16,7 +16,6 @@ import (
 	"go.temporal.io/sdk/client"
 	sdktemporal "go.temporal.io/sdk/temporal"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/reservo/reservo/auth"
 	"github.com/reservo/reservo/booking"
@@ -221,17 +220,18 @@ func (e *Engine) tries(ctx context.Context, send func(context.Context) error) er
 const tryPause = 100 * time.Millisecond
 
 // timeout reports whether err is the end of a call's time: the SDK's timeout of an update, or a
-// deadline or cancellation of its gRPC call.
+// deadline or cancellation of its gRPC call or of a context (serviceerror.ToStatus reads all
+// three).
 func timeout(err error) bool {
 	var te *client.WorkflowUpdateServiceTimeoutOrCanceledError
 	if errors.As(err, &te) {
 		return true
 	}
-	switch status.Code(err) {
+	switch serviceerror.ToStatus(err).Code() {
 	case codes.DeadlineExceeded, codes.Canceled:
 		return true
 	}
-	return errors.Is(err, context.DeadlineExceeded)
+	return false
 }
 
 // Change implements booking.Engine. Workflows started before the change update answered
