@@ -245,8 +245,8 @@ func kindPlaceOnly(f *search.Filter) bool {
 // booking events. A missing inventory row means every unit is free (rows are made lazily).
 //
 // A dated search runs two queries. The first lists the distinct schedules (time zone, check-in
-// and check-out times, opening hours, slot and turn) of the vendors that match the filter, by
-// key (the schedules themselves are read once per key and kept); booking.Schedule.Periods
+// and check-out times, opening hours, slot and turn) of the filter's kind, by key, from
+// search_schedule (the schedules themselves are read once per key and kept); booking.Schedule.Periods
 // turns each into the periods the search asks about, once per schedule rather than once per
 // vendor. The second, the search itself, walks the vendors in the sort order and, per vendor,
 // looks for its cheapest matching itinerary whose units used (max of held + booked over those
@@ -546,27 +546,18 @@ func (s *SearchStore) Explain(ctx context.Context, f search.Filter, now time.Tim
 // periods returns, per schedule key of the vendors that match f, the start times of the
 // periods f asks about; schedules that cannot be booked then are left out.
 func (s *SearchStore) periods(ctx context.Context, f *search.Filter, now time.Time) (map[string]keyPeriods, error) {
-	b := &sqlBuilder{}
-	// The distinct schedules of the kind (a few hundred at most: time zones, check-in times and
-	// opening hours repeat) come from a loose scan of the (kind, schedule_key) index, one probe
-	// per key, whatever the number of vendors the filter matches. The search itself keeps the
-	// vendors whose key has periods.
-	keys := `WITH RECURSIVE keys AS (
-			(SELECT v.schedule_key FROM search_vendor v WHERE v.active AND v.kind = ` + b.arg(string(f.Kind)) + `
-			 ORDER BY v.schedule_key LIMIT 1)
-			UNION ALL
-			SELECT (SELECT v.schedule_key FROM search_vendor v WHERE v.active AND v.kind = $1
-				AND v.schedule_key > keys.schedule_key ORDER BY v.schedule_key LIMIT 1)
-			FROM keys WHERE keys.schedule_key IS NOT NULL)
-		SELECT $1::text AS kind, schedule_key FROM keys WHERE schedule_key IS NOT NULL`
-	if f.Kind == "" {
-		keys = `SELECT DISTINCT v.kind, v.schedule_key FROM search_vendor v WHERE ` + vendorWhere(b, f)
+	// The distinct schedules (a few hundred at most: time zones, check-in times and opening
+	// hours repeat) are a table of their own (migration 0017), whatever the number of vendors
+	// the filter matches. The search itself keeps the vendors whose key has periods.
+	keys, args := `SELECT kind, schedule_key FROM search_schedule`, []any{}
+	if f.Kind != "" {
+		keys, args = keys+` WHERE kind = $1`, append(args, string(f.Kind))
 	}
-	rows, err := s.db.readQuery(ctx, keys, customPlan(b.args)...)
+	rows, err := s.db.readQuery(ctx, keys, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search schedules: %w", err)
 	}
-	schedules := map[string]search.Schedule{}
+	schedules := map[string]search.Compiled{}
 	var kinds, missing []string
 	for rows.Next() {
 		var kind, key string
@@ -585,19 +576,14 @@ func (s *SearchStore) periods(ctx context.Context, f *search.Filter, now time.Ti
 		return nil, fmt.Errorf("search schedules: %w", err)
 	}
 	if len(missing) > 0 {
-		// A key whose vendors all went in the meantime is not read: it is left out.
 		if err := s.loadSchedules(ctx, kinds, missing, schedules); err != nil {
 			return nil, err
 		}
 	}
 	out := map[string]keyPeriods{}
 	for key, sch := range schedules {
-		ps, ok := f.Periods(sch, now)
+		ps, ok := f.PeriodsOf(sch, now)
 		if !ok {
-			continue
-		}
-		loc, err := time.LoadLocation(sch.Timezone)
-		if err != nil {
 			continue
 		}
 		kp := keyPeriods{starts: make([]time.Time, len(ps))}
@@ -610,7 +596,7 @@ func (s *SearchStore) periods(ctx context.Context, f *search.Filter, now time.Ti
 			kp.priced = kp.starts[:1]
 		}
 		for _, t := range kp.priced {
-			kp.slots = append(kp.slots, pricing.Slot(t, loc))
+			kp.slots = append(kp.slots, pricing.Slot(t, sch.Location()))
 		}
 		out[key] = kp
 	}
@@ -624,15 +610,15 @@ type keyPeriods struct {
 	slots          []string
 }
 
-// loadSchedules reads the schedules of keys (of kinds), from one vendor of each, into into and
-// the cache.
-func (s *SearchStore) loadSchedules(ctx context.Context, kinds, keys []string, into map[string]search.Schedule) error {
-	rows, err := s.db.readQuery(ctx, `SELECT k.schedule_key, x.kind, x.timezone,
+// loadSchedules reads the schedules of keys (of kinds) into into and the cache, compiled; one
+// that does not compile (never written so: the API checks a vendor's schedule) is kept as one
+// without periods.
+func (s *SearchStore) loadSchedules(ctx context.Context, kinds, keys []string, into map[string]search.Compiled) error {
+	rows, err := s.db.readQuery(ctx, `SELECT x.schedule_key, x.kind, x.timezone,
 		coalesce(to_char(x.check_in_time, 'HH24:MI'), ''), coalesce(to_char(x.check_out_time, 'HH24:MI'), ''),
 		x.opening_hours, coalesce(x.slot_minutes, 0), coalesce(x.turn_minutes, 0)
 		FROM unnest($1::text[], $2::text[]) AS k(kind, schedule_key)
-		CROSS JOIN LATERAL (SELECT * FROM search_vendor x WHERE x.active AND x.kind = k.kind
-			AND x.schedule_key = k.schedule_key LIMIT 1) x`, pgx.QueryExecModeExec, kinds, keys)
+		JOIN search_schedule x ON x.kind = k.kind AND x.schedule_key = k.schedule_key`, pgx.QueryExecModeExec, kinds, keys)
 	if err != nil {
 		return fmt.Errorf("search schedules: %w", err)
 	}
@@ -646,8 +632,12 @@ func (s *SearchStore) loadSchedules(ctx context.Context, kinds, keys []string, i
 			return fmt.Errorf("search schedules: %w", err)
 		}
 		sch.SlotMinutes, sch.TurnMinutes = int(slot), int(turn)
-		into[key] = sch
-		s.schedules.put(key, sch)
+		c, err := sch.Compile()
+		if err != nil {
+			c = search.Compiled{Schedule: sch}
+		}
+		into[key] = c
+		s.schedules.put(key, c)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("search schedules: %w", err)
@@ -655,31 +645,31 @@ func (s *SearchStore) loadSchedules(ctx context.Context, kinds, keys []string, i
 	return nil
 }
 
-// scheduleCache keeps the schedules read by key. A key is a hash of the schedule it names
-// (search.Schedule.Key), written with it in the same row, so what a key names never changes and
-// the cache needs no invalidation: a search reads only the list of keys (an index-only loose
-// scan) instead of a vendor row per key as well, which for the 360 restaurant schedules of the
-// seeded data set took 5 ms of a dated restaurant search. It is bounded: past maxSchedules keys
+// scheduleCache keeps the schedules read by key, compiled. A key is a hash of the schedule it
+// names (search.Schedule.Key), so what a key names never changes and the cache needs no
+// invalidation: a search reads only the list of keys instead of the schedules as well, which
+// for the 360 restaurant schedules of the seeded data set took 5 ms of a dated restaurant
+// search, and their zones and clock times are read once. It is bounded: past maxSchedules keys
 // it starts anew.
 type scheduleCache struct {
 	mu sync.RWMutex
-	m  map[string]search.Schedule
+	m  map[string]search.Compiled
 }
 
 const maxSchedules = 8192
 
-func (c *scheduleCache) get(key string) (search.Schedule, bool) {
+func (c *scheduleCache) get(key string) (search.Compiled, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	sch, ok := c.m[key]
 	return sch, ok
 }
 
-func (c *scheduleCache) put(key string, sch search.Schedule) {
+func (c *scheduleCache) put(key string, sch search.Compiled) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil || len(c.m) >= maxSchedules {
-		c.m = map[string]search.Schedule{}
+		c.m = map[string]search.Compiled{}
 	}
 	c.m[key] = sch
 }

@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) (search.Store, Seeder)) {
 	t.Run("PaginationWithInserts", func(t *testing.T) { testPagination(t, newStore, 0) })
 	t.Run("PaginationWithInsertsInARadius", func(t *testing.T) { testPagination(t, newStore, 60) })
 	t.Run("IndexerIdempotent", func(t *testing.T) { testIndexer(t, newStore) })
+	t.Run("ScheduleChanges", func(t *testing.T) { testScheduleChanges(t, newStore) })
 	t.Run("DynamicPrices", func(t *testing.T) { testDynamicPrices(t, newStore) })
 	t.Run("DynamicPricesPaged", func(t *testing.T) { testDynamicPricesPaged(t, newStore) })
 }
@@ -584,6 +585,35 @@ func testFilters(t *testing.T, newStore func(t *testing.T) (search.Store, Seeder
 }
 
 func asErrors(err error, ve *validate.Errors) bool { return errors.As(err, ve) }
+
+// A vendor whose schedule is new to the store, on creation or by an update of its opening
+// hours, time zone or check-in time, is found at the times of its new schedule and no longer
+// at those of its old one (a store may keep the distinct schedules apart from the vendors).
+func testScheduleChanges(t *testing.T, newStore func(t *testing.T) (search.Store, Seeder)) {
+	e := newEnv(t, newStore)
+	r := e.vendor(restaurant("Breakfast", lisbon, []string{"thai"}, everyDay("07:00", "10:30"), 60), 3, room("t2", 2, 1, 3000))
+	h := e.vendor(hotel("Late", "Lisbon", "PT", "Europe/Lisbon", lisbon, 3, "23:00"), 3, room("std", 2, 1, 9000))
+	day := e.day.AddDate(0, 0, 2).Format(time.DateOnly)
+	at := func(hm string) search.Filter { return search.Filter{Kind: vendors.Restaurant, StartTime: day + "T" + hm} }
+	stay := search.Filter{Kind: vendors.Hotel, CheckIn: day, CheckOut: e.day.AddDate(0, 0, 3).Format(time.DateOnly)}
+	found := func(what string, f search.Filter, want int) {
+		t.Helper()
+		if got := e.check(what, f); len(got) != want {
+			t.Fatalf("%s: %d vendors, want %d", what, len(got), want)
+		}
+	}
+	found("breakfast at 08:00", at("08:00"), 1)
+	found("breakfast at 20:00", at("20:00"), 0)
+	found("a stay", stay, 1)
+	e.updateVendor(r.ID, vendors.Update{OpeningHours: &[]vendors.OpeningHours{{Weekday: isoWeekday(e.day.AddDate(0, 0, 2)), Open: "19:30", Close: "22:00"}},
+		Version: e.vendors[r.ID].Version})
+	found("dinner at 20:00", at("20:00"), 1)
+	found("no breakfast any more", at("08:00"), 0)
+	e.updateVendor(r.ID, vendors.Update{Timezone: ptr("Asia/Tokyo"), Version: e.vendors[r.ID].Version})
+	found("dinner in Tokyo", at("20:00"), 1)
+	e.updateVendor(h.ID, vendors.Update{CheckInTime: ptr("13:00"), Timezone: ptr("America/Sao_Paulo"), Version: e.vendors[h.ID].Version})
+	found("a stay from 13:00 in São Paulo", stay, 1)
+}
 
 func testAvailability(t *testing.T, newStore func(t *testing.T) (search.Store, Seeder)) {
 	e := newEnv(t, newStore)
