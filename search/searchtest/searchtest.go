@@ -594,7 +594,9 @@ func testScheduleChanges(t *testing.T, newStore func(t *testing.T) (search.Store
 	r := e.vendor(restaurant("Breakfast", lisbon, []string{"thai"}, everyDay("07:00", "10:30"), 60), 3, room("t2", 2, 1, 3000))
 	h := e.vendor(hotel("Late", "Lisbon", "PT", "Europe/Lisbon", lisbon, 3, "23:00"), 3, room("std", 2, 1, 9000))
 	day := e.day.AddDate(0, 0, 2).Format(time.DateOnly)
-	at := func(hm string) search.Filter { return search.Filter{Kind: vendors.Restaurant, StartTime: day + "T" + hm} }
+	at := func(hm string) search.Filter {
+		return search.Filter{Kind: vendors.Restaurant, StartTime: day + "T" + hm}
+	}
 	stay := search.Filter{Kind: vendors.Hotel, CheckIn: day, CheckOut: e.day.AddDate(0, 0, 3).Format(time.DateOnly)}
 	found := func(what string, f search.Filter, want int) {
 		t.Helper()
