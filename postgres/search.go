@@ -991,6 +991,7 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string]keyPer
 	// base price times the nights, or for a vendor with dynamic pricing the sum of its price
 	// bounds over the periods (migration 0015).
 	bnd := "v.min_base_price"
+	pk := "" // the lateral of a vendor's priced periods (periodCols), which dyn and bnd read
 	itItems := itWhere
 	cheapest := `CROSS JOIN LATERAL (SELECT si.base_price AS min_price FROM (
 				SELECT si.itinerary_id, si.type, si.capacity, si.quantity, si.base_price, si.facilities, si.active
@@ -1014,14 +1015,15 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string]keyPer
 		}
 		// Each itinerary's price from its copy of the stored prices (migration 0015): a period's
 		// own price, else its slot's, else the base, held within the floor and ceiling.
-		pricedSum := sumPeriods(pricedArg, most, func(start, slot string) string {
+		pk = periodCols(pricedArg, most)
+		pricedSum := sumPeriods(most, func(start, slot string) string {
 			return `least(greatest(coalesce((si.prices -> 'p' ->> ` + start + `)::bigint, (si.prices -> 's' ->> ` + slot + `)::bigint,
 				si.base_price), (si.base_price * v.price_floor_percent + 99) / 100), si.base_price * v.price_ceiling_percent / 100)`
 		})
 		n := b.arg(nights)
 		dyn = "CASE WHEN v.price_floor_percent IS NULL THEN si.base_price * " + n + "::bigint ELSE " + pricedSum + " END"
 		bnd = "CASE WHEN v.price_floor_percent IS NULL THEN v.min_base_price * " + n + "::bigint ELSE coalesce(" +
-			sumPeriods(pricedArg, most, func(start, slot string) string {
+			sumPeriods(most, func(start, slot string) string {
 				return `least(coalesce((v.price_bounds -> 'p' ->> ` + start + `)::bigint, 9223372036854775807),
 					coalesce((v.price_bounds -> 's' ->> ` + slot + `)::bigint, (v.price_bounds ->> 'd')::bigint))`
 			}) + ", v.min_base_price * " + n + "::bigint) END"
@@ -1053,7 +1055,7 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string]keyPer
 			UNION ALL
 			(SELECT si.p FROM (
 				SELECT si.itinerary_id, si.type, si.capacity, si.quantity, si.base_price, si.facilities, si.active, ` + pricedSum + ` AS p
-				FROM search_itinerary si WHERE si.vendor_id = v.vendor_id
+				FROM ` + pkThen(pk, "search_itinerary si") + ` WHERE si.vendor_id = v.vendor_id
 				ORDER BY 8 OFFSET 0) si
 			WHERE ` + strings.Join(append(append(append([]string{"v.price_floor_percent IS NOT NULL"}, itOther...), cheapFree...),
 			priceRange("si.p")...), " AND ") + `
@@ -1064,6 +1066,12 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string]keyPer
 			strings.Join(dynItems, " AND ") + "))"}, itOther...)
 	}
 
+	withPk := func(from string) string { // from, then the lateral pk when there is one
+		if pk == "" {
+			return from
+		}
+		return from + " CROSS JOIN LATERAL " + pk
+	}
 	var pageConds []string // of the page: after the cursor
 	var order, outerOrder string
 	switch f.Sort {
@@ -1159,15 +1167,16 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string]keyPer
 				src = strings.Join(parts, "\n\t\t\tUNION ALL\n\t\t\t") + `
 			ORDER BY min_base_price, vendor_id LIMIT ` + scan
 			}
-			walk = `SELECT v.vendor_id, v.min_base_price, v.lat, v.lon, v.schedule_key, v.price_floor_percent, v.price_ceiling_percent, ` + bnd + ` AS bnd FROM (
-			` + src + `) v
+			walk = `SELECT v.vendor_id, v.min_base_price, v.lat, v.lon, v.schedule_key, v.price_floor_percent, v.price_ceiling_percent, ` + bnd + ` AS bnd FROM ` + withPk(`(
+			`+src+`) v`) + `
 		WHERE ` + strings.Join(append(latLonBounds(b, f, "v"), sphereCut(b, f, "v")), " AND ") + `
 		LIMIT ` + b.arg(batch)
 		default:
-			walk = `SELECT v.vendor_id, v.min_base_price, v.lat, v.lon, v.schedule_key, v.price_floor_percent, v.price_ceiling_percent, ` + bnd + ` AS bnd FROM search_vendor v
-		WHERE ` + strings.Join(vendorConds, " AND ") + ` AND v.min_base_price IS NOT NULL
-		ORDER BY v.min_base_price, v.vendor_id
-		LIMIT ` + b.arg(batch)
+			walk = `SELECT v.vendor_id, v.min_base_price, v.lat, v.lon, v.schedule_key, v.price_floor_percent, v.price_ceiling_percent, ` + bnd + ` AS bnd FROM ` + withPk(`(
+			SELECT v.vendor_id, v.min_base_price, v.lat, v.lon, v.schedule_key, v.price_floor_percent, v.price_ceiling_percent, v.price_bounds FROM search_vendor v
+			WHERE `+strings.Join(vendorConds, " AND ")+` AND v.min_base_price IS NOT NULL
+			ORDER BY v.min_base_price, v.vendor_id
+			LIMIT `+b.arg(batch)+`) v`)
 		}
 		pw := ""
 		if len(pConds) > 0 {
@@ -1221,7 +1230,7 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string]keyPer
 			SELECT json_agg(json_build_array(si.itinerary_id, si.type, si.name, si.capacity, si.quantity,
 			           si.facilities, si.base_price, si.currency, ` + free + `, si.dyn)
 			           ORDER BY si.dyn, si.base_price, si.itinerary_id) AS items
-			FROM (SELECT si.*, ` + dyn + ` AS dyn FROM search_itinerary si) si` + used + `
+			FROM ` + pkThen(pk, "LATERAL (SELECT si.*, "+dyn+" AS dyn FROM search_itinerary si) si") + used + `
 			WHERE ` + strings.Join(append(itItems, itFree...), " AND ") + `
 		) m
 		ORDER BY ` + outerOrder
@@ -1229,24 +1238,48 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string]keyPer
 }
 
 // sumPeriods writes the sum of term over the priced periods of a vendor v in a dated search, at
-// most n of them: per (the argument of the JSON object of [start, slot] arrays by schedule key)
-// -> v.schedule_key; NULL when it has none. term gets the SQL of a period's start and slot.
-// Written out term by term rather than through jsonb_array_elements: a function or subquery per
-// vendor or itinerary costs tens of microseconds to start, and a search by price computes it
-// for a thousand candidates.
-func sumPeriods(per string, n int, term func(start, slot string) string) string {
+// most n of them, from the columns of the lateral periodCols aliased pk; NULL when it has none.
+// term gets the SQL of a period's start and slot. Written out term by term rather than through
+// jsonb_array_elements: a function or subquery per vendor or itinerary costs tens of
+// microseconds to start, and a search by price computes it for a thousand candidates.
+func sumPeriods(n int, term func(start, slot string) string) string {
 	if n == 0 {
 		return "NULL::bigint"
 	}
 	terms := make([]string, n)
 	for k := range n {
-		e := fmt.Sprintf("(%s::jsonb -> v.schedule_key -> %d)", per, k)
-		terms[k] = "coalesce(" + term("("+e+" ->> 0)", "("+e+" ->> 1)") + ", 0)"
+		start, slot := fmt.Sprintf("pk.s%d", k), fmt.Sprintf("pk.l%d", k)
+		terms[k] = "coalesce(" + term(start, slot) + ", 0)"
 		if k > 0 {
-			terms[k] = "CASE WHEN " + e + " IS NULL THEN 0 ELSE " + terms[k] + " END"
+			terms[k] = "CASE WHEN " + start + " IS NULL THEN 0 ELSE " + terms[k] + " END"
 		}
 	}
-	return fmt.Sprintf("CASE WHEN (%s::jsonb -> v.schedule_key -> 0) IS NULL THEN NULL ELSE (%s)::bigint END", per, strings.Join(terms, " + "))
+	return fmt.Sprintf("CASE WHEN pk.s0 IS NULL THEN NULL ELSE (%s)::bigint END", strings.Join(terms, " + "))
+}
+
+// pkThen is the FROM list of the lateral pk (periodCols, none when empty) cross joined with from.
+func pkThen(pk, from string) string {
+	if pk == "" {
+		return from
+	}
+	return pk + " CROSS JOIN " + from
+}
+
+// periodCols is a lateral subquery of vendor v, to be aliased pk, of the start (s0, s1, ...) and
+// slot (l0, l1, ...) of each of its priced periods in a dated search, at most n, NULL past its
+// last: per is the argument of the JSON object of [start, slot] arrays by schedule key. The
+// object is looked into once per vendor rather than twice per period and itinerary priced (a
+// key among a few hundred each time); OFFSET 0 keeps the planner from writing the expressions
+// back into every use. Nothing without periods.
+func periodCols(per string, n int) string {
+	if n == 0 {
+		return ""
+	}
+	cols := make([]string, n)
+	for k := range n {
+		cols[k] = fmt.Sprintf("x.per -> %d ->> 0 AS s%d, x.per -> %d ->> 1 AS l%d", k, k, k, k)
+	}
+	return "(SELECT " + strings.Join(cols, ", ") + " FROM (SELECT " + per + "::jsonb -> v.schedule_key AS per OFFSET 0) x OFFSET 0) pk"
 }
 
 // Statement returns the query that Search sends for f (normalized and valid) at now, with the
