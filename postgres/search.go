@@ -319,7 +319,7 @@ func (s *SearchStore) Search(ctx context.Context, f search.Filter, now time.Time
 	// Of a batch, only the candidates with the lowest bounds of their price for the dates
 	// (bnd: the base price times the nights, or the sum of the vendor's price bounds over its
 	// periods) are priced exactly, more of them when one left unpriced might come first.
-	batch, dense, first := 0, false, 0
+	batch, dense := 0, false
 	switch {
 	case f.Sort == search.ByPrice:
 		batch = priceBatches[0]
@@ -329,9 +329,6 @@ func (s *SearchStore) Search(ctx context.Context, f search.Filter, now time.Time
 			}
 			if !dense {
 				batch = 0
-			} else {
-				first = min(denseFirstBatch, len(priceBatches)-1)
-				batch = priceBatches[first]
 			}
 		}
 	case f.Sort == search.ByRating && f.RadiusKm > 0 && f.Lat != nil && f.Lon != nil:
@@ -351,7 +348,7 @@ func (s *SearchStore) Search(ctx context.Context, f search.Filter, now time.Time
 		dense = false
 	}
 	pw := priceWalk{batch: batch, priced: firstPriced(f.Limit)}
-	for i := first; ; {
+	for i := 0; ; {
 		sql, args := searchSQL(&f, after, periods, pw, dense)
 		page, w, err := s.run(ctx, &f, periods, sql, args)
 		if err != nil || pw.batch == 0 {
@@ -361,6 +358,13 @@ func (s *SearchStore) Search(ctx context.Context, f search.Filter, now time.Time
 		// candidate of the walk left unpriced (each costs at least its bound). A dense walk's
 		// short batch may be cut by its scan limit, so only the price bound counts. No row
 		// tells nothing (the page may lie past the walk): both grow.
+		//
+		// Only the page's own last row must be proved: the row after it (the statement asks
+		// for Limit + 1) only tells that a next page exists, and any matching vendor after the
+		// page tells that, whether or not a vendor past the walk would come before it. Hotels
+		// within 30 km of Lisbon by price at 500,000 vendors: the page ended at 7,636 and the
+		// row after it at 8,997, and proving 8,997 took a walk of 1,024 candidates where 7,636
+		// took 64.
 		allTaken := w.scanned < int64(pw.batch) && !(dense && f.RadiusKm > 0)
 		full := w.rows == f.Limit+1
 		walkHolds := w.rows > 0 && (allTaken || (full && w.lastPrice < w.bound))
@@ -433,18 +437,11 @@ func customPlan(args []any) []any { return append([]any{pgx.QueryExecModeExec}, 
 // their min_base_price is the lowest price stored for any of their periods, and a page of them
 // may lie several hundred candidates down the walk (590 for hotels within 30 km of Lisbon at
 // 500,000 vendors; with the radius checked exactly on every row of the walk, 64 then 1,024 took
-// 38-40 ms there, 64, 256 then 1,024 took 51, and 64, 512 then 4,096 took 100).
+// 38-40 ms there, 64, 256 then 1,024 took 51, and 64, 512 then 4,096 took 100). A dense radius
+// walked from the batch of 1,024 while the walk proved the row after the page; proving the
+// page's own last row, 64 proves that page (10.3-15.8 ms against 12.0-19.2 from 1,024,
+// interleaved runs).
 var priceBatches = []int{64, 1024, 4096}
-
-// denseFirstBatch is the index of the first of priceBatches that the walk of a dense radius
-// takes. Each batch that does not prove its page still costs the pricing of its candidates with
-// the lowest bounds and the page's itineraries (about 6 ms at 500,000 vendors), while its walk
-// costs little (sphereCut: 2 ms for 1,024 candidates). A dense radius is a large place where a
-// page of vendors with dynamic pricing lies hundreds of candidates down the walk (their
-// min_base_price is the lowest price of any coming period): hotels within 30 km of Lisbon took
-// 64 then 1,024 in 21 ms, 1,024 alone in 13. Without vendors that price, the larger first
-// batch costs about 1.5 ms more than 64.
-var denseFirstBatch = 1
 
 // denseAt is the number of vendors in a radius from which a price sort walks the price index;
 // the walk of a batch then looks at denseScan times its size in price order, at most
@@ -459,7 +456,8 @@ const (
 
 // walked is what a price walk's batch tells: how many candidates it took, the dearest of their
 // lower bounds for one period times the nights, the lowest bound of the candidates not priced
-// (nil: all were), how many rows the page query gave and the price of its last.
+// (nil: all were), how many rows the page query gave and the price of the page's last (the
+// row after the page only tells that there is a next page).
 type walked struct {
 	scanned, bound, lastPrice int64
 	next                      *int64
@@ -497,11 +495,11 @@ func (s *SearchStore) run(ctx context.Context, f *search.Filter, periods map[str
 			return nil, w, fmt.Errorf("search vendors: %w", err)
 		}
 		w.rows++
-		w.lastPrice = minPrice
 		if len(page.Vendors) == f.Limit {
 			page.NextCursor = last.Encode()
 			continue
 		}
+		w.lastPrice = minPrice
 		v.StarRating = int(star)
 		if len(v.Cuisines) == 0 {
 			v.Cuisines = nil
