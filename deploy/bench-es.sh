@@ -25,7 +25,8 @@ mkdir -p "$DATA/bench" "$(dirname "$BIN")"
 go build -o "$BIN" ./cmd/reservo
 
 vendors=$(psql "$RESERVO_DATABASE_URL" -tAc "SELECT count(*) FROM vendor")
-docs=$(curl -fs "$RESERVO_ELASTIC_URL/$PREFIX-vendors/_count" 2>/dev/null | sed -n 's/.*"count":\([0-9]*\).*/\1/p')
+# No index yet (a fresh machine) is no document: curl fails on its 404.
+docs=$({ curl -fs "$RESERVO_ELASTIC_URL/$PREFIX-vendors/_count" 2>/dev/null || true; } | sed -n 's/.*"count":\([0-9]*\).*/\1/p')
 if [ -n "${BENCH_ES_REINDEX:-}" ] || [ "${docs:-0}" -lt "$vendors" ]; then
   echo "== reservo reindex: $vendors vendors into $PREFIX-vendors (it holds ${docs:-0} documents)"
   "$BIN" reindex
