@@ -58,6 +58,8 @@ type Store struct {
 
 	forgetMu sync.Mutex
 	forgotAt time.Time // when forgetPast last ran
+
+	schedules search.ScheduleCache // compiled, by key (periods)
 }
 
 var (

@@ -561,15 +561,68 @@ type keyPeriods struct {
 }
 
 // periods returns, per schedule key of the vendors that match f's vendor filters, the periods
-// f asks about; schedules that cannot be booked then are left out.
+// f asks about; schedules that cannot be booked then are left out. The keys come from a terms
+// aggregation; the schedules themselves are read (one document of each key) only for the keys
+// not yet in the store's cache, and kept compiled: a key names its schedule for ever.
 func (s *Store) periods(ctx context.Context, f *search.Filter, now time.Time) (map[string]keyPeriods, error) {
+	keys, err := s.scheduleKeys(ctx, vendorFilters(f), false)
+	if err != nil {
+		return nil, err
+	}
+	schedules := map[string]search.Compiled{}
+	var missing []string
+	for key := range keys {
+		if sch, ok := s.schedules.Get(key); ok {
+			schedules[key] = sch
+		} else {
+			missing = append(missing, key)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		read, err := s.scheduleKeys(ctx, []any{obj{"terms": obj{"schedule_key": missing}}}, true)
+		if err != nil {
+			return nil, err
+		}
+		for key, sch := range read {
+			c, err := sch.Compile()
+			if err != nil {
+				c = search.Compiled{Schedule: *sch}
+			}
+			s.schedules.Put(key, c)
+			schedules[key] = c
+		}
+	}
+	out := map[string]keyPeriods{}
+	for key, sch := range schedules {
+		ps, ok := f.PeriodsOf(sch, now)
+		if !ok {
+			continue
+		}
+		kp := keyPeriods{starts: make([]int64, len(ps))}
+		for i, p := range ps {
+			kp.starts[i] = p.StartsAt.Unix()
+			if i == 0 || sch.Kind != vendors.Restaurant {
+				kp.priced = append(kp.priced, p.StartsAt)
+				kp.slots = append(kp.slots, pricing.Slot(p.StartsAt, sch.Location()))
+			}
+		}
+		out[key] = kp
+	}
+	return out, nil
+}
+
+// scheduleKeys returns the distinct schedule keys of the vendors that match filters, with their
+// schedules (one document's of each) when withSchedules, else nil schedules.
+func (s *Store) scheduleKeys(ctx context.Context, filters []any, withSchedules bool) (map[string]*search.Schedule, error) {
+	terms := obj{"terms": obj{"field": "schedule_key", "size": maxSchedules}}
+	if withSchedules {
+		terms["aggs"] = obj{"one": obj{"top_hits": obj{"size": 1, "_source": obj{"includes": []string{"schedule"}}}}}
+	}
 	body, err := json.Marshal(obj{
 		"size":  0,
-		"query": obj{"bool": obj{"filter": vendorFilters(f)}},
-		"aggs": obj{"keys": obj{
-			"terms": obj{"field": "schedule_key", "size": maxSchedules},
-			"aggs":  obj{"one": obj{"top_hits": obj{"size": 1, "_source": obj{"includes": []string{"schedule"}}}}},
-		}},
+		"query": obj{"bool": obj{"filter": filters}},
+		"aggs":  obj{"keys": terms},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("elastic: search schedules: %w", err)
@@ -596,30 +649,15 @@ func (s *Store) periods(ctx context.Context, f *search.Filter, now time.Time) (m
 	if _, err := s.do(ctx, esapi.SearchRequest{Index: []string{s.VendorsAlias()}, Body: bytes.NewReader(body)}, &res); err != nil {
 		return nil, fmt.Errorf("elastic: search schedules: %w", err)
 	}
-	out := map[string]keyPeriods{}
+	out := map[string]*search.Schedule{}
 	for _, b := range res.Aggregations.Keys.Buckets {
-		hits := b.One.Hits.Hits
-		if len(hits) == 0 || hits[0].Source.Schedule == nil {
+		if !withSchedules {
+			out[b.Key] = nil
 			continue
 		}
-		sch := hits[0].Source.Schedule
-		ps, ok := f.Periods(*sch, now)
-		if !ok {
-			continue
+		if hits := b.One.Hits.Hits; len(hits) > 0 && hits[0].Source.Schedule != nil {
+			out[b.Key] = hits[0].Source.Schedule
 		}
-		loc, err := search.Location(sch.Timezone)
-		if err != nil {
-			continue
-		}
-		kp := keyPeriods{starts: make([]int64, len(ps))}
-		for i, p := range ps {
-			kp.starts[i] = p.StartsAt.Unix()
-			if i == 0 || sch.Kind != vendors.Restaurant {
-				kp.priced = append(kp.priced, p.StartsAt)
-				kp.slots = append(kp.slots, pricing.Slot(p.StartsAt, loc))
-			}
-		}
-		out[b.Key] = kp
 	}
 	return out, nil
 }

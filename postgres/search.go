@@ -7,7 +7,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,7 +23,7 @@ import (
 // time with bookable_itinerary_slot for availability.
 type SearchStore struct {
 	db        *DB
-	schedules scheduleCache
+	schedules search.ScheduleCache
 }
 
 var _ search.Store = (*SearchStore)(nil)
@@ -616,7 +615,7 @@ func (s *SearchStore) periods(ctx context.Context, f *search.Filter, now time.Ti
 			rows.Close()
 			return nil, fmt.Errorf("search schedules: %w", err)
 		}
-		if sch, ok := s.schedules.get(key); ok {
+		if sch, ok := s.schedules.Get(key); ok {
 			schedules[key] = sch
 		} else {
 			kinds, missing = append(kinds, kind), append(missing, key)
@@ -688,41 +687,12 @@ func (s *SearchStore) loadSchedules(ctx context.Context, kinds, keys []string, i
 			c = search.Compiled{Schedule: sch}
 		}
 		into[key] = c
-		s.schedules.put(key, c)
+		s.schedules.Put(key, c)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("search schedules: %w", err)
 	}
 	return nil
-}
-
-// scheduleCache keeps the schedules read by key, compiled. A key is a hash of the schedule it
-// names (search.Schedule.Key), so what a key names never changes and the cache needs no
-// invalidation: a search reads only the list of keys instead of the schedules as well, which
-// for the 360 restaurant schedules of the seeded data set took 5 ms of a dated restaurant
-// search, and their zones and clock times are read once. It is bounded: past maxSchedules keys
-// it starts anew.
-type scheduleCache struct {
-	mu sync.RWMutex
-	m  map[string]search.Compiled
-}
-
-const maxSchedules = 8192
-
-func (c *scheduleCache) get(key string) (search.Compiled, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	sch, ok := c.m[key]
-	return sch, ok
-}
-
-func (c *scheduleCache) put(key string, sch search.Compiled) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxSchedules {
-		c.m = map[string]search.Compiled{}
-	}
-	c.m[key] = sch
 }
 
 // parseItineraries reads a vendor's itineraries as the search statement writes them: a JSON

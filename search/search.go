@@ -417,6 +417,36 @@ func (s Schedule) Compile() (Compiled, error) {
 	return Compiled{Schedule: s, b: bs}, nil
 }
 
+// ScheduleCache keeps compiled schedules by key for the search adapters. A key is a hash of the
+// schedule it names (Schedule.Key), so what a key names never changes and the cache needs no
+// invalidation: a search reads only the list of keys, not the schedules themselves, and their
+// zones and clock times are read once. It is bounded: past maxCachedSchedules keys it starts
+// anew. The zero value is ready.
+type ScheduleCache struct {
+	mu sync.RWMutex
+	m  map[string]Compiled
+}
+
+const maxCachedSchedules = 8192
+
+// Get returns the schedule of key, if kept.
+func (c *ScheduleCache) Get(key string) (Compiled, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	sch, ok := c.m[key]
+	return sch, ok
+}
+
+// Put keeps sch as the schedule of key.
+func (c *ScheduleCache) Put(key string, sch Compiled) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCachedSchedules {
+		c.m = map[string]Compiled{}
+	}
+	c.m[key] = sch
+}
+
 // Location is the schedule's time zone (nil before Compile).
 func (c Compiled) Location() *time.Location { return c.b.Location }
 
