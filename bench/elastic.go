@@ -48,7 +48,7 @@ func SearchElastic(ctx context.Context, store *elastic.Store, esURL string, shap
 			if err != nil {
 				return err
 			}
-			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Content-Type", r.ContentType)
 			res, err := hc.Do(req)
 			if err != nil {
 				return err

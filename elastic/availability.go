@@ -356,7 +356,7 @@ func (s *Store) searchBusy(ctx context.Context, docs []*vendorDoc, periods map[s
 			body.WriteByte('\n')
 		}
 	}
-	s.trace(ctx, body.Bytes())
+	s.traceMsearch(ctx, body.Bytes())
 	var res struct {
 		Responses []struct {
 			Status int             `json:"status"`

@@ -510,3 +510,61 @@ func TestApplyBooking_RefusesEventsWithoutSeq(t *testing.T) {
 		t.Fatal("an event without a booking was applied")
 	}
 }
+
+// The requests a dated search records (Requests, what the benchmark sends straight to
+// Elasticsearch beside the adapter) are answered as recorded: the schedules' aggregation and
+// the page's _search on the vendors alias, and the _msearch of the availability index, whose
+// every search must answer too.
+func TestRequests_ReplayAsRecorded(t *testing.T) {
+	b := newBookings(t, 2)
+	ctx := context.Background()
+	if err := b.s.UpsertVendor(ctx, b.v, 1); err != nil {
+		t.Fatal(err)
+	}
+	b.apply(uuid.New(), 2, event.BookingUpdated, booking.Blocked, 1, b.night(0))
+	if err := b.s.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f := search.Filter{Kind: vendors.Hotel, CheckIn: b.day.Format(time.DateOnly), CheckOut: b.day.AddDate(0, 0, 1).Format(time.DateOnly)}
+	f.Normalize()
+	reqs, err := b.s.Requests(ctx, f, b.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msearch := 0
+	for _, r := range reqs {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(serverURL(), "/")+r.Path, bytes.NewReader(r.Body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", r.ContentType)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %s: %s", r.Path, res.Status, body)
+		}
+		if strings.HasSuffix(r.Path, "/_msearch") {
+			msearch++
+			var out struct {
+				Responses []struct {
+					Status int `json:"status"`
+				} `json:"responses"`
+			}
+			if err := json.Unmarshal(body, &out); err != nil || len(out.Responses) == 0 {
+				t.Fatalf("%s: %v: %s", r.Path, err, body)
+			}
+			for _, x := range out.Responses {
+				if x.Status != http.StatusOK {
+					t.Fatalf("%s: a search answered %d: %s", r.Path, x.Status, body)
+				}
+			}
+		}
+	}
+	if msearch == 0 {
+		t.Fatalf("no _msearch of the availability among %d requests", len(reqs))
+	}
+}

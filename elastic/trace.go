@@ -3,16 +3,18 @@ package elastic
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/reservo/reservo/search"
 )
 
-// Request is one request a search sent to Elasticsearch: the path (on the store's alias) and
-// the body of a _search.
+// Request is one request a search sent to Elasticsearch: the path (a _search on the store's
+// alias, or an _msearch), its content type and its body.
 type Request struct {
-	Path string
-	Body json.RawMessage
+	Path        string
+	ContentType string
+	Body        json.RawMessage
 }
 
 type traceKey struct{}
@@ -29,9 +31,19 @@ func (s *Store) Requests(ctx context.Context, f search.Filter, now time.Time) ([
 	return tr.reqs, nil
 }
 
-// trace keeps a search request when ctx asks for it (Requests).
+// trace keeps a _search request on the vendors alias when ctx asks for it (Requests).
 func (s *Store) trace(ctx context.Context, body []byte) {
+	s.traceRequest(ctx, Request{Path: "/" + s.VendorsAlias() + "/_search", ContentType: "application/json", Body: body})
+}
+
+// traceMsearch keeps an _msearch request (NDJSON, each search naming its index) when ctx asks
+// for it (Requests).
+func (s *Store) traceMsearch(ctx context.Context, body []byte) {
+	s.traceRequest(ctx, Request{Path: "/_msearch", ContentType: "application/x-ndjson", Body: slices.Clone(body)})
+}
+
+func (s *Store) traceRequest(ctx context.Context, r Request) {
 	if tr, ok := ctx.Value(traceKey{}).(*tracer); ok {
-		tr.reqs = append(tr.reqs, Request{Path: "/" + s.VendorsAlias() + "/_search", Body: json.RawMessage(body)})
+		tr.reqs = append(tr.reqs, r)
 	}
 }
