@@ -154,11 +154,6 @@ func (b *sqlBuilder) arg(v any) string {
 	return "$" + strconv.Itoa(len(b.args))
 }
 
-// vendorWhere is the condition on search_vendor v of every filter that concerns the vendor.
-func vendorWhere(b *sqlBuilder, f *search.Filter) string {
-	return strings.Join(append(placeConds(b, f), radiusConds(b, f, "v")...), " AND ")
-}
-
 // placeConds are the vendor conditions of f but the radius.
 func placeConds(b *sqlBuilder, f *search.Filter) []string {
 	conds := []string{"v.active"}
@@ -593,7 +588,7 @@ func (s *SearchStore) Explain(ctx context.Context, f search.Filter, now time.Tim
 	return strings.Join(lines, "\n"), nil
 }
 
-// periods returns, per schedule key of the vendors that match f, the start times of the
+// periods returns, per schedule key of f's kind (of both without one), the start times of the
 // periods f asks about; schedules that cannot be booked then are left out.
 func (s *SearchStore) periods(ctx context.Context, f *search.Filter, now time.Time) (map[string]keyPeriods, error) {
 	// The distinct schedules (a few hundred at most: time zones, check-in times and opening
