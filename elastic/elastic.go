@@ -277,8 +277,8 @@ func adds(a, b any, properties bool) bool {
 const upgradeBatch = 256
 
 // upgrade applies version v's mapping to index, an older version that v only adds fields to,
-// and rewrites the documents written before it (those with an itinerary without the fields
-// derived at each write), a batch at a time, as every write does (recount), each only if
+// and rewrites the documents written before it (those without the fields derived at each
+// write), a batch at a time, as every write does (recount), each only if
 // nobody wrote it since it was read (a document the indexer wrote meanwhile is rewritten
 // through update). Run again, it finds nothing to rewrite.
 func (s *Store) upgrade(ctx context.Context, index string, v int) error {
@@ -289,8 +289,18 @@ func (s *Store) upgrade(ctx context.Context, index string, v int) error {
 	if _, err := s.do(ctx, esapi.IndicesPutMappingRequest{Index: []string{index}, Body: bytes.NewReader(f.Mappings)}, nil); err != nil {
 		return fmt.Errorf("put mapping: %w", err)
 	}
-	query := obj{"nested": obj{"path": "itineraries", "query": obj{
-		"bool": obj{"must_not": []any{obj{"exists": obj{"field": "itineraries.floor_price"}}}}}}}
+	// Written before version 2: an itinerary without its price bounds; before version 3: no
+	// min_floor_price though an itinerary of at least one unit is active.
+	query := obj{"bool": obj{"minimum_should_match": 1, "should": []any{
+		obj{"nested": obj{"path": "itineraries", "query": obj{
+			"bool": obj{"must_not": []any{obj{"exists": obj{"field": "itineraries.floor_price"}}}}}}},
+		obj{"bool": obj{
+			"must_not": []any{obj{"exists": obj{"field": "min_floor_price"}}},
+			"filter": []any{obj{"nested": obj{"path": "itineraries", "query": obj{"bool": obj{"filter": []any{
+				obj{"term": obj{"itineraries.active": true}},
+				obj{"range": obj{"itineraries.quantity": obj{"gte": 1}}}}}}}}},
+		}},
+	}}}
 	return s.scanVendors(ctx, index, query, nil, upgradeBatch, func(hits []scanHit) error {
 		ops := make([]bulkOp, 0, len(hits))
 		for _, h := range hits {

@@ -57,6 +57,10 @@ type vendorDoc struct {
 	ScheduleKey string           `json:"schedule_key,omitempty"`
 	Schedule    *search.Schedule `json:"schedule,omitempty"`
 	Itineraries []itineraryDoc   `json:"itineraries"`
+	// MinFloorPrice is the lowest FloorPrice of the active itineraries of at least one unit (nil:
+	// none), derived at each write: what a dated search of one unit with no other condition on
+	// the itineraries filters on and sorts by, without a nested query (version 3 of the index).
+	MinFloorPrice *int64 `json:"min_floor_price,omitempty"`
 	// PriceSeq is the seq of the last price_updated event applied (older ones are ignored).
 	PriceSeq int64 `json:"price_seq,omitempty"`
 	// FloorPercent and CeilingPercent are the vendor's bounds while its dynamic pricing is on;
@@ -161,6 +165,7 @@ func (d *vendorDoc) reprice(cutoff int64) {
 			delete(d.Profiles, id)
 		}
 	}
+	d.MinFloorPrice = nil
 	for i := range d.Itineraries {
 		it := &d.Itineraries[i]
 		it.FloorPrice, it.CeilingPrice = it.BasePrice, it.BasePrice
@@ -168,6 +173,9 @@ func (d *vendorDoc) reprice(cutoff int64) {
 			floor, ceiling := st.Floor(it.BasePrice), st.Ceiling(it.BasePrice)
 			lo, hi := d.priceRange(it)
 			it.FloorPrice, it.CeilingPrice = min(max(lo, floor), ceiling), min(max(hi, floor), ceiling)
+		}
+		if it.Active && it.Quantity >= 1 && (d.MinFloorPrice == nil || it.FloorPrice < *d.MinFloorPrice) {
+			d.MinFloorPrice = &it.FloorPrice
 		}
 	}
 }

@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -99,6 +101,24 @@ func getJSON(t *testing.T, url string, out any) int {
 	return res.StatusCode
 }
 
+// newestVendors is the newest version of the vendors index in schema/elasticsearch.
+func newestVendors(t *testing.T) int {
+	t.Helper()
+	files, err := fs.Glob(esschema.Indices, "vendors.v*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("vendors index files: %v %v", files, err)
+	}
+	newest := 0
+	for _, f := range files {
+		v, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(f, "vendors.v"), ".json"))
+		if err != nil {
+			t.Fatalf("index file %s: %v", f, err)
+		}
+		newest = max(newest, v)
+	}
+	return newest
+}
+
 func TestMigrate_TwiceAndConcurrently(t *testing.T) {
 	ctx := context.Background()
 	s, prefix := newStore(t) // migrated once
@@ -130,8 +150,9 @@ func TestMigrate_TwiceAndConcurrently(t *testing.T) {
 	if st := getJSON(t, serverURL()+"/_alias/"+s.VendorsAlias(), &aliases); st != http.StatusOK {
 		t.Fatalf("alias %s: status %d", s.VendorsAlias(), st)
 	}
-	if _, ok := aliases[prefix+"-vendors-v2"]; !ok || len(aliases) != 1 {
-		t.Fatalf("alias %s points at %v, want only %s-vendors-v2", s.VendorsAlias(), aliases, prefix)
+	newest := fmt.Sprintf("%s-vendors-v%d", prefix, newestVendors(t))
+	if _, ok := aliases[newest]; !ok || len(aliases) != 1 {
+		t.Fatalf("alias %s points at %v, want only %s", s.VendorsAlias(), aliases, newest)
 	}
 
 	// A fresh prefix migrated from several processes at once ends up the same.
@@ -225,37 +246,9 @@ func sendJSON(t *testing.T, method, url string, body any) {
 
 func TestMigrate_UpgradesVersion1InPlace(t *testing.T) {
 	ctx := context.Background()
-	prefix := "test-v1-" + strings.ToLower(uuid.NewString()[:8])
-	s, err := elastic.Open(ctx, serverURL(), elastic.WithPrefix(prefix))
-	if err != nil {
-		t.Fatalf("open: %v (is Elasticsearch up? deploy/elasticsearch.sh up starts it)", err)
-	}
-	t.Cleanup(func() {
-		if err := s.DeleteIndices(context.Background()); err != nil {
-			t.Errorf("delete indices of %s: %v", prefix, err)
-		}
-	})
 	// An index made by the first version of the adapter, with a document it wrote.
-	v1, err := esschema.Indices.ReadFile("vendors.v1.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	index := prefix + "-vendors-v1"
-	sendJSON(t, http.MethodPut, serverURL()+"/"+index, json.RawMessage(v1))
-	sendJSON(t, http.MethodPost, serverURL()+"/_aliases", map[string]any{"actions": []any{
-		map[string]any{"add": map[string]any{"index": index, "alias": s.VendorsAlias(), "is_write_index": true}}}})
-	v := testHotel(2)
-	sch := search.ScheduleOf(v)
+	s, v, index := oldIndex(t, 1, nil)
 	it := v.Itineraries[0]
-	sendJSON(t, http.MethodPut, serverURL()+"/"+index+"/_doc/"+v.ID.String()+"?refresh=true", map[string]any{
-		"vendor_id": v.ID.String(), "indexed": true, "seq": 1, "kind": v.Kind, "name": v.Name, "city": "lisbon",
-		"city_name": "Lisbon", "country_code": "PT", "location": map[string]any{"lat": v.Lat, "lon": v.Lon},
-		"lat": v.Lat, "lon": v.Lon, "star_rating": v.StarRating, "rating": v.Rating, "currency": "EUR", "active": true,
-		"schedule_key": sch.Key(), "schedule": sch,
-		"itineraries": []any{map[string]any{"itinerary_id": it.ID.String(), "kind": "room", "type": it.Type,
-			"name": it.Name, "capacity": it.Capacity, "quantity": it.Quantity, "base_price": it.BasePrice,
-			"currency": "EUR", "facilities": it.Facilities, "active": true, "schedule_key": sch.Key()}},
-	})
 
 	for range 2 { // the second finds nothing left to do
 		if err := s.Migrate(ctx); err != nil {
@@ -292,6 +285,83 @@ func TestMigrate_UpgradesVersion1InPlace(t *testing.T) {
 		Periods: []pricing.PeriodPrice{{ItineraryID: it.ID, StartsAt: nights[0].StartsAt, Price: 14000}}})
 	if got := quoted(t, s, f, v, now); got != 14000+it.BasePrice {
 		t.Fatalf("dynamic price after the upgrade: %d, want %d", got, 14000+it.BasePrice)
+	}
+}
+
+// oldIndex makes an index of an older version of the adapter (schema/elasticsearch), behind the
+// store's alias, with a document of a hotel as that version wrote it: its itinerary with extra
+// fields.
+func oldIndex(t *testing.T, version int, extra map[string]any) (*elastic.Store, *vendors.Vendor, string) {
+	t.Helper()
+	ctx := context.Background()
+	prefix := fmt.Sprintf("test-v%d-%s", version, strings.ToLower(uuid.NewString()[:8]))
+	s, err := elastic.Open(ctx, serverURL(), elastic.WithPrefix(prefix))
+	if err != nil {
+		t.Fatalf("open: %v (is Elasticsearch up? deploy/elasticsearch.sh up starts it)", err)
+	}
+	t.Cleanup(func() {
+		if err := s.DeleteIndices(context.Background()); err != nil {
+			t.Errorf("delete indices of %s: %v", prefix, err)
+		}
+	})
+	mapping, err := esschema.Indices.ReadFile(fmt.Sprintf("vendors.v%d.json", version))
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := fmt.Sprintf("%s-vendors-v%d", prefix, version)
+	sendJSON(t, http.MethodPut, serverURL()+"/"+index, json.RawMessage(mapping))
+	sendJSON(t, http.MethodPost, serverURL()+"/_aliases", map[string]any{"actions": []any{
+		map[string]any{"add": map[string]any{"index": index, "alias": s.VendorsAlias(), "is_write_index": true}}}})
+	v := testHotel(2)
+	sch := search.ScheduleOf(v)
+	it := v.Itineraries[0]
+	itDoc := map[string]any{"itinerary_id": it.ID.String(), "kind": "room", "type": it.Type,
+		"name": it.Name, "capacity": it.Capacity, "quantity": it.Quantity, "base_price": it.BasePrice,
+		"currency": "EUR", "facilities": it.Facilities, "active": true, "schedule_key": sch.Key()}
+	for k, x := range extra {
+		itDoc[k] = x
+	}
+	sendJSON(t, http.MethodPut, serverURL()+"/"+index+"/_doc/"+v.ID.String()+"?refresh=true", map[string]any{
+		"vendor_id": v.ID.String(), "indexed": true, "seq": 1, "kind": v.Kind, "name": v.Name, "city": "lisbon",
+		"city_name": "Lisbon", "country_code": "PT", "location": map[string]any{"lat": v.Lat, "lon": v.Lon},
+		"lat": v.Lat, "lon": v.Lon, "star_rating": v.StarRating, "rating": v.Rating, "currency": "EUR", "active": true,
+		"schedule_key": sch.Key(), "schedule": sch, "itineraries": []any{itDoc},
+	})
+	return s, v, index
+}
+
+// A document of version 2 has no min_floor_price, on which a dated search of one unit with no
+// condition on the itineraries filters and sorts: after the upgrade in place, it is found that
+// way (and the other way, with a party size).
+func TestMigrate_UpgradesVersion2InPlace(t *testing.T) {
+	ctx := context.Background()
+	s, v, index := oldIndex(t, 2, map[string]any{"floor_price": 10000, "ceiling_price": 10000})
+	for range 2 { // the second finds nothing left to do
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatalf("migrate from version 2: %v", err)
+		}
+	}
+	var doc struct {
+		Source struct {
+			MinFloorPrice *int64 `json:"min_floor_price"`
+		} `json:"_source"`
+	}
+	getJSON(t, serverURL()+"/"+index+"/_doc/"+v.ID.String(), &doc)
+	if doc.Source.MinFloorPrice == nil || *doc.Source.MinFloorPrice != 10000 {
+		t.Fatalf("min_floor_price after the upgrade: %v, want 10000", doc.Source.MinFloorPrice)
+	}
+	now := time.Now()
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, 10)
+	f, _ := stay(t, v, day, now, 2)
+	for _, sort := range []search.Sort{search.ByPrice, search.ByRating} {
+		f.Sort = sort
+		if got := quoted(t, s, f, v, now); got != 20000 {
+			t.Fatalf("dated search by %s after the upgrade: %d, want 20000", sort, got)
+		}
+	}
+	f.PartySize = 2
+	if got := quoted(t, s, f, v, now); got != 20000 {
+		t.Fatalf("with a party size: %d, want 20000", got)
 	}
 }
 

@@ -190,6 +190,11 @@ func benchSearchElastic(ctx context.Context, cfg *config.Config, db *postgres.DB
 	if err != nil {
 		return nil, err
 	}
+	// As every process of the scale profile does before it serves: an index of an older version
+	// is upgraded in place first.
+	if err := es.Migrate(ctx); err != nil {
+		return nil, err
+	}
 	shapes, err := benchShapes(ctx, db)
 	if err != nil {
 		return nil, err
