@@ -15,10 +15,10 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 	"github.com/google/uuid"
 
+	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/pricing"
 	"github.com/reservo/reservo/search"
 	"github.com/reservo/reservo/validate"
-	"github.com/reservo/reservo/vendors"
 )
 
 // Radii of the two spheres: distances are reported, and radii meant, on PostgreSQL's
@@ -425,10 +425,6 @@ func vendorFilters(f *search.Filter) []any {
 	return fs
 }
 
-// itineraryFilters are the conditions, inside the itineraries nested documents, of an
-// itinerary that matches f; periods are those of each schedule key of a dated search. The
-// price range is one of base prices without dates; with dates, one of the price over the
-// stay, which the itinerary's floor and ceiling for one period bound.
 // plainItineraries reports whether f asks of a vendor's itineraries only what min_floor_price
 // stands for: a dated search of one unit with no type, facilities, party size or price range
 // (an active itinerary of at least one unit, its floor the least of theirs). The search then
@@ -440,6 +436,10 @@ func plainItineraries(f *search.Filter) bool {
 		f.MinPrice == nil && f.MaxPrice == nil
 }
 
+// itineraryFilters are the conditions, inside the itineraries nested documents, of an
+// itinerary that matches f; periods are those of each schedule key of a dated search. The
+// price range is one of base prices without dates; with dates, one of the price over the
+// stay, which the itinerary's floor and ceiling for one period bound.
 func itineraryFilters(f *search.Filter) []any {
 	fs := []any{obj{"term": obj{"itineraries.active": true}}}
 	if f.Type != "" {
@@ -618,13 +618,12 @@ func (s *Store) periods(ctx context.Context, f *search.Filter, now time.Time) (m
 		if !ok {
 			continue
 		}
-		kp := keyPeriods{starts: make([]int64, len(ps))}
+		kp := keyPeriods{starts: make([]int64, len(ps)), priced: booking.PricedStarts(string(sch.Kind), ps)}
 		for i, p := range ps {
 			kp.starts[i] = p.StartsAt.Unix()
-			if i == 0 || sch.Kind != vendors.Restaurant {
-				kp.priced = append(kp.priced, p.StartsAt)
-				kp.slots = append(kp.slots, pricing.Slot(p.StartsAt, sch.Location()))
-			}
+		}
+		for _, t := range kp.priced {
+			kp.slots = append(kp.slots, pricing.Slot(t, sch.Location()))
 		}
 		out[key] = kp
 	}

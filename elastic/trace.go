@@ -3,7 +3,6 @@ package elastic
 import (
 	"context"
 	"encoding/json"
-	"slices"
 	"time"
 
 	"github.com/reservo/reservo/search"
@@ -39,7 +38,7 @@ func (s *Store) trace(ctx context.Context, body []byte) {
 // traceMsearch keeps an _msearch request (NDJSON, each search naming its index) when ctx asks
 // for it (Requests).
 func (s *Store) traceMsearch(ctx context.Context, body []byte) {
-	s.traceRequest(ctx, Request{Path: "/_msearch", ContentType: "application/x-ndjson", Body: slices.Clone(body)})
+	s.traceRequest(ctx, Request{Path: "/_msearch", ContentType: "application/x-ndjson", Body: body})
 }
 
 func (s *Store) traceRequest(ctx context.Context, r Request) {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/pricing"
 	"github.com/reservo/reservo/search"
 	"github.com/reservo/reservo/validate"
@@ -635,11 +636,7 @@ func (s *SearchStore) periods(ctx context.Context, f *search.Filter, now time.Ti
 		for i, p := range ps {
 			kp.starts[i] = p.StartsAt
 		}
-		// The periods that carry a price: every night, a restaurant's first seating.
-		kp.priced = kp.starts
-		if sch.Kind == vendors.Restaurant {
-			kp.priced = kp.starts[:1]
-		}
+		kp.priced = booking.PricedStarts(string(sch.Kind), ps)
 		for _, t := range kp.priced {
 			kp.slots = append(kp.slots, pricing.Slot(t, sch.Location()))
 		}
