@@ -40,7 +40,8 @@ func SearchElastic(ctx context.Context, store *elastic.Store, esURL string, shap
 			return nil, fmt.Errorf("shape %s: %w", s.Name, err)
 		}
 	}
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Workers + 1}, Timeout: time.Minute}
+	// Uncompressed, as the adapter asks for its answers (elastic.Open).
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Workers + 1, DisableCompression: true}, Timeout: time.Minute}
 	base := strings.TrimRight(esURL, "/")
 	send := func(ctx context.Context, rs []elastic.Request) error {
 		for _, r := range rs {

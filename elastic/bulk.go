@@ -53,7 +53,7 @@ func (s *Store) IndexSnapshots(ctx context.Context, snaps []search.Snapshot) (se
 	for i, sn := range snaps {
 		ids[i] = sn.Vendor.ID.String()
 	}
-	got, err := s.mget(ctx, s.VendorsAlias(), ids)
+	got, err := s.mget(ctx, s.writeAlias(), ids)
 	if err != nil {
 		return st, fmt.Errorf("elastic: bulk: read documents: %w", err)
 	}
@@ -85,7 +85,7 @@ func (s *Store) IndexSnapshots(ctx context.Context, snaps []search.Snapshot) (se
 		ops = append(ops, bulkOp{ID: g.ID, Found: g.Found, SeqNo: g.SeqNo, PrimaryTerm: g.PrimaryTerm, Doc: json.RawMessage(doc)})
 		pending[g.ID] = sn
 	}
-	res, err := s.bulk(ctx, s.VendorsAlias(), ops)
+	res, err := s.bulk(ctx, s.writeAlias(), ops)
 	if err != nil {
 		return st, fmt.Errorf("elastic: bulk: write documents: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 
 	esschema "github.com/reservo/reservo/schema/elasticsearch"
 	"github.com/reservo/reservo/search"
@@ -60,6 +62,9 @@ type Store struct {
 	forgotAt time.Time // when forgetPast last ran
 
 	schedules search.ScheduleCache // compiled, by key (periods)
+
+	vendorsVersion int                      // what Migrate brings the vendors index to; 0: the newest
+	onRebuild      func(stage string) error // called at each stage of a rebuild (tests)
 }
 
 var (
@@ -96,7 +101,14 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if url == "" {
 		url = DefaultURL
 	}
-	es, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{url}, MaxRetries: 3})
+	// Answers uncompressed: a page of hits is 50-150 KB, which gzip costs Elasticsearch and
+	// this process more time to pack and unpack (a tenth of the adapter's CPU) than a data
+	// centre's network takes to carry. Idle connections are kept for as many searches at once
+	// as an API process runs (the default keeps two).
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DisableCompression = true
+	tr.MaxIdleConnsPerHost = 64
+	es, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{url}, MaxRetries: 3, Transport: tr})
 	if err != nil {
 		return nil, fmt.Errorf("elastic: client for %s: %w", url, err)
 	}
@@ -154,12 +166,13 @@ func (s *Store) vendorsIndex(v int) string { return fmt.Sprintf("%s-vendors-v%d"
 
 // Migrate makes the indices current: the vendors index, then the availability index (created
 // when missing, and given the bookings that vendor documents of before kept: migrateBookings).
-// Without the vendors alias, it creates the newest version of
-// the index (schema/elasticsearch/vendors.vN.json) when it does not exist and points the alias
-// at it. With the alias on an older version that the newest only adds fields to, it upgrades
-// that index in place (upgrade). It is idempotent and safe to run from several processes at
-// once, and beside the indexer. It returns ErrReindexNeeded when the alias points at another
-// version that cannot be upgraded in place.
+// Without the vendors alias, it creates the newest version of the index
+// (schema/elasticsearch/vendors.vN.json) when it does not exist and points the aliases at it.
+// With the alias on an older version that the newest only adds fields to, it upgrades that
+// index in place (upgrade); on an older version with other settings (an index sort), it
+// builds the newest beside it from its documents and moves the aliases (rebuild). It is
+// idempotent and safe to run from several processes at once, and beside the indexer. It
+// returns ErrReindexNeeded when the alias points at a version it does not know.
 func (s *Store) Migrate(ctx context.Context) error {
 	if err := s.migrateVendors(ctx); err != nil {
 		return err
@@ -167,44 +180,353 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return s.migrateAvailability(ctx)
 }
 
+// writeAlias is the alias through which the vendors index is written (and read by id before a
+// write). It points at the read alias's index, but while a new version is built (rebuild):
+// then at the new one, which takes the events' writes while the copy fills it.
+func (s *Store) writeAlias() string { return s.prefix + "-vendors-write" }
+
 // migrateVendors makes the vendors index current (Migrate).
 func (s *Store) migrateVendors(ctx context.Context) error {
-	vs, err := indexVersions("vendors")
+	v := s.vendorsVersion
+	if v == 0 {
+		vs, err := indexVersions("vendors")
+		if err != nil {
+			return fmt.Errorf("elastic: migrate: %w", err)
+		}
+		v = vs[len(vs)-1]
+	}
+	index := s.vendorsIndex(v)
+	alias := s.VendorsAlias()
+	current, err := s.aliasIndices(ctx, alias)
 	if err != nil {
 		return fmt.Errorf("elastic: migrate: %w", err)
 	}
-	v := vs[len(vs)-1]
-	index := s.vendorsIndex(v)
-	alias := s.VendorsAlias()
+	switch {
+	case len(current) == 0:
+		if err := s.createIndex(ctx, "vendors", v, alias, s.writeAlias()); err != nil {
+			return fmt.Errorf("elastic: migrate: %w", err)
+		}
+		return nil
+	case slices.Contains(current, index):
+		// A store of before the write alias gets it; a rebuild stopped after the aliases
+		// moved is finished.
+		if err := s.pointWrites(ctx, index); err != nil {
+			return fmt.Errorf("elastic: migrate: %w", err)
+		}
+		return s.finishRebuilds(ctx, v)
+	}
+	other := current[0]
+	old, ok := s.vendorsVersionOf(other)
+	if len(current) > 1 || !ok || old >= v {
+		return fmt.Errorf("elastic: migrate: %s points at %v, not %s: %w", alias, current, index, ErrReindexNeeded)
+	}
+	if upgradable(old, v) {
+		if err := s.pointWrites(ctx, other); err != nil {
+			return fmt.Errorf("elastic: migrate: %w", err)
+		}
+		if err := s.upgrade(ctx, other, v); err != nil {
+			return fmt.Errorf("elastic: migrate: upgrade %s to version %d: %w", other, v, err)
+		}
+		return nil
+	}
+	if _, err := readIndexFile(old); err != nil {
+		return fmt.Errorf("elastic: migrate: %s points at %s, a version this build does not know: %w", alias, other, ErrReindexNeeded)
+	}
+	if err := s.rebuild(ctx, other, v); err != nil {
+		if now, err2 := s.aliasIndices(ctx, alias); err2 == nil && slices.Equal(now, []string{index}) {
+			return s.finishRebuilds(ctx, v) // another process moved the aliases meanwhile
+		}
+		return fmt.Errorf("elastic: migrate: build version %d from %s: %w", v, other, err)
+	}
+	return nil
+}
+
+// rebuildHook calls the store's onRebuild at a stage of a rebuild; its error stops the rebuild.
+func (s *Store) rebuildHook(stage string) error {
+	if s.onRebuild == nil {
+		return nil
+	}
+	return s.onRebuild(stage)
+}
+
+// vendorsVersionOf is the version of the vendors index named index, ok false when it is not one.
+func (s *Store) vendorsVersionOf(index string) (int, bool) {
+	rest, ok := strings.CutPrefix(index, s.prefix+"-vendors-v")
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.Atoi(rest)
+	return v, err == nil && v > 0
+}
+
+// aliasIndices are the indices alias points at, sorted; none when it does not exist.
+func (s *Store) aliasIndices(ctx context.Context, alias string) ([]string, error) {
 	current := map[string]json.RawMessage{}
 	status, err := s.do(ctx, esapi.IndicesGetAliasRequest{Name: []string{alias}}, &current, http.StatusNotFound)
 	if err != nil {
-		return fmt.Errorf("elastic: migrate: read alias %s: %w", alias, err)
+		return nil, fmt.Errorf("read alias %s: %w", alias, err)
 	}
+	var out []string
 	if status == http.StatusOK {
-		if _, ok := current[index]; ok {
-			return nil
-		}
-		for other := range current {
-			old, err := strconv.Atoi(strings.TrimPrefix(other, s.prefix+"-vendors-v"))
-			if err != nil || !strings.HasPrefix(other, s.prefix+"-vendors-v") || old >= v || !upgradable(old, v) {
-				return fmt.Errorf("elastic: migrate: %s points at %s, not %s: %w", alias, other, index, ErrReindexNeeded)
-			}
-			if err := s.upgrade(ctx, other, v); err != nil {
-				return fmt.Errorf("elastic: migrate: upgrade %s to version %d: %w", other, v, err)
-			}
-			return nil
+		for index := range current {
+			out = append(out, index)
 		}
 	}
-	if err := s.createIndex(ctx, "vendors", v, alias); err != nil {
-		return fmt.Errorf("elastic: migrate: %w", err)
+	slices.Sort(out)
+	return out, nil
+}
+
+// moveAlias points alias at index alone, in one atomic change of the aliases.
+func (s *Store) moveAlias(ctx context.Context, alias, index string) error {
+	current, err := s.aliasIndices(ctx, alias)
+	if err != nil {
+		return err
+	}
+	if slices.Equal(current, []string{index}) {
+		return nil
+	}
+	actions := []any{obj{"add": obj{"index": index, "alias": alias, "is_write_index": true}}}
+	for _, other := range current {
+		if other != index {
+			actions = append(actions, obj{"remove": obj{"index": other, "alias": alias}})
+		}
+	}
+	body, _ := json.Marshal(obj{"actions": actions})
+	if _, err := s.do(ctx, esapi.IndicesUpdateAliasesRequest{Body: bytes.NewReader(body)}, nil); err != nil {
+		return fmt.Errorf("point %s at %s: %w", alias, index, err)
+	}
+	return nil
+}
+
+// pointWrites points the write alias at index.
+func (s *Store) pointWrites(ctx context.Context, index string) error {
+	return s.moveAlias(ctx, s.writeAlias(), index)
+}
+
+// A rebuild copies copyBatch documents at a time, copyWriters batches at once.
+const (
+	copyBatch   = 500
+	copyWriters = 2
+)
+
+// rebuild builds version v of the vendors index beside old, the index the read alias points
+// at, from old's documents, and moves the aliases to it:
+//
+//  1. the bookings that documents of before kept go to the availability index (the copy
+//     keeps only what a document of now holds);
+//  2. the new index is created and the write alias points at it: from then on this build's
+//     indexer writes there (searches still read old, without those writes, until step 4);
+//  3. every document of old is merged into the new index part by part (merge: the vendor's
+//     fields and its pricing each from the later event), so that neither an event the
+//     indexer wrote to the new index nor one written to old is lost;
+//  4. the read alias moves to the new index;
+//  5. the documents written to old after step 3 began (an indexer of the build before writes
+//     through the read alias) are merged again, found by their sequence numbers, and old is
+//     deleted (finishRebuilds, which also finishes a rebuild stopped after step 4).
+//
+// Every step can run again and from several processes at once: the copy merges, and each
+// write is conditional on the document being as it was read.
+func (s *Store) rebuild(ctx context.Context, old string, v int) error {
+	if err := s.migrateAvailability(ctx); err != nil {
+		return err
+	}
+	index := s.vendorsIndex(v)
+	if err := s.createIndex(ctx, "vendors", v); err != nil {
+		return err
+	}
+	if err := s.pointWrites(ctx, index); err != nil {
+		return err
+	}
+	if err := s.rebuildHook("writes moved"); err != nil {
+		return err
+	}
+	mark, err := s.maxSeqNo(ctx, old)
+	if err != nil {
+		return err
+	}
+	if err := s.copyVendors(ctx, old, -1); err != nil {
+		return err
+	}
+	if err := s.rebuildHook("copied"); err != nil {
+		return err
+	}
+	if err := s.moveAlias(ctx, s.VendorsAlias(), index); err != nil {
+		return err
+	}
+	if err := s.rebuildHook("reads moved"); err != nil {
+		return err
+	}
+	return s.finishOld(ctx, old, mark)
+}
+
+// finishRebuilds finishes the rebuilds into version v whose aliases moved: every older version
+// of the vendors index still there is merged into the current one and deleted.
+func (s *Store) finishRebuilds(ctx context.Context, v int) error {
+	found := map[string]json.RawMessage{}
+	yes := true
+	req := esapi.IndicesGetRequest{Index: []string{s.prefix + "-vendors-v*"}, AllowNoIndices: &yes, FilterPath: []string{"*.settings.index.provided_name"}}
+	if _, err := s.do(ctx, req, &found); err != nil {
+		return fmt.Errorf("elastic: migrate: list the vendors indices: %w", err)
+	}
+	for index := range found {
+		if old, ok := s.vendorsVersionOf(index); ok && old < v {
+			if err := s.finishOld(ctx, index, -1); err != nil {
+				return fmt.Errorf("elastic: migrate: finish the copy of %s: %w", index, err)
+			}
+		}
+	}
+	return nil
+}
+
+// finishOld merges into the index of the write alias the documents of old written after
+// sequence number mark (all with -1), then deletes old.
+func (s *Store) finishOld(ctx context.Context, old string, mark int64) error {
+	if err := s.copyVendors(ctx, old, mark); err != nil {
+		return err
+	}
+	yes := true
+	if _, err := s.do(ctx, esapi.IndicesDeleteRequest{Index: []string{old}, IgnoreUnavailable: &yes}, nil); err != nil {
+		return fmt.Errorf("delete %s: %w", old, err)
+	}
+	return nil
+}
+
+// maxSeqNo is the highest sequence number of index's documents (-1 when it has none), after a
+// refresh: every write after this call has a higher one.
+func (s *Store) maxSeqNo(ctx context.Context, index string) (int64, error) {
+	if _, err := s.do(ctx, esapi.IndicesRefreshRequest{Index: []string{index}}, nil); err != nil {
+		return 0, fmt.Errorf("refresh %s: %w", index, err)
+	}
+	body, _ := json.Marshal(obj{"size": 1, "_source": false, "track_total_hits": false, "sort": []any{obj{"_seq_no": "desc"}}})
+	var res struct {
+		Hits struct {
+			Hits []struct {
+				SeqNo int64 `json:"_seq_no"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	yes := true
+	if _, err := s.do(ctx, esapi.SearchRequest{Index: []string{index}, Body: bytes.NewReader(body), SeqNoPrimaryTerm: &yes}, &res); err != nil {
+		return 0, fmt.Errorf("highest sequence number of %s: %w", index, err)
+	}
+	if len(res.Hits.Hits) == 0 {
+		return -1, nil
+	}
+	return res.Hits.Hits[0].SeqNo, nil
+}
+
+// copyVendors merges the documents of index from written after sequence number after (all with
+// -1) into the index of the write alias, after a refresh of from (a search sees only what was
+// refreshed).
+func (s *Store) copyVendors(ctx context.Context, from string, after int64) error {
+	if _, err := s.do(ctx, esapi.IndicesRefreshRequest{Index: []string{from}}, nil); err != nil {
+		return fmt.Errorf("refresh %s: %w", from, err)
+	}
+	var query obj
+	if after >= 0 {
+		query = obj{"range": obj{"_seq_no": obj{"gt": after}}}
+	}
+	// Batches are merged by copyWriters at once while the next are read.
+	g, gctx := errgroup.WithContext(ctx)
+	batches := make(chan []scanHit, copyWriters)
+	for range copyWriters {
+		g.Go(func() error {
+			for hits := range batches {
+				if err := s.mergeVendors(gctx, hits); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	err := s.scanVendors(gctx, from, query, nil, copyBatch, func(hits []scanHit) error {
+		select {
+		case batches <- hits:
+			return nil
+		case <-gctx.Done():
+			return gctx.Err()
+		}
+	})
+	close(batches)
+	if werr := g.Wait(); werr != nil {
+		return werr
+	}
+	return err
+}
+
+// mergeVendors merges documents of another version into the index of the write alias: a
+// document it does not have is written as it is; one it has takes, part by part, what the
+// other holds of a later event (merge). Each write is conditional on the document being as
+// read; one written meanwhile is merged again through update.
+func (s *Store) mergeVendors(ctx context.Context, hits []scanHit) error {
+	ids := make([]string, len(hits))
+	for i, h := range hits {
+		ids[i] = h.ID
+	}
+	got, err := s.mget(ctx, s.writeAlias(), ids)
+	if err != nil {
+		return fmt.Errorf("read documents: %w", err)
+	}
+	now := s.now()
+	srcs := map[string]*vendorDoc{}
+	var ops []bulkOp
+	for i, h := range hits {
+		src := &vendorDoc{}
+		if err := json.Unmarshal(h.Source, src); err != nil {
+			return fmt.Errorf("decode %s: %w", h.ID, err)
+		}
+		srcs[h.ID] = src
+		var d vendorDoc
+		var before []byte
+		if got[i].Found {
+			if err := json.Unmarshal(got[i].Source, &d); err != nil {
+				return fmt.Errorf("decode %s: %w", h.ID, err)
+			}
+			before, _ = json.Marshal(&d)
+			d.merge(src)
+		} else {
+			d = *src
+		}
+		d.recount(now)
+		doc, err := json.Marshal(&d)
+		if err != nil {
+			return fmt.Errorf("encode %s: %w", h.ID, err)
+		}
+		if got[i].Found && string(before) == string(doc) {
+			continue
+		}
+		ops = append(ops, bulkOp{ID: h.ID, Found: got[i].Found, SeqNo: got[i].SeqNo, PrimaryTerm: got[i].PrimaryTerm, Doc: json.RawMessage(doc)})
+	}
+	res, err := s.bulk(ctx, s.writeAlias(), ops)
+	if err != nil {
+		return fmt.Errorf("write documents: %w", err)
+	}
+	for _, op := range ops {
+		if res[op.ID] != http.StatusConflict {
+			continue
+		}
+		id, err := uuid.Parse(op.ID)
+		if err != nil {
+			return fmt.Errorf("document id %q: %w", op.ID, err)
+		}
+		src := srcs[op.ID]
+		if err := s.update(ctx, id, func(d *vendorDoc, found bool) bool {
+			if !found {
+				*d = *src
+				return true
+			}
+			d.merge(src)
+			return true
+		}); err != nil {
+			return fmt.Errorf("merge %s: %w", op.ID, err)
+		}
 	}
 	return nil
 }
 
 // createIndex creates version v of index name (schema/elasticsearch/<name>.v<v>.json) under
-// the store's prefix unless it exists, and points alias at it.
-func (s *Store) createIndex(ctx context.Context, name string, v int, alias string) error {
+// the store's prefix unless it exists, and points each of aliases at it.
+func (s *Store) createIndex(ctx context.Context, name string, v int, aliases ...string) error {
 	index := fmt.Sprintf("%s-%s-v%d", s.prefix, name, v)
 	body, err := esschema.Indices.ReadFile(fmt.Sprintf("%s.v%d.json", name, v))
 	if err != nil {
@@ -215,11 +537,16 @@ func (s *Store) createIndex(ctx context.Context, name string, v int, alias strin
 	if err != nil && !(errors.As(err, &ee) && ee.Type == "resource_already_exists_exception") {
 		return fmt.Errorf("create index %s: %w", index, err)
 	}
-	actions, _ := json.Marshal(map[string]any{"actions": []any{
-		map[string]any{"add": map[string]any{"index": index, "alias": alias, "is_write_index": true}},
-	}})
-	if _, err := s.do(ctx, esapi.IndicesUpdateAliasesRequest{Body: bytes.NewReader(actions)}, nil); err != nil {
-		return fmt.Errorf("alias %s to %s: %w", alias, index, err)
+	if len(aliases) == 0 {
+		return nil
+	}
+	var actions []any
+	for _, alias := range aliases {
+		actions = append(actions, obj{"add": obj{"index": index, "alias": alias, "is_write_index": true}})
+	}
+	body, _ = json.Marshal(obj{"actions": actions})
+	if _, err := s.do(ctx, esapi.IndicesUpdateAliasesRequest{Body: bytes.NewReader(body)}, nil); err != nil {
+		return fmt.Errorf("aliases %v to %s: %w", aliases, index, err)
 	}
 	return nil
 }
@@ -311,8 +638,8 @@ func (s *Store) upgrade(ctx context.Context, index string, v int) error {
 			d.recount(s.now())
 			ops = append(ops, bulkOp{ID: h.ID, Found: true, SeqNo: h.SeqNo, PrimaryTerm: h.PrimaryTerm, Doc: &d})
 		}
-		// Through the alias, which points at index while it is upgraded.
-		res, err := s.bulk(ctx, s.VendorsAlias(), ops)
+		// Through the write alias, which points at index while it is upgraded.
+		res, err := s.bulk(ctx, s.writeAlias(), ops)
 		if err != nil {
 			return fmt.Errorf("rewrite documents: %w", err)
 		}
@@ -422,18 +749,31 @@ func (e *Error) Error() string {
 // do sends req and decodes a successful answer into out (when not nil). Statuses in ok are
 // successes too (out is left alone); every other status from 300 is an *Error.
 func (s *Store) do(ctx context.Context, req esapi.Request, out any, ok ...int) (int, error) {
+	status, body, err := s.send(ctx, req, ok...)
+	if err != nil || out == nil || body == nil { // body nil: a status of ok
+		return status, err
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return status, fmt.Errorf("decode answer: %w", err)
+	}
+	return status, nil
+}
+
+// send sends req and returns a successful answer's status and body (statuses in ok are
+// successes too, with a nil body); every other status from 300 is an *Error.
+func (s *Store) send(ctx context.Context, req esapi.Request, ok ...int) (int, []byte, error) {
 	res, err := req.Do(ctx, s.es)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(res.Body)
 	if err != nil {
-		return res.StatusCode, fmt.Errorf("read answer: %w", err)
+		return res.StatusCode, nil, fmt.Errorf("read answer: %w", err)
 	}
 	for _, st := range ok {
 		if res.StatusCode == st {
-			return st, nil
+			return st, nil, nil
 		}
 	}
 	if res.StatusCode >= 300 {
@@ -451,14 +791,9 @@ func (s *Store) do(ctx context.Context, req esapi.Request, out any, ok ...int) (
 			e.Reason = string(body)
 		}
 		if e.Type == "index_not_found_exception" {
-			return res.StatusCode, fmt.Errorf("%w: %w", ErrNotMigrated, e)
+			return res.StatusCode, nil, fmt.Errorf("%w: %w", ErrNotMigrated, e)
 		}
-		return res.StatusCode, e
+		return res.StatusCode, nil, e
 	}
-	if out != nil {
-		if err := json.Unmarshal(body, out); err != nil {
-			return res.StatusCode, fmt.Errorf("decode answer: %w", err)
-		}
-	}
-	return res.StatusCode, nil
+	return res.StatusCode, body, nil
 }

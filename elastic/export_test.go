@@ -17,3 +17,10 @@ func (s *Store) WriteBookingStateOnly(ctx context.Context, e event.Envelope, p b
 	_, err := s.writeBookingStates(ctx, []bookingWrite{w}, false, map[string]*pendingPeriod{})
 	return err
 }
+
+// SetVendorsVersion makes Migrate bring the vendors index to version v instead of the newest.
+func (s *Store) SetVendorsVersion(v int) { s.vendorsVersion = v }
+
+// OnRebuild calls fn at each stage of a rebuild ("writes moved", "copied", "reads moved"); its
+// error stops the rebuild there.
+func (s *Store) OnRebuild(fn func(stage string) error) { s.onRebuild = fn }

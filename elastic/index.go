@@ -235,6 +235,20 @@ func (d *vendorDoc) applyVendor(v *vendors.Vendor, seq int64, equal bool) bool {
 	return true
 }
 
+// merge takes, part by part, what o (the same vendor's document in another index) holds of a
+// later event than d: the vendor's fields and itineraries (Seq) and its pricing (PriceSeq). At
+// the same seq d's part is kept: it comes from the same event.
+func (d *vendorDoc) merge(o *vendorDoc) {
+	if o.Indexed && (!d.Indexed || o.Seq > d.Seq) {
+		p := *d
+		*d = *o
+		d.PriceSeq, d.FloorPercent, d.CeilingPercent, d.Prices, d.Profiles = p.PriceSeq, p.FloorPercent, p.CeilingPercent, p.Prices, p.Profiles
+	}
+	if o.PriceSeq > d.PriceSeq {
+		d.PriceSeq, d.FloorPercent, d.CeilingPercent, d.Prices, d.Profiles = o.PriceSeq, o.FloorPercent, o.CeilingPercent, o.Prices, o.Profiles
+	}
+}
+
 // UpsertVendor implements search.Store: the vendor's fields and itineraries are replaced when
 // seq is newer than the document's, keeping the vendor's pricing.
 func (s *Store) UpsertVendor(ctx context.Context, v *vendors.Vendor, seq int64) error {
@@ -364,7 +378,7 @@ func (s *Store) update(ctx context.Context, id uuid.UUID, fn func(d *vendorDoc, 
 			PrimaryTerm int             `json:"_primary_term"`
 			Source      json.RawMessage `json:"_source"`
 		}
-		if _, err := s.do(ctx, esapi.GetRequest{Index: s.VendorsAlias(), DocumentID: id.String()}, &got, http.StatusNotFound); err != nil {
+		if _, err := s.do(ctx, esapi.GetRequest{Index: s.writeAlias(), DocumentID: id.String()}, &got, http.StatusNotFound); err != nil {
 			return fmt.Errorf("read: %w", err)
 		}
 		var d vendorDoc
@@ -382,7 +396,7 @@ func (s *Store) update(ctx context.Context, id uuid.UUID, fn func(d *vendorDoc, 
 			return fmt.Errorf("encode: %w", err)
 		}
 		yes := true
-		req := esapi.IndexRequest{Index: s.VendorsAlias(), DocumentID: id.String(), Body: bytes.NewReader(body),
+		req := esapi.IndexRequest{Index: s.writeAlias(), DocumentID: id.String(), Body: bytes.NewReader(body),
 			Refresh: s.refresh, RequireAlias: &yes}
 		if got.Found {
 			req.IfSeqNo, req.IfPrimaryTerm = &got.SeqNo, &got.PrimaryTerm

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -248,6 +249,7 @@ func TestMigrate_UpgradesVersion1InPlace(t *testing.T) {
 	ctx := context.Background()
 	// An index made by the first version of the adapter, with a document it wrote.
 	s, v, index := oldIndex(t, 1, nil)
+	s.SetVendorsVersion(3) // the last version that only adds fields (4 sorts the index: a rebuild)
 	it := v.Itineraries[0]
 
 	for range 2 { // the second finds nothing left to do
@@ -313,6 +315,13 @@ func oldIndex(t *testing.T, version int, extra map[string]any) (*elastic.Store, 
 	sendJSON(t, http.MethodPost, serverURL()+"/_aliases", map[string]any{"actions": []any{
 		map[string]any{"add": map[string]any{"index": index, "alias": s.VendorsAlias(), "is_write_index": true}}}})
 	v := testHotel(2)
+	sendJSON(t, http.MethodPut, serverURL()+"/"+index+"/_doc/"+v.ID.String()+"?refresh=true", oldDoc(v, 1, extra))
+	return s, v, index
+}
+
+// oldDoc is the document of v, as of its vendor event seq, as the first versions of the adapter
+// wrote it, its itinerary with extra fields.
+func oldDoc(v *vendors.Vendor, seq int64, extra map[string]any) map[string]any {
 	sch := search.ScheduleOf(v)
 	it := v.Itineraries[0]
 	itDoc := map[string]any{"itinerary_id": it.ID.String(), "kind": "room", "type": it.Type,
@@ -321,13 +330,104 @@ func oldIndex(t *testing.T, version int, extra map[string]any) (*elastic.Store, 
 	for k, x := range extra {
 		itDoc[k] = x
 	}
-	sendJSON(t, http.MethodPut, serverURL()+"/"+index+"/_doc/"+v.ID.String()+"?refresh=true", map[string]any{
-		"vendor_id": v.ID.String(), "indexed": true, "seq": 1, "kind": v.Kind, "name": v.Name, "city": "lisbon",
+	return map[string]any{
+		"vendor_id": v.ID.String(), "indexed": true, "seq": seq, "kind": v.Kind, "name": v.Name, "city": "lisbon",
 		"city_name": "Lisbon", "country_code": "PT", "location": map[string]any{"lat": v.Lat, "lon": v.Lon},
 		"lat": v.Lat, "lon": v.Lon, "star_rating": v.StarRating, "rating": v.Rating, "currency": "EUR", "active": true,
 		"schedule_key": sch.Key(), "schedule": sch, "itineraries": []any{itDoc},
+	}
+}
+
+// An index of version 3 is rebuilt as version 4 (sorted by rating) beside it. Writes of both
+// builds during the copy are kept: this build's indexer writes to the new index from the start
+// (a renamed vendor), the build before's through the read alias to the old one until the alias
+// moves (a vendor rated again, a new vendor), and its stamp of the vendor's event decides. A
+// rebuild stopped after the aliases moved is finished by the next Migrate, which deletes the old
+// index.
+func TestMigrate_RebuildsVersion3Sorted(t *testing.T) {
+	for _, stopped := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stopped after the aliases moved=%v", stopped), func(t *testing.T) { rebuildVersion3(t, stopped) })
+	}
+}
+
+func rebuildVersion3(t *testing.T, stopped bool) {
+	ctx := context.Background()
+	dying, cancel := context.WithCancel(ctx)
+	defer cancel()
+	bounds := map[string]any{"floor_price": 10000, "ceiling_price": 10000}
+	s, a, old := oldIndex(t, 3, bounds)
+	b, c := testHotel(1), testHotel(1)
+	sendJSON(t, http.MethodPut, serverURL()+"/"+old+"/_doc/"+b.ID.String()+"?refresh=true", oldDoc(b, 5, bounds))
+	a.Rating, b.Rating, c.Rating = 2, 3, 5
+	renamed := *b
+	renamed.Name = "Renamed"
+	stop := errors.New("stopped after the aliases moved")
+	s.OnRebuild(func(stage string) error {
+		switch stage {
+		case "writes moved": // this build's indexer: to the new index
+			if err := s.UpsertVendor(ctx, &renamed, 7); err != nil {
+				t.Errorf("upsert during the rebuild: %v", err)
+			}
+		case "copied": // the build before's, through the read alias: to the old index
+			sendJSON(t, http.MethodPut, serverURL()+"/"+s.VendorsAlias()+"/_doc/"+a.ID.String(), oldDoc(a, 3, bounds))
+			sendJSON(t, http.MethodPut, serverURL()+"/"+s.VendorsAlias()+"/_doc/"+c.ID.String(), oldDoc(c, 4, bounds))
+		case "reads moved":
+			if stopped { // as the process dies: nothing after runs
+				cancel()
+				return stop
+			}
+		}
+		return nil
 	})
-	return s, v, index
+	if err := s.Migrate(dying); stopped && !errors.Is(err, stop) || !stopped && err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	s.OnRebuild(nil)
+	for range 2 { // a stopped rebuild is finished; then nothing is left to do
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatalf("migrate: %v", err)
+		}
+	}
+	index := fmt.Sprintf("%s-vendors-v%d", strings.TrimSuffix(s.VendorsAlias(), "-vendors"), 4)
+	for _, alias := range []string{s.VendorsAlias(), s.VendorsAlias() + "-write"} {
+		aliases := map[string]any{}
+		if st := getJSON(t, serverURL()+"/_alias/"+alias, &aliases); st != http.StatusOK || len(aliases) != 1 || aliases[index] == nil {
+			t.Fatalf("alias %s: status %d, %v: want it on %s", alias, st, aliases, index)
+		}
+	}
+	if st := getJSON(t, serverURL()+"/"+old, nil); st != http.StatusNotFound {
+		t.Fatalf("%s: status %d after the rebuild, want 404 (deleted)", old, st)
+	}
+	var settings map[string]struct {
+		Settings struct {
+			Index struct {
+				Sort struct {
+					Field []string `json:"field"`
+				} `json:"sort"`
+			} `json:"index"`
+		} `json:"settings"`
+	}
+	getJSON(t, serverURL()+"/"+index+"/_settings", &settings)
+	if got := settings[index].Settings.Index.Sort.Field; !slices.Equal(got, []string{"rating", "vendor_id"}) {
+		t.Fatalf("%s is sorted by %v, want rating, vendor_id", index, got)
+	}
+	if err := s.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f := search.Filter{City: "lisbon", Sort: search.ByRating}
+	f.Normalize()
+	page, err := s.Search(ctx, f, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range page.Vendors {
+		got = append(got, fmt.Sprintf("%s %.0f", v.Name, v.Rating))
+	}
+	want := []string{c.Name + " 5", "Renamed 3", a.Name + " 2"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("after the rebuild: %v, want %v", got, want)
+	}
 }
 
 // A document of version 2 has no min_floor_price, on which a dated search of one unit with no
@@ -336,6 +436,7 @@ func oldIndex(t *testing.T, version int, extra map[string]any) (*elastic.Store, 
 func TestMigrate_UpgradesVersion2InPlace(t *testing.T) {
 	ctx := context.Background()
 	s, v, index := oldIndex(t, 2, map[string]any{"floor_price": 10000, "ceiling_price": 10000})
+	s.SetVendorsVersion(3)
 	for range 2 { // the second finds nothing left to do
 		if err := s.Migrate(ctx); err != nil {
 			t.Fatalf("migrate from version 2: %v", err)

@@ -3,8 +3,9 @@
 // A released version is never edited: a change of mapping is a new version. When the new
 // version only adds fields to the one an alias points at (same settings, every old field as it
 // was), elastic.(*Store).Migrate applies it to that index in place and fills the new fields of
-// its documents; otherwise it creates the new version next to the old one, to be filled by
-// replaying the events.
+// its documents; otherwise (other settings: version 4 sorts the index by rating) it builds the
+// new version next to the old one from the old one's documents, moves the aliases and deletes
+// the old one (elastic's rebuild).
 package elasticsearch
 
 import "embed"
