@@ -315,7 +315,8 @@ const (
 //  1. the bookings that documents of before kept go to the availability index (the copy
 //     keeps only what a document of now holds);
 //  2. the new index is created and the write alias points at it: from then on this build's
-//     indexer writes there (searches still read old, without those writes, until step 4);
+//     indexer writes there, a document not copied yet read from old first (update), and
+//     searches still read old, without those writes, until step 4;
 //  3. every document of old is merged into the new index part by part (merge: the vendor's
 //     fields and its pricing each from the later event), so that neither an event the
 //     indexer wrote to the new index nor one written to old is lost;
@@ -497,6 +498,23 @@ func (s *Store) mergeVendors(ctx context.Context, hits []scanHit) error {
 		}
 		ops = append(ops, bulkOp{ID: h.ID, Found: got[i].Found, SeqNo: got[i].SeqNo, PrimaryTerm: got[i].PrimaryTerm, Doc: json.RawMessage(doc)})
 	}
+	return s.writeVendors(ctx, ops, func(id string) func(*vendorDoc, bool) bool {
+		src := srcs[id]
+		return func(d *vendorDoc, found bool) bool {
+			if !found {
+				*d = *src
+				return true
+			}
+			d.merge(src)
+			return true
+		}
+	})
+}
+
+// writeVendors writes ops (read as of their SeqNo and PrimaryTerm) through the write alias in
+// one _bulk request; a document written by someone else since it was read is changed again,
+// through update, by the function again(id) returns.
+func (s *Store) writeVendors(ctx context.Context, ops []bulkOp, again func(id string) func(d *vendorDoc, found bool) bool) error {
 	res, err := s.bulk(ctx, s.writeAlias(), ops)
 	if err != nil {
 		return fmt.Errorf("write documents: %w", err)
@@ -509,16 +527,8 @@ func (s *Store) mergeVendors(ctx context.Context, hits []scanHit) error {
 		if err != nil {
 			return fmt.Errorf("document id %q: %w", op.ID, err)
 		}
-		src := srcs[op.ID]
-		if err := s.update(ctx, id, func(d *vendorDoc, found bool) bool {
-			if !found {
-				*d = *src
-				return true
-			}
-			d.merge(src)
-			return true
-		}); err != nil {
-			return fmt.Errorf("merge %s: %w", op.ID, err)
+		if err := s.update(ctx, id, again(op.ID)); err != nil {
+			return fmt.Errorf("write %s again: %w", op.ID, err)
 		}
 	}
 	return nil
@@ -639,23 +649,9 @@ func (s *Store) upgrade(ctx context.Context, index string, v int) error {
 			ops = append(ops, bulkOp{ID: h.ID, Found: true, SeqNo: h.SeqNo, PrimaryTerm: h.PrimaryTerm, Doc: &d})
 		}
 		// Through the write alias, which points at index while it is upgraded.
-		res, err := s.bulk(ctx, s.writeAlias(), ops)
-		if err != nil {
-			return fmt.Errorf("rewrite documents: %w", err)
-		}
-		for _, op := range ops {
-			if res[op.ID] != http.StatusConflict {
-				continue
-			}
-			id, err := uuid.Parse(op.ID)
-			if err != nil {
-				return fmt.Errorf("document id %q: %w", op.ID, err)
-			}
-			if err := s.update(ctx, id, func(_ *vendorDoc, found bool) bool { return found }); err != nil {
-				return fmt.Errorf("rewrite %s: %w", op.ID, err)
-			}
-		}
-		return nil
+		return s.writeVendors(ctx, ops, func(string) func(*vendorDoc, bool) bool {
+			return func(_ *vendorDoc, found bool) bool { return found }
+		})
 	})
 }
 

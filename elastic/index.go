@@ -367,8 +367,9 @@ func (d *vendorDoc) applyPrices(seq int64, p pricing.PriceEvent, whole bool) boo
 // maxAttempts bounds the read-modify-write retries of one update.
 const maxAttempts = 100
 
-// update reads a vendor's document, lets fn change it (fn reports whether to write), counts
-// its busy periods again and writes it back if nobody wrote it in between (if_seq_no and
+// update reads a vendor's document (through the write alias; during a rebuild, one not copied
+// yet from the old index), lets fn change it (fn reports whether to write), counts its derived
+// fields again and writes it back if nobody wrote it in between (if_seq_no and
 // if_primary_term; a new document with op_type create), retrying on conflict.
 func (s *Store) update(ctx context.Context, id uuid.UUID, fn func(d *vendorDoc, found bool) bool) error {
 	for range maxAttempts {
@@ -381,13 +382,29 @@ func (s *Store) update(ctx context.Context, id uuid.UUID, fn func(d *vendorDoc, 
 		if _, err := s.do(ctx, esapi.GetRequest{Index: s.writeAlias(), DocumentID: id.String()}, &got, http.StatusNotFound); err != nil {
 			return fmt.Errorf("read: %w", err)
 		}
+		found, source := got.Found, got.Source
+		if !found {
+			// While a new version of the index is built (rebuild), the write alias points at
+			// it and a document not copied yet is in the old one, behind the search alias: the
+			// event applies to that (a price event carries only the prices it changes), and the
+			// copy then keeps this newer document. Otherwise both aliases name one index and
+			// this finds nothing either (a new vendor's first event).
+			var old struct {
+				Found  bool            `json:"found"`
+				Source json.RawMessage `json:"_source"`
+			}
+			if _, err := s.do(ctx, esapi.GetRequest{Index: s.VendorsAlias(), DocumentID: id.String()}, &old, http.StatusNotFound); err != nil {
+				return fmt.Errorf("read: %w", err)
+			}
+			found, source = old.Found, old.Source
+		}
 		var d vendorDoc
-		if got.Found {
-			if err := json.Unmarshal(got.Source, &d); err != nil {
+		if found {
+			if err := json.Unmarshal(source, &d); err != nil {
 				return fmt.Errorf("decode: %w", err)
 			}
 		}
-		if !fn(&d, got.Found) {
+		if !fn(&d, found) {
 			return nil
 		}
 		d.recount(s.now())

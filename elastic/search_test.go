@@ -356,6 +356,16 @@ func rebuildVersion3(t *testing.T, stopped bool) {
 	defer cancel()
 	bounds := map[string]any{"floor_price": 10000, "ceiling_price": 10000}
 	s, a, old := oldIndex(t, 3, bounds)
+	// a has dynamic pricing, with a stored price for a night.
+	it := a.Itineraries[0].ID.String()
+	night1 := time.Now().Add(240 * time.Hour).Truncate(time.Hour)
+	night2 := night1.Add(24 * time.Hour)
+	priced := func(doc map[string]any) map[string]any {
+		doc["price_seq"], doc["price_floor_percent"], doc["price_ceiling_percent"] = 10, 50, 200
+		doc["prices"] = map[string]any{it: map[string]any{strconv.FormatInt(night1.Unix(), 10): 12000}}
+		return doc
+	}
+	sendJSON(t, http.MethodPut, serverURL()+"/"+old+"/_doc/"+a.ID.String()+"?refresh=true", priced(oldDoc(a, 1, bounds)))
 	b, c := testHotel(1), testHotel(1)
 	sendJSON(t, http.MethodPut, serverURL()+"/"+old+"/_doc/"+b.ID.String()+"?refresh=true", oldDoc(b, 5, bounds))
 	a.Rating, b.Rating, c.Rating = 2, 3, 5
@@ -368,8 +378,12 @@ func rebuildVersion3(t *testing.T, stopped bool) {
 			if err := s.UpsertVendor(ctx, &renamed, 7); err != nil {
 				t.Errorf("upsert during the rebuild: %v", err)
 			}
+			// A price event carries only the prices it changes: it applies to a's document
+			// of the old index, not to nothing.
+			applyPrices(t, s, 20, pricing.PriceEvent{VendorID: a.ID,
+				Periods: []pricing.PeriodPrice{{ItineraryID: a.Itineraries[0].ID, StartsAt: night2, Price: 13000}}})
 		case "copied": // the build before's, through the read alias: to the old index
-			sendJSON(t, http.MethodPut, serverURL()+"/"+s.VendorsAlias()+"/_doc/"+a.ID.String(), oldDoc(a, 3, bounds))
+			sendJSON(t, http.MethodPut, serverURL()+"/"+s.VendorsAlias()+"/_doc/"+a.ID.String(), priced(oldDoc(a, 3, bounds)))
 			sendJSON(t, http.MethodPut, serverURL()+"/"+s.VendorsAlias()+"/_doc/"+c.ID.String(), oldDoc(c, 4, bounds))
 		case "reads moved":
 			if stopped { // as the process dies: nothing after runs
@@ -427,6 +441,18 @@ func rebuildVersion3(t *testing.T, stopped bool) {
 	want := []string{c.Name + " 5", "Renamed 3", a.Name + " 2"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("after the rebuild: %v, want %v", got, want)
+	}
+	var doc struct {
+		Source struct {
+			PriceSeq int64                       `json:"price_seq"`
+			Floor    *int                        `json:"price_floor_percent"`
+			Prices   map[string]map[string]int64 `json:"prices"`
+		} `json:"_source"`
+	}
+	getJSON(t, serverURL()+"/"+s.VendorsAlias()+"/_doc/"+a.ID.String(), &doc)
+	if p := doc.Source.Prices[it]; doc.Source.PriceSeq != 20 || doc.Source.Floor == nil || *doc.Source.Floor != 50 ||
+		p[strconv.FormatInt(night1.Unix(), 10)] != 12000 || p[strconv.FormatInt(night2.Unix(), 10)] != 13000 {
+		t.Fatalf("a's pricing after the rebuild: %+v, want its settings and both nights' prices", doc.Source)
 	}
 }
 
