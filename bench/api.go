@@ -321,17 +321,22 @@ func parseRedisBenchmark(out string, n int64) (Figures, error) {
 	return Figures{}, fmt.Errorf("redis-benchmark printed no GET figures: %q", out)
 }
 
-// SearchShape is one query shape of the search scenario: the API's query string.
+// SearchShape is one query shape of the search scenario: the API's query strings, one, or for
+// a dated shape one per check-in day of a week (CheckInDays), taken in turn.
 type SearchShape struct {
-	Name  string
-	Query url.Values
+	Name    string
+	Queries []url.Values
 }
+
+// CheckInDays is how many check-in days in a row a dated shape asks about, from three days
+// after the run. A price walk's length depends on the night: the cheapest vendors priced at
+// their floor one night, far above it the next (BENCHMARKS.md, "Then the date changed").
+const CheckInDays = 7
 
 // SearchShapes are the query shapes of the search scenario over a data set made by reservo
 // seed: place by city or by distance, kind, room type or cuisine, dates with availability,
 // and each sort order. today is the first day the dated shapes may use.
 func SearchShapes(cities []string, lat, lon float64, today time.Time) []SearchShape {
-	in := today.AddDate(0, 0, 3)
 	q := func(kv ...string) url.Values {
 		v := url.Values{}
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -345,15 +350,28 @@ func SearchShapes(cities []string, lat, lon float64, today time.Time) []SearchSh
 		v.Set("lon", strconv.FormatFloat(lon, 'f', 4, 64))
 		return v
 	}
-	date, dinner := in.Format(time.DateOnly), in.Format(time.DateOnly)+"T20:00"
-	out := in.AddDate(0, 0, 2).Format(time.DateOnly)
+	// dated is a shape's query for each check-in day.
+	dated := func(query func(date, dinner, out string) url.Values) []url.Values {
+		var qs []url.Values
+		for d := range CheckInDays {
+			in := today.AddDate(0, 0, 3+d)
+			qs = append(qs, query(in.Format(time.DateOnly), in.Format(time.DateOnly)+"T20:00", in.AddDate(0, 0, 2).Format(time.DateOnly)))
+		}
+		return qs
+	}
 	return []SearchShape{
-		{"city + kind + dates", q("kind", "hotel", "city", cities[0], "check_in", date, "check_out", out, "party_size", "2")},
-		{"city + room type", q("kind", "hotel", "city", cities[1], "type", "double")},
-		{"radius + cuisine + seating", ll("radius_km", "15", "cuisine", "italian", "start_time", dinner, "party_size", "2")},
-		{"radius + dates, by price", ll("kind", "hotel", "radius_km", "30", "check_in", date, "check_out", out, "sort", "price")},
-		{"city, by rating", q("kind", "restaurant", "city", cities[0], "sort", "rating")},
-		{"country + kind, by rating", q("kind", "hotel", "country", "PT", "sort", "rating")},
+		{"city + kind + dates", dated(func(date, _, out string) url.Values {
+			return q("kind", "hotel", "city", cities[0], "check_in", date, "check_out", out, "party_size", "2")
+		})},
+		{"city + room type", []url.Values{q("kind", "hotel", "city", cities[1], "type", "double")}},
+		{"radius + cuisine + seating", dated(func(_, dinner, _ string) url.Values {
+			return ll("radius_km", "15", "cuisine", "italian", "start_time", dinner, "party_size", "2")
+		})},
+		{"radius + dates, by price", dated(func(date, _, out string) url.Values {
+			return ll("kind", "hotel", "radius_km", "30", "check_in", date, "check_out", out, "sort", "price")
+		})},
+		{"city, by rating", []url.Values{q("kind", "restaurant", "city", cities[0], "sort", "rating")}},
+		{"country + kind, by rating", []url.Values{q("kind", "hotel", "country", "PT", "sort", "rating")}},
 	}
 }
 
@@ -365,36 +383,50 @@ func Search(ctx context.Context, c *Client, store *postgres.SearchStore, db *pos
 		sql  string
 		args []any
 	}
-	stmts := make([]stmt, len(shapes))
+	// The queries each shape finds vendors with (a night when every restaurant of a dated
+	// shape is closed is left out); both sides send the same ones in turn.
+	var queries []url.Values
+	var stmts []stmt
+	byShape := make([][]int, len(shapes))
 	now := time.Now()
 	for i, s := range shapes {
-		f, err := searchFilter(s.Query)
-		if err != nil {
-			return Result{}, fmt.Errorf("shape %s: %w", s.Name, err)
+		for _, query := range s.Queries {
+			f, err := searchFilter(query)
+			if err != nil {
+				return Result{}, fmt.Errorf("shape %s: %w", s.Name, err)
+			}
+			sql, args, err := store.Statement(ctx, f, now)
+			if err != nil {
+				return Result{}, fmt.Errorf("shape %s: %w", s.Name, err)
+			}
+			if sql == "" {
+				continue
+			}
+			var page struct {
+				Vendors []struct{} `json:"vendors"`
+			}
+			if err := c.Do(ctx, "GET", "/vendors?"+query.Encode(), "", nil, nil, &page); err != nil {
+				return Result{}, fmt.Errorf("shape %s: %w", s.Name, err)
+			}
+			if len(page.Vendors) > 0 {
+				byShape[i] = append(byShape[i], len(queries))
+				queries, stmts = append(queries, query), append(stmts, stmt{sql, args})
+			}
 		}
-		sql, args, err := store.Statement(ctx, f, now)
-		if err != nil {
-			return Result{}, fmt.Errorf("shape %s: %w", s.Name, err)
-		}
-		if sql == "" {
-			return Result{}, fmt.Errorf("shape %s matches nothing in this data set", s.Name)
-		}
-		stmts[i] = stmt{sql, args}
-		var page struct {
-			Vendors []struct{} `json:"vendors"`
-		}
-		if err := c.Do(ctx, "GET", "/vendors?"+s.Query.Encode(), "", nil, nil, &page); err != nil {
-			return Result{}, fmt.Errorf("shape %s: %w", s.Name, err)
-		}
-		if len(page.Vendors) == 0 {
+		if len(byShape[i]) == 0 {
 			return Result{}, fmt.Errorf("shape %s finds no vendor: seed the data set first (reservo seed)", s.Name)
 		}
 	}
+	// The shapes in turn, each its queries in turn.
+	pick := func(i int) int {
+		idx := byShape[i%len(byShape)]
+		return idx[(i/len(byShape))%len(idx)]
+	}
 	product := Load(ctx, "reservo GET /vendors", o.Workers, 1<<30, o.Duration, func(ctx context.Context, i int) error {
-		return c.Do(ctx, "GET", "/vendors?"+shapes[i%len(shapes)].Query.Encode(), "", nil, nil, nil)
+		return c.Do(ctx, "GET", "/vendors?"+queries[pick(i)].Encode(), "", nil, nil, nil)
 	})
 	engine := Load(ctx, "the same SQL, straight to PostgreSQL", o.Workers, 1<<30, o.Duration, func(ctx context.Context, i int) error {
-		s := stmts[i%len(stmts)]
+		s := stmts[pick(i)]
 		// As the store sends it: an unnamed statement, planned for its arguments each time.
 		rows, err := db.Pool.Query(ctx, s.sql, append([]any{pgx.QueryExecModeExec}, s.args...)...)
 		if err != nil {
@@ -439,7 +471,8 @@ func Mixed(ctx context.Context, c *Client, o MixedOptions) (Result, error) {
 		r := rand.New(rand.NewPCG(uint64(i), 3))
 		switch x := r.IntN(1000); {
 		case x < 600:
-			return 0, c.Do(ctx, "GET", "/vendors?"+o.Shapes[r.IntN(len(o.Shapes))].Query.Encode(), "", nil, nil, nil)
+			qs := o.Shapes[r.IntN(len(o.Shapes))].Queries
+			return 0, c.Do(ctx, "GET", "/vendors?"+qs[r.IntN(len(qs))].Encode(), "", nil, nil, nil)
 		case x < 990:
 			return 1, c.Do(ctx, "GET", "/vendor/"+o.Vendors[r.IntN(len(o.Vendors))], "", nil, nil, nil)
 		case x < 995:

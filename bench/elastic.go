@@ -21,26 +21,37 @@ import (
 func SearchElastic(ctx context.Context, store *elastic.Store, esURL string, shapes []SearchShape, o APIOptions) ([]Result, error) {
 	o.defaults()
 	now := time.Now()
-	filters := make([]search.Filter, len(shapes))
-	reqs := make([][]elastic.Request, len(shapes))
+	// Each query a shape finds vendors with (a night when every restaurant of a dated shape
+	// is closed is left out), with the requests the adapter sends for it.
+	var filters []search.Filter
+	var reqs [][]elastic.Request
+	byShape := make([][]int, len(shapes))
 	for i, s := range shapes {
-		f, err := searchFilter(s.Query)
-		if err != nil {
-			return nil, fmt.Errorf("shape %s: %w", s.Name, err)
-		}
-		filters[i] = f
-		page, err := store.Search(ctx, f, now)
-		if err != nil {
-			return nil, fmt.Errorf("shape %s: %w", s.Name, err)
-		}
-		if len(page.Vendors) == 0 {
-			return nil, fmt.Errorf("shape %s finds no vendor: load the data set first (reservo reindex)", s.Name)
-		}
-		if reqs[i], err = store.Requests(ctx, f, now); err != nil {
-			return nil, fmt.Errorf("shape %s: %w", s.Name, err)
+		for _, query := range s.Queries {
+			f, err := searchFilter(query)
+			if err != nil {
+				return nil, fmt.Errorf("shape %s: %w", s.Name, err)
+			}
+			page, err := store.Search(ctx, f, now)
+			if err != nil {
+				return nil, fmt.Errorf("shape %s: %w", s.Name, err)
+			}
+			if len(page.Vendors) == 0 {
+				continue
+			}
+			rs, err := store.Requests(ctx, f, now)
+			if err != nil {
+				return nil, fmt.Errorf("shape %s: %w", s.Name, err)
+			}
+			byShape[i] = append(byShape[i], len(filters))
+			filters, reqs = append(filters, f), append(reqs, rs)
 		}
 	}
-	// Uncompressed, as the adapter asks for its answers (elastic.Open).
+	for i, idx := range byShape {
+		if len(idx) == 0 {
+			return nil, fmt.Errorf("shape %s finds no vendor: load the data set first (reservo reindex)", shapes[i].Name)
+		}
+	}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Workers + 1, DisableCompression: true}, Timeout: time.Minute}
 	base := strings.TrimRight(esURL, "/")
 	send := func(ctx context.Context, rs []elastic.Request) error {
@@ -65,27 +76,42 @@ func SearchElastic(ctx context.Context, store *elastic.Store, esURL string, shap
 		}
 		return nil
 	}
-	run := func(name string, idx []int) Result {
+	// run measures the queries pick(0), pick(1), ... in turn.
+	run := func(name string, pick func(i int) int, idx []int) Result {
 		product := Load(ctx, "reservo elastic.Store.Search", o.Workers, 1<<30, o.Duration, func(ctx context.Context, i int) error {
-			_, err := store.Search(ctx, filters[idx[i%len(idx)]], now)
+			_, err := store.Search(ctx, filters[pick(i)], now)
 			return err
 		})
 		engine := Load(ctx, "the same requests, straight to ES", o.Workers, 1<<30, o.Duration, func(ctx context.Context, i int) error {
-			return send(ctx, reqs[idx[i%len(idx)]])
+			return send(ctx, reqs[pick(i)])
 		})
 		n := 0
 		for _, j := range idx {
 			n += len(reqs[j])
 		}
 		return Result{Scenario: name, Product: product, Engine: engine, Ratio: Ratio(product, engine),
-			Limit: fmt.Sprintf("Elasticsearch's CPU on the requests (%d for these shapes' first pages); the adapter also decodes the hits and sums the dynamic prices in Go", n)}
+			Limit: fmt.Sprintf("Elasticsearch's CPU on the requests (%d for the first pages of these queries); the adapter also decodes the hits and sums the dynamic prices in Go", n)}
 	}
 	var out []Result
-	all := make([]int, len(shapes))
-	for i := range shapes {
-		all[i] = i
-		out = append(out, run(fmt.Sprintf("search on Elasticsearch: %s (%d requests)", shapes[i].Name, len(reqs[i])), []int{i}))
+	var all []int
+	for i, idx := range byShape {
+		all = append(all, idx...)
+		idx := idx
+		lo, hi := len(reqs[idx[0]]), len(reqs[idx[0]])
+		for _, j := range idx {
+			lo, hi = min(lo, len(reqs[j])), max(hi, len(reqs[j]))
+		}
+		n := fmt.Sprint(lo)
+		if hi > lo {
+			n = fmt.Sprintf("%d-%d", lo, hi)
+		}
+		out = append(out, run(fmt.Sprintf("search on Elasticsearch: %s (%s requests, %d queries)", shapes[i].Name, n, len(idx)),
+			func(i int) int { return idx[i%len(idx)] }, idx))
 	}
-	out = append(out, run(fmt.Sprintf("search on Elasticsearch: %d query shapes", len(shapes)), all))
+	// The shapes in turn, each its queries in turn.
+	out = append(out, run(fmt.Sprintf("search on Elasticsearch: %d query shapes", len(shapes)), func(i int) int {
+		idx := byShape[i%len(byShape)]
+		return idx[(i/len(byShape))%len(idx)]
+	}, all))
 	return out, nil
 }
