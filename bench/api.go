@@ -417,11 +417,7 @@ func Search(ctx context.Context, c *Client, store *postgres.SearchStore, db *pos
 			return Result{}, fmt.Errorf("shape %s finds no vendor: seed the data set first (reservo seed)", s.Name)
 		}
 	}
-	// The shapes in turn, each its queries in turn.
-	pick := func(i int) int {
-		idx := byShape[i%len(byShape)]
-		return idx[(i/len(byShape))%len(idx)]
-	}
+	pick := inTurn(byShape)
 	product := Load(ctx, "reservo GET /vendors", o.Workers, 1<<30, o.Duration, func(ctx context.Context, i int) error {
 		return c.Do(ctx, "GET", "/vendors?"+queries[pick(i)].Encode(), "", nil, nil, nil)
 	})
@@ -439,6 +435,16 @@ func Search(ctx context.Context, c *Client, store *postgres.SearchStore, db *pos
 	})
 	return Result{Scenario: fmt.Sprintf("search: %d query shapes", len(shapes)), Product: product, Engine: engine, Ratio: Ratio(product, engine),
 		Limit: "PostgreSQL CPU on the search query; the product also resolves the dated shapes' periods (a second query) and encodes JSON"}, nil
+}
+
+// inTurn picks, for the i-th request of a run, the shapes in turn and each shape's queries in
+// turn, from byShape (the indices of each shape's queries): every shape weighs the same
+// whatever its number of queries.
+func inTurn(byShape [][]int) func(i int) int {
+	return func(i int) int {
+		idx := byShape[i%len(byShape)]
+		return idx[(i/len(byShape))%len(idx)]
+	}
 }
 
 // MixedOptions shape the mixed scenario.

@@ -96,7 +96,6 @@ func SearchElastic(ctx context.Context, store *elastic.Store, esURL string, shap
 	var all []int
 	for i, idx := range byShape {
 		all = append(all, idx...)
-		idx := idx
 		lo, hi := len(reqs[idx[0]]), len(reqs[idx[0]])
 		for _, j := range idx {
 			lo, hi = min(lo, len(reqs[j])), max(hi, len(reqs[j]))
@@ -108,10 +107,6 @@ func SearchElastic(ctx context.Context, store *elastic.Store, esURL string, shap
 		out = append(out, run(fmt.Sprintf("search on Elasticsearch: %s (%s requests, %d queries)", shapes[i].Name, n, len(idx)),
 			func(i int) int { return idx[i%len(idx)] }, idx))
 	}
-	// The shapes in turn, each its queries in turn.
-	out = append(out, run(fmt.Sprintf("search on Elasticsearch: %d query shapes", len(shapes)), func(i int) int {
-		idx := byShape[i%len(byShape)]
-		return idx[(i/len(byShape))%len(idx)]
-	}, all))
+	out = append(out, run(fmt.Sprintf("search on Elasticsearch: %d query shapes", len(shapes)), inTurn(byShape), all))
 	return out, nil
 }

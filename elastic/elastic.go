@@ -392,12 +392,10 @@ func (s *Store) finishOld(ctx context.Context, old string, mark int64) error {
 	return nil
 }
 
-// maxSeqNo is the highest sequence number of index's documents (-1 when it has none), after a
-// refresh: every write after this call has a higher one.
+// maxSeqNo is the highest sequence number of index's searchable documents (-1 when it has
+// none): every write after this call has a higher one (and so may one not refreshed yet, which
+// a catch-up from it merges once more, harmlessly).
 func (s *Store) maxSeqNo(ctx context.Context, index string) (int64, error) {
-	if _, err := s.do(ctx, esapi.IndicesRefreshRequest{Index: []string{index}}, nil); err != nil {
-		return 0, fmt.Errorf("refresh %s: %w", index, err)
-	}
 	body, _ := json.Marshal(obj{"size": 1, "_source": false, "track_total_hits": false, "sort": []any{obj{"_seq_no": "desc"}}})
 	var res struct {
 		Hits struct {

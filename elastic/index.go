@@ -207,13 +207,13 @@ func (d *vendorDoc) priceRange(it *itineraryDoc) (lo, hi int64) {
 func (d *vendorDoc) setVendor(v *vendors.Vendor, seq int64) {
 	sch := search.ScheduleOf(v)
 	key := sch.Key()
+	kept := *d
 	*d = vendorDoc{VendorID: v.ID.String(), Indexed: true, Seq: seq, Kind: v.Kind, Name: v.Name,
 		City: strings.ToLower(strings.Join(strings.Fields(v.City.Name), " ")), CityName: v.City.Name,
 		CountryCode: v.City.CountryCode, Location: &geoPoint{Lat: v.Lat, Lon: v.Lon}, Lat: v.Lat, Lon: v.Lon,
 		Cuisines: v.Cuisines, StarRating: v.StarRating, Rating: v.Rating, Currency: v.Currency, Active: v.Active,
-		ScheduleKey: key, Schedule: &sch, Itineraries: []itineraryDoc{},
-		PriceSeq: d.PriceSeq, FloorPercent: d.FloorPercent, CeilingPercent: d.CeilingPercent, Prices: d.Prices,
-		Profiles: d.Profiles}
+		ScheduleKey: key, Schedule: &sch, Itineraries: []itineraryDoc{}}
+	d.takePricing(&kept)
 	for _, it := range v.Itineraries {
 		fac := it.Facilities
 		if fac == nil {
@@ -240,13 +240,18 @@ func (d *vendorDoc) applyVendor(v *vendors.Vendor, seq int64, equal bool) bool {
 // the same seq d's part is kept: it comes from the same event.
 func (d *vendorDoc) merge(o *vendorDoc) {
 	if o.Indexed && (!d.Indexed || o.Seq > d.Seq) {
-		p := *d
+		kept := *d
 		*d = *o
-		d.PriceSeq, d.FloorPercent, d.CeilingPercent, d.Prices, d.Profiles = p.PriceSeq, p.FloorPercent, p.CeilingPercent, p.Prices, p.Profiles
+		d.takePricing(&kept)
 	}
 	if o.PriceSeq > d.PriceSeq {
-		d.PriceSeq, d.FloorPercent, d.CeilingPercent, d.Prices, d.Profiles = o.PriceSeq, o.FloorPercent, o.CeilingPercent, o.Prices, o.Profiles
+		d.takePricing(o)
 	}
+}
+
+// takePricing sets d's pricing (its seq, bounds, stored prices and profiles) to o's.
+func (d *vendorDoc) takePricing(o *vendorDoc) {
+	d.PriceSeq, d.FloorPercent, d.CeilingPercent, d.Prices, d.Profiles = o.PriceSeq, o.FloorPercent, o.CeilingPercent, o.Prices, o.Profiles
 }
 
 // UpsertVendor implements search.Store: the vendor's fields and itineraries are replaced when
