@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/notify"
@@ -129,6 +130,11 @@ func unreachable(err error) bool {
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	// A pooled PostgreSQL connection the server or the network closed under a request
+	// ("begin: conn closed"): the pool dials a new one for the next.
+	if errors.Is(err, pgconn.ErrConnClosed) {
 		return true
 	}
 	// PostgreSQL's own: connection exceptions (08), the server shutting down or starting (57P0x),

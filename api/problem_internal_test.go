@@ -22,10 +22,11 @@ func TestToProblem_AnUnreachableDependencyIs503(t *testing.T) {
 		err  error
 		want int
 	}{
-		"postgres refused":  {fmt.Errorf("vendor by id: %w", pgErr), 503},
-		"redis refused":     {fmt.Errorf("cache: %w", redisErr), 503},
-		"postgres shutdown": {fmt.Errorf("hold: %w", &pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"}), 503},
-		"a bug":             {fmt.Errorf("hold: %w", &pgconn.PgError{Code: "42703", Message: "column does not exist"}), 500},
+		"postgres refused":           {fmt.Errorf("vendor by id: %w", pgErr), 503},
+		"redis refused":              {fmt.Errorf("cache: %w", redisErr), 503},
+		"postgres connection closed": {fmt.Errorf("finish payment by ref: begin: %w", pgconn.ErrConnClosed), 503},
+		"postgres shutdown":          {fmt.Errorf("hold: %w", &pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"}), 503},
+		"a bug":                      {fmt.Errorf("hold: %w", &pgconn.PgError{Code: "42703", Message: "column does not exist"}), 500},
 	} {
 		if c.err == nil {
 			t.Fatalf("%s: no error to map", name)
