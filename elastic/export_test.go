@@ -18,8 +18,11 @@ func (s *Store) WriteBookingStateOnly(ctx context.Context, e event.Envelope, p b
 	return err
 }
 
-// SetVendorsVersion makes Migrate bring the vendors index to version v instead of the newest.
-func (s *Store) SetVendorsVersion(v int) { s.vendorsVersion = v }
+// NewestVendors is the newest version of the vendors index, what Migrate brings it to.
+func NewestVendors() int {
+	vs, _ := indexVersions("vendors")
+	return vs[len(vs)-1]
+}
 
 // OnRebuild calls fn at each stage of a rebuild ("writes moved", "copied", "reads moved"); its
 // error stops the rebuild there.

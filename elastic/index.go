@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -61,6 +62,9 @@ type vendorDoc struct {
 	// none), derived at each write: what a dated search of one unit with no other condition on
 	// the itineraries filters on and sorts by, without a nested query (version 3 of the index).
 	MinFloorPrice *int64 `json:"min_floor_price,omitempty"`
+	// MinNightFloor is, per ISO weekday, the lowest NightFloor of the same itineraries (version
+	// 5): what that search sorts by, one walk per weekday of the stay (byPrice).
+	MinNightFloor *weekFloors `json:"min_night_floor,omitempty"`
 	// PriceSeq is the seq of the last price_updated event applied (older ones are ignored).
 	PriceSeq int64 `json:"price_seq,omitempty"`
 	// FloorPercent and CeilingPercent are the vendor's bounds while its dynamic pricing is on;
@@ -89,11 +93,17 @@ type itineraryDoc struct {
 	BasePrice int64  `json:"base_price"`
 	// FloorPrice and CeilingPrice bound the price of one unit for one period: the base price
 	// without dynamic pricing, the vendor's floor and ceiling of it with (derived at each write).
-	FloorPrice   int64    `json:"floor_price"`
-	CeilingPrice int64    `json:"ceiling_price"`
-	Currency     string   `json:"currency"`
-	Facilities   []string `json:"facilities"`
-	Active       bool     `json:"active"`
+	FloorPrice   int64 `json:"floor_price"`
+	CeilingPrice int64 `json:"ceiling_price"`
+	// NightFloor is, per ISO weekday of a period's start in the vendor's time zone, the lowest
+	// price of one unit for one period starting that day: FloorPrice for each day without
+	// dynamic pricing, with it the lowest of what priceRange counts for that day alone (derived
+	// at each write; version 5). A stay's price is never below the sum of its nights' floors,
+	// which a weekend premium or a cheap Monday keeps far tighter than nights x FloorPrice.
+	NightFloor *weekFloors `json:"night_floor,omitempty"`
+	Currency   string      `json:"currency"`
+	Facilities []string    `json:"facilities"`
+	Active     bool        `json:"active"`
 	// ScheduleKey is the vendor's, copied so that a nested query can pick the periods of the
 	// itinerary's own schedule.
 	ScheduleKey string `json:"schedule_key"`
@@ -165,37 +175,102 @@ func (d *vendorDoc) reprice(cutoff int64) {
 			delete(d.Profiles, id)
 		}
 	}
-	d.MinFloorPrice = nil
+	d.MinFloorPrice, d.MinNightFloor = nil, nil
+	loc := d.location()
 	for i := range d.Itineraries {
 		it := &d.Itineraries[i]
 		it.FloorPrice, it.CeilingPrice = it.BasePrice, it.BasePrice
+		nights := weekFloors{}
+		for w := range nights {
+			nights[w] = it.BasePrice
+		}
 		if priced {
 			floor, ceiling := st.Floor(it.BasePrice), st.Ceiling(it.BasePrice)
-			lo, hi := d.priceRange(it)
+			lo, hi := d.priceRange(it, 0, loc)
 			it.FloorPrice, it.CeilingPrice = min(max(lo, floor), ceiling), min(max(hi, floor), ceiling)
+			for w := range nights {
+				lo, _ := d.priceRange(it, w+1, loc)
+				nights[w] = min(max(lo, floor), ceiling)
+			}
 		}
-		if it.Active && it.Quantity >= 1 && (d.MinFloorPrice == nil || it.FloorPrice < *d.MinFloorPrice) {
-			d.MinFloorPrice = &it.FloorPrice
+		it.NightFloor = &nights
+		if it.Active && it.Quantity >= 1 {
+			if d.MinFloorPrice == nil || it.FloorPrice < *d.MinFloorPrice {
+				d.MinFloorPrice = &it.FloorPrice
+			}
+			if d.MinNightFloor == nil {
+				d.MinNightFloor = &weekFloors{}
+				*d.MinNightFloor = nights
+			}
+			for w := range nights {
+				d.MinNightFloor[w] = min(d.MinNightFloor[w], nights[w])
+			}
 		}
 	}
 }
 
+// weekFloors are prices per ISO weekday, Monday first, written as an object keyed "1" to "7"
+// (the index sorts by one field per day).
+type weekFloors [7]int64
+
+func (w weekFloors) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 96)
+	for i, p := range w {
+		b = append(b, ',', '"', byte('1'+i), '"', ':')
+		b = strconv.AppendInt(b, p, 10)
+	}
+	b[0] = '{'
+	return append(b, '}'), nil
+}
+
+func (w *weekFloors) UnmarshalJSON(b []byte) error {
+	var m map[string]int64
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	for i := range w {
+		w[i] = m[strconv.Itoa(i+1)]
+	}
+	return nil
+}
+
+// location is the vendor's time zone, nil when it has no schedule or an unknown zone (every
+// stored price then counts for every weekday).
+func (d *vendorDoc) location() *time.Location {
+	if d.Schedule == nil {
+		return nil
+	}
+	loc, err := search.Location(d.Schedule.Timezone)
+	if err != nil {
+		return nil
+	}
+	return loc
+}
+
 // priceRange is the lowest and highest price, before the bounds, that a coming period of it can
-// take (unitPrice): a stored price of its own, else its slot's profile, else the base price. The
-// base price is left out only when the profiles cover every slot: a hotel's seven nights of the
-// week at its check-in time (a restaurant's slots are too many to tell).
-func (d *vendorDoc) priceRange(it *itineraryDoc) (lo, hi int64) {
+// take (unitPrice): a stored price of its own, else its slot's profile, else the base price;
+// for a period starting on ISO weekday day in loc only, when day is not 0 (a stored price
+// whose weekday loc cannot tell counts for every day). The base price is left out only when
+// the profiles cover every slot: a hotel's nights of the week at its check-in time (a
+// restaurant's slots are too many to tell).
+func (d *vendorDoc) priceRange(it *itineraryDoc, day int, loc *time.Location) (lo, hi int64) {
 	lo, hi = math.MaxInt64, math.MinInt64
 	see := func(p int64) { lo, hi = min(lo, p), max(hi, p) }
-	for _, p := range d.Prices[it.ID] {
-		see(p)
+	for start, p := range d.Prices[it.ID] {
+		if day == 0 || loc == nil || pricing.Weekday(time.Unix(start, 0), loc) == day {
+			see(p)
+		}
 	}
 	covered := d.Kind == vendors.Hotel && d.Schedule != nil && d.Schedule.CheckInTime != ""
 	for w := 1; covered && w <= 7; w++ {
-		_, covered = d.Profiles[it.ID][fmt.Sprintf("%dT%s", w, d.Schedule.CheckInTime)]
+		if day == 0 || w == day {
+			_, covered = d.Profiles[it.ID][fmt.Sprintf("%dT%s", w, d.Schedule.CheckInTime)]
+		}
 	}
-	for _, p := range d.Profiles[it.ID] {
-		see(p)
+	for slot, p := range d.Profiles[it.ID] {
+		if day == 0 || strings.HasPrefix(slot, strconv.Itoa(day)+"T") {
+			see(p)
+		}
 	}
 	if !covered {
 		see(it.BasePrice)

@@ -15,6 +15,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 	"github.com/google/uuid"
 	segjson "github.com/segmentio/encoding/json"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/pricing"
@@ -142,7 +143,7 @@ func (s *Store) priceWalk(ctx context.Context, f *search.Filter, after *search.C
 		from = []any{v, after.ID.String()}
 	}
 	for size := f.Limit + 1; ; size = nextBatch(size) {
-		hits, err := s.hits(ctx, searchBody(f, nil, periods, from, size))
+		hits, err := s.hits(ctx, searchBody(f, nil, periods, from, size, 0))
 		if err != nil {
 			return nil, err
 		}
@@ -179,14 +180,19 @@ func (s *Store) priceWalk(ctx context.Context, f *search.Filter, after *search.C
 	return page, nil
 }
 
-// byPrice answers a dated search sorted by price. The query sorts by each vendor's lowest
-// floor among its matching itineraries: times the nights, a lower bound of its price, and its
-// price when it has no dynamic pricing. The hits are priced in Go, batch after batch, until the
-// page is certain: a page and one more are found, and the last hit's bound (with its vendor id,
-// for ties) is past the page's last price, so no vendor further in the query's order can come
-// before it. After a cursor, the query leaves out the vendors with a matching itinerary whose
-// ceiling is below the cursor's price (their price is below it too); the others before the
-// cursor are passed over here.
+// byPrice answers a dated search sorted by price. A vendor's price over the stay is never below
+// the sum, over its nights, of its lowest floor for each night's weekday among its matching
+// itineraries (night_floor: for one period starting that weekday); without dynamic pricing each
+// is its base price. So the search walks the vendors once per weekday of the stay, each walk
+// sorted by that day's floor, and prices the hits of all walks in Go, batch after batch, until
+// the page is certain: a page and one more are found, and no vendor further in every walk can
+// come before the page's last (nightsBound). One walk by the floor of any night (floor_price)
+// met every vendor with one cheap night of the week: the cheapest of the week bounded all the
+// others, and a stay of two dearer nights walked 1,300 hits at 500,000 vendors.
+//
+// After a cursor, the query leaves out the vendors with a matching itinerary whose ceiling is
+// below the cursor's price (their price is below it too); the others before the cursor are
+// passed over here.
 func (s *Store) byPrice(ctx context.Context, f *search.Filter, after *search.Cursor, periods map[string]keyPeriods) (*search.Page, error) {
 	type found struct {
 		v    search.Vendor
@@ -198,18 +204,40 @@ func (s *Store) byPrice(ctx context.Context, f *search.Filter, after *search.Cur
 		}
 		return strings.Compare(a.v.ID.String(), b.v.ID.String())
 	}
-	nights := int64(f.Nights())
+	walks := stayWeekdays(periods)
 	var cands []found
-	var from []any
+	seen := map[string]bool{}
 	for size := f.Limit + 1; ; size = nextBatch(size) {
-		hits, err := s.hits(ctx, searchBody(f, after, periods, from, size))
-		if err != nil {
+		var g errgroup.Group
+		for _, w := range walks {
+			g.Go(func() (err error) {
+				w.hits, err = s.hits(ctx, searchBody(f, after, periods, w.from, size, w.day))
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
 			return nil, err
 		}
-		if err := s.withBusy(ctx, f, hits, periods); err != nil {
+		var fresh []hit
+		done := false
+		for _, w := range walks {
+			for _, h := range w.hits {
+				if !seen[h.Source.VendorID] {
+					seen[h.Source.VendorID] = true
+					fresh = append(fresh, h)
+				}
+			}
+			// One walk at its end has met every vendor that matches: the walks differ only
+			// in their order.
+			done = done || len(w.hits) < size
+			if len(w.hits) > 0 {
+				w.from = w.hits[len(w.hits)-1].Sort
+			}
+		}
+		if err := s.withBusy(ctx, f, fresh, periods); err != nil {
 			return nil, err
 		}
-		for _, h := range hits {
+		for _, h := range fresh {
 			v, unit, err := toVendor(f, &h.Source, periods)
 			if err != nil {
 				return nil, err
@@ -223,22 +251,20 @@ func (s *Store) byPrice(ctx context.Context, f *search.Filter, after *search.Cur
 			}
 			cands = append(cands, c)
 		}
-		if len(hits) < size {
+		if done {
 			break
-		}
-		last := hits[len(hits)-1]
-		bound, ok := last.Sort[0].(float64)
-		if !ok || len(last.Sort) != 2 {
-			return nil, fmt.Errorf("elastic: search: sort values %v of %s", last.Sort, last.Source.VendorID)
 		}
 		slices.SortFunc(cands, before)
 		if len(cands) > f.Limit {
 			p := cands[f.Limit-1]
-			if lb := int64(bound) * nights; lb > p.unit || (lb == p.unit && last.Source.VendorID >= p.v.ID.String()) {
+			past, err := nightsBound(f, periods, walks, p.unit, p.v.ID.String())
+			if err != nil {
+				return nil, err
+			}
+			if past {
 				break
 			}
 		}
-		from = last.Sort
 	}
 	slices.SortFunc(cands, before)
 	page := &search.Page{Vendors: []search.Vendor{}}
@@ -251,6 +277,93 @@ func (s *Store) byPrice(ctx context.Context, f *search.Filter, after *search.Cur
 		page.Vendors = append(page.Vendors, c.v)
 	}
 	return page, nil
+}
+
+// weekdayWalk is one walk of a dated search by price: the vendors sorted by their floor for a
+// period starting on ISO weekday day (0: for any period), continued after the sort values from,
+// and its last batch of hits.
+type weekdayWalk struct {
+	day  int
+	from []any
+	hits []hit
+}
+
+// stayWeekdays are the walks of a dated search by price over periods: one per ISO weekday of a
+// priced period at any of its schedules (its slot's first figure, pricing.Slot), Monday first;
+// one by the floor of any period when no slot tells a weekday.
+func stayWeekdays(periods map[string]keyPeriods) []*weekdayWalk {
+	var days []int
+	for _, kp := range periods {
+		for _, slot := range kp.slots {
+			if d := slotWeekday(slot); d != 0 && !slices.Contains(days, d) {
+				days = append(days, d)
+			}
+		}
+	}
+	slices.Sort(days)
+	if len(days) == 0 {
+		days = []int{0}
+	}
+	walks := make([]*weekdayWalk, len(days))
+	for i, d := range days {
+		walks[i] = &weekdayWalk{day: d}
+	}
+	return walks
+}
+
+// slotWeekday is the ISO weekday a slot (pricing.Slot) starts with, 0 when it starts with none.
+func slotWeekday(slot string) int {
+	if slot == "" || slot[0] < '1' || slot[0] > '7' {
+		return 0
+	}
+	return int(slot[0] - '0')
+}
+
+// nightsBound reports whether no vendor still ahead in every walk can come before a vendor of
+// price unit and id: at each schedule of periods, such a vendor's price is at least the sum,
+// over the stay's priced periods, of the walk's last floor for each one's weekday (ties go by
+// vendor id, and such a vendor's id is past the last of each walk it was summed from). A floor
+// below zero (a document without floors per weekday sorts first) bounds nothing.
+func nightsBound(f *search.Filter, periods map[string]keyPeriods, walks []*weekdayWalk, unit int64, id string) (bool, error) {
+	type last struct {
+		floor int64
+		id    string
+	}
+	at := map[int]last{}
+	for _, w := range walks {
+		if len(w.from) != 2 {
+			return false, fmt.Errorf("elastic: search: sort values %v", w.from)
+		}
+		v, ok1 := w.from[0].(float64)
+		vid, ok2 := w.from[1].(string)
+		if !ok1 || !ok2 {
+			return false, fmt.Errorf("elastic: search: sort values %v", w.from)
+		}
+		at[w.day] = last{max(int64(v), 0), vid}
+	}
+	nights := f.Nights()
+	for _, kp := range periods {
+		var bound int64
+		var past string
+		add := func(day int) {
+			l := at[day]
+			bound += l.floor
+			past = max(past, l.id)
+		}
+		if _, ok := at[0]; ok {
+			for range nights {
+				add(0)
+			}
+		} else {
+			for _, slot := range kp.slots[:min(len(kp.slots), nights)] {
+				add(slotWeekday(slot))
+			}
+		}
+		if bound < unit || (bound == unit && past < id) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // cursorOf is the cursor after a hit with sort values sv (the order's value, the vendor id).
@@ -533,7 +646,7 @@ func sourceFields(periods map[string]keyPeriods) []string {
 // searchBody is the search request of f from the sort values from on (search_after), of size
 // hits. A dated search sorted by price leaves out the vendors that are certainly before the
 // cursor after (byPrice); the other orders go on after it with search_after.
-func searchBody(f *search.Filter, after *search.Cursor, periods map[string]keyPeriods, from []any, size int) obj {
+func searchBody(f *search.Filter, after *search.Cursor, periods map[string]keyPeriods, from []any, size, day int) obj {
 	filters := vendorFilters(f)
 	if f.Dated() {
 		filters = append(filters, obj{"terms": obj{"schedule_key": sortedKeys(periods)}})
@@ -566,9 +679,15 @@ func searchBody(f *search.Filter, after *search.Cursor, periods map[string]keyPe
 				query["must_not"] = []any{obj{"nested": obj{"path": "itineraries", "query": obj{"bool": obj{"filter": below}}}}}
 			}
 		}
-		first = obj{field: obj{"order": "asc", "mode": "min", "nested": obj{"path": "itineraries", "filter": itq}}}
+		vendorField := "min_floor_price"
+		if f.Dated() && day != 0 {
+			// A document written before version 5 has no floors per weekday: it comes first
+			// (and bounds nothing: nightsBound), so that it is priced rather than missed.
+			field, vendorField = fmt.Sprintf("itineraries.night_floor.%d", day), fmt.Sprintf("min_night_floor.%d", day)
+		}
+		first = obj{field: obj{"order": "asc", "mode": "min", "missing": "_first", "nested": obj{"path": "itineraries", "filter": itq}}}
 		if plain {
-			first = obj{"min_floor_price": obj{"order": "asc"}}
+			first = obj{vendorField: obj{"order": "asc", "missing": "_first"}}
 		}
 	case search.ByDistance:
 		first = obj{"_geo_distance": obj{"location": obj{"lat": *f.Lat, "lon": *f.Lon}, "order": "asc",

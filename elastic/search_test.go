@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
@@ -245,11 +246,12 @@ func sendJSON(t *testing.T, method, url string, body any) {
 	}
 }
 
-func TestMigrate_UpgradesVersion1InPlace(t *testing.T) {
+// An index made by the first version of the adapter is built again as the newest (version 4
+// sorts the index); its document gets the fields derived at each write.
+func TestMigrate_UpgradesVersion1(t *testing.T) {
 	ctx := context.Background()
 	// An index made by the first version of the adapter, with a document it wrote.
-	s, v, index := oldIndex(t, 1, nil)
-	s.SetVendorsVersion(3) // the last version that only adds fields (4 sorts the index: a rebuild)
+	s, v, _ := oldIndex(t, 1, nil)
 	it := v.Itineraries[0]
 
 	for range 2 { // the second finds nothing left to do
@@ -257,10 +259,7 @@ func TestMigrate_UpgradesVersion1InPlace(t *testing.T) {
 			t.Fatalf("migrate from version 1: %v", err)
 		}
 	}
-	aliases := map[string]any{}
-	if st := getJSON(t, serverURL()+"/_alias/"+s.VendorsAlias(), &aliases); st != http.StatusOK || len(aliases) != 1 || aliases[index] == nil {
-		t.Fatalf("alias %s: status %d, %v: want it on %s still", s.VendorsAlias(), st, aliases, index)
-	}
+	index := newestIndex(t, s)
 	var doc struct {
 		Source struct {
 			Itineraries []struct {
@@ -288,6 +287,19 @@ func TestMigrate_UpgradesVersion1InPlace(t *testing.T) {
 	if got := quoted(t, s, f, v, now); got != 14000+it.BasePrice {
 		t.Fatalf("dynamic price after the upgrade: %d, want %d", got, 14000+it.BasePrice)
 	}
+}
+
+// newestIndex is the index of the newest version, which both aliases of s must point at alone.
+func newestIndex(t *testing.T, s *elastic.Store) string {
+	t.Helper()
+	index := fmt.Sprintf("%s-vendors-v%d", strings.TrimSuffix(s.VendorsAlias(), "-vendors"), elastic.NewestVendors())
+	for _, alias := range []string{s.VendorsAlias(), s.VendorsAlias() + "-write"} {
+		aliases := map[string]any{}
+		if st := getJSON(t, serverURL()+"/_alias/"+alias, &aliases); st != http.StatusOK || len(aliases) != 1 || aliases[index] == nil {
+			t.Fatalf("alias %s: status %d, %v: want it on %s", alias, st, aliases, index)
+		}
+	}
+	return index
 }
 
 // oldIndex makes an index of an older version of the adapter (schema/elasticsearch), behind the
@@ -338,7 +350,7 @@ func oldDoc(v *vendors.Vendor, seq int64, extra map[string]any) map[string]any {
 	}
 }
 
-// An index of version 3 is rebuilt as version 4 (sorted by rating) beside it. Writes of both
+// An index of version 3 is rebuilt as the newest version (sorted by rating since 4) beside it. Writes of both
 // builds during the copy are kept: this build's indexer writes to the new index from the start
 // (a renamed vendor), the build before's through the read alias to the old one until the alias
 // moves (a vendor rated again, a new vendor), and its stamp of the vendor's event decides. A
@@ -402,13 +414,7 @@ func rebuildVersion3(t *testing.T, stopped bool) {
 			t.Fatalf("migrate: %v", err)
 		}
 	}
-	index := fmt.Sprintf("%s-vendors-v%d", strings.TrimSuffix(s.VendorsAlias(), "-vendors"), 4)
-	for _, alias := range []string{s.VendorsAlias(), s.VendorsAlias() + "-write"} {
-		aliases := map[string]any{}
-		if st := getJSON(t, serverURL()+"/_alias/"+alias, &aliases); st != http.StatusOK || len(aliases) != 1 || aliases[index] == nil {
-			t.Fatalf("alias %s: status %d, %v: want it on %s", alias, st, aliases, index)
-		}
-	}
+	index := newestIndex(t, s)
 	if st := getJSON(t, serverURL()+"/"+old, nil); st != http.StatusNotFound {
 		t.Fatalf("%s: status %d after the rebuild, want 404 (deleted)", old, st)
 	}
@@ -457,17 +463,17 @@ func rebuildVersion3(t *testing.T, stopped bool) {
 }
 
 // A document of version 2 has no min_floor_price, on which a dated search of one unit with no
-// condition on the itineraries filters and sorts: after the upgrade in place, it is found that
-// way (and the other way, with a party size).
-func TestMigrate_UpgradesVersion2InPlace(t *testing.T) {
+// condition on the itineraries filters and sorts: after the upgrade, it is found that way (and
+// the other way, with a party size).
+func TestMigrate_UpgradesVersion2(t *testing.T) {
 	ctx := context.Background()
-	s, v, index := oldIndex(t, 2, map[string]any{"floor_price": 10000, "ceiling_price": 10000})
-	s.SetVendorsVersion(3)
+	s, v, _ := oldIndex(t, 2, map[string]any{"floor_price": 10000, "ceiling_price": 10000})
 	for range 2 { // the second finds nothing left to do
 		if err := s.Migrate(ctx); err != nil {
 			t.Fatalf("migrate from version 2: %v", err)
 		}
 	}
+	index := newestIndex(t, s)
 	var doc struct {
 		Source struct {
 			MinFloorPrice *int64 `json:"min_floor_price"`
@@ -489,6 +495,54 @@ func TestMigrate_UpgradesVersion2InPlace(t *testing.T) {
 	f.PartySize = 2
 	if got := quoted(t, s, f, v, now); got != 20000 {
 		t.Fatalf("with a party size: %d, want 20000", got)
+	}
+}
+
+// Version 5 only adds the floors per weekday (night_floor, min_night_floor) to version 4: the
+// index is upgraded in place, its documents given them, and a dated search by price, which
+// walks by them, finds a document's price for the stay.
+func TestMigrate_UpgradesVersion4InPlace(t *testing.T) {
+	ctx := context.Background()
+	bounds := map[string]any{"floor_price": 6000, "ceiling_price": 10000}
+	s, v, index := oldIndex(t, 4, bounds)
+	now := time.Now()
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, 10)
+	f, nights := stay(t, v, day, now, 2)
+	f.Sort, f.City = search.ByPrice, "lisbon"
+	doc := oldDoc(v, 1, bounds)
+	doc["price_seq"], doc["price_floor_percent"], doc["price_ceiling_percent"] = 10, 50, 200
+	doc["min_floor_price"] = 6000
+	doc["prices"] = map[string]any{v.Itineraries[0].ID.String(): map[string]any{strconv.FormatInt(nights[0].StartsAt.Unix(), 10): 6000}}
+	sendJSON(t, http.MethodPut, serverURL()+"/"+index+"/_doc/"+v.ID.String()+"?refresh=true", doc)
+
+	for range 2 { // the second finds nothing left to do
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatalf("migrate from version 4: %v", err)
+		}
+	}
+	aliases := map[string]any{}
+	if st := getJSON(t, serverURL()+"/_alias/"+s.VendorsAlias(), &aliases); st != http.StatusOK || len(aliases) != 1 || aliases[index] == nil {
+		t.Fatalf("alias %s: status %d, %v: want it on %s still", s.VendorsAlias(), st, aliases, index)
+	}
+	var got struct {
+		Source struct {
+			Itineraries []struct {
+				NightFloor map[string]int64 `json:"night_floor"`
+			} `json:"itineraries"`
+			MinNightFloor map[string]int64 `json:"min_night_floor"`
+		} `json:"_source"`
+	}
+	getJSON(t, serverURL()+"/"+index+"/_doc/"+v.ID.String(), &got)
+	want := map[string]int64{}
+	for w := 1; w <= 7; w++ {
+		want[strconv.Itoa(w)] = v.Itineraries[0].BasePrice
+	}
+	want[strconv.Itoa(pricing.Weekday(nights[0].StartsAt, time.UTC))] = 6000
+	if its := got.Source.Itineraries; len(its) != 1 || !maps.Equal(its[0].NightFloor, want) || !maps.Equal(got.Source.MinNightFloor, want) {
+		t.Fatalf("floors per weekday after the upgrade: %+v, want %v for the itinerary and the vendor", got.Source, want)
+	}
+	if p := quoted(t, s, f, v, now); p != 6000+v.Itineraries[0].BasePrice {
+		t.Fatalf("dated search by price after the upgrade: %d, want %d", p, 6000+v.Itineraries[0].BasePrice)
 	}
 }
 

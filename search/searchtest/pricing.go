@@ -157,28 +157,7 @@ func testDynamicPricesPaged(t *testing.T, newStore func(t *testing.T) (search.St
 		want[v.ID] = min(p1, p2)
 		priced = append(priced, v)
 	}
-	check := func(name string) {
-		t.Helper()
-		var got, exp []uuid.UUID
-		for _, v := range e.searchAll(f) {
-			got = append(got, v.ID)
-			if v.Itineraries[0].Price != want[v.ID] {
-				t.Errorf("%s: %s quoted %d, want %d", name, v.Name, v.Itineraries[0].Price, want[v.ID])
-			}
-		}
-		for id := range want {
-			exp = append(exp, id)
-		}
-		slices.SortFunc(exp, func(a, b uuid.UUID) int {
-			if want[a] != want[b] {
-				return int(want[a] - want[b])
-			}
-			return bytes.Compare(a[:], b[:])
-		})
-		if !slices.Equal(got, exp) {
-			t.Errorf("%s: got %v, want %v (prices %v)", name, got, exp, want)
-		}
-	}
+	check := func(name string) { t.Helper(); e.checkByPrice(name, f, want) }
 	check("by price")
 	// The dearest priced hotel drops both nights of its standard room to 40% (held at 60%).
 	v := priced[len(priced)-1]
@@ -189,4 +168,78 @@ func testDynamicPricesPaged(t *testing.T, newStore func(t *testing.T) (search.St
 		{ItineraryID: std.ID, StartsAt: nights[1].StartsAt}: std.BasePrice * 40 / 100}))
 	want[v.ID] = 2 * clamp(std.BasePrice*40/100, std.BasePrice, 60, 250)
 	check("after a drop")
+}
+
+// checkByPrice checks that every page of f (sorted by price), followed by cursor, lists the
+// vendors of want in the order of their prices there (then of their ids), each quoted its price.
+func (e *env) checkByPrice(name string, f search.Filter, want map[uuid.UUID]int64) {
+	e.t.Helper()
+	var got, exp []uuid.UUID
+	for _, v := range e.searchAll(f) {
+		got = append(got, v.ID)
+		if v.Itineraries[0].Price != want[v.ID] {
+			e.t.Errorf("%s: %s quoted %d, want %d", name, v.Name, v.Itineraries[0].Price, want[v.ID])
+		}
+	}
+	for id := range want {
+		exp = append(exp, id)
+	}
+	slices.SortFunc(exp, func(a, b uuid.UUID) int {
+		if want[a] != want[b] {
+			return int(want[a] - want[b])
+		}
+		return bytes.Compare(a[:], b[:])
+	})
+	if !slices.Equal(got, exp) {
+		e.t.Errorf("%s: got %v, want %v (prices %v)", name, got, exp, want)
+	}
+}
+
+// testDynamicPricesByWeekday checks a search by price where a vendor's nights differ: V is
+// cheap on the first night of the stay only, which starts on the day before in UTC (check-in at
+// noon in Auckland); W is cheap on the night after the stay only. Eight hotels without dynamic
+// pricing, all cheaper than V by base price, come between them. A store that bounds a night by
+// the wrong day's prices, or a stay by a cheap night outside it, puts V after a page it belongs
+// to, or quotes W its cheap night.
+func testDynamicPricesByWeekday(t *testing.T, newStore func(t *testing.T) (search.Store, Seeder)) {
+	e := newEnv(t, newStore)
+	ps, ok := e.seed.(PriceSeeder)
+	if _, indexes := e.store.(search.PriceIndexer); !ok || !indexes {
+		t.Skip("this store does not index dynamic prices")
+	}
+	f := search.Filter{City: "napier", CheckIn: e.day.Format(time.DateOnly), CheckOut: e.day.AddDate(0, 0, 2).Format(time.DateOnly),
+		Sort: search.ByPrice, Kind: vendors.Hotel, Quantity: 1, Limit: 3}
+	after := f
+	after.CheckIn, after.CheckOut = f.CheckOut, e.day.AddDate(0, 0, 3).Format(time.DateOnly)
+	at := func(i int) vendors.NewVendor {
+		return hotel(fmt.Sprintf("Napier %02d", i), "Napier", "NZ", "Pacific/Auckland", near(lisbon, float64(1+i), float64(20*i)), 3, "12:00")
+	}
+	want := map[uuid.UUID]int64{}
+	for i := range 8 {
+		base := int64(10000 + 100*i)
+		v := e.vendor(at(i), 3, room("std", 2, 3, base))
+		want[v.ID] = 2 * base
+	}
+	v := e.vendor(at(8), 3, room("std", 2, 3, 12000))
+	w := e.vendor(at(9), 3, room("std", 2, 3, 9000))
+	stay, ok1 := f.Periods(search.ScheduleOf(v), e.now)
+	next, ok2 := after.Periods(search.ScheduleOf(w), e.now)
+	if !ok1 || !ok2 || len(stay) != 2 || len(next) != 1 {
+		t.Fatalf("periods: %v, %v", stay, next)
+	}
+	auckland, err := time.LoadLocation("Pacific/Auckland")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stay[0].StartsAt.UTC().Weekday() == stay[0].StartsAt.In(auckland).Weekday() {
+		t.Fatalf("the first night %v starts on the same weekday in UTC: the test needs another", stay[0].StartsAt)
+	}
+	vit, wit := itineraryOf(v, "std").ID, itineraryOf(w, "std").ID
+	e.feed(ps.Price(t, v.ID, 50, 300, map[pricing.Key]int64{{ItineraryID: vit, StartsAt: stay[0].StartsAt}: 6000}))
+	want[v.ID] = 6000 + 12000
+	e.feed(ps.Price(t, w.ID, 50, 300, map[pricing.Key]int64{
+		{ItineraryID: wit, StartsAt: next[0].StartsAt}: 4500,
+		{ItineraryID: wit, StartsAt: stay[0].StartsAt}: 13000, {ItineraryID: wit, StartsAt: stay[1].StartsAt}: 13000}))
+	want[w.ID] = 2 * 13000
+	e.checkByPrice("by price", f, want)
 }

@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) (search.Store, Seeder)) {
 	t.Run("ScheduleChanges", func(t *testing.T) { testScheduleChanges(t, newStore) })
 	t.Run("DynamicPrices", func(t *testing.T) { testDynamicPrices(t, newStore) })
 	t.Run("DynamicPricesPaged", func(t *testing.T) { testDynamicPricesPaged(t, newStore) })
+	t.Run("DynamicPricesByWeekday", func(t *testing.T) { testDynamicPricesByWeekday(t, newStore) })
 }
 
 // env is a store with its seeder, service, indexer and the oracle's copy of what was seeded.
