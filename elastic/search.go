@@ -295,7 +295,7 @@ func stayWeekdays(periods map[string]keyPeriods) []*weekdayWalk {
 	var days []int
 	for _, kp := range periods {
 		for _, slot := range kp.slots {
-			if d := slotWeekday(slot); d != 0 && !slices.Contains(days, d) {
+			if d := pricing.SlotWeekday(slot); d != 0 && !slices.Contains(days, d) {
 				days = append(days, d)
 			}
 		}
@@ -309,14 +309,6 @@ func stayWeekdays(periods map[string]keyPeriods) []*weekdayWalk {
 		walks[i] = &weekdayWalk{day: d}
 	}
 	return walks
-}
-
-// slotWeekday is the ISO weekday a slot (pricing.Slot) starts with, 0 when it starts with none.
-func slotWeekday(slot string) int {
-	if slot == "" || slot[0] < '1' || slot[0] > '7' {
-		return 0
-	}
-	return int(slot[0] - '0')
 }
 
 // nightsBound reports whether no vendor still ahead in every walk can come before a vendor of
@@ -356,7 +348,7 @@ func nightsBound(f *search.Filter, periods map[string]keyPeriods, walks []*weekd
 			}
 		} else {
 			for _, slot := range kp.slots[:min(len(kp.slots), nights)] {
-				add(slotWeekday(slot))
+				add(pricing.SlotWeekday(slot))
 			}
 		}
 		if bound < unit || (bound == unit && past < id) {

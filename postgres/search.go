@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -343,6 +344,7 @@ func (s *SearchStore) Search(ctx context.Context, f search.Filter, now time.Time
 		dense = false
 	}
 	pw := priceWalk{batch: batch, priced: firstPriced(f.Limit)}
+	streams := walkStreams(&f, periods)
 	for i := 0; ; {
 		sql, args := searchSQL(&f, after, periods, pw, dense)
 		page, w, err := s.run(ctx, &f, periods, sql, args)
@@ -360,9 +362,9 @@ func (s *SearchStore) Search(ctx context.Context, f search.Filter, now time.Time
 		// within 30 km of Lisbon by price at 500,000 vendors: the page ended at 7,636 and the
 		// row after it at 8,997, and proving 8,997 took a walk of 1,024 candidates where 7,636
 		// took 64.
-		allTaken := w.scanned < int64(pw.batch) && !(dense && f.RadiusKm > 0)
+		bound, allTaken := w.bound(&f, periods, streams, pw.batch, dense && f.RadiusKm > 0)
 		full := w.rows == f.Limit+1
-		walkHolds := w.rows > 0 && (allTaken || (full && w.lastPrice < w.bound))
+		walkHolds := w.rows > 0 && (allTaken || (full && w.lastPrice < bound))
 		pricedHold := w.rows > 0 && (w.next == nil || (full && w.lastPrice < *w.next))
 		if walkHolds && pricedHold {
 			return page, nil
@@ -449,14 +451,92 @@ const (
 	denseScanMax = 16384
 )
 
-// walked is what a price walk's batch tells: how many candidates it took, the dearest of their
-// lower bounds for one period times the nights, the lowest bound of the candidates not priced
-// (nil: all were), how many rows the page query gave and the price of the page's last (the
-// row after the page only tells that there is a next page).
+// walked is what a price walk's batch tells: per walk (walkStreams), how many candidates it
+// took and the last one's key; the lowest bound of the candidates not priced (nil: all were),
+// how many rows the page query gave and the price of the page's last (the row after the page
+// only tells that there is a next page).
 type walked struct {
-	scanned, bound, lastPrice int64
-	next                      *int64
-	rows                      int
+	scanned, tops []int64
+	lastPrice     int64
+	next          *int64
+	rows          int
+}
+
+// bound returns a lower bound of the price of every candidate that the walks of streams did not
+// take, and whether they took every candidate; cut tells that a walk short of its batch may
+// have been cut by its scan limit (a dense radius), not have met every candidate. A candidate
+// without dynamic pricing past the first walk costs at least its last min_base_price times the
+// nights; one with it past every walk by weekday, at each schedule of periods, at least the sum
+// over the stay's priced periods of the last night_floor of each one's weekday. A walk by
+// weekday that took every candidate took every candidate with dynamic pricing.
+func (w walked) bound(f *search.Filter, periods map[string]keyPeriods, streams []walkStream, batch int, cut bool) (int64, bool) {
+	if len(w.scanned) != len(streams) || len(w.tops) != len(streams) {
+		return 0, false
+	}
+	taken := func(i int) bool { return !cut && w.scanned[i] < int64(batch) }
+	nights := f.Nights()
+	plain := int64(math.MaxInt64)
+	if !taken(0) {
+		plain = w.tops[0] * int64(nights)
+	}
+	if len(streams) == 1 {
+		return plain, taken(0)
+	}
+	top := map[int]int64{}
+	for i, st := range streams[1:] {
+		if taken(i + 1) {
+			return plain, taken(0)
+		}
+		top[st.day] = w.tops[i+1]
+	}
+	priced := int64(math.MaxInt64)
+	for _, kp := range periods {
+		var sum int64
+		for _, slot := range kp.slots[:min(len(kp.slots), nights)] {
+			sum += top[pricing.SlotWeekday(slot)]
+		}
+		priced = min(priced, sum)
+	}
+	return min(plain, priced), false
+}
+
+// walkStream is one walk of a search by price: the vendors for which cond holds, by key, a
+// lower bound of the price of one unit for one period (of those starting on ISO weekday day;
+// 0: for any period).
+type walkStream struct {
+	day       int
+	key, cond string
+}
+
+// walkStreams are the walks of a search by price. Undated, one by min_base_price. Dated, one by
+// min_base_price of the vendors without night_floor (without dynamic pricing), and one per
+// weekday of the stay's priced periods of those with it, by that day's night_floor (migration
+// 0019): a stay is bounded by the sum of its nights' floors, where min_base_price, the lowest
+// of the week, bounded every night by the cheapest.
+func walkStreams(f *search.Filter, periods map[string]keyPeriods) []walkStream {
+	plain := walkStream{key: "v.min_base_price", cond: "v.min_base_price IS NOT NULL"}
+	var days []int
+	for _, kp := range periods {
+		for _, slot := range kp.slots {
+			d := pricing.SlotWeekday(slot)
+			if d == 0 {
+				return []walkStream{plain}
+			}
+			if !slices.Contains(days, d) {
+				days = append(days, d)
+			}
+		}
+	}
+	if !f.Dated() || len(days) == 0 {
+		return []walkStream{plain}
+	}
+	slices.Sort(days)
+	plain.cond += " AND v.night_floor IS NULL"
+	streams := []walkStream{plain}
+	for _, d := range days {
+		streams = append(streams, walkStream{day: d, key: fmt.Sprintf("(v.night_floor[%d])", d), cond: "v.night_floor IS NOT NULL"})
+	}
+	return streams
 }
 
 // firstPriced is how many candidates of a price walk's batch are priced exactly at first: those
@@ -486,7 +566,7 @@ func (s *SearchStore) run(ctx context.Context, f *search.Filter, periods map[str
 		var items []byte
 		var key string
 		if err := rows.Scan(&v.ID, &v.Kind, &v.Name, &v.City, &v.CountryCode, &v.Lat, &v.Lon, &v.Rating, &star,
-			&v.Cuisines, &v.Currency, &dist, &minPrice, &items, &w.scanned, &w.bound, &w.next, &key, &v.Priced); err != nil {
+			&v.Cuisines, &v.Currency, &dist, &minPrice, &items, &w.scanned, &w.tops, &w.next, &key, &v.Priced); err != nil {
 			return nil, w, fmt.Errorf("search vendors: %w", err)
 		}
 		w.rows++
@@ -1059,6 +1139,7 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string]keyPer
 	// spelled out as JSON only for the vendors of the page.
 	limit := b.arg(f.Limit + 1)
 	var with string
+	walkCols := "'{}'::bigint[], '{}'::bigint[], NULL::bigint" // what a price walk took (walked)
 	switch {
 	case f.Sort == search.ByDistance:
 		// Nearest first, in two steps. k walks the GiST index in distance order (KNN: the cube
@@ -1092,65 +1173,84 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string]keyPer
 		LIMIT ` + limit + `)`
 	case batch > 0:
 		// c carries what p reads of a vendor, so that p need not look the vendor up again: c
-		// has checked the vendor conditions already.
-		var walk string
+		// has checked the vendor conditions already. It is the walks' batches one after the
+		// other (walkStreams), each row with its walk (s) and its place in it (k); cd has each
+		// vendor once.
+		streams := walkStreams(f, periods)
+		walks := make([]string, len(streams))
 		pConds := pageConds
-		switch {
-		case dense && len(radius) > 0:
-			// Many vendors in the radius: walk the price index and check the radius per row.
-			// The planner takes a radius for a few vendors and would rather sort them all; the
-			// inner limit keeps the walk in price order, and bounds it (a batch that it cuts
-			// short is not taken as all the candidates: Search then tries the next). The walk
-			// keeps the rows that sphereCut lets through, a superset of the radius, and p
-			// checks the radius exactly on the few it prices: the walk's thousand rows cost 2
-			// ms instead of 10 with the radius conditions on each. The batch's bounds still
-			// hold: every vendor of the radius past the batch is past its last row.
-			//
-			// Within a few cells of whole degrees (radiusCells), each cell's vendors are walked
-			// by the (kind, cell, min_base_price) index and the walks merged in price order: the
-			// walk then reads the vendors of the radius's neighbourhood only, not those of the
-			// kind anywhere (hotels within 30 km of Lisbon: 1,024 rows read instead of 3,447).
-			pConds = append(append([]string{}, radius...), pageConds...)
-			inner := append(append([]string{}, place...), vendorConds[1:]...)
-			scan := b.arg(min(batch*denseScan, denseScanMax))
-			walkOf := func(cell string) string {
-				return `SELECT v.vendor_id, v.min_base_price, v.lat, v.lon, v.schedule_key, v.price_floor_percent, v.price_ceiling_percent, v.price_bounds FROM search_vendor v
-			WHERE ` + strings.Join(inner, " AND ") + ` AND v.min_base_price IS NOT NULL` + cell + `
-			ORDER BY v.min_base_price, v.vendor_id LIMIT ` + scan
-			}
-			src := walkOf("")
-			if cells := radiusCells(f); len(cells) > 0 {
-				parts := make([]string, len(cells))
-				for i, c := range cells {
-					parts[i] = "(" + walkOf(" AND "+cellOf("v")+" = "+b.arg(c)+"::int") + ")"
+		for i, st := range streams {
+			cols := fmt.Sprintf("%d AS s, v.k, v.vendor_id, v.min_base_price, v.lat, v.lon, v.schedule_key, v.price_floor_percent, v.price_ceiling_percent, ", i) + bnd + " AS bnd"
+			inCols := "v.vendor_id, v.min_base_price, v.lat, v.lon, v.schedule_key, v.price_floor_percent, v.price_ceiling_percent, v.price_bounds, " + st.key + " AS k"
+			switch {
+			case dense && len(radius) > 0:
+				// Many vendors in the radius: walk the price index and check the radius per row.
+				// The planner takes a radius for a few vendors and would rather sort them all; the
+				// inner limit keeps the walk in price order, and bounds it (a batch that it cuts
+				// short is not taken as all the candidates: Search then tries the next). The walk
+				// keeps the rows that sphereCut lets through, a superset of the radius, and p
+				// checks the radius exactly on the few it prices: the walk's thousand rows cost 2
+				// ms instead of 10 with the radius conditions on each. The batch's bounds still
+				// hold: every vendor of the radius past the batch is past its last row.
+				//
+				// Within a few cells of whole degrees (radiusCells), each cell's vendors are walked
+				// by the (kind, cell, key) index and the walks merged in key order: the walk then
+				// reads the vendors of the radius's neighbourhood only, not those of the kind
+				// anywhere (hotels within 30 km of Lisbon: 1,024 rows read instead of 3,447).
+				pConds = append(append([]string{}, radius...), pageConds...)
+				inner := append(append([]string{}, place...), vendorConds[1:]...)
+				scan := b.arg(min(batch*denseScan, denseScanMax))
+				walkOf := func(cell string) string {
+					return `SELECT ` + inCols + ` FROM search_vendor v
+			WHERE ` + strings.Join(inner, " AND ") + ` AND ` + st.cond + cell + `
+			ORDER BY ` + st.key + `, v.vendor_id LIMIT ` + scan
 				}
-				src = strings.Join(parts, "\n\t\t\tUNION ALL\n\t\t\t") + `
-			ORDER BY min_base_price, vendor_id LIMIT ` + scan
-			}
-			walk = `SELECT v.vendor_id, v.min_base_price, v.lat, v.lon, v.schedule_key, v.price_floor_percent, v.price_ceiling_percent, ` + bnd + ` AS bnd FROM ` + withPk(`(
+				src := walkOf("")
+				if cells := radiusCells(f); len(cells) > 0 {
+					parts := make([]string, len(cells))
+					for i, c := range cells {
+						parts[i] = "(" + walkOf(" AND "+cellOf("v")+" = "+b.arg(c)+"::int") + ")"
+					}
+					src = strings.Join(parts, "\n\t\t\tUNION ALL\n\t\t\t") + `
+			ORDER BY k, vendor_id LIMIT ` + scan
+				}
+				walks[i] = `SELECT ` + cols + ` FROM ` + withPk(`(
 			`+src+`) v`) + `
 		WHERE ` + strings.Join(append(latLonBounds(b, f, "v"), sphereCut(b, f, "v")), " AND ") + `
 		LIMIT ` + b.arg(batch)
-		default:
-			walk = `SELECT v.vendor_id, v.min_base_price, v.lat, v.lon, v.schedule_key, v.price_floor_percent, v.price_ceiling_percent, ` + bnd + ` AS bnd FROM ` + withPk(`(
-			SELECT v.vendor_id, v.min_base_price, v.lat, v.lon, v.schedule_key, v.price_floor_percent, v.price_ceiling_percent, v.price_bounds FROM search_vendor v
-			WHERE `+strings.Join(vendorConds, " AND ")+` AND v.min_base_price IS NOT NULL
-			ORDER BY v.min_base_price, v.vendor_id
+			default:
+				walks[i] = `SELECT ` + cols + ` FROM ` + withPk(`(
+			SELECT `+inCols+` FROM search_vendor v
+			WHERE `+strings.Join(vendorConds, " AND ")+` AND `+st.cond+`
+			ORDER BY `+st.key+`, v.vendor_id
 			LIMIT `+b.arg(batch)+`) v`)
+			}
 		}
 		pw := ""
 		if len(pConds) > 0 {
 			pw = `
 		WHERE ` + strings.Join(pConds, " AND ")
 		}
+		walk := walks[0]
+		if len(walks) > 1 {
+			walk = "(" + strings.Join(walks, ")\n\t\tUNION ALL\n\t\t(") + ")"
+		}
 		with = `c AS MATERIALIZED (
 		` + walk + `),
+		cd AS (SELECT DISTINCT ON (c.vendor_id) * FROM c),
 		p AS MATERIALIZED (
 		SELECT v.vendor_id, ` + dist + ` AS dist, m.min_price
-		FROM (SELECT * FROM c ORDER BY c.bnd, c.vendor_id LIMIT ` + b.arg(wk.priced) + `) v
+		FROM (SELECT * FROM cd c ORDER BY c.bnd, c.vendor_id LIMIT ` + b.arg(wk.priced) + `) v
 		` + cheapest + pw + `
 		ORDER BY ` + order + `
 		LIMIT ` + limit + `)`
+		counts, tops := make([]string, len(streams)), make([]string, len(streams))
+		for i := range streams {
+			counts[i] = fmt.Sprintf("(SELECT count(*) FROM c WHERE c.s = %d)", i)
+			tops[i] = fmt.Sprintf("(SELECT coalesce(max(c.k), 0) FROM c WHERE c.s = %d)", i)
+		}
+		walkCols = "ARRAY[" + strings.Join(counts, ", ") + "]::bigint[], ARRAY[" + strings.Join(tops, ", ") +
+			"]::bigint[], (SELECT bnd FROM cd ORDER BY bnd, vendor_id OFFSET " + b.arg(wk.priced) + " LIMIT 1)"
 	case dense && f.Sort == search.ByRating && len(radius) > 0:
 		// Many vendors in the radius, best rated first: walk the (kind, rating) index and check
 		// the radius per row (plain lat/lon bounds first), pricing only the vendors in it, until
@@ -1175,11 +1275,6 @@ func searchSQL(f *search.Filter, after *search.Cursor, periods map[string]keyPer
 		WHERE ` + strings.Join(where, " AND ") + `
 		ORDER BY ` + order + `
 		LIMIT ` + limit + `)`
-	}
-	walkCols := "0::bigint, 0::bigint, NULL::bigint"
-	if batch > 0 && f.Sort == search.ByPrice {
-		bound := "(SELECT coalesce(max(min_base_price), 0) FROM c) * " + b.arg(nights) + "::bigint"
-		walkCols = "(SELECT count(*) FROM c), " + bound + ", (SELECT bnd FROM c ORDER BY bnd, vendor_id OFFSET " + b.arg(wk.priced) + " LIMIT 1)"
 	}
 	sql := `WITH ` + with + `
 		SELECT v.vendor_id, v.kind, v.name, v.city_name, v.country_code, v.lat, v.lon, v.rating,

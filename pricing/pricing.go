@@ -247,3 +247,11 @@ func Slot(t time.Time, loc *time.Location) string {
 	l := t.In(loc)
 	return fmt.Sprintf("%dT%02d:%02d", Weekday(t, loc), l.Hour(), l.Minute())
 }
+
+// SlotWeekday is the ISO weekday a slot (Slot) names, 0 when it names none.
+func SlotWeekday(slot string) int {
+	if len(slot) < 2 || slot[0] < '1' || slot[0] > '7' || slot[1] != 'T' {
+		return 0
+	}
+	return int(slot[0] - '0')
+}
