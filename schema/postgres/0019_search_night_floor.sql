@@ -73,3 +73,13 @@ CREATE INDEX search_vendor_kind_cell_night4_idx ON search_vendor (kind, ((floor(
 CREATE INDEX search_vendor_kind_cell_night5_idx ON search_vendor (kind, ((floor(lat)::int + 90) * 361 + floor(lon)::int + 180), (night_floor[5]), vendor_id) WHERE active AND night_floor IS NOT NULL;
 CREATE INDEX search_vendor_kind_cell_night6_idx ON search_vendor (kind, ((floor(lat)::int + 90) * 361 + floor(lon)::int + 180), (night_floor[6]), vendor_id) WHERE active AND night_floor IS NOT NULL;
 CREATE INDEX search_vendor_kind_cell_night7_idx ON search_vendor (kind, ((floor(lat)::int + 90) * 361 + floor(lon)::int + 180), (night_floor[7]), vendor_id) WHERE active AND night_floor IS NOT NULL;
+
+-- The walk of the vendors without dynamic pricing, by min_base_price, skips the priced ones in
+-- the indexes of 0006 and 0018: in a city where the cheapest vendors price dynamically it read
+-- every one of them first (1,850 rows for the 64 of a batch within 30 km of Lisbon, 3 of a
+-- search's 10 ms).
+CREATE INDEX search_vendor_kind_plain_price_idx ON search_vendor (kind, min_base_price, vendor_id)
+    WHERE active AND min_base_price IS NOT NULL AND night_floor IS NULL;
+CREATE INDEX search_vendor_kind_cell_plain_price_idx
+    ON search_vendor (kind, ((floor(lat)::int + 90) * 361 + floor(lon)::int + 180), min_base_price, vendor_id)
+    WHERE active AND min_base_price IS NOT NULL AND night_floor IS NULL;
