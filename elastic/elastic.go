@@ -626,12 +626,12 @@ func (s *Store) upgrade(ctx context.Context, index string, v int) error {
 	}
 	// Written before version 2: an itinerary without its price bounds; before version 3: no
 	// min_floor_price though an itinerary of at least one unit is active; before version 5: an
-	// itinerary without its floors per weekday.
+	// itinerary without its floors per weekday (night_floor and pair_floor, written together).
 	query := obj{"bool": obj{"minimum_should_match": 1, "should": []any{
 		obj{"nested": obj{"path": "itineraries", "query": obj{
 			"bool": obj{"must_not": []any{obj{"exists": obj{"field": "itineraries.floor_price"}}}}}}},
 		obj{"nested": obj{"path": "itineraries", "query": obj{
-			"bool": obj{"must_not": []any{obj{"exists": obj{"field": "itineraries.night_floor.1"}}}}}}},
+			"bool": obj{"must_not": []any{obj{"exists": obj{"field": "itineraries.pair_floor.1"}}}}}}},
 		obj{"bool": obj{
 			"must_not": []any{obj{"exists": obj{"field": "min_floor_price"}}},
 			"filter": []any{obj{"nested": obj{"path": "itineraries", "query": obj{"bool": obj{"filter": []any{

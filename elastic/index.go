@@ -65,6 +65,8 @@ type vendorDoc struct {
 	// MinNightFloor is, per ISO weekday, the lowest NightFloor of the same itineraries (version
 	// 5): what that search sorts by, one walk per weekday of the stay (byPrice).
 	MinNightFloor *weekFloors `json:"min_night_floor,omitempty"`
+	// MinPairFloor is, per ISO weekday, the lowest PairFloor of the same itineraries (version 5).
+	MinPairFloor *weekFloors `json:"min_pair_floor,omitempty"`
 	// PriceSeq is the seq of the last price_updated event applied (older ones are ignored).
 	PriceSeq int64 `json:"price_seq,omitempty"`
 	// FloorPercent and CeilingPercent are the vendor's bounds while its dynamic pricing is on;
@@ -101,6 +103,11 @@ type itineraryDoc struct {
 	// at each write; version 5). A stay's price is never below the sum of its nights' floors,
 	// which a weekend premium or a cheap Monday keeps far tighter than nights x FloorPrice.
 	NightFloor *weekFloors `json:"night_floor,omitempty"`
+	// PairFloor is, per ISO weekday, the lowest price of one unit for two periods in a row, the
+	// first starting that day: its NightFloor and the next day's. A search of two nights walks
+	// by it alone (byPrice), which bounds the pair as one itinerary's, not as the cheapest of
+	// each night.
+	PairFloor  *weekFloors `json:"pair_floor,omitempty"`
 	Currency   string      `json:"currency"`
 	Facilities []string    `json:"facilities"`
 	Active     bool        `json:"active"`
@@ -175,7 +182,7 @@ func (d *vendorDoc) reprice(cutoff int64) {
 			delete(d.Profiles, id)
 		}
 	}
-	d.MinFloorPrice, d.MinNightFloor = nil, nil
+	d.MinFloorPrice, d.MinNightFloor, d.MinPairFloor = nil, nil, nil
 	loc := d.location()
 	for i := range d.Itineraries {
 		it := &d.Itineraries[i]
@@ -193,20 +200,30 @@ func (d *vendorDoc) reprice(cutoff int64) {
 				nights[w] = min(max(lo, floor), ceiling)
 			}
 		}
-		it.NightFloor = &nights
+		pairs := weekFloors{}
+		for w := range pairs {
+			pairs[w] = nights[w] + nights[(w+1)%7]
+		}
+		it.NightFloor, it.PairFloor = &nights, &pairs
 		if it.Active && it.Quantity >= 1 {
 			if d.MinFloorPrice == nil || it.FloorPrice < *d.MinFloorPrice {
 				d.MinFloorPrice = &it.FloorPrice
 			}
-			if d.MinNightFloor == nil {
-				d.MinNightFloor = &weekFloors{}
-				*d.MinNightFloor = nights
-			}
-			for w := range nights {
-				d.MinNightFloor[w] = min(d.MinNightFloor[w], nights[w])
-			}
+			d.MinNightFloor = lowest(d.MinNightFloor, nights)
+			d.MinPairFloor = lowest(d.MinPairFloor, pairs)
 		}
 	}
+}
+
+// lowest is w lowered day by day to o's (o itself when w is nil).
+func lowest(w *weekFloors, o weekFloors) *weekFloors {
+	if w == nil {
+		return &o
+	}
+	for i := range o {
+		w[i] = min(w[i], o[i])
+	}
+	return w
 }
 
 // weekFloors are prices per ISO weekday, Monday first, written as an object keyed "1" to "7"

@@ -143,7 +143,7 @@ func (s *Store) priceWalk(ctx context.Context, f *search.Filter, after *search.C
 		from = []any{v, after.ID.String()}
 	}
 	for size := f.Limit + 1; ; size = nextBatch(size) {
-		hits, err := s.hits(ctx, searchBody(f, nil, periods, from, size, 0))
+		hits, err := s.hits(ctx, searchBody(f, nil, periods, from, size, floorTerm{}))
 		if err != nil {
 			return nil, err
 		}
@@ -182,13 +182,16 @@ func (s *Store) priceWalk(ctx context.Context, f *search.Filter, after *search.C
 
 // byPrice answers a dated search sorted by price. A vendor's price over the stay is never below
 // the sum, over its nights, of its lowest floor for each night's weekday among its matching
-// itineraries (night_floor: for one period starting that weekday); without dynamic pricing each
-// is its base price. So the search walks the vendors once per weekday of the stay, each walk
-// sorted by that day's floor, and prices the hits of all walks in Go, batch after batch, until
-// the page is certain: a page and one more are found, and no vendor further in every walk can
-// come before the page's last (nightsBound). One walk by the floor of any night (floor_price)
-// met every vendor with one cheap night of the week: the cheapest of the week bounded all the
-// others, and a stay of two dearer nights walked 1,300 hits at 500,000 vendors.
+// itineraries (night_floor: for one period starting that weekday), nor below the sum over its
+// nights two by two of its lowest floor for two nights in a row (pair_floor); without dynamic
+// pricing each is its base price. So the search walks the vendors once per term of the stay
+// (stayTerms: a stay of two nights is one walk by the pair's floor, one of three a walk by a
+// pair's and one by a night's), each sorted by its term, and prices the hits of all walks in
+// Go, batch after batch, until the page is certain: a page and one more are found, and no
+// vendor further in every walk can come before the page's last (nightsBound). One walk by the
+// floor of any night (floor_price) met every vendor with one cheap night of the week (a stay of
+// two dearer nights walked 1,300 hits at 500,000 vendors); a walk per weekday, every vendor
+// with one of the two nights cheap (400-800 hits).
 //
 // After a cursor, the query leaves out the vendors with a matching itinerary whose ceiling is
 // below the cursor's price (their price is below it too); the others before the cursor are
@@ -204,14 +207,14 @@ func (s *Store) byPrice(ctx context.Context, f *search.Filter, after *search.Cur
 		}
 		return strings.Compare(a.v.ID.String(), b.v.ID.String())
 	}
-	walks := stayWeekdays(periods)
+	walks := stayWalks(periods, f.Nights())
 	var cands []found
 	seen := map[string]bool{}
 	for size := f.Limit + 1; ; size = nextBatch(size) {
 		var g errgroup.Group
 		for _, w := range walks {
 			g.Go(func() (err error) {
-				w.hits, err = s.hits(ctx, searchBody(f, after, periods, w.from, size, w.day))
+				w.hits, err = s.hits(ctx, searchBody(f, after, periods, w.from, size, w.term))
 				return err
 			})
 		}
@@ -279,49 +282,84 @@ func (s *Store) byPrice(ctx context.Context, f *search.Filter, after *search.Cur
 	return page, nil
 }
 
-// weekdayWalk is one walk of a dated search by price: the vendors sorted by their floor for a
-// period starting on ISO weekday day (0: for any period), continued after the sort values from,
-// and its last batch of hits.
-type weekdayWalk struct {
+// floorTerm is what one walk of a dated search by price sorts by: a matching itinerary's floor
+// for one period starting on ISO weekday day (night_floor), for two in a row starting on it
+// (pair_floor) when pair, or for any period when day is 0 (floor_price).
+type floorTerm struct {
 	day  int
+	pair bool
+}
+
+// fields are the term's field in the itineraries and the vendor's least of it (what a search
+// with no condition on the itineraries sorts by).
+func (t floorTerm) fields() (itinerary, vendor string) {
+	switch {
+	case t.day == 0:
+		return "itineraries.floor_price", "min_floor_price"
+	case t.pair:
+		return fmt.Sprintf("itineraries.pair_floor.%d", t.day), fmt.Sprintf("min_pair_floor.%d", t.day)
+	}
+	return fmt.Sprintf("itineraries.night_floor.%d", t.day), fmt.Sprintf("min_night_floor.%d", t.day)
+}
+
+// stayTerms are the terms whose sum bounds a stay of nights over a schedule's priced periods kp:
+// its nights two by two (a night and the next day's), then the last alone; each night by the
+// floor of any period when its slot tells no weekday, or the schedule prices none.
+func stayTerms(kp keyPeriods, nights int) []floorTerm {
+	slots := kp.slots[:min(len(kp.slots), nights)]
+	if len(slots) == 0 {
+		return slices.Repeat([]floorTerm{{}}, nights)
+	}
+	var terms []floorTerm
+	for i := 0; i < len(slots); i++ {
+		d := pricing.SlotWeekday(slots[i])
+		if d != 0 && i+1 < len(slots) && pricing.SlotWeekday(slots[i+1]) == d%7+1 {
+			terms = append(terms, floorTerm{d, true})
+			i++
+			continue
+		}
+		terms = append(terms, floorTerm{day: d})
+	}
+	return terms
+}
+
+// floorWalk is one walk of a dated search by price: the vendors sorted by their least term among
+// their matching itineraries, continued after the sort values from, and its last batch of hits.
+type floorWalk struct {
+	term floorTerm
 	from []any
 	hits []hit
 }
 
-// stayWeekdays are the walks of a dated search by price over periods: one per ISO weekday of a
-// priced period at any of its schedules (its slot's first figure, pricing.Slot), Monday first;
-// one by the floor of any period when no slot tells a weekday.
-func stayWeekdays(periods map[string]keyPeriods) []*weekdayWalk {
-	var days []int
-	for _, kp := range periods {
-		for _, slot := range kp.slots {
-			if d := pricing.SlotWeekday(slot); d != 0 && !slices.Contains(days, d) {
-				days = append(days, d)
+// stayWalks are the walks of a dated search by price over periods: one per term of the stays
+// of its schedules (stayTerms), the same at every schedule but for its time zone.
+func stayWalks(periods map[string]keyPeriods, nights int) []*floorWalk {
+	var terms []floorTerm
+	for _, key := range sortedKeys(periods) {
+		for _, t := range stayTerms(periods[key], nights) {
+			if !slices.Contains(terms, t) {
+				terms = append(terms, t)
 			}
 		}
 	}
-	slices.Sort(days)
-	if len(days) == 0 {
-		days = []int{0}
-	}
-	walks := make([]*weekdayWalk, len(days))
-	for i, d := range days {
-		walks[i] = &weekdayWalk{day: d}
+	walks := make([]*floorWalk, len(terms))
+	for i, t := range terms {
+		walks[i] = &floorWalk{term: t}
 	}
 	return walks
 }
 
 // nightsBound reports whether no vendor still ahead in every walk can come before a vendor of
-// price unit and id: at each schedule of periods, such a vendor's price is at least the sum,
-// over the stay's priced periods, of the walk's last floor for each one's weekday (ties go by
-// vendor id, and such a vendor's id is past the last of each walk it was summed from). A floor
-// below zero (a document without floors per weekday sorts first) bounds nothing.
-func nightsBound(f *search.Filter, periods map[string]keyPeriods, walks []*weekdayWalk, unit int64, id string) (bool, error) {
+// price unit and id: at each schedule of periods, such a vendor's price is at least the sum of
+// the last sort value of each walk of its stay's terms (ties go by vendor id, and such a
+// vendor's id is past the last of each walk it was summed from). A value below zero (a document
+// without the term's field sorts first) bounds nothing.
+func nightsBound(f *search.Filter, periods map[string]keyPeriods, walks []*floorWalk, unit int64, id string) (bool, error) {
 	type last struct {
 		floor int64
 		id    string
 	}
-	at := map[int]last{}
+	at := map[floorTerm]last{}
 	for _, w := range walks {
 		if len(w.from) != 2 {
 			return false, fmt.Errorf("elastic: search: sort values %v", w.from)
@@ -331,25 +369,15 @@ func nightsBound(f *search.Filter, periods map[string]keyPeriods, walks []*weekd
 		if !ok1 || !ok2 {
 			return false, fmt.Errorf("elastic: search: sort values %v", w.from)
 		}
-		at[w.day] = last{max(int64(v), 0), vid}
+		at[w.term] = last{max(int64(v), 0), vid}
 	}
-	nights := f.Nights()
 	for _, kp := range periods {
 		var bound int64
 		var past string
-		add := func(day int) {
-			l := at[day]
+		for _, t := range stayTerms(kp, f.Nights()) {
+			l := at[t]
 			bound += l.floor
 			past = max(past, l.id)
-		}
-		if _, ok := at[0]; ok {
-			for range nights {
-				add(0)
-			}
-		} else {
-			for _, slot := range kp.slots[:min(len(kp.slots), nights)] {
-				add(pricing.SlotWeekday(slot))
-			}
 		}
 		if bound < unit || (bound == unit && past < id) {
 			return false, nil
@@ -638,7 +666,7 @@ func sourceFields(periods map[string]keyPeriods) []string {
 // searchBody is the search request of f from the sort values from on (search_after), of size
 // hits. A dated search sorted by price leaves out the vendors that are certainly before the
 // cursor after (byPrice); the other orders go on after it with search_after.
-func searchBody(f *search.Filter, after *search.Cursor, periods map[string]keyPeriods, from []any, size, day int) obj {
+func searchBody(f *search.Filter, after *search.Cursor, periods map[string]keyPeriods, from []any, size int, term floorTerm) obj {
 	filters := vendorFilters(f)
 	if f.Dated() {
 		filters = append(filters, obj{"terms": obj{"schedule_key": sortedKeys(periods)}})
@@ -672,10 +700,10 @@ func searchBody(f *search.Filter, after *search.Cursor, periods map[string]keyPe
 			}
 		}
 		vendorField := "min_floor_price"
-		if f.Dated() && day != 0 {
+		if f.Dated() {
 			// A document written before version 5 has no floors per weekday: it comes first
 			// (and bounds nothing: nightsBound), so that it is priced rather than missed.
-			field, vendorField = fmt.Sprintf("itineraries.night_floor.%d", day), fmt.Sprintf("min_night_floor.%d", day)
+			field, vendorField = term.fields()
 		}
 		first = obj{field: obj{"order": "asc", "mode": "min", "missing": "_first", "nested": obj{"path": "itineraries", "filter": itq}}}
 		if plain {

@@ -498,7 +498,8 @@ func TestMigrate_UpgradesVersion2(t *testing.T) {
 	}
 }
 
-// Version 5 only adds the floors per weekday (night_floor, min_night_floor) to version 4: the
+// Version 5 only adds the floors per weekday (night_floor, pair_floor and the vendor's least of
+// each) to version 4: the
 // index is upgraded in place, its documents given them, and a dated search by price, which
 // walks by them, finds a document's price for the stay.
 func TestMigrate_UpgradesVersion4InPlace(t *testing.T) {
@@ -528,8 +529,10 @@ func TestMigrate_UpgradesVersion4InPlace(t *testing.T) {
 		Source struct {
 			Itineraries []struct {
 				NightFloor map[string]int64 `json:"night_floor"`
+				PairFloor  map[string]int64 `json:"pair_floor"`
 			} `json:"itineraries"`
 			MinNightFloor map[string]int64 `json:"min_night_floor"`
+			MinPairFloor  map[string]int64 `json:"min_pair_floor"`
 		} `json:"_source"`
 	}
 	getJSON(t, serverURL()+"/"+index+"/_doc/"+v.ID.String(), &got)
@@ -538,8 +541,13 @@ func TestMigrate_UpgradesVersion4InPlace(t *testing.T) {
 		want[strconv.Itoa(w)] = v.Itineraries[0].BasePrice
 	}
 	want[strconv.Itoa(pricing.Weekday(nights[0].StartsAt, time.UTC))] = 6000
-	if its := got.Source.Itineraries; len(its) != 1 || !maps.Equal(its[0].NightFloor, want) || !maps.Equal(got.Source.MinNightFloor, want) {
-		t.Fatalf("floors per weekday after the upgrade: %+v, want %v for the itinerary and the vendor", got.Source, want)
+	pairs := map[string]int64{}
+	for w := 1; w <= 7; w++ {
+		pairs[strconv.Itoa(w)] = want[strconv.Itoa(w)] + want[strconv.Itoa(w%7+1)]
+	}
+	if its := got.Source.Itineraries; len(its) != 1 || !maps.Equal(its[0].NightFloor, want) || !maps.Equal(got.Source.MinNightFloor, want) ||
+		!maps.Equal(its[0].PairFloor, pairs) || !maps.Equal(got.Source.MinPairFloor, pairs) {
+		t.Fatalf("floors per weekday after the upgrade: %+v, want %v a night and %v two nights, for the itinerary and the vendor", got.Source, want, pairs)
 	}
 	if p := quoted(t, s, f, v, now); p != 6000+v.Itineraries[0].BasePrice {
 		t.Fatalf("dated search by price after the upgrade: %d, want %d", p, 6000+v.Itineraries[0].BasePrice)

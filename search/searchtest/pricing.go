@@ -195,13 +195,13 @@ func (e *env) checkByPrice(name string, f search.Filter, want map[uuid.UUID]int6
 	}
 }
 
-// testDynamicPricesByWeekday checks a search by price where a vendor's nights differ: V is
-// cheap on the first night of the stay only, which starts on the day before in UTC (check-in at
-// noon in Auckland); W is cheap on the night after the stay only. Eight hotels at their base
-// prices (every other one pricing dynamically), all cheaper than V by base price, come between
-// them. A store that bounds a night by
-// the wrong day's prices, or a stay by a cheap night outside it, puts V after a page it belongs
-// to, or quotes W its cheap night.
+// testDynamicPricesByWeekday checks a search by price, of two nights and of three, where a
+// vendor's nights differ: V is cheap on the first night of the stay only, which starts on the
+// day before in UTC (check-in at noon in Auckland), V2 on the second night only; W is cheap on
+// the night after the two only. Eight hotels at their base prices (every other one pricing
+// dynamically), all cheaper than V by base price, come between them. A store that bounds a
+// night by the wrong day's prices (or a pair of nights by the night before's), or a stay by a
+// cheap night outside it, puts V or V2 after a page they belong to, or quotes W its cheap night.
 func testDynamicPricesByWeekday(t *testing.T, newStore func(t *testing.T) (search.Store, Seeder)) {
 	e := newEnv(t, newStore)
 	ps, ok := e.seed.(PriceSeeder)
@@ -215,17 +215,18 @@ func testDynamicPricesByWeekday(t *testing.T, newStore func(t *testing.T) (searc
 	at := func(i int) vendors.NewVendor {
 		return hotel(fmt.Sprintf("Napier %02d", i), "Napier", "NZ", "Pacific/Auckland", near(lisbon, float64(1+i), float64(20*i)), 3, "12:00")
 	}
-	want := map[uuid.UUID]int64{}
+	want, want3 := map[uuid.UUID]int64{}, map[uuid.UUID]int64{} // two nights, three
 	for i := range 8 {
 		base := int64(10000 + 100*i)
 		v := e.vendor(at(i), 3, room("std", 2, 3, base))
-		want[v.ID] = 2 * base
+		want[v.ID], want3[v.ID] = 2*base, 3*base
 		if i%2 == 0 { // every other one prices dynamically, with no price stored: its base
 			e.feed(ps.Price(t, v.ID, 50, 300, nil))
 		}
 	}
 	v := e.vendor(at(8), 3, room("std", 2, 3, 12000))
 	w := e.vendor(at(9), 3, room("std", 2, 3, 13000))
+	v2 := e.vendor(at(10), 3, room("std", 2, 3, 12000))
 	stay, ok1 := f.Periods(search.ScheduleOf(v), e.now)
 	next, ok2 := after.Periods(search.ScheduleOf(w), e.now)
 	if !ok1 || !ok2 || len(stay) != 2 || len(next) != 1 {
@@ -240,8 +241,14 @@ func testDynamicPricesByWeekday(t *testing.T, newStore func(t *testing.T) (searc
 	}
 	vit, wit := itineraryOf(v, "std").ID, itineraryOf(w, "std").ID
 	e.feed(ps.Price(t, v.ID, 50, 300, map[pricing.Key]int64{{ItineraryID: vit, StartsAt: stay[0].StartsAt}: 6000}))
-	want[v.ID] = 6000 + 12000
+	want[v.ID], want3[v.ID] = 6000+12000, 6000+2*12000
+	v2it := itineraryOf(v2, "std").ID
+	e.feed(ps.Price(t, v2.ID, 50, 300, map[pricing.Key]int64{{ItineraryID: v2it, StartsAt: stay[1].StartsAt}: 6000}))
+	want[v2.ID], want3[v2.ID] = 12000+6000, 12000+6000+12000
 	e.feed(ps.Price(t, w.ID, 50, 300, map[pricing.Key]int64{{ItineraryID: wit, StartsAt: next[0].StartsAt}: 4500}))
-	want[w.ID] = 2 * 13000
-	e.checkByPrice("by price", f, want)
+	want[w.ID], want3[w.ID] = 2*13000, 2*13000+13000*50/100 // its cheap night held at the floor
+	e.checkByPrice("two nights", f, want)
+	// Three nights: the cheap night after the stay is its third.
+	f.CheckOut = after.CheckOut
+	e.checkByPrice("three nights", f, want3)
 }
