@@ -210,7 +210,14 @@ func (s *Store) byPrice(ctx context.Context, f *search.Filter, after *search.Cur
 	walks := stayWalks(periods, f.Nights())
 	var cands []found
 	seen := map[string]bool{}
-	for size := f.Limit + 1; ; size = nextBatch(size) {
+	// The first batch is a page and one more, each next one as large as all before it (the walk
+	// doubles), up to maxBatch: the bounds are tight, and the page mostly ends within the first
+	// batch or the second. Growing four times over fetched and priced 105 hits where 42 prove
+	// the page (hotels within 30 km of Lisbon at 500,000 vendors, two nights from a Sunday), and
+	// a hit costs about 0.6 ms here (its source, 7 KB for twenty rooms, and its availability).
+	taken := 0
+	for size := f.Limit + 1; ; size = min(max(taken, f.Limit+1), maxBatch) {
+		taken += size
 		var g errgroup.Group
 		for _, w := range walks {
 			g.Go(func() (err error) {
