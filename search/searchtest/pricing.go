@@ -38,11 +38,7 @@ func (d *demandLog) Record(vendorID, _ uuid.UUID, starts []time.Time) {
 // ceiling, summed over the stay, times the quantity), by base price x nights for the others,
 // and that it counts what it showed of the priced vendors (and only of them) as demand.
 func testDynamicPrices(t *testing.T, newStore func(t *testing.T) (search.Store, Seeder)) {
-	e := newEnv(t, newStore)
-	ps, ok := e.seed.(PriceSeeder)
-	if _, indexes := e.store.(search.PriceIndexer); !ok || !indexes {
-		t.Skip("this store does not index dynamic prices")
-	}
+	e, ps := newPriceEnv(t, newStore)
 	// A: no dynamic pricing, 100 a night. B: base 90, floor 50%: night one stored at 10 (held
 	// at the floor, 45), night two at 130. C: base 120, pricing on, no price stored yet (base).
 	a := e.vendor(hotel("Dyn A", "Faro", "PT", "Europe/Lisbon", near(lisbon, 3, 10), 3, "14:00"), 4, room("std", 2, 3, 10000))
@@ -116,11 +112,7 @@ func RunDynamicPricesPaged(t *testing.T, newStore func(t *testing.T) (search.Sto
 // makes its dearer room the cheaper: every page, followed by cursor, agrees with the prices
 // worked out here; after a vendor's stored price drops, it moves up the order.
 func testDynamicPricesPaged(t *testing.T, newStore func(t *testing.T) (search.Store, Seeder)) {
-	e := newEnv(t, newStore)
-	ps, ok := e.seed.(PriceSeeder)
-	if _, indexes := e.store.(search.PriceIndexer); !ok || !indexes {
-		t.Skip("this store does not index dynamic prices")
-	}
+	e, ps := newPriceEnv(t, newStore)
 	f := search.Filter{City: "braga", CheckIn: e.day.Format(time.DateOnly), CheckOut: e.day.AddDate(0, 0, 2).Format(time.DateOnly),
 		Sort: search.ByPrice, Kind: vendors.Hotel, Quantity: 1, Limit: 3}
 	clamp := func(p, base int64, floor, ceiling int) int64 {
@@ -203,11 +195,7 @@ func (e *env) checkByPrice(name string, f search.Filter, want map[uuid.UUID]int6
 // night by the wrong day's prices (or a pair of nights by the night before's), or a stay by a
 // cheap night outside it, puts V or V2 after a page they belong to, or quotes W its cheap night.
 func testDynamicPricesByWeekday(t *testing.T, newStore func(t *testing.T) (search.Store, Seeder)) {
-	e := newEnv(t, newStore)
-	ps, ok := e.seed.(PriceSeeder)
-	if _, indexes := e.store.(search.PriceIndexer); !ok || !indexes {
-		t.Skip("this store does not index dynamic prices")
-	}
+	e, ps := newPriceEnv(t, newStore)
 	f := search.Filter{City: "napier", CheckIn: e.day.Format(time.DateOnly), CheckOut: e.day.AddDate(0, 0, 2).Format(time.DateOnly),
 		Sort: search.ByPrice, Kind: vendors.Hotel, Quantity: 1, Limit: 3}
 	after := f
@@ -251,4 +239,15 @@ func testDynamicPricesByWeekday(t *testing.T, newStore func(t *testing.T) (searc
 	// Three nights: the cheap night after the stay is its third.
 	f.CheckOut = after.CheckOut
 	e.checkByPrice("three nights", f, want3)
+}
+
+// newPriceEnv is newEnv for a store that indexes dynamic prices, with its seeder's prices; it
+// skips the test for another.
+func newPriceEnv(t *testing.T, newStore func(t *testing.T) (search.Store, Seeder)) (*env, PriceSeeder) {
+	e := newEnv(t, newStore)
+	ps, ok := e.seed.(PriceSeeder)
+	if _, indexes := e.store.(search.PriceIndexer); !ok || !indexes {
+		t.Skip("this store does not index dynamic prices")
+	}
+	return e, ps
 }
