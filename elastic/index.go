@@ -193,10 +193,9 @@ func (d *vendorDoc) reprice(cutoff int64) {
 		}
 		if priced {
 			floor, ceiling := st.Floor(it.BasePrice), st.Ceiling(it.BasePrice)
-			lo, hi := d.priceRange(it, 0, loc)
+			lo, hi, days := d.priceRange(it, loc)
 			it.FloorPrice, it.CeilingPrice = min(max(lo, floor), ceiling), min(max(hi, floor), ceiling)
-			for w := range nights {
-				lo, _ := d.priceRange(it, w+1, loc)
+			for w, lo := range days {
 				nights[w] = min(max(lo, floor), ceiling)
 			}
 		}
@@ -266,33 +265,52 @@ func (d *vendorDoc) location() *time.Location {
 
 // priceRange is the lowest and highest price, before the bounds, that a coming period of it can
 // take (unitPrice): a stored price of its own, else its slot's profile, else the base price;
-// for a period starting on ISO weekday day in loc only, when day is not 0 (a stored price
-// whose weekday loc cannot tell counts for every day). The base price is left out only when
-// the profiles cover every slot: a hotel's nights of the week at its check-in time (a
-// restaurant's slots are too many to tell).
-func (d *vendorDoc) priceRange(it *itineraryDoc, day int, loc *time.Location) (lo, hi int64) {
+// and the lowest for a period starting on each ISO weekday in loc (a stored price whose weekday
+// loc cannot tell counts for every day), in one pass over its prices and profiles. The base
+// price is left out only when the profiles cover every slot: a hotel's nights of the week (of
+// that day) at its check-in time (a restaurant's slots are too many to tell).
+func (d *vendorDoc) priceRange(it *itineraryDoc, loc *time.Location) (lo, hi int64, days weekFloors) {
 	lo, hi = math.MaxInt64, math.MinInt64
-	see := func(p int64) { lo, hi = min(lo, p), max(hi, p) }
-	for start, p := range d.Prices[it.ID] {
-		if day == 0 || loc == nil || pricing.Weekday(time.Unix(start, 0), loc) == day {
-			see(p)
+	for w := range days {
+		days[w] = math.MaxInt64
+	}
+	see := func(p int64, day int) { // day 0: every day
+		lo, hi = min(lo, p), max(hi, p)
+		for w := range days {
+			if day == 0 || day == w+1 {
+				days[w] = min(days[w], p)
+			}
 		}
 	}
-	covered := d.Kind == vendors.Hotel && d.Schedule != nil && d.Schedule.CheckInTime != ""
-	for w := 1; covered && w <= 7; w++ {
-		if day == 0 || w == day {
-			_, covered = d.Profiles[it.ID][fmt.Sprintf("%dT%s", w, d.Schedule.CheckInTime)]
+	for start, p := range d.Prices[it.ID] {
+		day := 0
+		if loc != nil {
+			day = pricing.Weekday(time.Unix(start, 0), loc)
 		}
+		see(p, day)
 	}
 	for slot, p := range d.Profiles[it.ID] {
-		if day == 0 || strings.HasPrefix(slot, strconv.Itoa(day)+"T") {
-			see(p)
+		lo, hi = min(lo, p), max(hi, p)
+		if day := pricing.SlotWeekday(slot); day != 0 {
+			days[day-1] = min(days[day-1], p)
 		}
 	}
-	if !covered {
-		see(it.BasePrice)
+	hotel := d.Kind == vendors.Hotel && d.Schedule != nil && d.Schedule.CheckInTime != ""
+	uncovered := false
+	for w := range days {
+		covered := false
+		if hotel {
+			_, covered = d.Profiles[it.ID][fmt.Sprintf("%dT%s", w+1, d.Schedule.CheckInTime)]
+		}
+		if !covered {
+			days[w] = min(days[w], it.BasePrice)
+			uncovered = true
+		}
 	}
-	return lo, hi
+	if uncovered {
+		lo, hi = min(lo, it.BasePrice), max(hi, it.BasePrice)
+	}
+	return lo, hi, days
 }
 
 // setVendor writes v's fields, as of the event with sequence seq, into d.
