@@ -17,7 +17,7 @@ type FollowLog interface {
 }
 
 // GapLog is a FollowLog that tells a seq whose transaction rolled back from one still being
-// written (postgres.EventLog): a Follower then passes over a rolled back seq within GapGrace
+// written (postgres.EventLog): a Follower then passes over a rolled back seq soon after GapGrace
 // instead of GapTimeout.
 type GapLog interface {
 	// TxMark marks the transactions running now.
@@ -44,9 +44,10 @@ type Follower struct {
 	// back transaction and passed over; default 30s. Event writers write their event last in
 	// short transactions, so a real event fills its gap in milliseconds.
 	GapTimeout time.Duration
-	// GapGrace is how old a missing seq must be before a GapLog is asked whether its
-	// transaction has ended (default 1s): the mark is taken when the gap is first seen, and a
-	// transaction that took its seq a moment before may not have its id yet.
+	// GapGrace is how old a missing seq must be before the transactions running are marked
+	// (GapLog.TxMark) to ask later whether they have ended (default 1s): a transaction gets
+	// its id at its first write, which may come a moment after it took its seq, so a mark
+	// taken when the gap is first seen could miss the very writer of the gap.
 	GapGrace time.Duration
 	// Retry is the delay after a failed batch, doubled after each failure up to MaxRetry;
 	// defaults Poll and Retry.
@@ -59,7 +60,7 @@ type Follower struct {
 
 	gapSeq   int64
 	gapSince time.Time
-	gapMark  int64 // TxMark when the gap was first seen; 0: none
+	gapMark  int64 // TxMark once the gap was GapGrace old; 0: not taken yet
 }
 
 func (f *Follower) defaults() {
@@ -157,28 +158,27 @@ func (f *Follower) Once(ctx context.Context, process func(context.Context, []Env
 }
 
 // passOldGap moves the offset over a missing seq whose transaction rolled back: once the log
-// (a GapLog) tells that every transaction running when the gap was first seen has ended
+// (a GapLog) tells that every transaction running when the gap was GapGrace old has ended
 // without writing it, or, in any case, once it stayed missing for GapTimeout.
 func (f *Follower) passOldGap(ctx context.Context, gap int64) error {
 	if gap == 0 {
 		f.gapSeq = 0
 		return nil
 	}
-	gl, tells := f.Log.(GapLog)
 	if gap != f.gapSeq {
 		f.gapSeq, f.gapSince, f.gapMark = gap, f.Now(), 0
-		if tells {
+		return nil
+	}
+	age := f.Now().Sub(f.gapSince)
+	pass := age >= f.GapTimeout
+	if gl, tells := f.Log.(GapLog); !pass && tells && age >= f.GapGrace {
+		if f.gapMark == 0 {
 			mark, err := gl.TxMark(ctx)
 			if err != nil {
 				return err
 			}
 			f.gapMark = mark
 		}
-		return nil
-	}
-	age := f.Now().Sub(f.gapSince)
-	pass := age >= f.GapTimeout
-	if !pass && tells && f.gapMark > 0 && age >= f.GapGrace {
 		closed, err := gl.GapClosed(ctx, gap, f.gapMark)
 		if err != nil {
 			return err

@@ -55,20 +55,23 @@ func scanEnvelope(r pgx.CollectableRow) (event.Envelope, error) {
 	return e, err
 }
 
-// TxMark marks the transactions running now: each has a transaction id below the mark (the
-// xmax of a snapshot taken now).
+// TxMark marks the transactions running now: each has a transaction id below the mark. The
+// mark is a transaction id of its own, taken (and committed) by this statement, so it is above
+// every id given out before it. A snapshot's xmax would not do: it is one past the newest
+// *completed* transaction, so the newest running one, often the very writer a gap waits for,
+// is at or above it and would count as ended.
 func (l *EventLog) TxMark(ctx context.Context) (int64, error) {
 	var mark int64
-	if err := l.db.Pool.QueryRow(ctx, `SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint`).Scan(&mark); err != nil {
+	if err := l.db.Pool.QueryRow(ctx, `SELECT pg_current_xact_id()::text::bigint`).Scan(&mark); err != nil {
 		return 0, fmt.Errorf("transaction mark: %w", err)
 	}
 	return mark, nil
 }
 
 // GapClosed reports whether seq is missing for good: every transaction that was running at
-// mark (TxMark) has ended, and seq is still not in the log, so the transaction that took it
-// rolled back. Both are read in one snapshot, so a transaction that committed seq in the
-// meantime is seen.
+// mark (TxMark) has ended (the oldest transaction running now is not below the mark), and seq
+// is still not in the log, so the transaction that took it rolled back. Both are read in one
+// snapshot, so a transaction that committed seq in the meantime is seen.
 func (l *EventLog) GapClosed(ctx context.Context, seq, mark int64) (bool, error) {
 	var closed bool
 	if err := l.db.Pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint >= $2
