@@ -143,7 +143,7 @@ func (s *Store) priceWalk(ctx context.Context, f *search.Filter, after *search.C
 		from = []any{v, after.ID.String()}
 	}
 	for size := f.Limit + 1; ; size = nextBatch(size) {
-		hits, err := s.hits(ctx, searchBody(f, nil, periods, from, size, floorTerm{}))
+		hits, err := s.nearHits(ctx, f, periods, from, size)
 		if err != nil {
 			return nil, err
 		}
@@ -179,6 +179,78 @@ func (s *Store) priceWalk(ctx context.Context, f *search.Filter, after *search.C
 	}
 	return page, nil
 }
+
+// nearHits returns the size hits of f's query from the sort values from on (search_after). A
+// dated search sorted by distance asks first within a smaller radius, about four times the
+// area that holds size vendors if the radius's vendors (known from the schedule keys'
+// aggregation) were spread evenly (as a ring beyond from's distance, after a cursor or a
+// batch), doubling it until size hits are found: a sort by distance
+// computes the distance of every vendor the query matches (41,000 Italian restaurants within
+// 15 km of Lisbon at 500,000 vendors: 9.5 ms a query against 3 ms within 1 km). A hit is taken
+// only if it is nearer than the window's edge by nearMarginM, so that a vendor at the edge
+// that the filter left out (it rounds otherwise than the sort) comes in the next window,
+// after the last hit taken: the hits are those of the whole radius, in its order.
+func (s *Store) nearHits(ctx context.Context, f *search.Filter, periods map[string]keyPeriods, from []any, size int) ([]hit, error) {
+	radius := nearRadius(f, periods, size)
+	if d, ok := sortDistance(from); ok && radius < f.RadiusKm {
+		radius = min(f.RadiusKm, math.Hypot(d*reportRadiusM/esRadiusM/1000, radius))
+	}
+	var out []hit
+	for {
+		w := *f
+		w.RadiusKm = radius
+		hits, err := s.hits(ctx, searchBody(&w, nil, periods, from, size-len(out), floorTerm{}))
+		if err != nil || radius == f.RadiusKm {
+			return append(out, hits...), err
+		}
+		edge := esMetres(radius) - nearMarginM
+		for _, h := range hits {
+			if d, ok := sortDistance(h.Sort); !ok || d > edge {
+				break
+			}
+			out = append(out, h)
+		}
+		if len(out) == size {
+			return out, nil
+		}
+		if len(out) > 0 {
+			from = out[len(out)-1].Sort
+		}
+		radius = min(2*radius, f.RadiusKm)
+	}
+}
+
+// sortDistance is the distance in sort values sv of a search by distance.
+func sortDistance(sv []any) (float64, bool) {
+	if len(sv) == 0 {
+		return 0, false
+	}
+	d, ok := sv[0].(float64)
+	return d, ok
+}
+
+// nearMarginM is how far inside a window's edge a hit must be to be taken (nearHits).
+const nearMarginM = 10
+
+// nearRadius is the first window of nearHits, in km: f's radius when f is not a dated search
+// sorted by distance within a radius, or when its vendors are too few for a window to pay.
+func nearRadius(f *search.Filter, periods map[string]keyPeriods, size int) float64 {
+	if f.Sort != search.ByDistance || f.RadiusKm <= 0 || !f.Dated() {
+		return f.RadiusKm
+	}
+	n := 0
+	for _, kp := range periods {
+		n += kp.vendors
+	}
+	r := f.RadiusKm * math.Sqrt(4*float64(size)/float64(max(n, 1)))
+	if r > f.RadiusKm/2 {
+		return f.RadiusKm
+	}
+	return r
+}
+
+// esMetres is a radius of km in the metres of Elasticsearch's distances (its sort values).
+func esMetres(km float64) float64 { return km * 1000 * esRadiusM / reportRadiusM }
 
 // byPrice answers a dated search sorted by price. A vendor's price over the stay is never below
 // the sum, over its nights, of its lowest floor for each night's weekday among its matching
@@ -570,7 +642,7 @@ func vendorFilters(f *search.Filter) []any {
 	}
 	if f.RadiusKm > 0 && f.Lat != nil && f.Lon != nil {
 		fs = append(fs, obj{"geo_distance": obj{
-			"distance":      fmt.Sprintf("%.6fm", f.RadiusKm*1000*esRadiusM/reportRadiusM),
+			"distance":      fmt.Sprintf("%.6fm", esMetres(f.RadiusKm)),
 			"distance_type": "arc",
 			"location":      obj{"lat": *f.Lat, "lon": *f.Lon},
 		}})
@@ -737,9 +809,10 @@ func searchBody(f *search.Filter, after *search.Cursor, periods map[string]keyPe
 // start (Unix seconds), and the periods that carry a price (every night, a restaurant's first
 // seating) with their slots (pricing.Slot).
 type keyPeriods struct {
-	starts []int64
-	priced []time.Time
-	slots  []string
+	starts  []int64
+	priced  []time.Time
+	slots   []string
+	vendors int // how many vendors of the schedule match the search's vendor filters
 }
 
 // periods returns, per schedule key of the vendors that match f's vendor filters, the periods
@@ -766,10 +839,10 @@ func (s *Store) periods(ctx context.Context, f *search.Filter, now time.Time) (m
 		if err != nil {
 			return nil, err
 		}
-		for key, sch := range read {
-			c, err := sch.Compile()
+		for key, k := range read {
+			c, err := k.schedule.Compile()
 			if err != nil {
-				c = search.Compiled{Schedule: *sch}
+				c = search.Compiled{Schedule: *k.schedule}
 			}
 			s.schedules.Put(key, c)
 			schedules[key] = c
@@ -781,7 +854,8 @@ func (s *Store) periods(ctx context.Context, f *search.Filter, now time.Time) (m
 		if !ok {
 			continue
 		}
-		kp := keyPeriods{starts: make([]int64, len(ps)), priced: booking.PricedStarts(string(sch.Kind), ps)}
+		kp := keyPeriods{starts: make([]int64, len(ps)), priced: booking.PricedStarts(string(sch.Kind), ps),
+			vendors: keys[key].vendors}
 		for i, p := range ps {
 			kp.starts[i] = p.StartsAt.Unix()
 		}
@@ -793,9 +867,15 @@ func (s *Store) periods(ctx context.Context, f *search.Filter, now time.Time) (m
 	return out, nil
 }
 
-// scheduleKeys returns the distinct schedule keys of the vendors that match filters, with their
-// schedules (one document's of each) when withSchedules, else nil schedules.
-func (s *Store) scheduleKeys(ctx context.Context, filters []any, withSchedules bool) (map[string]*search.Schedule, error) {
+// scheduleKey is one schedule key of the vendors that match a search's filters.
+type scheduleKey struct {
+	schedule *search.Schedule // one vendor's schedule of the key, when asked for
+	vendors  int              // how many vendors of the key match
+}
+
+// scheduleKeys returns the distinct schedule keys of the vendors that match filters, with how
+// many vendors match of each, and their schedules (one document's of each) when withSchedules.
+func (s *Store) scheduleKeys(ctx context.Context, filters []any, withSchedules bool) (map[string]scheduleKey, error) {
 	terms := obj{"terms": obj{"field": "schedule_key", "size": maxSchedules}}
 	if withSchedules {
 		terms["aggs"] = obj{"one": obj{"top_hits": obj{"size": 1, "_source": obj{"includes": []string{"schedule"}}}}}
@@ -812,8 +892,9 @@ func (s *Store) scheduleKeys(ctx context.Context, filters []any, withSchedules b
 		Aggregations struct {
 			Keys struct {
 				Buckets []struct {
-					Key string `json:"key"`
-					One struct {
+					Key      string `json:"key"`
+					DocCount int    `json:"doc_count"`
+					One      struct {
 						Hits struct {
 							Hits []struct {
 								Source struct {
@@ -830,14 +911,14 @@ func (s *Store) scheduleKeys(ctx context.Context, filters []any, withSchedules b
 	if _, err := s.do(ctx, esapi.SearchRequest{Index: []string{s.VendorsAlias()}, Body: bytes.NewReader(body)}, &res); err != nil {
 		return nil, fmt.Errorf("elastic: search schedules: %w", err)
 	}
-	out := map[string]*search.Schedule{}
+	out := map[string]scheduleKey{}
 	for _, b := range res.Aggregations.Keys.Buckets {
 		if !withSchedules {
-			out[b.Key] = nil
+			out[b.Key] = scheduleKey{vendors: b.DocCount}
 			continue
 		}
 		if hits := b.One.Hits.Hits; len(hits) > 0 && hits[0].Source.Schedule != nil {
-			out[b.Key] = hits[0].Source.Schedule
+			out[b.Key] = scheduleKey{schedule: hits[0].Source.Schedule, vendors: b.DocCount}
 		}
 	}
 	return out, nil

@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T) (search.Store, Seeder)) {
 	t.Run("Availability", func(t *testing.T) { testAvailability(t, newStore) })
 	t.Run("PaginationWithInserts", func(t *testing.T) { testPagination(t, newStore, 0) })
 	t.Run("PaginationWithInsertsInARadius", func(t *testing.T) { testPagination(t, newStore, 60) })
+	t.Run("NearestInADenseCentre", func(t *testing.T) { testNearestInADenseCentre(t, newStore) })
 	t.Run("IndexerIdempotent", func(t *testing.T) { testIndexer(t, newStore) })
 	t.Run("ScheduleChanges", func(t *testing.T) { testScheduleChanges(t, newStore) })
 	t.Run("DynamicPrices", func(t *testing.T) { testDynamicPrices(t, newStore) })
@@ -667,6 +668,38 @@ func testAvailability(t *testing.T, newStore func(t *testing.T) (search.Store, S
 	e.transition(b, booking.Expired)
 	want(seat("19:00"), 1)
 	want(seat("22:30")) // the turn would end after closing time
+}
+
+// testNearestInADenseCentre pages by distance through a radius whose vendors crowd one place,
+// the nearest of them full on the search's night, with a few spread out: an adapter that looks
+// first within a smaller radius (Elasticsearch) must find them all, in order, as one that does
+// not, from the crowded place and from one 30 km away (where the smaller radius holds too few).
+func testNearestInADenseCentre(t *testing.T, newStore func(t *testing.T) (search.Store, Seeder)) {
+	e := newEnv(t, newStore)
+	night := search.Filter{CheckIn: e.day.Format(time.DateOnly), CheckOut: e.day.AddDate(0, 0, 1).Format(time.DateOnly)}
+	south := near(lisbon, 30, 180)
+	for i := range 72 {
+		// Within 1.5 km, on a spiral, 20 m apart (more than the engines' rounding of a distance).
+		d := 0.05 + float64(i)*0.02
+		v := e.vendor(hotel(fmt.Sprintf("C%02d", i), "Lisbon", "PT", "Europe/Lisbon", near(lisbon, d, float64(i*137)), 3, "14:00"),
+			3, room("std", 2, 1, 9000))
+		if i < 30 && i%3 != 2 {
+			e.hold(v, "std", 1, night) // the first hotels of the centre are full that night
+		}
+	}
+	for i := range 8 {
+		e.vendor(hotel(fmt.Sprintf("F%d", i), "Setubal", "PT", "Europe/Lisbon", near(south, 2+float64(i)*7, float64(i*45)), 3, "14:00"),
+			3, room("std", 2, 1, 9000))
+	}
+	for _, from := range [][2]float64{lisbon, south} {
+		for _, limit := range []int{3, 7, 20} {
+			f := night
+			f.Kind, f.Sort, f.Limit, f.Lat, f.Lon, f.RadiusKm = vendors.Hotel, search.ByDistance, limit, ptr(from[0]), ptr(from[1]), 50
+			if got := e.check(fmt.Sprintf("by distance from %v, pages of %d", from, limit), f); len(got) < 50 {
+				t.Fatalf("from %v: %d vendors; the test wants the crowd in its radius", from, len(got))
+			}
+		}
+	}
 }
 
 // testPagination walks the pages of each sort while vendors are added around the cursor; with
