@@ -2,12 +2,15 @@ package ops_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
 
@@ -104,5 +107,61 @@ func TestEngine_UpdateSentAgainAfterItsTryRunsOnce(t *testing.T) {
 	}
 	if accepted != 1 {
 		t.Errorf("%d status updates accepted; want the one, however often it was sent", accepted)
+	}
+}
+
+// TestEngine_ALostWorkflowTaskIsTriedAgainWithinTheGuestsDeadline: the first workflow task of a
+// hold is taken by a poller that never answers (a worker killed as it took it, or its answer
+// lost with a matching host that left the cluster); the server gives it to a live worker once
+// it times out, and the guest, who has 10 s, gets the hold. At the server's default workflow
+// task timeout (10 s) the guest got a 503.
+func TestEngine_ALostWorkflowTaskIsTriedAgainWithinTheGuestsDeadline(t *testing.T) {
+	f := newFixture(t, payment.Sandbox{}, time.Minute)
+	f.stopWork()
+
+	pctx, cancelPoll := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancelPoll()
+	lost := make(chan error, 1)
+	go func() {
+		task, err := f.c.WorkflowService().PollWorkflowTaskQueue(pctx, &workflowservice.PollWorkflowTaskQueueRequest{
+			Namespace: "default", Identity: "a worker that dies with its task",
+			TaskQueue: &taskqueuepb.TaskQueue{Name: f.queue, Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
+		})
+		if err == nil && len(task.GetTaskToken()) == 0 {
+			err = errors.New("the poll returned no task")
+		}
+		lost <- err
+	}()
+
+	type answer struct {
+		h   *booking.Hold
+		err error
+	}
+	booked := make(chan answer, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // the guest's deadline
+		defer cancel()
+		h, err := f.svc.Book(ctx, f.user.ID, f.vendor.ID, f.dinner(1, payment.SandboxSucceed), "")
+		booked <- answer{h, err}
+	}()
+	if err := <-lost; err != nil {
+		t.Fatalf("the lost task: %v", err)
+	}
+
+	wctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- workers.RunTemporal(wctx, f.c, f.queue, f.acts, slog.New(slog.DiscardHandler)) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	}()
+	a := <-booked
+	if a.err != nil {
+		t.Fatalf("the hold whose first workflow task was lost: %v; want it within the guest's 10 s", a.err)
+	}
+	if st := a.h.Booking.Status; st != booking.Blocked && st != booking.Confirmed {
+		t.Fatalf("the hold answered %s", st)
 	}
 }

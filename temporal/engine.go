@@ -37,12 +37,25 @@ type Config struct {
 	// UpdateTry: a hold or an update that got no answer in this long is sent again, under its
 	// own update id, while the request has time (0: DefaultUpdateTry).
 	UpdateTry time.Duration
+	// WorkflowTaskTimeout is how long a worker has to complete a workflow task of a booking
+	// started from now on before the server gives the task to another (0:
+	// DefaultWorkflowTaskTimeout).
+	WorkflowTaskTimeout time.Duration
 }
 
 // DefaultUpdateTry is how long one try of a hold or an update waits for its answer. A guest's
 // request has 10 s: a try lost with a history shard that moved (a Temporal server died or
 // joined) leaves the next tries 7 s.
 const DefaultUpdateTry = 3 * time.Second
+
+// DefaultWorkflowTaskTimeout is a booking's workflow task timeout. A workflow task that a
+// worker took and never completed (the worker was killed, or the task's answer was lost with a
+// matching host that left the cluster) is given to another worker only once it times out: at
+// the server's default, 10 s, that is the guest's whole deadline, so a hold whose first task
+// was lost could only fail. At 3 s the task is tried again within the deadline. A task whose
+// local activities run longer is not cut short: the SDK completes it at 80% of the timeout
+// and goes on in the next one (a heartbeat).
+const DefaultWorkflowTaskTimeout = 3 * time.Second
 
 // Engine is booking.Engine on a Temporal client.
 type Engine struct {
@@ -60,6 +73,9 @@ func NewEngine(c client.Client, cfg Config, store booking.Store) *Engine {
 	}
 	if cfg.UpdateTry <= 0 {
 		cfg.UpdateTry = DefaultUpdateTry
+	}
+	if cfg.WorkflowTaskTimeout <= 0 {
+		cfg.WorkflowTaskTimeout = DefaultWorkflowTaskTimeout
 	}
 	return &Engine{c: c, cfg: cfg, store: store}
 }
@@ -113,6 +129,7 @@ func (e *Engine) Start(ctx context.Context, s booking.Start) (*booking.Hold, err
 		TaskQueue:                e.cfg.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowTaskTimeout:      e.cfg.WorkflowTaskTimeout,
 		TypedSearchAttributes: sdktemporal.NewSearchAttributes(
 			workflows.SABookingID.ValueSet(b.ID.String()), workflows.SAVendorID.ValueSet(b.VendorID.String()),
 			workflows.SAUserID.ValueSet(b.UserID.String()), workflows.SABookingStatus.ValueSet(string(booking.Pending))),
