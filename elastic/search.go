@@ -184,12 +184,12 @@ func (s *Store) priceWalk(ctx context.Context, f *search.Filter, after *search.C
 // dated search sorted by distance asks first within a smaller radius, about four times the
 // area that holds size vendors if the radius's vendors (known from the schedule keys'
 // aggregation) were spread evenly (as a ring beyond from's distance, after a cursor or a
-// batch), doubling it until size hits are found: a sort by distance
-// computes the distance of every vendor the query matches (41,000 Italian restaurants within
-// 15 km of Lisbon at 500,000 vendors: 9.5 ms a query against 3 ms within 1 km). A hit is taken
-// only if it is nearer than the window's edge by nearMarginM, so that a vendor at the edge
-// that the filter left out (it rounds otherwise than the sort) comes in the next window,
-// after the last hit taken: the hits are those of the whole radius, in its order.
+// batch), doubling it until size hits are found: a sort by distance computes the distance of
+// every vendor the query matches (41,000 Italian restaurants within 15 km of Lisbon at 500,000
+// vendors: 9.5 ms a query against 3 ms within 1 km). A hit is taken only if it is nearer than
+// the window's edge by nearMarginM, so that a vendor at the edge that the filter left out (it
+// rounds otherwise than the sort) comes in the next window, after the last hit taken: the hits
+// are those of the whole radius, in its order.
 func (s *Store) nearHits(ctx context.Context, f *search.Filter, periods map[string]keyPeriods, from []any, size int) ([]hit, error) {
 	radius := nearRadius(f, periods, size)
 	if d, ok := sortDistance(from); ok && radius < f.RadiusKm {
@@ -246,8 +246,11 @@ func nearRadius(f *search.Filter, periods map[string]keyPeriods, size int) float
 	if r > f.RadiusKm/2 {
 		return f.RadiusKm
 	}
-	return r
+	return min(max(r, nearLeastKm), f.RadiusKm)
 }
+
+// nearLeastKm is the least first window (nearRadius): ten times the margin of its edge.
+const nearLeastKm = 0.1
 
 // esMetres is a radius of km in the metres of Elasticsearch's distances (its sort values).
 func esMetres(km float64) float64 { return km * 1000 * esRadiusM / reportRadiusM }
