@@ -311,9 +311,17 @@ func TestLogConsumer_PassesARolledBackSeqOnceItsTransactionEnded(t *testing.T) {
 // event it brings when it commits is handled, never skipped.
 func TestLogConsumer_WaitsForASeqStillBeingWritten(t *testing.T) {
 	db, _ := setup(t, 0)
-	ctx := context.Background()
 	tx := appendInTx(t, db)
 	appendCommitted(t, db)
+	waitsForTheWriter(t, db, tx)
+}
+
+// waitsForTheWriter runs a consumer over a log whose first event is written by writer, still
+// open, and whose second is committed: five rounds, each a few seconds later by the consumer's
+// clock, handle nothing; once writer commits, the next handles both.
+func waitsForTheWriter(t *testing.T, db *postgres.DB, writer pgx.Tx) {
+	t.Helper()
+	ctx := context.Background()
 	now := time.Now()
 	c := consumer(db, &effects{db: db})
 	c.GapTimeout = time.Hour
@@ -322,13 +330,13 @@ func TestLogConsumer_WaitsForASeqStillBeingWritten(t *testing.T) {
 		if n, err := c.RunOnce(ctx); err != nil || n != 0 {
 			t.Fatalf("run %d with the writer open: %d events, %v; want none", i, n, err)
 		}
-		now = now.Add(5 * time.Second)
+		now = now.Add(3 * time.Second)
 	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := writer.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := c.RunOnce(ctx); err != nil || n != 2 {
-		t.Fatalf("after the commit: %d events, %v; want both, in order", n, err)
+		t.Fatalf("after the writer's commit: %d events, %v; want both, in order", n, err)
 	}
 	if got := count(t, db, `SELECT count(*) FROM effect`); got != 2 {
 		t.Fatalf("%d effects; want 2", got)
@@ -359,23 +367,5 @@ func TestLogConsumer_WaitsForTheNewestTransactionWritingAGap(t *testing.T) {
 	if err := older.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
-	c := consumer(db, &effects{db: db})
-	c.GapTimeout = time.Hour
-	c.Now = func() time.Time { return now }
-	for i := range 5 {
-		if n, err := c.RunOnce(ctx); err != nil || n != 0 {
-			t.Fatalf("run %d with the writer open: %d events, %v; want none", i, n, err)
-		}
-		now = now.Add(2 * time.Second)
-	}
-	if err := writer.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := c.RunOnce(ctx); err != nil || n != 2 {
-		t.Fatalf("after the writer's commit: %d events, %v; want both, in order", n, err)
-	}
-	if got := count(t, db, `SELECT count(*) FROM effect`); got != 2 {
-		t.Fatalf("%d effects; want 2", got)
-	}
+	waitsForTheWriter(t, db, writer)
 }
