@@ -17,14 +17,15 @@ type FollowLog interface {
 }
 
 // GapLog is a FollowLog that tells a seq whose transaction rolled back from one still being
-// written (postgres.EventLog): a Follower then passes over a rolled back seq soon after GapGrace
-// instead of GapTimeout.
+// written (postgres.EventLog): a Follower then passes over a rolled back seq soon after
+// GapGrace, and waits for one still being written however long it takes (it never loses an
+// event whose transaction is slow to commit).
 type GapLog interface {
-	// TxMark marks the transactions running now.
-	TxMark(ctx context.Context) (int64, error)
-	// GapClosed reports whether every transaction running at mark has ended without writing
-	// seq.
-	GapClosed(ctx context.Context, seq, mark int64) (bool, error)
+	// GapWriters names the transactions that may be writing an event now.
+	GapWriters(ctx context.Context) ([]string, error)
+	// GapClosed reports whether every transaction of writers has ended and seq is still not
+	// in the log.
+	GapClosed(ctx context.Context, seq int64, writers []string) (bool, error)
 }
 
 // Follower follows the event log for one consumer name: it fetches the gap-free events after
@@ -32,22 +33,24 @@ type GapLog interface {
 // log's LISTEN/NOTIFY with polling as the fallback. The process function acknowledges what it
 // has done; after an error the batch is fetched again. A missing seq belongs to a transaction
 // that has not committed yet or that rolled back: it is passed over once the log tells that
-// the transaction ended (GapLog), or after GapTimeout. The log's own consumers
-// (workers.LogConsumer) and the Kafka relay both follow the log this way.
+// the transaction ended without it (GapLog), or, from a log that cannot tell, after
+// GapTimeout. The log's own consumers (workers.LogConsumer) and the Kafka relay both follow
+// the log this way.
 type Follower struct {
 	Name   string
 	Log    FollowLog
 	Logger *slog.Logger
 	Batch  int           // events per fetch; default 100
 	Poll   time.Duration // fallback polling interval; default 1s
-	// GapTimeout is how long a missing seq may stay missing before it is taken for a rolled
-	// back transaction and passed over; default 30s. Event writers write their event last in
-	// short transactions, so a real event fills its gap in milliseconds.
+	// GapTimeout is, from a log that cannot tell a rolled back seq (not a GapLog), how long a
+	// missing seq may stay missing before it is taken for a rolled back transaction and passed
+	// over; from a GapLog, how often a seq still being written is logged as a warning while it
+	// is waited for. Default 30s. Event writers write their event last in short transactions,
+	// so a real event fills its gap in milliseconds.
 	GapTimeout time.Duration
-	// GapGrace is how old a missing seq must be before the transactions running are marked
-	// (GapLog.TxMark) to ask later whether they have ended (default 1s): a transaction gets
-	// its id at its first write, which may come a moment after it took its seq, so a mark
-	// taken when the gap is first seen could miss the very writer of the gap.
+	// GapGrace is how old a missing seq must be before the log is asked which transactions
+	// may be writing it (default 1s): most gaps fill within it, and the question costs a look
+	// at the server's locks.
 	GapGrace time.Duration
 	// Retry is the delay after a failed batch, doubled after each failure up to MaxRetry;
 	// defaults Poll and Retry.
@@ -58,9 +61,11 @@ type Follower struct {
 	OnLag     func(lag int64)
 	OnFailure func(err error)
 
-	gapSeq   int64
-	gapSince time.Time
-	gapMark  int64 // TxMark once the gap was GapGrace old; 0: not taken yet
+	gapSeq     int64
+	gapSince   time.Time
+	gapWriters []string      // GapLog.GapWriters once the gap was GapGrace old
+	gapMarked  bool          // gapWriters taken
+	gapWarnAt  time.Duration // the gap's age at which it is next logged as still being written
 }
 
 func (f *Follower) defaults() {
@@ -158,35 +163,43 @@ func (f *Follower) Once(ctx context.Context, process func(context.Context, []Env
 }
 
 // passOldGap moves the offset over a missing seq whose transaction rolled back: once the log
-// (a GapLog) tells that every transaction running when the gap was GapGrace old has ended
-// without writing it, or, in any case, once it stayed missing for GapTimeout.
+// (a GapLog) tells that every transaction that may have been writing it when the gap was
+// GapGrace old has ended without it, or, from a log that cannot tell, once it stayed missing
+// for GapTimeout.
 func (f *Follower) passOldGap(ctx context.Context, gap int64) error {
 	if gap == 0 {
 		f.gapSeq = 0
 		return nil
 	}
 	if gap != f.gapSeq {
-		f.gapSeq, f.gapSince, f.gapMark = gap, f.Now(), 0
+		f.gapSeq, f.gapSince, f.gapWriters, f.gapMarked, f.gapWarnAt = gap, f.Now(), nil, false, f.GapTimeout
 		return nil
 	}
 	age := f.Now().Sub(f.gapSince)
-	pass := age >= f.GapTimeout
-	if gl, tells := f.Log.(GapLog); !pass && tells && age >= f.GapGrace {
-		if f.gapMark == 0 {
-			mark, err := gl.TxMark(ctx)
+	gl, tells := f.Log.(GapLog)
+	switch {
+	case !tells && age < f.GapTimeout, tells && age < f.GapGrace:
+		return nil
+	case tells:
+		if !f.gapMarked {
+			writers, err := gl.GapWriters(ctx)
 			if err != nil {
 				return err
 			}
-			f.gapMark = mark
+			f.gapWriters, f.gapMarked = writers, true
 		}
-		closed, err := gl.GapClosed(ctx, gap, f.gapMark)
+		closed, err := gl.GapClosed(ctx, gap, f.gapWriters)
 		if err != nil {
 			return err
 		}
-		pass = closed
-	}
-	if !pass {
-		return nil
+		if !closed {
+			if age >= f.gapWarnAt {
+				f.Logger.Warn("waiting for a missing event seq whose transaction still runs", "consumer", f.Name,
+					"seq", gap, "missing_for", age.Round(time.Millisecond))
+				f.gapWarnAt += f.GapTimeout
+			}
+			return nil
+		}
 	}
 	f.Logger.Warn("passing over a missing event seq (a rolled back transaction)", "consumer", f.Name, "seq", gap,
 		"missing_for", age.Round(time.Millisecond))

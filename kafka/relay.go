@@ -33,8 +33,8 @@ type EventLog interface {
 // batch in hand (duplicates are harmless: consumers are idempotent). While Kafka is down it
 // retries with backoff and the events wait in the log. Like workers.LogConsumer it is woken by
 // LISTEN/NOTIFY, polls as the fallback, and passes over a seq whose transaction rolled back
-// (event.Follower: once the log tells so, or after GapTimeout). It implements
-// workers.Consumer.
+// once the log tells so (event.Follower), waiting for one still being written however long
+// it takes. It implements workers.Consumer.
 type Relay struct {
 	Log     EventLog
 	Brokers []string
@@ -46,7 +46,8 @@ type Relay struct {
 	Poll        time.Duration // fallback polling interval; default 1s
 	// Backoff is the first delay after a failed batch, doubled each time up to 10s; default 200ms.
 	Backoff time.Duration
-	// GapTimeout is how long a missing seq may stay missing before it is passed over; default 30s.
+	// GapTimeout is how often a missing seq still being written is logged while it is waited
+	// for (event.Follower.GapTimeout); default 30s.
 	GapTimeout time.Duration
 	// WriteTimeout bounds one produce request; default 10s.
 	WriteTimeout time.Duration

@@ -55,30 +55,52 @@ func scanEnvelope(r pgx.CollectableRow) (event.Envelope, error) {
 	return e, err
 }
 
-// TxMark marks the transactions running now: each has a transaction id below the mark. The
-// mark is a transaction id of its own, taken (and committed) by this statement, so it is above
-// every id given out before it. A snapshot's xmax would not do: it is one past the newest
-// *completed* transaction, so the newest running one, often the very writer a gap waits for,
-// is at or above it and would count as ended.
-func (l *EventLog) TxMark(ctx context.Context) (int64, error) {
-	var mark int64
-	if err := l.db.Pool.QueryRow(ctx, `SELECT pg_current_xact_id()::text::bigint`).Scan(&mark); err != nil {
-		return 0, fmt.Errorf("transaction mark: %w", err)
-	}
-	return mark, nil
+// GapWriters implements event.GapLog: the transactions that may be writing an event now, by
+// their lock on event_log (an insert takes it before it takes its seq, and keeps it until the
+// transaction ends).
+func (l *EventLog) GapWriters(ctx context.Context) ([]string, error) {
+	return eventWriters(ctx, l.db.Pool)
 }
 
-// GapClosed reports whether seq is missing for good: every transaction that was running at
-// mark (TxMark) has ended (the oldest transaction running now is not below the mark), and seq
-// is still not in the log, so the transaction that took it rolled back. Both are read in one
-// snapshot, so a transaction that committed seq in the meantime is seen.
-func (l *EventLog) GapClosed(ctx context.Context, seq, mark int64) (bool, error) {
-	var closed bool
-	if err := l.db.Pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint >= $2
-		AND NOT EXISTS (SELECT 1 FROM event_log WHERE seq = $1)`, seq, mark).Scan(&closed); err != nil {
+// GapClosed implements event.GapLog: every transaction of writers has ended, and seq is not in
+// the log, so the transaction that took it rolled back. The log is read after the writers were
+// seen to have ended (a statement of its own, so a snapshot of its own): a writer that
+// committed seq in the meantime is seen.
+func (l *EventLog) GapClosed(ctx context.Context, seq int64, writers []string) (bool, error) {
+	alive, err := writersAlive(ctx, l.db.Pool, writers)
+	if err != nil || alive {
+		return false, err
+	}
+	var missing bool
+	if err := l.db.Pool.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM event_log WHERE seq = $1)`, seq).Scan(&missing); err != nil {
 		return false, fmt.Errorf("gap at %d: %w", seq, err)
 	}
-	return closed, nil
+	return missing, nil
+}
+
+// eventWriters names (by virtual transaction id) the transactions holding event_log's write
+// lock: every transaction that has begun to log an event and not ended.
+func eventWriters(ctx context.Context, q querier) ([]string, error) {
+	var writers []string
+	if err := q.QueryRow(ctx, `SELECT coalesce(array_agg(DISTINCT virtualtransaction), '{}') FROM pg_locks
+		WHERE locktype = 'relation' AND relation = 'event_log'::regclass AND mode = 'RowExclusiveLock'
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&writers); err != nil {
+		return nil, fmt.Errorf("event writers: %w", err)
+	}
+	return writers, nil
+}
+
+// writersAlive reports whether a transaction of writers (eventWriters) is still running.
+func writersAlive(ctx context.Context, q querier, writers []string) (bool, error) {
+	if len(writers) == 0 {
+		return false, nil
+	}
+	var alive bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'virtualxid'
+		AND virtualxid = ANY($1::text[]))`, writers).Scan(&alive); err != nil {
+		return false, fmt.Errorf("event writers: %w", err)
+	}
+	return alive, nil
 }
 
 // Ack moves the consumer's offset to seq (never backwards).

@@ -40,6 +40,11 @@ func Open(ctx context.Context, url string, maxConns int32) (*DB, error) {
 	cfg.ConnConfig.RuntimeParams["application_name"] = "reservo"
 	// JIT compiling costs the search's wide queries far more than it saves on OLTP work.
 	cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	// A transaction left open by a process that is gone without closing its connection (a
+	// network partition: no FIN reaches the server, and TCP keepalive takes hours) keeps its
+	// row locks, and a hole in the event log that the consumers wait for: the server ends it
+	// after a minute idle. Reservo's own transactions are never idle that long.
+	cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "60s"
 	cfg.AfterConnect = registerTypes
 	if telemetry.Enabled() {
 		cfg.ConnConfig.Tracer = tracer()

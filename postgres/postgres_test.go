@@ -201,3 +201,16 @@ func TestVendorUpdate_ConcurrentWritersOneWinsPerVersion(t *testing.T) {
 		t.Fatalf("vendor %+v, %v", got, err)
 	}
 }
+
+// A transaction left open and idle (its process gone without closing the connection) is ended
+// by the server after a minute, releasing its locks and the hole it left in the event log.
+func TestOpen_EndsAnAbandonedTransaction(t *testing.T) {
+	db := pgtest.NewDB(t)
+	var timeout string
+	if err := db.Pool.QueryRow(context.Background(), `SHOW idle_in_transaction_session_timeout`).Scan(&timeout); err != nil {
+		t.Fatal(err)
+	}
+	if timeout != "1min" {
+		t.Fatalf("idle_in_transaction_session_timeout %q; want 1min", timeout)
+	}
+}

@@ -54,12 +54,10 @@ func (s *SnapshotSource) Snapshots(ctx context.Context, after uuid.UUID, limit i
 		if err := tx.QueryRow(ctx, `SELECT pg_current_snapshot()::text`).Scan(&snap); err != nil {
 			return fmt.Errorf("snapshot: %w", err)
 		}
-		if err := tx.QueryRow(ctx, `SELECT coalesce(array_agg(DISTINCT virtualtransaction), '{}') FROM pg_locks
-			WHERE locktype = 'relation' AND relation = 'event_log'::regclass AND mode = 'RowExclusiveLock'
-			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&writers); err != nil {
-			return fmt.Errorf("event writers: %w", err)
-		}
 		var err error
+		if writers, err = eventWriters(ctx, tx); err != nil {
+			return err
+		}
 		out, err = readSnapshots(ctx, tx, after, limit, now)
 		return err
 	})
@@ -81,12 +79,11 @@ func (s *SnapshotSource) Snapshots(ctx context.Context, after uuid.UUID, limit i
 func (s *SnapshotSource) lowerBelowLate(ctx context.Context, snaps []search.Snapshot, snap string, writers []string) error {
 	deadline := time.Now().Add(s.settle)
 	for len(writers) > 0 && time.Now().Before(deadline) {
-		var alive int
-		if err := s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'virtualxid'
-			AND virtualxid = ANY($1::text[])`, writers).Scan(&alive); err != nil {
-			return fmt.Errorf("wait for event writers: %w", err)
+		alive, err := writersAlive(ctx, s.db.Pool, writers)
+		if err != nil {
+			return fmt.Errorf("wait for %w", err)
 		}
-		if alive == 0 {
+		if !alive {
 			break
 		}
 		select {

@@ -66,10 +66,10 @@ type LogConsumer struct {
 	Poll        time.Duration    // fallback polling interval; default 1s
 	MaxAttempts int              // default 5
 	Backoff     time.Duration    // first retry delay, doubled each time up to 10s; default 200ms
-	// GapTimeout is how long a missing seq may stay missing before it is taken for a rolled
-	// back transaction and passed over; default 30s. Event writers write their event last in
-	// short transactions, so a real event fills its gap in milliseconds. A seq whose
-	// transaction is known to have rolled back is passed over sooner (event.Follower.GapGrace).
+	// GapTimeout: from the event log (an event.GapLog), a missing seq is passed over once its
+	// transaction ended without it, about a second (event.Follower.GapGrace) after a
+	// rollback, and waited for while it runs, logged as a warning every GapTimeout; from a
+	// log that cannot tell, it is taken for a rolled back one after GapTimeout. Default 30s.
 	GapTimeout time.Duration
 	Now        func() time.Time // the clock; default time.Now
 
