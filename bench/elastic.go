@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/reservo/reservo/elastic"
 	"github.com/reservo/reservo/search"
 )
@@ -54,25 +56,47 @@ func SearchElastic(ctx context.Context, store *elastic.Store, esURL string, shap
 	}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Workers + 1, DisableCompression: true}, Timeout: time.Minute}
 	base := strings.TrimRight(esURL, "/")
+	post := func(ctx context.Context, r elastic.Request) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+r.Path, bytes.NewReader(r.Body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", r.ContentType)
+		res, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if err != nil {
+			return err
+		}
+		if res.StatusCode != http.StatusOK {
+			return fmt.Errorf("elasticsearch answered %s", res.Status)
+		}
+		return nil
+	}
+	// send sends rs stage by stage, the requests of a stage side by side, as the adapter did.
 	send := func(ctx context.Context, rs []elastic.Request) error {
-		for _, r := range rs {
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+r.Path, bytes.NewReader(r.Body))
-			if err != nil {
-				return err
+		for len(rs) > 0 {
+			n := 1
+			for n < len(rs) && rs[n].Stage == rs[0].Stage {
+				n++
 			}
-			req.Header.Set("Content-Type", r.ContentType)
-			res, err := hc.Do(req)
-			if err != nil {
-				return err
+			if n == 1 {
+				if err := post(ctx, rs[0]); err != nil {
+					return err
+				}
+			} else {
+				var g errgroup.Group
+				for _, r := range rs[:n] {
+					g.Go(func() error { return post(ctx, r) })
+				}
+				if err := g.Wait(); err != nil {
+					return err
+				}
 			}
-			_, err = io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			if err != nil {
-				return err
-			}
-			if res.StatusCode != http.StatusOK {
-				return fmt.Errorf("elasticsearch answered %s", res.Status)
-			}
+			rs = rs[n:]
 		}
 		return nil
 	}

@@ -2,6 +2,7 @@ package elastic
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -26,7 +27,7 @@ import (
 // A period document grows with the bookings of one itinerary in one period (at most its units,
 // and the releases until the period is forgotten), never with the vendor's size or the length
 // of its calendar, and two bookings contend only when they share a period of an itinerary. A
-// search reads the periods of its hits by id (searchBusy): an _mget, real time like a GET.
+// search reads the period documents of its hits' vendors (usedOf) or itineraries (searchBusy).
 //
 // Writes are ordered per booking by the event's sequence number: the booking document is
 // written first, only over an older state (if_seq_no), and every entry of a period document
@@ -328,33 +329,82 @@ func (s *Store) searchBusy(ctx context.Context, docs []*vendorDoc, periods map[s
 		kp := periods[d.ScheduleKey]
 		for i := range d.Itineraries {
 			it := &d.Itineraries[i]
-			it.Busy = nil
 			if want(it) && len(kp.starts) > 0 {
 				byKey[d.ScheduleKey] = append(byKey[d.ScheduleKey], it.ID)
 			}
 		}
 	}
-	if len(byKey) == 0 {
-		return nil
-	}
-	var body bytes.Buffer
-	head, _ := json.Marshal(obj{"index": s.AvailabilityAlias()})
+	var queries []obj
 	for _, key := range sortedKeys(periods) {
 		its, starts := byKey[key], periods[key].starts
 		per := max(1, maxResultWindow/len(starts))
 		for from := 0; from < len(its); from += per {
 			chunk := its[from:min(from+per, len(its))]
-			q, _ := json.Marshal(obj{"size": len(chunk) * len(starts), "track_total_hits": false, "_source": []string{"used"},
-				"query": obj{"bool": obj{"filter": []any{
-					obj{"term": obj{"doc": docPeriod}},
-					obj{"terms": obj{"itinerary_id": chunk}},
-					obj{"terms": obj{"start": starts}},
-				}}}})
-			body.Write(head)
-			body.WriteByte('\n')
-			body.Write(q)
-			body.WriteByte('\n')
+			queries = append(queries, periodsQuery(len(chunk)*len(starts), obj{"terms": obj{"itinerary_id": chunk}}, starts))
 		}
+	}
+	used, _, err := s.readUsed(ctx, queries)
+	if err != nil {
+		return err
+	}
+	setBusy(docs, periods, used)
+	return nil
+}
+
+// usedOf reads the units in use of every itinerary of the vendors ids in the periods of a dated
+// search, knowing only their ids: one search per busyVendors vendors, all in one _msearch, for
+// the period documents of those vendors and of any schedule's periods. A vendor's itineraries
+// are not known yet, so a search may find more documents than it asks for (maxResultWindow):
+// cut then reports that some may be missing, and the caller reads them by itinerary instead
+// (searchBusy).
+func (s *Store) usedOf(ctx context.Context, ids []string, periods map[string]keyPeriods) (used map[string]int, cut bool, err error) {
+	var starts []int64
+	for _, kp := range periods {
+		starts = append(starts, kp.starts...)
+	}
+	slices.Sort(starts)
+	starts = slices.Compact(starts)
+	if len(starts) == 0 {
+		return map[string]int{}, false, nil
+	}
+	var queries []obj
+	for from := 0; from < len(ids); from += busyVendors {
+		queries = append(queries, periodsQuery(cmp.Or(s.busyWindow, maxResultWindow), obj{"terms": obj{"vendor_id": ids[from:min(from+busyVendors, len(ids))]}}, starts))
+	}
+	return s.readUsed(ctx, queries)
+}
+
+// busyVendors is how many vendors one search of usedOf asks about: at twenty itineraries each
+// and the two nights of a stay, a search finds at most 4,000 of its 10,000 documents.
+const busyVendors = 100
+
+// periodsQuery is a search for at most size period documents of the itineraries that which
+// selects, starting at starts.
+func periodsQuery(size int, which obj, starts []int64) obj {
+	return obj{"size": size, "track_total_hits": false, "_source": []string{"used"},
+		"query": obj{"bool": obj{"filter": []any{
+			obj{"term": obj{"doc": docPeriod}},
+			which,
+			obj{"terms": obj{"start": starts}},
+		}}}}
+}
+
+// readUsed sends queries (periodsQuery) in one _msearch and returns the units in use by period
+// document id; cut reports a search that found as many documents as its size (some may be
+// missing).
+func (s *Store) readUsed(ctx context.Context, queries []obj) (used map[string]int, cut bool, err error) {
+	used = map[string]int{}
+	if len(queries) == 0 {
+		return used, false, nil
+	}
+	var body bytes.Buffer
+	head, _ := json.Marshal(obj{"index": s.AvailabilityAlias()})
+	for _, q := range queries {
+		b, _ := json.Marshal(q)
+		body.Write(head)
+		body.WriteByte('\n')
+		body.Write(b)
+		body.WriteByte('\n')
 	}
 	s.traceMsearch(ctx, body.Bytes())
 	var res struct {
@@ -372,23 +422,33 @@ func (s *Store) searchBusy(ctx context.Context, docs []*vendorDoc, periods map[s
 		} `json:"responses"`
 	}
 	if _, err := s.do(ctx, esapi.MsearchRequest{Body: &body}, &res); err != nil {
-		return fmt.Errorf("elastic: search: read availability: %w", err)
+		return nil, false, fmt.Errorf("elastic: search: read availability: %w", err)
 	}
-	used := map[string]int{}
-	for _, r := range res.Responses {
+	if len(res.Responses) != len(queries) {
+		return nil, false, fmt.Errorf("elastic: search: read availability: %d answers to %d searches", len(res.Responses), len(queries))
+	}
+	for i, r := range res.Responses {
 		if len(r.Error) > 0 {
-			return fmt.Errorf("elastic: search: read availability: status %d: %s", r.Status, r.Error)
+			return nil, false, fmt.Errorf("elastic: search: read availability: status %d: %s", r.Status, r.Error)
 		}
+		cut = cut || len(r.Hits.Hits) >= queries[i]["size"].(int)
 		for _, h := range r.Hits.Hits {
 			if h.Source.Used > 0 {
 				used[h.ID] = h.Source.Used
 			}
 		}
 	}
+	return used, cut, nil
+}
+
+// setBusy sets the busy periods of the itineraries of docs among their schedule's periods from
+// the units in use by period document id.
+func setBusy(docs []*vendorDoc, periods map[string]keyPeriods, used map[string]int) {
 	for _, d := range docs {
 		kp := periods[d.ScheduleKey]
 		for i := range d.Itineraries {
 			it := &d.Itineraries[i]
+			it.Busy = nil
 			for _, st := range kp.starts {
 				if u, ok := used[periodID(it.ID, st)]; ok {
 					it.Busy = append(it.Busy, busyDoc{Start: st, Free: it.Quantity - u})
@@ -396,7 +456,6 @@ func (s *Store) searchBusy(ctx context.Context, docs []*vendorDoc, periods map[s
 			}
 		}
 	}
-	return nil
 }
 
 // maxResultWindow is the most hits one search request returns (index.max_result_window).

@@ -65,6 +65,7 @@ type Store struct {
 
 	vendorsVersion int                      // what Migrate brings the vendors index to; 0: the newest
 	onRebuild      func(stage string) error // called at each stage of a rebuild (tests)
+	busyWindow     int                      // the size of a search of usedOf; 0: maxResultWindow (tests)
 }
 
 var (

@@ -27,3 +27,7 @@ func NewestVendors() int {
 // OnRebuild calls fn at each stage of a rebuild ("writes moved", "copied", "reads moved"); its
 // error stops the rebuild there.
 func (s *Store) OnRebuild(fn func(stage string) error) { s.onRebuild = fn }
+
+// SetBusyWindow sizes each search that reads the units in use of a batch's vendors by their ids
+// (0: Elasticsearch's result window).
+func (s *Store) SetBusyWindow(n int) { s.busyWindow = n }

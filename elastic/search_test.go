@@ -827,3 +827,43 @@ func TestRequests_ReplayAsRecorded(t *testing.T) {
 		t.Fatalf("no _msearch of the availability among %d requests", len(reqs))
 	}
 }
+
+// A batch's vendors may have more period documents than a search reads by their ids: the units
+// in use are then read by itinerary, and no night of the stay is missed.
+func TestSearch_ReadsTheUnitsInUseByItineraryPastTheWindow(t *testing.T) {
+	b := newBookings(t, 3)
+	ctx := context.Background()
+	if err := b.s.UpsertVendor(ctx, b.v, 1); err != nil {
+		t.Fatal(err)
+	}
+	b.apply(uuid.New(), 2, event.BookingUpdated, booking.Blocked, 1, b.night(0))
+	b.apply(uuid.New(), 3, event.BookingUpdated, booking.Blocked, 2, b.night(1))
+	if err := b.s.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f := search.Filter{Kind: vendors.Hotel, CheckIn: b.day.Format(time.DateOnly), CheckOut: b.day.AddDate(0, 0, 2).Format(time.DateOnly)}
+	f.Normalize()
+	for _, window := range []int{0, 1} {
+		b.s.SetBusyWindow(window)
+		p, err := b.s.Search(ctx, f, b.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Vendors) != 1 || p.Vendors[0].Itineraries[0].FreeUnits == nil || *p.Vendors[0].Itineraries[0].FreeUnits != 1 {
+			t.Fatalf("window %d: %+v, want the hotel with 1 unit free over both nights", window, p.Vendors)
+		}
+		reqs, err := b.s.Requests(ctx, f, b.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msearch := 0
+		for _, r := range reqs {
+			if strings.HasSuffix(r.Path, "/_msearch") {
+				msearch++
+			}
+		}
+		if want := 1 + window; msearch != want {
+			t.Fatalf("window %d: %d reads of the availability, want %d", window, msearch, want)
+		}
+	}
+}
