@@ -83,18 +83,12 @@ func SearchElastic(ctx context.Context, store *elastic.Store, esURL string, shap
 			for n < len(rs) && rs[n].Stage == rs[0].Stage {
 				n++
 			}
-			if n == 1 {
-				if err := post(ctx, rs[0]); err != nil {
-					return err
-				}
-			} else {
-				var g errgroup.Group
-				for _, r := range rs[:n] {
-					g.Go(func() error { return post(ctx, r) })
-				}
-				if err := g.Wait(); err != nil {
-					return err
-				}
+			var g errgroup.Group
+			for _, r := range rs[:n] {
+				g.Go(func() error { return post(ctx, r) })
+			}
+			if err := g.Wait(); err != nil {
+				return err
 			}
 			rs = rs[n:]
 		}

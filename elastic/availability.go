@@ -334,13 +334,13 @@ func (s *Store) searchBusy(ctx context.Context, docs []*vendorDoc, periods map[s
 			}
 		}
 	}
-	var queries []obj
+	var queries []periodsSearch
 	for _, key := range sortedKeys(periods) {
 		its, starts := byKey[key], periods[key].starts
 		per := max(1, maxResultWindow/len(starts))
 		for from := 0; from < len(its); from += per {
 			chunk := its[from:min(from+per, len(its))]
-			queries = append(queries, periodsQuery(len(chunk)*len(starts), obj{"terms": obj{"itinerary_id": chunk}}, starts))
+			queries = append(queries, periodsSearch{len(chunk) * len(starts), obj{"terms": obj{"itinerary_id": chunk}}, starts})
 		}
 	}
 	used, _, err := s.readUsed(ctx, queries)
@@ -367,9 +367,9 @@ func (s *Store) usedOf(ctx context.Context, ids []string, periods map[string]key
 	if len(starts) == 0 {
 		return map[string]int{}, false, nil
 	}
-	var queries []obj
+	var queries []periodsSearch
 	for from := 0; from < len(ids); from += busyVendors {
-		queries = append(queries, periodsQuery(cmp.Or(s.busyWindow, maxResultWindow), obj{"terms": obj{"vendor_id": ids[from:min(from+busyVendors, len(ids))]}}, starts))
+		queries = append(queries, periodsSearch{cmp.Or(s.busyWindow, maxResultWindow), obj{"terms": obj{"vendor_id": ids[from:min(from+busyVendors, len(ids))]}}, starts})
 	}
 	return s.readUsed(ctx, queries)
 }
@@ -378,21 +378,27 @@ func (s *Store) usedOf(ctx context.Context, ids []string, periods map[string]key
 // and the two nights of a stay, a search finds at most 4,000 of its 10,000 documents.
 const busyVendors = 100
 
-// periodsQuery is a search for at most size period documents of the itineraries that which
+// periodsSearch is a search for at most size period documents of the itineraries that which
 // selects, starting at starts.
-func periodsQuery(size int, which obj, starts []int64) obj {
-	return obj{"size": size, "track_total_hits": false, "_source": []string{"used"},
+type periodsSearch struct {
+	size   int
+	which  obj
+	starts []int64
+}
+
+func (q periodsSearch) body() obj {
+	return obj{"size": q.size, "track_total_hits": false, "_source": []string{"used"},
 		"query": obj{"bool": obj{"filter": []any{
 			obj{"term": obj{"doc": docPeriod}},
-			which,
-			obj{"terms": obj{"start": starts}},
+			q.which,
+			obj{"terms": obj{"start": q.starts}},
 		}}}}
 }
 
-// readUsed sends queries (periodsQuery) in one _msearch and returns the units in use by period
+// readUsed sends queries in one _msearch and returns the units in use by period
 // document id; cut reports a search that found as many documents as its size (some may be
 // missing).
-func (s *Store) readUsed(ctx context.Context, queries []obj) (used map[string]int, cut bool, err error) {
+func (s *Store) readUsed(ctx context.Context, queries []periodsSearch) (used map[string]int, cut bool, err error) {
 	used = map[string]int{}
 	if len(queries) == 0 {
 		return used, false, nil
@@ -400,7 +406,7 @@ func (s *Store) readUsed(ctx context.Context, queries []obj) (used map[string]in
 	var body bytes.Buffer
 	head, _ := json.Marshal(obj{"index": s.AvailabilityAlias()})
 	for _, q := range queries {
-		b, _ := json.Marshal(q)
+		b, _ := json.Marshal(q.body())
 		body.Write(head)
 		body.WriteByte('\n')
 		body.Write(b)
@@ -431,7 +437,7 @@ func (s *Store) readUsed(ctx context.Context, queries []obj) (used map[string]in
 		if len(r.Error) > 0 {
 			return nil, false, fmt.Errorf("elastic: search: read availability: status %d: %s", r.Status, r.Error)
 		}
-		cut = cut || len(r.Hits.Hits) >= queries[i]["size"].(int)
+		cut = cut || len(r.Hits.Hits) >= queries[i].size
 		for _, h := range r.Hits.Hits {
 			if h.Source.Used > 0 {
 				used[h.ID] = h.Source.Used
