@@ -558,6 +558,7 @@ type bulkOp struct {
 	SeqNo, PrimaryTerm int64
 	Doc                any
 	Delete             bool
+	Vendor             *vendorDoc // a vendor document's, whose floors are written after it (writeVendors)
 }
 
 // bulkResponse is the answer of a _bulk request.

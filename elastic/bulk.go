@@ -60,6 +60,8 @@ func (s *Store) IndexSnapshots(ctx context.Context, snaps []search.Snapshot) (se
 	now := s.now()
 	var ops []bulkOp
 	pending := map[string]*search.Snapshot{}
+	written := map[string]*vendorDoc{}
+	var floors []*vendorDoc // of the documents written and of those found as they would be
 	for i := range snaps {
 		sn, g := &snaps[i], got[i]
 		var d vendorDoc
@@ -80,14 +82,24 @@ func (s *Store) IndexSnapshots(ctx context.Context, snaps []search.Snapshot) (se
 		}
 		if g.Found && string(before) == string(doc) {
 			st.Unchanged++
+			floors = append(floors, &d) // a run again after a failure writes them
 			continue
 		}
 		ops = append(ops, bulkOp{ID: g.ID, Found: g.Found, SeqNo: g.SeqNo, PrimaryTerm: g.PrimaryTerm, Doc: json.RawMessage(doc)})
 		pending[g.ID] = sn
+		written[g.ID] = &d
 	}
 	res, err := s.bulk(ctx, s.writeAlias(), ops)
 	if err != nil {
 		return st, fmt.Errorf("elastic: bulk: write documents: %w", err)
+	}
+	for _, op := range ops {
+		if res[op.ID] != http.StatusConflict { // a conflict's floors are update's
+			floors = append(floors, written[op.ID])
+		}
+	}
+	if err := s.writeFloors(ctx, floors...); err != nil {
+		return st, fmt.Errorf("elastic: bulk: %w", err)
 	}
 	for _, op := range ops {
 		sn := pending[op.ID]

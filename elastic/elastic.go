@@ -66,6 +66,9 @@ type Store struct {
 	vendorsVersion int                      // what Migrate brings the vendors index to; 0: the newest
 	onRebuild      func(stage string) error // called at each stage of a rebuild (tests)
 	busyWindow     int                      // the size of a search of usedOf; 0: maxResultWindow (tests)
+
+	floors     floorsState // whether searches can walk the floors index (floors.go)
+	skipFloors bool        // writes no floors (tests: a process that dies after a vendor document's write)
 }
 
 var (
@@ -176,6 +179,9 @@ func (s *Store) vendorsIndex(v int) string { return fmt.Sprintf("%s-vendors-v%d"
 // returns ErrReindexNeeded when the alias points at a version it does not know.
 func (s *Store) Migrate(ctx context.Context) error {
 	if err := s.migrateVendors(ctx); err != nil {
+		return err
+	}
+	if err := s.migrateFloors(ctx); err != nil {
 		return err
 	}
 	return s.migrateAvailability(ctx)
@@ -470,6 +476,7 @@ func (s *Store) mergeVendors(ctx context.Context, hits []scanHit) error {
 	now := s.now()
 	srcs := map[string]*vendorDoc{}
 	var ops []bulkOp
+	var same []*vendorDoc
 	for i, h := range hits {
 		src := &vendorDoc{}
 		if err := json.Unmarshal(h.Source, src); err != nil {
@@ -493,9 +500,13 @@ func (s *Store) mergeVendors(ctx context.Context, hits []scanHit) error {
 			return fmt.Errorf("encode %s: %w", h.ID, err)
 		}
 		if got[i].Found && string(before) == string(doc) {
+			same = append(same, &d) // its floors again: a copy run again after a failure writes them
 			continue
 		}
-		ops = append(ops, bulkOp{ID: h.ID, Found: got[i].Found, SeqNo: got[i].SeqNo, PrimaryTerm: got[i].PrimaryTerm, Doc: json.RawMessage(doc)})
+		ops = append(ops, bulkOp{ID: h.ID, Found: got[i].Found, SeqNo: got[i].SeqNo, PrimaryTerm: got[i].PrimaryTerm, Doc: json.RawMessage(doc), Vendor: &d})
+	}
+	if err := s.writeFloors(ctx, same...); err != nil {
+		return err
 	}
 	return s.writeVendors(ctx, ops, func(id string) func(*vendorDoc, bool) bool {
 		src := srcs[id]
@@ -517,6 +528,15 @@ func (s *Store) writeVendors(ctx context.Context, ops []bulkOp, again func(id st
 	res, err := s.bulk(ctx, s.writeAlias(), ops)
 	if err != nil {
 		return fmt.Errorf("write documents: %w", err)
+	}
+	var written []*vendorDoc
+	for _, op := range ops {
+		if res[op.ID] != http.StatusConflict && op.Vendor != nil {
+			written = append(written, op.Vendor)
+		}
+	}
+	if err := s.writeFloors(ctx, written...); err != nil {
+		return err
 	}
 	for _, op := range ops {
 		if res[op.ID] != http.StatusConflict {
@@ -648,7 +668,7 @@ func (s *Store) upgrade(ctx context.Context, index string, v int) error {
 				return fmt.Errorf("decode %s: %w", h.ID, err)
 			}
 			d.recount(s.now())
-			ops = append(ops, bulkOp{ID: h.ID, Found: true, SeqNo: h.SeqNo, PrimaryTerm: h.PrimaryTerm, Doc: &d})
+			ops = append(ops, bulkOp{ID: h.ID, Found: true, SeqNo: h.SeqNo, PrimaryTerm: h.PrimaryTerm, Doc: &d, Vendor: &d})
 		}
 		// Through the write alias, which points at index while it is upgraded.
 		return s.writeVendors(ctx, ops, func(string) func(*vendorDoc, bool) bool {
@@ -708,7 +728,7 @@ func (s *Store) scanVendors(ctx context.Context, index string, query obj, includ
 // Refresh makes every write done so far visible to searches (tests and demos; production
 // searches see writes within the refresh interval).
 func (s *Store) Refresh(ctx context.Context) error {
-	if _, err := s.do(ctx, esapi.IndicesRefreshRequest{Index: []string{s.VendorsAlias(), s.AvailabilityAlias()}}, nil); err != nil {
+	if _, err := s.do(ctx, esapi.IndicesRefreshRequest{Index: []string{s.VendorsAlias(), s.floorsWriteAlias(), s.AvailabilityAlias()}}, nil); err != nil {
 		return fmt.Errorf("elastic: refresh: %w", err)
 	}
 	return nil
@@ -717,7 +737,7 @@ func (s *Store) Refresh(ctx context.Context) error {
 // DeleteIndices deletes every version of the store's indices (and so their aliases).
 func (s *Store) DeleteIndices(ctx context.Context) error {
 	var names []string
-	for _, name := range []string{"vendors", "availability"} {
+	for _, name := range []string{"vendors", "floors", "availability"} {
 		vs, err := indexVersions(name)
 		if err != nil {
 			return fmt.Errorf("elastic: delete indices: %w", err)

@@ -5,7 +5,17 @@ import (
 
 	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/event"
+	"github.com/reservo/reservo/vendors"
 )
+
+// WriteFloorsOf writes the floors of v as its document holds them after its event seq alone,
+// as a writer that stalled since would.
+func (s *Store) WriteFloorsOf(ctx context.Context, v *vendors.Vendor, seq int64) error {
+	var d vendorDoc
+	d.setVendor(v, seq)
+	d.recount(s.now())
+	return s.writeFloors(ctx, &d)
+}
 
 // ForgetPast deletes the availability of the past now.
 func (s *Store) ForgetPast(ctx context.Context) error { return s.forgetPast(ctx, true) }
@@ -31,3 +41,7 @@ func (s *Store) OnRebuild(fn func(stage string) error) { s.onRebuild = fn }
 // SetBusyWindow sizes each search that reads the units in use of a batch's vendors by their ids
 // (0: Elasticsearch's result window).
 func (s *Store) SetBusyWindow(n int) { s.busyWindow = n }
+
+// SkipFloors makes the store write no floors while skip, as if its process died after each
+// write of a vendor document.
+func (s *Store) SkipFloors(skip bool) { s.skipFloors = skip }

@@ -520,7 +520,12 @@ func (s *Store) update(ctx context.Context, id uuid.UUID, fn func(d *vendorDoc, 
 			}
 		}
 		if !fn(&d, found) {
-			return nil
+			if !found {
+				return nil
+			}
+			// Nothing to change; its floors are written again, in case this is an event
+			// redelivered after a failure between the two writes (writeFloors).
+			return s.writeFloors(ctx, &d)
 		}
 		d.recount(s.now())
 		body, err := json.Marshal(&d)
@@ -543,7 +548,7 @@ func (s *Store) update(ctx context.Context, id uuid.UUID, fn func(d *vendorDoc, 
 		if err != nil {
 			return fmt.Errorf("write: %w", err)
 		}
-		return nil
+		return s.writeFloors(ctx, &d)
 	}
 	return ErrContention
 }

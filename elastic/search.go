@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -288,6 +289,9 @@ func (s *Store) byPrice(ctx context.Context, f *search.Filter, after *search.Cur
 		return strings.Compare(a.v.ID.String(), b.v.ID.String())
 	}
 	walks := stayWalks(periods, f.Nights())
+	// With no condition on the itineraries, each walk is the floors index's (floors.go), in
+	// the order it is sorted in.
+	floors := plainItineraries(f) && s.floorsReady(ctx)
 	var cands []found
 	seen := map[string]bool{}
 	// The first batch is a page and one more, each next one as large as all before it (the walk
@@ -308,7 +312,14 @@ func (s *Store) byPrice(ctx context.Context, f *search.Filter, after *search.Cur
 			}
 			g.Go(func() error {
 				want := 2 * size
-				hits, err := s.hits(ctx, searchBody(f, after, periods, w.queried, want, w.term))
+				var hits []hit
+				var err error
+				if floors {
+					hits, err = s.floorHits(ctx, f, after, periods, w.queried, want, w.term)
+				}
+				if !floors || errors.Is(err, ErrNotMigrated) { // deleted since: walk the vendors
+					hits, err = s.hits(ctx, searchBody(f, after, periods, w.queried, want, w.term))
+				}
 				if err != nil {
 					return err
 				}

@@ -229,9 +229,12 @@ func TestMigrate_AliasOnAnotherVersion(t *testing.T) {
 // from 300.
 func sendJSON(t *testing.T, method, url string, body any) {
 	t.Helper()
-	b, err := json.Marshal(body)
-	if err != nil {
-		t.Fatal(err)
+	var b []byte
+	if body != nil { // a DELETE takes none
+		var err error
+		if b, err = json.Marshal(body); err != nil {
+			t.Fatal(err)
+		}
 	}
 	req, _ := http.NewRequest(method, url, bytes.NewReader(b))
 	req.Header.Set("Content-Type", "application/json")
