@@ -215,9 +215,8 @@ func (s *Store) migrateFloors(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("elastic: migrate: fill %s: %w", index, err)
 	}
-	body, _ := json.Marshal(obj{"actions": []any{obj{"add": obj{"index": index, "alias": s.FloorsAlias()}}}})
-	if _, err := s.do(ctx, esapi.IndicesUpdateAliasesRequest{Body: bytes.NewReader(body)}, nil); err != nil {
-		return fmt.Errorf("elastic: migrate: alias %s to %s: %w", s.FloorsAlias(), index, err)
+	if err := s.moveAlias(ctx, s.FloorsAlias(), index); err != nil {
+		return fmt.Errorf("elastic: migrate: %w", err)
 	}
 	s.floors.set(true)
 	return nil
