@@ -70,17 +70,18 @@ func (s *Store) IndexSnapshots(ctx context.Context, snaps []search.Snapshot) (se
 			if err := json.Unmarshal(g.Source, &d); err != nil {
 				return st, fmt.Errorf("elastic: bulk: decode %s: %w", g.ID, err)
 			}
-			// As stored, not counted again: a document whose derived fields this version
+			// As stored, not counted again: without the fields derived for the index alone,
+			// but with their checksum, so that a document whose derived fields this version
 			// writes differently (its price bounds) is written too.
-			before, _ = json.Marshal(&d)
+			before, _ = json.Marshal(d.sourceOnly())
 		}
 		d.applySnapshot(sn)
 		d.recount(now)
-		doc, err := json.Marshal(&d)
+		doc, err := s.encodeVendor(&d)
 		if err != nil {
 			return st, fmt.Errorf("elastic: bulk: encode %s: %w", g.ID, err)
 		}
-		if g.Found && string(before) == string(doc) {
+		if g.Found && sameSource(before, &d) {
 			st.Unchanged++
 			floors = append(floors, &d) // a run again after a failure writes them
 			continue
@@ -121,4 +122,11 @@ func (s *Store) IndexSnapshots(ctx context.Context, snaps []search.Snapshot) (se
 		return st, fmt.Errorf("elastic: bulk: write bookings: %w", err)
 	}
 	return st, nil
+}
+
+// sameSource reports whether d, written, would keep the source before (as sourceOnly marshals
+// it) unchanged.
+func sameSource(before []byte, d *vendorDoc) bool {
+	after, err := json.Marshal(d.sourceOnly())
+	return err == nil && string(before) == string(after)
 }

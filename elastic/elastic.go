@@ -256,6 +256,18 @@ func (s *Store) rebuildHook(stage string) error {
 	return s.onRebuild(stage)
 }
 
+// encodeVendor is the vendor document d as the version of the index the store writes takes it:
+// before version 6, whose mapping does not know it, without the checksum of the derived fields
+// (a store made to migrate to an older version: tests of the upgrades).
+func (s *Store) encodeVendor(d *vendorDoc) ([]byte, error) {
+	if s.vendorsVersion != 0 && s.vendorsVersion < 6 {
+		c := *d
+		c.DerivedSum = ""
+		d = &c
+	}
+	return json.Marshal(d)
+}
+
 // vendorsVersionOf is the version of the vendors index named index, ok false when it is not one.
 func (s *Store) vendorsVersionOf(index string) (int, bool) {
 	rest, ok := strings.CutPrefix(index, s.prefix+"-vendors-v")
@@ -489,17 +501,17 @@ func (s *Store) mergeVendors(ctx context.Context, hits []scanHit) error {
 			if err := json.Unmarshal(got[i].Source, &d); err != nil {
 				return fmt.Errorf("decode %s: %w", h.ID, err)
 			}
-			before, _ = json.Marshal(&d)
+			before, _ = json.Marshal(d.sourceOnly())
 			d.merge(src)
 		} else {
 			d = *src
 		}
 		d.recount(now)
-		doc, err := json.Marshal(&d)
+		doc, err := s.encodeVendor(&d)
 		if err != nil {
 			return fmt.Errorf("encode %s: %w", h.ID, err)
 		}
-		if got[i].Found && string(before) == string(doc) {
+		if got[i].Found && sameSource(before, &d) {
 			same = append(same, &d) // its floors again: a copy run again after a failure writes them
 			continue
 		}
@@ -668,7 +680,11 @@ func (s *Store) upgrade(ctx context.Context, index string, v int) error {
 				return fmt.Errorf("decode %s: %w", h.ID, err)
 			}
 			d.recount(s.now())
-			ops = append(ops, bulkOp{ID: h.ID, Found: true, SeqNo: h.SeqNo, PrimaryTerm: h.PrimaryTerm, Doc: &d, Vendor: &d})
+			doc, err := s.encodeVendor(&d)
+			if err != nil {
+				return fmt.Errorf("encode %s: %w", h.ID, err)
+			}
+			ops = append(ops, bulkOp{ID: h.ID, Found: true, SeqNo: h.SeqNo, PrimaryTerm: h.PrimaryTerm, Doc: json.RawMessage(doc), Vendor: &d})
 		}
 		// Through the write alias, which points at index while it is upgraded.
 		return s.writeVendors(ctx, ops, func(string) func(*vendorDoc, bool) bool {

@@ -2,6 +2,7 @@ package elastic
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/reservo/reservo/booking"
 	"github.com/reservo/reservo/event"
@@ -45,3 +46,18 @@ func (s *Store) SetBusyWindow(n int) { s.busyWindow = n }
 // SkipFloors makes the store write no floors while skip, as if its process died after each
 // write of a vendor document.
 func (s *Store) SkipFloors(skip bool) { s.skipFloors = skip }
+
+// MigrateVendorsTo makes Migrate bring the vendors index to version v instead of the newest.
+func (s *Store) MigrateVendorsTo(v int) { s.vendorsVersion = v }
+
+// VendorDocument is v's document as a write after its event seq alone makes it, with the fields
+// derived for the index that the source leaves out since version 6.
+func (s *Store) VendorDocument(v *vendors.Vendor, seq int64) map[string]any {
+	var d vendorDoc
+	d.setVendor(v, seq)
+	d.recount(s.now())
+	b, _ := json.Marshal(&d)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return m
+}

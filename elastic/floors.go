@@ -167,11 +167,6 @@ func (s *Store) writeFloors(ctx context.Context, docs ...*vendorDoc) error {
 // floorsBatch is how many vendor documents migrateFloors reads at a time.
 const floorsBatch = 1000
 
-// floorsFields are the source fields of a vendor document its floors come from.
-var floorsFields = []string{"vendor_id", "indexed", "seq", "price_seq", "kind", "city", "country_code", "cuisines",
-	"location", "active", "schedule_key", "min_floor_price", "min_night_floor", "min_pair_floor",
-	"itineraries.active", "itineraries.quantity", "itineraries.ceiling_price"}
-
 // migrateFloors creates the newest version of the floors index with its write alias when the
 // read alias is missing, writes the floors of every vendor document (a store of before the
 // index, or a fill stopped half way; the indexer writes those of the documents it writes
@@ -202,13 +197,17 @@ func (s *Store) migrateFloors(ctx context.Context) error {
 	if _, err := s.do(ctx, esapi.IndicesRefreshRequest{Index: []string{s.VendorsAlias()}}, nil); err != nil {
 		return fmt.Errorf("elastic: migrate: refresh %s: %w", s.VendorsAlias(), err)
 	}
-	err = s.scanVendors(ctx, s.VendorsAlias(), nil, floorsFields, floorsBatch, func(hits []scanHit) error {
+	// The floors follow from fields the source leaves out (the price bounds), counted again
+	// from the whole source as a write would count them.
+	now := s.now()
+	err = s.scanVendors(ctx, s.VendorsAlias(), nil, nil, floorsBatch, func(hits []scanHit) error {
 		docs := make([]*vendorDoc, len(hits))
 		for i, h := range hits {
 			docs[i] = &vendorDoc{}
 			if err := json.Unmarshal(h.Source, docs[i]); err != nil {
 				return fmt.Errorf("decode %s: %w", h.ID, err)
 			}
+			docs[i].recount(now)
 		}
 		return s.writeFloors(ctx, docs...)
 	})

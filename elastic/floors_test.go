@@ -27,15 +27,15 @@ func wantFloors(t *testing.T, s *elastic.Store, prefix string, v *vendors.Vendor
 	if err := s.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	_, vd := docMeta(t, s.VendorsAlias(), v.ID.String())
+	vd := derivedOf(t, s.VendorsAlias(), v.ID.String())
 	floorOf := func(term int) float64 {
 		switch {
 		case term == 0:
-			return vd["min_floor_price"].(float64)
+			return float64(*vd.MinFloorPrice)
 		case term > 10:
-			return vd["min_pair_floor"].(map[string]any)[fmt.Sprint(term-10)].(float64)
+			return float64(vd.MinPairFloor[fmt.Sprint(term-10)])
 		}
-		return vd["min_night_floor"].(map[string]any)[fmt.Sprint(term)].(float64)
+		return float64(vd.MinNightFloor[fmt.Sprint(term)])
 	}
 	for _, term := range floorTerms {
 		_, fd := docMeta(t, prefix+"-floors-write", fmt.Sprintf("%s/%d", v.ID, term))
@@ -233,5 +233,58 @@ func TestSearch_WalksTheFloorsIndex(t *testing.T) {
 	}
 	if got := pages(t, again, f, now); strings.Join(got, " ") != strings.Join(withFloors, " ") {
 		t.Fatalf("after Migrate filled the floors index: %v, before: %v", got, withFloors)
+	}
+}
+
+// The source of a vendor document (version 6) leaves out what each write derives for the index
+// alone; the index still holds it, and a write that reads the source first (a price event)
+// derives it again: the document is still found by its city, within a radius, and by its floors.
+func TestSource_LeavesOutWhatTheIndexDerives(t *testing.T) {
+	s, prefix := newStore(t)
+	ctx := context.Background()
+	v := testHotel(2)
+	if err := s.UpsertVendor(ctx, v, 1); err != nil {
+		t.Fatal(err)
+	}
+	// A price event reads the document and writes it back.
+	p := pricingOn(v.ID, true, 50, 200)
+	p.Profiles = []pricing.ProfilePrice{{ItineraryID: v.Itineraries[0].ID, Slot: "3T14:00", Price: 6000}}
+	applyPrices(t, s, 2, p)
+	if err := s.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, src := docMeta(t, s.VendorsAlias(), v.ID.String())
+	for _, k := range []string{"city", "location", "min_floor_price", "min_night_floor", "min_pair_floor"} {
+		if _, ok := src[k]; ok {
+			t.Errorf("the source keeps %s: %v", k, src[k])
+		}
+	}
+	it := src["itineraries"].([]any)[0].(map[string]any)
+	for _, k := range []string{"schedule_key", "floor_price", "ceiling_price", "night_floor", "pair_floor"} {
+		if _, ok := it[k]; ok {
+			t.Errorf("the source keeps itineraries.%s: %v", k, it[k])
+		}
+	}
+	if src["city_name"] != "Lisbon" || src["profiles"] == nil || src["schedule"] == nil {
+		t.Errorf("the source lost what it keeps: %v", src)
+	}
+	d := derivedOf(t, s.VendorsAlias(), v.ID.String())
+	base := v.Itineraries[0].BasePrice
+	if d.MinFloorPrice == nil || *d.MinFloorPrice != 6000 || d.MinNightFloor["3"] != 6000 || d.MinNightFloor["4"] != base ||
+		d.MinPairFloor["3"] != 6000+base || len(d.Itineraries) != 1 || d.Itineraries[0].CeilingPrice == nil ||
+		*d.Itineraries[0].CeilingPrice != base {
+		t.Fatalf("the index's derived fields after the price event: %+v", d)
+	}
+	wantFloors(t, s, prefix, v, true)
+	lat, lon := v.Lat, v.Lon
+	for _, f := range []search.Filter{{City: "lisbon"}, {Lat: &lat, Lon: &lon, RadiusKm: 1}} {
+		f.Normalize()
+		page, err := s.Search(ctx, f, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Vendors) != 1 || page.Vendors[0].ID != v.ID {
+			t.Fatalf("search %+v after the price event: %+v, want the hotel", f, page.Vendors)
+		}
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,7 +24,7 @@ import (
 	"github.com/reservo/reservo/vendors"
 )
 
-// vendorDoc is a vendor's document (schema/elasticsearch/vendors.v2.json): the vendor and its
+// vendorDoc is a vendor's document (schema/elasticsearch/vendors.v6.json): the vendor and its
 // itineraries. The units in use live in the availability index (availability.go), which a
 // booking event changes without touching this document; a search reads them for its hits
 // into each itinerary's Busy, which is never stored. Before, this document kept them (its
@@ -36,6 +38,12 @@ import (
 // periods (source filtering) and sums them in Go; what is indexed is each itinerary's lowest
 // and highest price of one period (FloorPrice, CeilingPrice), which bound any price the vendor
 // can be quoted at.
+//
+// The fields derived at each write that only the index reads (the normalized city, the
+// location, the price bounds and floors, the itineraries' copy of the schedule key) are indexed
+// but left out of the stored source since version 6 (its _source excludes, sourceOnly): a
+// search's hits read their sources (docFields) in half the time when Elasticsearch parses
+// documents half as big. Whoever reads a document to write it counts them again (recount).
 type vendorDoc struct {
 	VendorID string `json:"vendor_id"`
 	// Indexed is false while only booking events have arrived (the vendor's own events come
@@ -78,6 +86,10 @@ type vendorDoc struct {
 	// and slot (pricing.Slot). Both are kept while pricing is off, as PostgreSQL keeps them.
 	Prices   map[string]map[int64]int64  `json:"prices,omitempty"`
 	Profiles map[string]map[string]int64 `json:"profiles,omitempty"`
+	// DerivedSum is a checksum of the fields derived for the index alone, which the source
+	// leaves out (version 6): a document whose source is unchanged but whose index fields were
+	// derived otherwise (by an older build) has another, and is written again (sameSource).
+	DerivedSum string `json:"derived_sum,omitempty"`
 }
 
 type geoPoint struct {
@@ -139,13 +151,56 @@ type bookingDoc struct {
 // ask about the past, and an event that old is not redelivered.
 const forgetAfter = 48 * time.Hour
 
-// recount forgets the prices of the past and writes each itinerary's price bounds; what an
-// older document held of the bookings is dropped (migrateBookings copied it).
+// recount forgets the prices of the past and writes the fields derived for the index (each
+// itinerary's price bounds and floors, the normalized city, the location, the schedule keys)
+// and their checksum; what an older document held of the bookings is dropped (migrateBookings
+// copied it).
 func (d *vendorDoc) recount(now time.Time) {
+	if d.Indexed {
+		d.City = normalCity(d.CityName)
+		d.Location = &geoPoint{Lat: d.Lat, Lon: d.Lon}
+	}
 	for i := range d.Itineraries {
 		d.Itineraries[i].Busy = nil
+		d.Itineraries[i].ScheduleKey = d.ScheduleKey
 	}
 	d.reprice(now.Add(-forgetAfter).Unix())
+	d.DerivedSum = d.derivedSum()
+}
+
+// derivedSum is the checksum of d's fields that sourceOnly leaves out (DerivedSum).
+func (d *vendorDoc) derivedSum() string {
+	type itinerary struct {
+		K    string
+		F, C int64
+		N, P *weekFloors
+	}
+	its := make([]itinerary, len(d.Itineraries))
+	for i, it := range d.Itineraries {
+		its[i] = itinerary{it.ScheduleKey, it.FloorPrice, it.CeilingPrice, it.NightFloor, it.PairFloor}
+	}
+	b, _ := json.Marshal([]any{d.City, d.Location, d.MinFloorPrice, d.MinNightFloor, d.MinPairFloor, its})
+	h := fnv.New64a()
+	h.Write(b)
+	return strconv.FormatUint(h.Sum64(), 36)
+}
+
+// normalCity is the city as filters match it: lower case, its words one space apart.
+func normalCity(name string) string { return strings.ToLower(strings.Join(strings.Fields(name), " ")) }
+
+// sourceOnly is d as its document's source keeps it (version 6 of the index): without the
+// fields that recount derives for the index alone, which the mapping's _source excludes. Two
+// documents whose sources are equal are the same document: the index's derived fields follow
+// from the source.
+func (d *vendorDoc) sourceOnly() *vendorDoc {
+	c := *d
+	c.City, c.Location, c.MinFloorPrice, c.MinNightFloor, c.MinPairFloor = "", nil, nil, nil, nil
+	c.Itineraries = slices.Clone(d.Itineraries)
+	for i := range c.Itineraries {
+		it := &c.Itineraries[i]
+		it.ScheduleKey, it.FloorPrice, it.CeilingPrice, it.NightFloor, it.PairFloor = "", 0, 0, nil, nil
+	}
+	return &c
 }
 
 // pricing returns the vendor's bounds, ok false while its dynamic pricing is off.
@@ -319,7 +374,7 @@ func (d *vendorDoc) setVendor(v *vendors.Vendor, seq int64) {
 	key := sch.Key()
 	kept := *d
 	*d = vendorDoc{VendorID: v.ID.String(), Indexed: true, Seq: seq, Kind: v.Kind, Name: v.Name,
-		City: strings.ToLower(strings.Join(strings.Fields(v.City.Name), " ")), CityName: v.City.Name,
+		City: normalCity(v.City.Name), CityName: v.City.Name,
 		CountryCode: v.City.CountryCode, Location: &geoPoint{Lat: v.Lat, Lon: v.Lon}, Lat: v.Lat, Lon: v.Lon,
 		Cuisines: v.Cuisines, StarRating: v.StarRating, Rating: v.Rating, Currency: v.Currency, Active: v.Active,
 		ScheduleKey: key, Schedule: &sch, Itineraries: []itineraryDoc{}}
@@ -524,11 +579,13 @@ func (s *Store) update(ctx context.Context, id uuid.UUID, fn func(d *vendorDoc, 
 				return nil
 			}
 			// Nothing to change; its floors are written again, in case this is an event
-			// redelivered after a failure between the two writes (writeFloors).
+			// redelivered after a failure between the two writes (writeFloors), from the
+			// fields the source leaves out, counted again as a write would.
+			d.recount(s.now())
 			return s.writeFloors(ctx, &d)
 		}
 		d.recount(s.now())
-		body, err := json.Marshal(&d)
+		body, err := s.encodeVendor(&d)
 		if err != nil {
 			return fmt.Errorf("encode: %w", err)
 		}

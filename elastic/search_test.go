@@ -263,16 +263,7 @@ func TestMigrate_UpgradesVersion1(t *testing.T) {
 		}
 	}
 	index := newestIndex(t, s)
-	var doc struct {
-		Source struct {
-			Itineraries []struct {
-				FloorPrice   *int64 `json:"floor_price"`
-				CeilingPrice *int64 `json:"ceiling_price"`
-			} `json:"itineraries"`
-		} `json:"_source"`
-	}
-	getJSON(t, serverURL()+"/"+index+"/_doc/"+v.ID.String(), &doc)
-	if its := doc.Source.Itineraries; len(its) != 1 || its[0].FloorPrice == nil || *its[0].FloorPrice != it.BasePrice ||
+	if its := derivedOf(t, index, v.ID.String()).Itineraries; len(its) != 1 || its[0].FloorPrice == nil || *its[0].FloorPrice != it.BasePrice ||
 		its[0].CeilingPrice == nil || *its[0].CeilingPrice != it.BasePrice {
 		t.Fatalf("the old document was not given its price bounds: %+v", its)
 	}
@@ -303,6 +294,86 @@ func newestIndex(t *testing.T, s *elastic.Store) string {
 		}
 	}
 	return index
+}
+
+// derived is what the index holds of the fields a write derives for it alone (the price bounds
+// and floors), which the source leaves out since version 6: read from their doc values.
+type derived struct {
+	MinFloorPrice *int64
+	MinNightFloor map[string]int64
+	MinPairFloor  map[string]int64
+	Itineraries   []derivedItinerary // in no particular order
+}
+
+type derivedItinerary struct {
+	FloorPrice, CeilingPrice *int64
+	NightFloor, PairFloor    map[string]int64
+}
+
+// derivedOf reads what index holds of the derived fields of vendor id's document.
+func derivedOf(t *testing.T, index, id string) derived {
+	t.Helper()
+	var top, nested []string
+	top = append(top, "min_floor_price")
+	nested = append(nested, "itineraries.floor_price", "itineraries.ceiling_price")
+	for w := 1; w <= 7; w++ {
+		top = append(top, fmt.Sprintf("min_night_floor.%d", w), fmt.Sprintf("min_pair_floor.%d", w))
+		nested = append(nested, fmt.Sprintf("itineraries.night_floor.%d", w), fmt.Sprintf("itineraries.pair_floor.%d", w))
+	}
+	body, _ := json.Marshal(map[string]any{"_source": false, "docvalue_fields": top, "query": map[string]any{"bool": map[string]any{
+		"filter": []any{map[string]any{"ids": map[string]any{"values": []string{id}}}},
+		"should": []any{map[string]any{"nested": map[string]any{"path": "itineraries", "query": map[string]any{"match_all": map[string]any{}},
+			"inner_hits": map[string]any{"size": 100, "_source": false, "docvalue_fields": nested}}}},
+	}}})
+	res, err := http.Post(serverURL()+"/"+index+"/_search", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	type fields map[string][]int64
+	var out struct {
+		Hits struct {
+			Hits []struct {
+				Fields    fields `json:"fields"`
+				InnerHits struct {
+					Itineraries struct {
+						Hits struct {
+							Hits []struct {
+								Fields fields `json:"fields"`
+							} `json:"hits"`
+						} `json:"hits"`
+					} `json:"itineraries"`
+				} `json:"inner_hits"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || len(out.Hits.Hits) != 1 {
+		t.Fatalf("derived fields of %s/%s: %v, %d hits", index, id, err, len(out.Hits.Hits))
+	}
+	one := func(f fields, name string) *int64 {
+		if v := f[name]; len(v) == 1 {
+			return &v[0]
+		}
+		return nil
+	}
+	week := func(f fields, name string) map[string]int64 {
+		m := map[string]int64{}
+		for w := 1; w <= 7; w++ {
+			if v := one(f, fmt.Sprintf("%s.%d", name, w)); v != nil {
+				m[strconv.Itoa(w)] = *v
+			}
+		}
+		return m
+	}
+	h := out.Hits.Hits[0]
+	d := derived{MinFloorPrice: one(h.Fields, "min_floor_price"), MinNightFloor: week(h.Fields, "min_night_floor"),
+		MinPairFloor: week(h.Fields, "min_pair_floor")}
+	for _, ih := range h.InnerHits.Itineraries.Hits.Hits {
+		d.Itineraries = append(d.Itineraries, derivedItinerary{FloorPrice: one(ih.Fields, "itineraries.floor_price"),
+			CeilingPrice: one(ih.Fields, "itineraries.ceiling_price"), NightFloor: week(ih.Fields, "itineraries.night_floor"),
+			PairFloor: week(ih.Fields, "itineraries.pair_floor")})
+	}
+	return d
 }
 
 // oldIndex makes an index of an older version of the adapter (schema/elasticsearch), behind the
@@ -477,14 +548,8 @@ func TestMigrate_UpgradesVersion2(t *testing.T) {
 		}
 	}
 	index := newestIndex(t, s)
-	var doc struct {
-		Source struct {
-			MinFloorPrice *int64 `json:"min_floor_price"`
-		} `json:"_source"`
-	}
-	getJSON(t, serverURL()+"/"+index+"/_doc/"+v.ID.String(), &doc)
-	if doc.Source.MinFloorPrice == nil || *doc.Source.MinFloorPrice != 10000 {
-		t.Fatalf("min_floor_price after the upgrade: %v, want 10000", doc.Source.MinFloorPrice)
+	if got := derivedOf(t, index, v.ID.String()).MinFloorPrice; got == nil || *got != 10000 {
+		t.Fatalf("min_floor_price after the upgrade: %v, want 10000", got)
 	}
 	now := time.Now()
 	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, 10)
@@ -502,13 +567,14 @@ func TestMigrate_UpgradesVersion2(t *testing.T) {
 }
 
 // Version 5 only adds the floors per weekday (night_floor, pair_floor and the vendor's least of
-// each) to version 4: the
-// index is upgraded in place, its documents given them, and a dated search by price, which
-// walks by them, finds a document's price for the stay.
+// each) to version 4: a store that migrates to version 5 upgrades the index in place, gives its
+// documents them, and a dated search by price, which walks by them, finds a document's price
+// for the stay. (Version 6 changes what the source keeps: from 4 or 5 it is a rebuild.)
 func TestMigrate_UpgradesVersion4InPlace(t *testing.T) {
 	ctx := context.Background()
 	bounds := map[string]any{"floor_price": 6000, "ceiling_price": 10000}
 	s, v, index := oldIndex(t, 4, bounds)
+	s.MigrateVendorsTo(5)
 	now := time.Now()
 	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, 10)
 	f, nights := stay(t, v, day, now, 2)
