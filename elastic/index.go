@@ -41,9 +41,9 @@ import (
 //
 // The fields derived at each write that only the index reads (the normalized city, the
 // location, the price bounds and floors, the itineraries' copy of the schedule key) are indexed
-// but left out of the stored source since version 6 (its _source excludes, sourceOnly): a
-// search's hits read their sources (docFields) in half the time when Elasticsearch parses
-// documents half as big. Whoever reads a document to write it counts them again (recount).
+// but left out of the stored source since version 6 (its _source excludes, sourceOnly):
+// Elasticsearch parses a hit's whole source to filter it (docFields), and a hotel's is 8.3 KB
+// without them, 13.7 with. Whoever reads a document to write it counts them again (recount).
 type vendorDoc struct {
 	VendorID string `json:"vendor_id"`
 	// Indexed is false while only booking events have arrived (the vendor's own events come
