@@ -36,14 +36,14 @@ func decode(c *fiber.Ctx, dst any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return problem(400, "malformed_json", "the body must hold exactly one JSON value")
 	}
-	if keys := caseKeys(body, reflect.TypeOf(dst)); len(keys) > 0 {
-		p := problem(400, "unknown_field", fmt.Sprintf("unknown field %q (names are case-sensitive)", keys[0]))
-		for _, k := range keys {
+	errs, nulls, cased := checkJSONText(body, reflect.TypeOf(dst))
+	if len(cased) > 0 {
+		p := problem(400, "unknown_field", fmt.Sprintf("unknown field %q (names are case-sensitive)", cased[0]))
+		for _, k := range cased {
 			p.Errors = append(p.Errors, fieldError(k, "is not a field of this request (names are case-sensitive)"))
 		}
 		return p
 	}
-	errs, nulls := checkJSONText(body)
 	if len(errs) > 0 {
 		p := problem(400, "validation_failed", "the request has invalid fields")
 		p.Errors = errs
@@ -122,75 +122,6 @@ func pathID(c *fiber.Ctx, name string) (uuid.UUID, error) {
 
 func fieldError(field, message string) validate.FieldError {
 	return validate.FieldError{Field: field, Message: message}
-}
-
-// caseKeys returns the object keys of body (a JSON text decode accepted into a value of type
-// t) that name a field of t in another case only: encoding/json matches a key to a field
-// whatever its case ("manaGer" sets manager), where the OpenAPI document's names are exact
-// (additionalProperties false). Values of a type with a decoder of its own are not looked into.
-func caseKeys(body []byte, t reflect.Type) []string {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var out []string
-	unmarshaler := reflect.TypeFor[json.Unmarshaler]()
-	var walk func(path string, t reflect.Type) error
-	walk = func(path string, t reflect.Type) error {
-		if t != nil && (t.Implements(unmarshaler) || reflect.PointerTo(t).Implements(unmarshaler)) {
-			t = nil
-		}
-		for t != nil && t.Kind() == reflect.Pointer {
-			t = t.Elem()
-		}
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		switch tok {
-		case json.Delim('{'):
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return err
-				}
-				key, _ := kt.(string)
-				field := key
-				if path != "" {
-					field = path + "." + key
-				}
-				var child reflect.Type
-				switch {
-				case t != nil && t.Kind() == reflect.Struct:
-					var ok bool
-					if child, ok = jsonField(t, key, false); !ok {
-						out = append(out, field)
-						child, _ = jsonField(t, key, true) // what decode filled from it
-					}
-				case t != nil && t.Kind() == reflect.Map:
-					child = t.Elem()
-				}
-				if err := walk(field, child); err != nil {
-					return err
-				}
-			}
-			_, err = dec.Token()
-			return err
-		case json.Delim('['):
-			var elem reflect.Type
-			if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
-				elem = t.Elem()
-			}
-			for i := 0; dec.More(); i++ {
-				if err := walk(fmt.Sprintf("%s[%d]", path, i), elem); err != nil {
-					return err
-				}
-			}
-			_, err = dec.Token()
-			return err
-		}
-		return nil
-	}
-	_ = walk("", t) // decode accepted the text: no error to meet
-	return out
 }
 
 // jsonField returns the type of the field of struct t that encoding/json names key exactly, or

@@ -38,7 +38,7 @@ func TestCaseKeys(t *testing.T) {
 		if err := json.Unmarshal([]byte(text), &dst); err != nil {
 			t.Fatalf("%s: %v", text, err)
 		}
-		if got := caseKeys([]byte(text), reflect.TypeOf(&dst)); !slices.Equal(got, want) {
+		if _, _, got := checkJSONText([]byte(text), reflect.TypeOf(&dst)); !slices.Equal(got, want) {
 			t.Errorf("%s: %v, want %v", text, got, want)
 		}
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -47,24 +48,31 @@ func checkQuery(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// checkJSONText returns the field errors of the strings of body, a valid JSON text, that hold
-// a NUL (\u0000), a lone surrogate escape or bytes that are not UTF-8 (keys count too), and
-// the fields whose value is null. Fields are named as the validators name them: city.name,
+// checkJSONText returns the field errors of the strings of body, a valid JSON text that
+// encoding/json accepted into a value of type t, that hold a NUL (\u0000), a lone surrogate
+// escape or bytes that are not UTF-8 (keys count too); the fields whose value is null; and the
+// keys that name a field of t in another case only: encoding/json matches a key to a field
+// whatever its case ("manaGer" sets manager), where the OpenAPI document's names are exact
+// (additionalProperties false). Fields are named as the validators name them: city.name,
 // opening_hours[0].open.
-func checkJSONText(body []byte) (text validate.Errors, nulls []string) {
+func checkJSONText(body []byte, t reflect.Type) (text validate.Errors, nulls, cased []string) {
 	s := jsonScanner{b: body}
-	s.value("")
-	return s.errs, s.nulls
+	s.value("", t)
+	return s.errs, s.nulls, s.cased
 }
 
 // jsonScanner walks a JSON text that encoding/json has already accepted, so it checks no
-// syntax of its own.
+// syntax of its own, beside the type it was decoded into (nil where unknown: map keys of
+// values of a type with a decoder of its own are not looked into).
 type jsonScanner struct {
 	b     []byte
 	i     int
 	errs  validate.Errors
 	nulls []string // fields whose value is null
+	cased []string // keys that name a field in another case only
 }
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 
 func (s *jsonScanner) space() {
 	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\t' || s.b[s.i] == '\n' || s.b[s.i] == '\r') {
@@ -72,7 +80,13 @@ func (s *jsonScanner) space() {
 	}
 }
 
-func (s *jsonScanner) value(path string) {
+func (s *jsonScanner) value(path string, t reflect.Type) {
+	if t != nil && (t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType)) {
+		t = nil
+	}
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
 	s.space()
 	if s.i >= len(s.b) || len(s.errs) >= 20 {
 		s.i = len(s.b)
@@ -99,12 +113,27 @@ func (s *jsonScanner) value(path string) {
 			if !ok {
 				s.errs.Add(field, "is a field name that %s", badText)
 			}
+			var child reflect.Type
+			switch {
+			case t != nil && t.Kind() == reflect.Struct:
+				var exact bool
+				if child, exact = jsonField(t, key, false); !exact {
+					s.cased = append(s.cased, field)
+					child, _ = jsonField(t, key, true) // what decode filled from it
+				}
+			case t != nil && t.Kind() == reflect.Map:
+				child = t.Elem()
+			}
 			s.space()
 			s.i++ // ':'
-			s.value(field)
+			s.value(field, child)
 		}
 	case '[':
 		s.i++
+		var elem reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			elem = t.Elem()
+		}
 		for n := 0; ; {
 			s.space()
 			if s.i >= len(s.b) || s.b[s.i] == ']' {
@@ -116,7 +145,7 @@ func (s *jsonScanner) value(path string) {
 				n++
 				continue
 			}
-			s.value(path + "[" + strconv.Itoa(n) + "]")
+			s.value(path+"["+strconv.Itoa(n)+"]", elem)
 		}
 	case '"':
 		if _, ok := s.str(); !ok {
