@@ -77,14 +77,14 @@ func (s *Store) IndexSnapshots(ctx context.Context, snaps []search.Snapshot) (se
 		}
 		d.applySnapshot(sn)
 		d.recount(now)
-		doc, err := s.encodeVendor(&d)
-		if err != nil {
-			return st, fmt.Errorf("elastic: bulk: encode %s: %w", g.ID, err)
-		}
 		if g.Found && sameSource(before, &d) {
 			st.Unchanged++
 			floors = append(floors, &d) // a run again after a failure writes them
 			continue
+		}
+		doc, err := s.encodeVendor(&d)
+		if err != nil {
+			return st, fmt.Errorf("elastic: bulk: encode %s: %w", g.ID, err)
 		}
 		ops = append(ops, bulkOp{ID: g.ID, Found: g.Found, SeqNo: g.SeqNo, PrimaryTerm: g.PrimaryTerm, Doc: json.RawMessage(doc)})
 		pending[g.ID] = sn

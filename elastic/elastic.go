@@ -507,13 +507,13 @@ func (s *Store) mergeVendors(ctx context.Context, hits []scanHit) error {
 			d = *src
 		}
 		d.recount(now)
-		doc, err := s.encodeVendor(&d)
-		if err != nil {
-			return fmt.Errorf("encode %s: %w", h.ID, err)
-		}
 		if got[i].Found && sameSource(before, &d) {
 			same = append(same, &d) // its floors again: a copy run again after a failure writes them
 			continue
+		}
+		doc, err := s.encodeVendor(&d)
+		if err != nil {
+			return fmt.Errorf("encode %s: %w", h.ID, err)
 		}
 		ops = append(ops, bulkOp{ID: h.ID, Found: got[i].Found, SeqNo: got[i].SeqNo, PrimaryTerm: got[i].PrimaryTerm, Doc: json.RawMessage(doc), Vendor: &d})
 	}

@@ -368,14 +368,14 @@ func (d *vendorDoc) priceRange(it *itineraryDoc, loc *time.Location) (lo, hi int
 	return lo, hi, days
 }
 
-// setVendor writes v's fields, as of the event with sequence seq, into d.
+// setVendor writes v's fields, as of the event with sequence seq, into d (what follows from
+// them for the index, recount derives at the write).
 func (d *vendorDoc) setVendor(v *vendors.Vendor, seq int64) {
 	sch := search.ScheduleOf(v)
 	key := sch.Key()
 	kept := *d
 	*d = vendorDoc{VendorID: v.ID.String(), Indexed: true, Seq: seq, Kind: v.Kind, Name: v.Name,
-		City: normalCity(v.City.Name), CityName: v.City.Name,
-		CountryCode: v.City.CountryCode, Location: &geoPoint{Lat: v.Lat, Lon: v.Lon}, Lat: v.Lat, Lon: v.Lon,
+		CityName: v.City.Name, CountryCode: v.City.CountryCode, Lat: v.Lat, Lon: v.Lon,
 		Cuisines: v.Cuisines, StarRating: v.StarRating, Rating: v.Rating, Currency: v.Currency, Active: v.Active,
 		ScheduleKey: key, Schedule: &sch, Itineraries: []itineraryDoc{}}
 	d.takePricing(&kept)
@@ -386,7 +386,7 @@ func (d *vendorDoc) setVendor(v *vendors.Vendor, seq int64) {
 		}
 		d.Itineraries = append(d.Itineraries, itineraryDoc{ID: it.ID.String(), Kind: string(it.Kind), Type: it.Type,
 			Name: it.Name, Capacity: it.Capacity, Quantity: it.Quantity, BasePrice: it.BasePrice, Currency: it.Currency,
-			Facilities: fac, Active: it.Active, ScheduleKey: key})
+			Facilities: fac, Active: it.Active})
 	}
 }
 
